@@ -1,0 +1,102 @@
+//! Device choice lives here and nowhere else.
+//!
+//! `cpu` is burn's pure-Rust `flex` backend (the default build). `wgpu[:N]` and `cuda[:N]`
+//! exist when lfm-model is built with the `wgpu` / `cuda` features; every `lfm` command
+//! takes `--device` and passes the string to [`parse_device`].
+
+use burn::tensor::Device;
+
+use crate::error::LfmError;
+
+/// Devices this build can create, for help texts.
+pub fn available() -> Vec<&'static str> {
+    #[allow(unused_mut)]
+    let mut v = vec!["cpu"];
+    #[cfg(feature = "ndarray")]
+    v.push("ndarray");
+    #[cfg(feature = "wgpu")]
+    v.push("wgpu[:N]");
+    #[cfg(feature = "cuda")]
+    v.push("cuda[:N]");
+    v
+}
+
+fn index(spec: &str, s: &str) -> Result<Option<usize>, LfmError> {
+    match s.split_once(':') {
+        None => Ok(None),
+        Some((_, n)) => n
+            .parse::<usize>()
+            .map(Some)
+            .map_err(|_| LfmError::Invalid(format!("bad device index in {spec:?}"))),
+    }
+}
+
+/// Parses `cpu`, `ndarray`, `wgpu[:N]` or `cuda[:N]` into a burn device.
+pub fn parse_device(spec: &str) -> Result<Device, LfmError> {
+    let kind = spec.split(':').next().unwrap_or("");
+    let idx = index(spec, spec)?;
+    let unavailable = |feature: &str| {
+        LfmError::Invalid(format!(
+            "device {spec:?} needs lfm built with `--features {feature}` (this build has: {})",
+            available().join(", ")
+        ))
+    };
+    match kind {
+        "cpu" | "flex" => {
+            if idx.is_some() {
+                return Err(LfmError::Invalid(format!("device {spec:?}: the CPU device takes no index")));
+            }
+            Ok(Device::flex())
+        }
+        "ndarray" => {
+            #[cfg(feature = "ndarray")]
+            {
+                #[allow(deprecated)]
+                return Ok(Device::ndarray());
+            }
+            #[cfg(not(feature = "ndarray"))]
+            Err(unavailable("ndarray"))
+        }
+        "wgpu" => {
+            #[cfg(feature = "wgpu")]
+            {
+                use burn::tensor::DeviceKind;
+                return Ok(Device::wgpu(match idx {
+                    None => DeviceKind::DefaultDevice,
+                    Some(n) => DeviceKind::DiscreteGpu(n),
+                }));
+            }
+            #[cfg(not(feature = "wgpu"))]
+            {
+                let _ = idx;
+                Err(unavailable("wgpu"))
+            }
+        }
+        "cuda" => {
+            #[cfg(feature = "cuda")]
+            {
+                return Ok(Device::cuda(idx.unwrap_or(0)));
+            }
+            #[cfg(not(feature = "cuda"))]
+            Err(unavailable("cuda"))
+        }
+        _ => Err(LfmError::Invalid(format!(
+            "unknown device {spec:?} (expected one of: {})",
+            available().join(", ")
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_cpu_and_rejects_garbage() {
+        assert!(parse_device("cpu").is_ok());
+        assert!(parse_device("cpu:1").is_err());
+        assert!(parse_device("tpu").unwrap_err().to_string().contains("unknown device"));
+        #[cfg(not(feature = "cuda"))]
+        assert!(parse_device("cuda:0").unwrap_err().to_string().contains("--features cuda"));
+    }
+}

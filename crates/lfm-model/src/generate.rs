@@ -1,0 +1,302 @@
+//! Batched generation through the cache, and sampling.
+//!
+//! Prompts of different lengths are left-padded into one batch; the cache masks the padding
+//! out of attention and convolution and each row keeps its own positions, so a prompt
+//! generates the same tokens in a batch as alone. Logit processing follows transformers'
+//! order: repetition penalty, then temperature, top-k, top-p, then the draw.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::cache::Cache;
+use crate::config::Lfm2Config;
+use crate::error::LfmError;
+use crate::model::Lfm2Model;
+
+/// How the next token is chosen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplingConfig {
+    /// 0 means greedy (argmax); otherwise logits are divided by it before the draw.
+    pub temperature: f32,
+    /// Keep only the k most likely tokens (0 = off).
+    pub top_k: usize,
+    /// Keep the smallest set of tokens whose probability reaches p (1.0 = off).
+    pub top_p: f32,
+    /// CTRL-style penalty on tokens already in the prompt or output (1.0 = off).
+    pub repetition_penalty: f32,
+    /// Seed of the draws; row r of a batch uses `seed + r`.
+    pub seed: u64,
+}
+
+impl Default for SamplingConfig {
+    fn default() -> Self {
+        Self { temperature: 0.0, top_k: 0, top_p: 1.0, repetition_penalty: 1.0, seed: 0 }
+    }
+}
+
+impl SamplingConfig {
+    /// Greedy decoding.
+    pub fn greedy() -> Self {
+        Self::default()
+    }
+
+    /// Rejects settings that make no sense.
+    pub fn validate(&self) -> Result<(), LfmError> {
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            return Err(LfmError::Invalid(format!("temperature must be >= 0, got {}", self.temperature)));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(LfmError::Invalid(format!("top_p must be in (0, 1], got {}", self.top_p)));
+        }
+        if !(self.repetition_penalty > 0.0 && self.repetition_penalty.is_finite()) {
+            return Err(LfmError::Invalid(format!("repetition_penalty must be > 0, got {}", self.repetition_penalty)));
+        }
+        Ok(())
+    }
+}
+
+/// Picks tokens from logits for one sequence.
+pub struct Sampler {
+    cfg: SamplingConfig,
+    rng: StdRng,
+}
+
+impl Sampler {
+    /// A sampler whose draws are reproducible from `cfg.seed + row`.
+    pub fn new(cfg: SamplingConfig, row: u64) -> Self {
+        let rng = StdRng::seed_from_u64(cfg.seed.wrapping_add(row));
+        Self { cfg, rng }
+    }
+
+    /// Chooses the next token; `history` holds the prompt and the tokens generated so far.
+    pub fn sample(&mut self, logits: &mut [f32], history: &[u32]) -> u32 {
+        let p = self.cfg.repetition_penalty;
+        if p != 1.0 {
+            let mut seen = vec![false; logits.len()];
+            for &t in history {
+                if let Some(s) = seen.get_mut(t as usize) {
+                    if !*s {
+                        *s = true;
+                        let l = &mut logits[t as usize];
+                        *l = if *l > 0.0 { *l / p } else { *l * p };
+                    }
+                }
+            }
+        }
+        if self.cfg.temperature == 0.0 {
+            return argmax(logits);
+        }
+        let inv_t = 1.0 / self.cfg.temperature;
+        // Candidates sorted by logit, best first (stable, so ties keep id order).
+        let mut idx: Vec<u32> = (0..logits.len() as u32).collect();
+        idx.sort_by(|&a, &b| logits[b as usize].total_cmp(&logits[a as usize]));
+        if self.cfg.top_k > 0 && self.cfg.top_k < idx.len() {
+            idx.truncate(self.cfg.top_k);
+        }
+        let max = logits[idx[0] as usize] * inv_t;
+        let mut probs: Vec<f64> = idx.iter().map(|&i| ((logits[i as usize] * inv_t - max) as f64).exp()).collect();
+        let total: f64 = probs.iter().sum();
+        probs.iter_mut().for_each(|x| *x /= total);
+        if self.cfg.top_p < 1.0 {
+            // Keep tokens until the cumulative probability reaches top_p (at least one).
+            let mut cum = 0.0;
+            let mut keep = probs.len();
+            for (n, q) in probs.iter().enumerate() {
+                cum += q;
+                if cum >= self.cfg.top_p as f64 {
+                    keep = n + 1;
+                    break;
+                }
+            }
+            probs.truncate(keep);
+            idx.truncate(keep);
+        }
+        let total: f64 = probs.iter().sum();
+        let mut r = self.rng.random::<f64>() * total;
+        for (n, q) in probs.iter().enumerate() {
+            r -= q;
+            if r <= 0.0 {
+                return idx[n];
+            }
+        }
+        idx[probs.len() - 1]
+    }
+}
+
+/// Index of the largest value (the first one on ties, as `torch.argmax`).
+pub fn argmax(v: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, x) in v.iter().enumerate() {
+        if *x > v[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// Output of [`generate`].
+#[derive(Debug, Clone)]
+pub struct Generation {
+    /// New tokens of each row (a stop token, when hit, is the last one).
+    pub tokens: Vec<Vec<u32>>,
+    /// The logits that produced each new token, when requested: per row, per step, V values.
+    pub logits: Option<Vec<Vec<Vec<f32>>>>,
+}
+
+/// Options of [`generate`].
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    /// Upper bound on new tokens per row.
+    pub max_new_tokens: usize,
+    /// A row stops after emitting any of these.
+    pub stop_tokens: Vec<u32>,
+    pub sampling: SamplingConfig,
+    /// Keep the logits of every step (for parity checks).
+    pub keep_logits: bool,
+}
+
+fn ids_tensor(rows: &[Vec<u32>], width: usize, pad: u32, device: &Device) -> (Tensor<2, Int>, Vec<usize>) {
+    let mut flat = Vec::with_capacity(rows.len() * width);
+    let mut pads = Vec::with_capacity(rows.len());
+    for r in rows {
+        let p = width - r.len();
+        pads.push(p);
+        flat.extend(std::iter::repeat_n(pad as i64, p));
+        flat.extend(r.iter().map(|&t| t as i64));
+    }
+    (Tensor::from_data(TensorData::new(flat, [rows.len(), width]), device), pads)
+}
+
+fn last_logits(model: &Lfm2Model, ids: Tensor<2, Int>, cache: &mut Cache) -> Vec<Vec<f32>> {
+    let [b, t] = ids.dims();
+    // Only the last position needs the (large) output head.
+    let h = model.forward_hidden(ids, Some(cache), false).last_hidden.narrow(1, t - 1, 1);
+    let logits = model.head(h);
+    let v = logits.dims()[2];
+    let flat = logits.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 logits");
+    (0..b).map(|r| flat[r * v..(r + 1) * v].to_vec()).collect()
+}
+
+/// Generates continuations of `prompts` (token ids) as one batch through the cache.
+/// `on_token(row, token)` is called as each token is chosen (for streaming).
+pub fn generate(
+    model: &Lfm2Model,
+    cfg: &Lfm2Config,
+    prompts: &[Vec<u32>],
+    opts: &GenerateOptions,
+    device: &Device,
+    mut on_token: impl FnMut(usize, u32),
+) -> Result<Generation, LfmError> {
+    opts.sampling.validate()?;
+    if prompts.is_empty() {
+        return Ok(Generation { tokens: vec![], logits: opts.keep_logits.then(Vec::new) });
+    }
+    if let Some(r) = prompts.iter().position(|p| p.is_empty()) {
+        return Err(LfmError::Invalid(format!("prompt {r} is empty (generation needs at least one token)")));
+    }
+    for (r, p) in prompts.iter().enumerate() {
+        if let Some(&t) = p.iter().find(|&&t| t as usize >= cfg.vocab_size) {
+            return Err(LfmError::Invalid(format!("prompt {r}: token id {t} >= vocab size {}", cfg.vocab_size)));
+        }
+    }
+    let b = prompts.len();
+    let width = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    let (ids, pads) = ids_tensor(prompts, width, cfg.pad_token_id, device);
+    let mut cache = Cache::with_left_pad(cfg, pads);
+    let mut samplers: Vec<Sampler> = (0..b).map(|r| Sampler::new(opts.sampling.clone(), r as u64)).collect();
+    let mut history: Vec<Vec<u32>> = prompts.to_vec();
+    let mut out: Vec<Vec<u32>> = vec![Vec::new(); b];
+    let mut kept: Vec<Vec<Vec<f32>>> = vec![Vec::new(); b];
+    let mut done = vec![false; b];
+    if opts.max_new_tokens == 0 {
+        return Ok(Generation { tokens: out, logits: opts.keep_logits.then_some(kept) });
+    }
+    let mut logits = last_logits(model, ids, &mut cache);
+    for step in 0..opts.max_new_tokens {
+        let mut next = vec![cfg.pad_token_id; b];
+        for r in 0..b {
+            if done[r] {
+                continue;
+            }
+            if opts.keep_logits {
+                kept[r].push(logits[r].clone());
+            }
+            let tok = samplers[r].sample(&mut logits[r], &history[r]);
+            history[r].push(tok);
+            out[r].push(tok);
+            on_token(r, tok);
+            next[r] = tok;
+            if opts.stop_tokens.contains(&tok) {
+                done[r] = true;
+            }
+        }
+        if done.iter().all(|d| *d) || step + 1 == opts.max_new_tokens {
+            break;
+        }
+        // Finished rows keep stepping with a pad token; their outputs are ignored.
+        let rows: Vec<Vec<u32>> = next.iter().map(|&t| vec![t]).collect();
+        let (ids, _) = ids_tensor(&rows, 1, cfg.pad_token_id, device);
+        logits = last_logits(model, ids, &mut cache);
+    }
+    Ok(Generation { tokens: out, logits: opts.keep_logits.then_some(kept) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_is_argmax_with_first_index_on_ties() {
+        let mut s = Sampler::new(SamplingConfig::greedy(), 0);
+        assert_eq!(s.sample(&mut [0.1, 3.0, 3.0, -1.0], &[]), 1);
+    }
+
+    #[test]
+    fn repetition_penalty_follows_ctrl_rule() {
+        // 2.0 -> 1.0 (divided), -1.0 -> -2.0 (multiplied): token 3 (1.5) now wins.
+        let mut s = Sampler::new(SamplingConfig { repetition_penalty: 2.0, ..SamplingConfig::greedy() }, 0);
+        let mut l = [2.0, -1.0, 0.0, 1.5];
+        assert_eq!(s.sample(&mut l, &[0, 1]), 3);
+        assert_eq!(l, [1.0, -2.0, 0.0, 1.5]);
+    }
+
+    #[test]
+    fn top_k_one_and_tiny_top_p_are_greedy() {
+        let logits = [0.5f32, 2.0, 1.9, -3.0];
+        for cfg in [
+            SamplingConfig { temperature: 1.0, top_k: 1, ..Default::default() },
+            SamplingConfig { temperature: 1.0, top_p: 0.01, ..Default::default() },
+        ] {
+            let mut s = Sampler::new(cfg, 0);
+            for _ in 0..50 {
+                assert_eq!(s.sample(&mut logits.clone(), &[]), 1);
+            }
+        }
+    }
+
+    #[test]
+    fn top_k_two_never_leaves_the_two_best_and_seed_repeats() {
+        let logits = [0.0f32, 1.0, 1.0, 0.5];
+        let cfg = SamplingConfig { temperature: 1.0, top_k: 2, seed: 7, ..Default::default() };
+        let draw = |cfg: &SamplingConfig| {
+            let mut s = Sampler::new(cfg.clone(), 0);
+            (0..200).map(|_| s.sample(&mut logits.clone(), &[])).collect::<Vec<_>>()
+        };
+        let a = draw(&cfg);
+        assert!(a.iter().all(|&t| t == 1 || t == 2));
+        assert!(a.contains(&1) && a.contains(&2));
+        assert_eq!(a, draw(&cfg), "same seed, same draws");
+    }
+
+    #[test]
+    fn temperature_sampling_matches_softmax_frequencies() {
+        // p = softmax([0, ln 3]) = [0.25, 0.75].
+        let cfg = SamplingConfig { temperature: 1.0, seed: 1, ..Default::default() };
+        let mut s = Sampler::new(cfg, 0);
+        let n = 20_000;
+        let ones = (0..n).filter(|_| s.sample(&mut [0.0, 3f32.ln()], &[]) == 1).count();
+        let f = ones as f64 / n as f64;
+        assert!((f - 0.75).abs() < 0.02, "frequency {f}");
+    }
+}

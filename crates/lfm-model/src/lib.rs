@@ -1,0 +1,24 @@
+//! lfm-model: the LFM2 / LFM2.5 language model in burn.
+//!
+//! - [`Lfm2Config`]: shape (HF `config.json` or [`Lfm2Config::lfm2_350m`]).
+//! - [`Lfm2Model`]: the hybrid conv/attention network, generic over the device.
+//! - [`Cache`]: conv state + KV cache for prefill and incremental decode.
+//! - [`hf`]: load and save HF checkpoints (config.json + safetensors).
+//! - [`generate`]: batched sampling (greedy, temperature, top-k, top-p, repetition penalty).
+//! - [`device`]: the one place where a device string becomes a burn `Device`.
+
+pub mod cache;
+pub mod config;
+pub mod device;
+pub mod error;
+pub mod generate;
+pub mod hf;
+pub mod init;
+pub mod model;
+pub mod names;
+pub mod rope;
+
+pub use cache::Cache;
+pub use config::{LayerKind, Lfm2Config};
+pub use error::LfmError;
+pub use model::Lfm2Model;

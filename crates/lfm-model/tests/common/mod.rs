@@ -1,0 +1,81 @@
+//! Helpers shared by the integration tests: reading the reference tensors of a fixture.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use safetensors::tensor::Dtype;
+use safetensors::SafeTensors;
+
+/// `crates/lfm-model/tests/fixtures/<name>`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// Every fixture directory that has a `reference.safetensors` (the bundled one, plus any
+/// extra ones generated with `scripts/make_lfm2_fixture.py` into `tests/fixtures/`).
+pub fn all_fixtures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("reference.safetensors").exists())
+        .collect();
+    v.sort();
+    v
+}
+
+/// The reference tensors of a fixture.
+pub struct Reference {
+    bytes: Vec<u8>,
+}
+
+impl Reference {
+    pub fn open(dir: &Path) -> Self {
+        Self { bytes: std::fs::read(dir.join("reference.safetensors")).unwrap() }
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        SafeTensors::deserialize(&self.bytes).unwrap().tensor(name).is_ok()
+    }
+
+    pub fn f32(&self, name: &str) -> (Vec<usize>, Vec<f32>) {
+        let st = SafeTensors::deserialize(&self.bytes).unwrap();
+        let t = st.tensor(name).unwrap_or_else(|_| panic!("reference has no {name}"));
+        assert_eq!(t.dtype(), Dtype::F32, "{name}");
+        let v = t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        (t.shape().to_vec(), v)
+    }
+
+    pub fn i64(&self, name: &str) -> (Vec<usize>, Vec<i64>) {
+        let st = SafeTensors::deserialize(&self.bytes).unwrap();
+        let t = st.tensor(name).unwrap_or_else(|_| panic!("reference has no {name}"));
+        assert_eq!(t.dtype(), Dtype::I64, "{name}");
+        let v = t.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect();
+        (t.shape().to_vec(), v)
+    }
+
+    pub fn ids(&self, name: &str, device: &Device) -> Tensor<2, Int> {
+        let (shape, v) = self.i64(name);
+        Tensor::from_data(TensorData::new(v, [shape[0], shape[1]]), device)
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        SafeTensors::deserialize(&self.bytes).unwrap().names().into_iter().map(String::from).collect()
+    }
+}
+
+pub fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// Asserts max |a-b| <= tol and prints the measured difference next to the tolerance.
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
+    let d = max_abs_diff(got, want);
+    println!("{what:<48} max-abs-diff {d:.3e} (tol {tol:.0e})");
+    assert!(d <= tol, "{what}: max abs diff {d:e} > {tol:e}");
+}
