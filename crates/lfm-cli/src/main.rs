@@ -1,1 +1,97 @@
-fn main(){}
+//! `lfm` — the single command-line entry point of lfm-rs.
+//!
+//! Every subcommand takes `--device cpu|wgpu[:N]|cuda[:N]`; errors print as one line on
+//! stderr and exit with status 1.
+
+mod chat;
+mod cmd_generate;
+mod cmd_info;
+mod cmd_logits;
+mod progress;
+mod quickstart;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "lfm", version, about = "Train, evaluate and export LFM2-family language models")]
+struct Cli {
+    /// Device to run on: cpu, wgpu[:N] or cuda[:N] (the GPU ones need the matching build feature).
+    #[arg(long, global = true, default_value = "cpu")]
+    device: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the embedded tiny LFM2: parity against transformers, then a short generation.
+    Quickstart(quickstart::QuickstartArgs),
+    /// Prints a checkpoint's configuration summary and parameter count.
+    Info {
+        /// Checkpoint directory (config.json + model.safetensors).
+        #[arg(long)]
+        model: PathBuf,
+    },
+    /// Writes logits (and optionally a greedy continuation) for `input_ids` from a safetensors file.
+    Logits(cmd_logits::LogitsArgs),
+    /// Generates text from a prompt, streaming tokens.
+    Generate(cmd_generate::GenerateArgs),
+}
+
+/// Sampling flags shared by commands that generate.
+#[derive(Args, Clone, Debug)]
+pub struct SamplingArgs {
+    /// Sampling temperature; 0 means greedy.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// Keep only the k most likely tokens (0 = off).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Nucleus sampling threshold (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f32,
+    /// Penalty on tokens already present (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub repetition_penalty: f32,
+    /// Seed for the draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl SamplingArgs {
+    pub fn to_config(&self) -> lfm_model::generate::SamplingConfig {
+        lfm_model::generate::SamplingConfig {
+            temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            repetition_penalty: self.repetition_penalty,
+            seed: self.seed,
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let device = lfm_model::device::parse_device(&cli.device)?;
+    match cli.command {
+        Command::Quickstart(a) => quickstart::run(&a, &device),
+        Command::Info { model } => cmd_info::run(&model),
+        Command::Logits(a) => cmd_logits::run(&a, &device),
+        Command::Generate(a) => cmd_generate::run(&a, &device),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the context chain joined, newlines flattened.
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
