@@ -4,6 +4,7 @@
 //! stderr and exit with status 1.
 
 mod chat;
+mod cmd_convert;
 mod cmd_generate;
 mod cmd_info;
 mod cmd_logits;
@@ -39,6 +40,8 @@ enum Command {
     Logits(cmd_logits::LogitsArgs),
     /// Generates text from a prompt, streaming tokens.
     Generate(cmd_generate::GenerateArgs),
+    /// Re-writes a checkpoint as f32 HF safetensors (e.g. bf16 -> f32), with its tokenizer.
+    Convert(cmd_convert::ConvertArgs),
 }
 
 /// Sampling flags shared by commands that generate.
@@ -80,6 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info { model } => cmd_info::run(&model),
         Command::Logits(a) => cmd_logits::run(&a, &device),
         Command::Generate(a) => cmd_generate::run(&a, &device),
+        Command::Convert(a) => cmd_convert::run(&a, &device),
     }
 }
 

@@ -133,3 +133,31 @@ fn quickstart_runs_and_checks_parity() {
     assert!(out.status.success(), "{s}");
     assert!(s.contains("cached greedy ids identical"), "{s}");
 }
+
+#[test]
+fn convert_writes_a_loadable_checkpoint_and_refuses_to_overwrite() {
+    let f = fixtures().join("lfm2-untied-bias");
+    let tmp = tempfile::tempdir().unwrap();
+    let dst = tmp.path().join("converted");
+    let out = lfm().args(["convert", "--model"]).arg(&f).arg("--out").arg(&dst).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for name in ["config.json", "model.safetensors", "generation_config.json"] {
+        assert!(dst.join(name).exists(), "{name}");
+    }
+    // The converted model reproduces transformers' reference.
+    let r = lfm()
+        .args(["logits", "--model"]).arg(&dst)
+        .arg("--input").arg(f.join("reference.safetensors"))
+        .arg("--out").arg(tmp.path().join("o.safetensors"))
+        .arg("--reference").arg(f.join("reference.safetensors"))
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let err = fails(lfm().args(["convert", "--model"]).arg(&f).arg("--out").arg(&dst));
+    assert!(err.contains("already exists"), "{err}");
+    // A failed conversion (bad source) leaves nothing behind.
+    let err = fails(lfm().args(["convert", "--model"]).arg(tmp.path().join("missing")).arg("--out").arg(tmp.path().join("x")));
+    assert!(err.contains("missing"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 2, "only `converted` and `o.safetensors`: {left:?}");
+}

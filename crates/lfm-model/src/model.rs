@@ -128,7 +128,8 @@ impl Attention {
         let mut scores = qg.matmul(k.clone().swap_dims(2, 3)) * (1.0 / (hd as f64).sqrt());
         if let Some(mask) = mask {
             let mask = if g > 1 { mask.clone().repeat_dim(2, g) } else { mask.clone() };
-            scores = scores.mask_fill(mask, MASKED);
+            // Masks are expanded to the full shape: not every backend broadcasts them.
+            scores = scores.clone().mask_fill(mask.expand(scores.shape()), MASKED);
         }
         let probs = softmax(scores, 3); // [B, nkv, g*T, P+T]
         let out = probs.matmul(v.clone()); // [B, nkv, g*T, hd]
@@ -422,7 +423,7 @@ impl Lfm2Model {
             let op_out = match &layer.operator {
                 Operator::ShortConv(conv) => {
                     if let Some(m) = &pad_rows {
-                        h = h.mask_fill(m.clone(), 0.0);
+                        h = h.clone().mask_fill(m.clone().expand(h.shape()), 0.0);
                     }
                     let state = cache.as_deref_mut().and_then(|c| c.layers[i].take_conv());
                     let (y, new_state) = conv.forward(h, state);
@@ -462,7 +463,7 @@ impl Lfm2Model {
         if !x.device().is_autodiff() {
             return x;
         }
-        let is_pad = ids.equal_elem(self.pad_token_id as i64).unsqueeze_dim::<3>(2);
+        let is_pad = ids.equal_elem(self.pad_token_id as i64).unsqueeze_dim::<3>(2).expand(x.shape());
         x.clone().mask_where(is_pad, x.detach())
     }
 

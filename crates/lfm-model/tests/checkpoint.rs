@@ -14,7 +14,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 fn cpu() -> Device {
-    lfm_model::device::parse_device("cpu").unwrap()
+    test_device()
 }
 
 /// name -> (dtype, shape, bytes) of a safetensors file.

@@ -9,7 +9,7 @@ use lfm_model::hf::load_dir;
 
 #[test]
 fn batched_ragged_generation_equals_one_prompt_at_a_time() {
-    let device = lfm_model::device::parse_device("cpu").unwrap();
+    let device = test_device();
     let dir = fixture("lfm2-tiny");
     let (cfg, model) = load_dir(&dir, &device).unwrap();
     let (shape, ids) = Reference::open(&dir).i64("input_ids");
@@ -36,7 +36,7 @@ fn batched_ragged_generation_equals_one_prompt_at_a_time() {
 
 #[test]
 fn stop_token_ends_a_row_and_is_kept() {
-    let device = lfm_model::device::parse_device("cpu").unwrap();
+    let device = test_device();
     let dir = fixture("lfm2-tiny");
     let (cfg, model) = load_dir(&dir, &device).unwrap();
     let r = Reference::open(&dir);

@@ -11,7 +11,7 @@ use lfm_model::hf::load_dir;
 use lfm_model::Lfm2Model;
 
 fn cpu() -> Device {
-    lfm_model::device::parse_device("cpu").unwrap()
+    test_device()
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn hf_gradients(
         ) -> burn::module::Param<Tensor<D>> {
             let t = param.val();
             let g: Tensor<D> = t.grad(self.grads).expect("every parameter has a gradient");
-            let g: Tensor<D> = Tensor::from_data(g.into_data(), &lfm_model::device::parse_device("cpu").unwrap());
+            let g: Tensor<D> = Tensor::from_data(g.into_data(), &test_device());
             burn::module::Param::from_tensor(g)
         }
     }

@@ -79,3 +79,10 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     println!("{what:<48} max-abs-diff {d:.3e} (tol {tol:.0e})");
     assert!(d <= tol, "{what}: max abs diff {d:e} > {tol:e}");
 }
+
+/// The device the tests run on: `LFM_TEST_DEVICE` (e.g. `wgpu`, with the matching cargo
+/// feature), default `cpu`.
+pub fn test_device() -> Device {
+    let spec = std::env::var("LFM_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
+    lfm_model::device::parse_device(&spec).unwrap()
+}

@@ -1,0 +1,47 @@
+//! `lfm convert --model SRC --out DST`: loads a checkpoint and writes it back as an f32 HF
+//! checkpoint (e.g. to upcast released bf16 weights before training), copying the
+//! tokenizer files. DST appears whole or not at all: it is written as a temporary sibling
+//! directory and renamed.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use burn::tensor::Device;
+use clap::Args;
+
+use crate::progress;
+
+#[derive(Args)]
+pub struct ConvertArgs {
+    /// Source checkpoint directory.
+    #[arg(long)]
+    model: PathBuf,
+    /// Destination directory (must not exist).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+const SIDE_FILES: [&str; 4] = ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json"];
+
+pub fn run(a: &ConvertArgs, device: &Device) -> Result<()> {
+    if a.out.exists() {
+        bail!("{}: already exists", a.out.display());
+    }
+    let (cfg, model) = progress::load_model(&a.model, device)?;
+    let parent = a.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
+    let tmp = tempfile::Builder::new().prefix(".lfm-convert-").tempdir_in(parent)?;
+    let pb = progress::spinner(format!("writing {}", a.out.display()));
+    lfm_model::hf::save_dir(&model, &cfg, tmp.path())?;
+    for f in SIDE_FILES {
+        let src = a.model.join(f);
+        if src.exists() {
+            std::fs::copy(&src, tmp.path().join(f)).with_context(|| src.display().to_string())?;
+        }
+    }
+    let tmp = tmp.keep();
+    std::fs::rename(&tmp, &a.out).with_context(|| a.out.display().to_string())?;
+    pb.finish_and_clear();
+    println!("wrote {} ({} parameters, f32)", a.out.display(), cfg.num_params());
+    Ok(())
+}
