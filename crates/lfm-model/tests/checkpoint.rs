@@ -247,3 +247,17 @@ fn unknown_model_type_and_bad_json_are_reported() {
     let e = load_err(dir.path());
     assert!(e.contains("hidden_size"), "{e}");
 }
+
+#[test]
+fn parameter_count_agrees_between_config_model_and_file() {
+    use burn::module::Module;
+    for dir in all_fixtures() {
+        let (cfg, model) = load_dir(&dir, &cpu()).unwrap();
+        let in_file: usize = read_all(&dir.join("model.safetensors"))
+            .into_iter()
+            .map(|(_, (_, s, _))| s.iter().product::<usize>())
+            .sum();
+        assert_eq!(cfg.num_params(), in_file, "{}", dir.display());
+        assert_eq!(model.num_params(), in_file, "{}", dir.display());
+    }
+}
