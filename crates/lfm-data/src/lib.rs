@@ -1,0 +1,13 @@
+//! lfm-data: everything between raw text and the trainer.
+//!
+//! - [`tokenizer`]: load HF `tokenizer.json`; train a byte-level BPE with LFM2's special tokens.
+//! - [`source`]: local text / JSONL / parquet files, directories and globs → a document stream.
+//! - [`shards`]: documents → tokenized parquet shards + `manifest.json`, streaming and atomic.
+//! - [`loader`]: shards → packed, shuffled `[batch, seq_len + 1]` windows, exactly resumable.
+//! - [`chat`]: LFM2's chat/tool-call format with assistant-only loss masks, and its parser.
+
+pub mod chat;
+pub mod loader;
+pub mod shards;
+pub mod source;
+pub mod tokenizer;

@@ -1,0 +1,130 @@
+//! Tokenizer training/loading and chat encoding with loss masks.
+
+mod common;
+
+use common::*;
+use lfm_data::chat::{self, Conversation, RenderOptions};
+use lfm_data::tokenizer::{self, BpeOptions, SPECIAL_TOKENS};
+use lfm_model::Lfm2Config;
+
+fn jargon_texts(n: usize) -> Vec<String> {
+    std::fs::read_to_string(jargon())
+        .unwrap()
+        .lines()
+        .take(n)
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn trained_bpe_has_lfm2_special_ids_and_round_trips_text() {
+    let texts = jargon_texts(600);
+    let tok = tokenizer::train_bpe(texts.iter(), &BpeOptions { vocab_size: 1000, ..Default::default() }).unwrap();
+    assert_eq!(tok.get_vocab_size(true), 1000);
+    for (i, s) in SPECIAL_TOKENS.iter().enumerate() {
+        assert_eq!(tok.token_to_id(s), Some(i as u32), "{s}");
+    }
+    // Lossless on the training text and on unseen text (byte-level: any UTF-8 survives).
+    let unseen = "Ünïcödé — 数字 1234567 tabs\tand\r\nnewlines   and emoji 🦀.";
+    for t in texts.iter().take(50).map(String::as_str).chain([unseen]) {
+        let enc = tok.encode(t, false).unwrap();
+        assert_eq!(tok.decode(enc.get_ids(), false).unwrap(), t);
+    }
+    // Merges compress: English text needs far fewer tokens than bytes.
+    let sample = texts[..50].join("\n");
+    let n = tok.encode(sample.as_str(), false).unwrap().len();
+    assert!((n as f64) < 0.5 * sample.len() as f64, "{n} tokens for {} bytes", sample.len());
+    // The llama3-style split: digits in groups of at most three.
+    let enc = tok.encode("1234567", false).unwrap();
+    let pieces: Vec<String> = enc.get_ids().iter().map(|&i| tok.decode(&[i], false).unwrap()).collect();
+    assert!(pieces.iter().all(|p| p.len() <= 3), "{pieces:?}");
+    // Special tokens inside text are single tokens; the post-processor adds BOS.
+    let with = tok.encode("<|im_start|>user\nhi<|im_end|>", true).unwrap();
+    assert_eq!(with.get_ids()[0], 1);
+    assert_eq!(with.get_ids()[1], 6);
+    assert_eq!(*with.get_ids().last().unwrap(), 7);
+
+    // Saved and reloaded, it encodes identically; the tiny fixture config accepts it.
+    let dir = tempfile::tempdir().unwrap();
+    tokenizer::save_dir(&tok, dir.path(), 32768).unwrap();
+    let back = tokenizer::load(&dir.path().join("tokenizer.json")).unwrap();
+    assert_eq!(back.encode(sample.as_str(), true).unwrap().get_ids(), tok.encode(sample.as_str(), true).unwrap().get_ids());
+    let mut cfg = Lfm2Config::from_hf_file(&repo().join("crates/lfm-model/tests/fixtures/lfm2-tiny/config.json")).unwrap();
+    cfg.vocab_size = 1000;
+    tokenizer::check_against_model(&back, &cfg, "tokenizer.json").unwrap();
+}
+
+#[test]
+fn vocab_too_small_is_refused() {
+    let e = tokenizer::train_bpe(["abc"].iter(), &BpeOptions { vocab_size: 100, ..Default::default() }).unwrap_err();
+    assert!(e.to_string().contains("too small"), "{e}");
+}
+
+#[test]
+fn tokenizer_that_does_not_match_the_model_is_reported() {
+    let tok = tokenizer::load(&fixture_tokenizer()).unwrap();
+    let cfg = Lfm2Config::from_hf_file(&repo().join("crates/lfm-model/tests/fixtures/lfm2-tiny/config.json")).unwrap();
+    tokenizer::check_against_model(&tok, &cfg, "tok.json").unwrap();
+    let mut wrong = cfg.clone();
+    wrong.eos_token_id = 3;
+    let e = tokenizer::check_against_model(&tok, &wrong, "tok.json").unwrap_err().to_string();
+    assert!(e.contains("tok.json") && e.contains("eos_token_id 3") && e.contains("<|fim_pre|>"), "{e}");
+    let mut small = cfg.clone();
+    small.vocab_size = 300;
+    let e = tokenizer::check_against_model(&tok, &small, "tok.json").unwrap_err().to_string();
+    assert!(e.contains("512 tokens") && e.contains("300"), "{e}");
+}
+
+#[test]
+fn malformed_tokenizer_json_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("tokenizer.json");
+    std::fs::write(&p, "{\"model\": {\"type\": \"BPE\", \"vocab\": 3}}").unwrap();
+    let e = tokenizer::load(&p).unwrap_err().to_string();
+    assert!(e.starts_with(&p.display().to_string()) && !e.contains('\n'), "{e}");
+    let e = tokenizer::load(&dir.path().join("missing.json")).unwrap_err().to_string();
+    assert!(e.contains("missing.json"), "{e}");
+}
+
+#[test]
+fn chat_mask_covers_exactly_the_assistant_replies() {
+    let tok = tokenizer::load(&fixture_tokenizer()).unwrap();
+    let line = std::fs::read_to_string(repo().join("data/sft/tool_calls.jsonl")).unwrap();
+    let mut checked = 0;
+    for l in line.lines().take(30) {
+        let conv: Conversation = serde_json::from_str(l).unwrap();
+        let r = chat::render(&conv, &RenderOptions::default()).unwrap();
+        let enc = chat::encode(&tok, &r).unwrap();
+        assert_eq!(enc.ids.len(), enc.mask.len());
+        // Ids equal tokenizing the whole rendered text.
+        assert_eq!(enc.ids, tok.encode(r.text.as_str(), false).unwrap().get_ids());
+        // The masked tokens, decoded run by run, are exactly the trainable spans.
+        let mut runs: Vec<Vec<u32>> = Vec::new();
+        let mut prev = false;
+        for (&id, &m) in enc.ids.iter().zip(&enc.mask) {
+            if m && !prev {
+                runs.push(Vec::new());
+            }
+            if m {
+                runs.last_mut().unwrap().push(id);
+            }
+            prev = m;
+        }
+        let decoded: Vec<String> = runs.iter().map(|r| tok.decode(r, false).unwrap()).collect();
+        let spans: Vec<String> = r.trainable.iter().map(|s| r.text[s.clone()].to_string()).collect();
+        assert_eq!(decoded, spans);
+        // Every assistant reply ends in <|im_end|> and that token is trained on.
+        for run in &runs {
+            assert_eq!(*run.last().unwrap(), 7);
+        }
+        // Tool calls render into the call block and parse back to the same calls.
+        for (m, span) in conv.messages.iter().filter(|m| m.role == "assistant").zip(&spans) {
+            let reply = span.trim_end_matches("<|im_end|>");
+            let parsed = chat::parse_reply(reply).unwrap();
+            assert_eq!(parsed.calls, m.tool_calls);
+            assert_eq!(parsed.text, m.content.as_str().unwrap_or(""));
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 30);
+}
