@@ -2,8 +2,7 @@
 //! one (`chat_template.jinja` or `tokenizer_config.json`'s `chat_template`), rendered with
 //! minijinja; otherwise LFM2's ChatML layout (spec §10.2) written out here.
 //!
-//! The full chat/tool template with loss masks belongs to lfm-data (issue 3); this is the
-//! part generation needs.
+//! Without a template, lfm-data's renderer of the LFM2 format (`lfm_data::chat`) is used.
 
 use std::path::Path;
 
@@ -76,13 +75,11 @@ impl TextCodec {
                 env.get_template("chat")?.render(ctx).context("rendering the chat template")
             }
             None => {
-                // LFM2 ChatML: BOS, then <|im_start|>role\ncontent<|im_end|>\n per message.
-                let mut s = String::from("<|startoftext|>");
-                for m in &messages {
-                    s.push_str(&format!("<|im_start|>{}\n{}<|im_end|>\n", m["role"].as_str().unwrap(), m["content"].as_str().unwrap()));
-                }
-                s.push_str("<|im_start|>assistant\n");
-                Ok(s)
+                // LFM2's chat format as lfm-data writes it (spec §10.2).
+                let conv: lfm_data::chat::Conversation =
+                    serde_json::from_value(serde_json::json!({ "messages": messages })).context("building the conversation")?;
+                let opts = lfm_data::chat::RenderOptions { add_generation_prompt: true, ..Default::default() };
+                Ok(lfm_data::chat::render(&conv, &opts)?.text)
             }
         }
     }

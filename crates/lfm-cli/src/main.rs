@@ -5,6 +5,7 @@
 
 mod chat;
 mod cmd_convert;
+mod cmd_data;
 mod cmd_generate;
 mod cmd_info;
 mod cmd_logits;
@@ -42,6 +43,12 @@ enum Command {
     Generate(cmd_generate::GenerateArgs),
     /// Re-writes a checkpoint as f32 HF safetensors (e.g. bf16 -> f32), with its tokenizer.
     Convert(cmd_convert::ConvertArgs),
+    /// Tokenizer tools.
+    #[command(subcommand)]
+    Tokenizer(cmd_data::TokenizerCommand),
+    /// Datasets: local corpora -> tokenized parquet shards.
+    #[command(subcommand)]
+    Data(cmd_data::DataCommand),
 }
 
 /// Sampling flags shared by commands that generate.
@@ -84,6 +91,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logits(a) => cmd_logits::run(&a, &device),
         Command::Generate(a) => cmd_generate::run(&a, &device),
         Command::Convert(a) => cmd_convert::run(&a, &device),
+        Command::Tokenizer(cmd_data::TokenizerCommand::Train(a)) => cmd_data::tokenizer_train(&a),
+        Command::Data(cmd_data::DataCommand::Build(a)) => cmd_data::data_build(&a),
+        Command::Data(cmd_data::DataCommand::Inspect(a)) => cmd_data::data_inspect(&a),
     }
 }
 

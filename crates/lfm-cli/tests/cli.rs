@@ -161,3 +161,65 @@ fn convert_writes_a_loadable_checkpoint_and_refuses_to_overwrite() {
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left.len(), 2, "only `converted` and `o.safetensors`: {left:?}");
 }
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn tokenizer_train_then_data_build_then_inspect_on_the_bundled_corpus() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = repo().join("data/corpus/jargon.jsonl");
+    let sft = repo().join("data/sft/tool_calls.jsonl");
+    let tok_dir = tmp.path().join("tok");
+    let out = lfm()
+        .args(["tokenizer", "train", "--vocab-size", "2048", "--input"]).arg(&corpus)
+        .arg("--out").arg(&tok_dir)
+        .output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tok = tokenizers::Tokenizer::from_file(tok_dir.join("tokenizer.json")).unwrap();
+    assert_eq!(tok.get_vocab_size(true), 2048);
+    assert_eq!(tok.token_to_id("<|im_end|>"), Some(7));
+    let cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tok_dir.join("tokenizer_config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["eos_token"], "<|im_end|>");
+
+    let ds = tmp.path().join("ds");
+    let out = lfm()
+        .args(["data", "build", "--input"]).arg(&corpus).arg(&sft)
+        .arg("--tokenizer").arg(tok_dir.join("tokenizer.json"))
+        .arg("--out").arg(&ds)
+        .args(["--shard-tokens", "100000", "--val-fraction", "0.05"])
+        .output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ds.join("manifest.json")).unwrap()).unwrap();
+    let docs = m["train"]["documents"].as_u64().unwrap() + m["val"]["documents"].as_u64().unwrap();
+    let lines = std::fs::read_to_string(&corpus).unwrap().lines().count() + std::fs::read_to_string(&sft).unwrap().lines().count();
+    assert_eq!(docs as usize, lines);
+    assert!(m["train"]["shards"].as_array().unwrap().len() >= 2);
+
+    let out = lfm().args(["data", "inspect"]).arg(&ds).args(["--seq-len", "8"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("checksums   ok") && stdout.contains("<|startoftext|>Chapter 1."), "{stdout}");
+}
+
+#[test]
+fn data_build_bad_input_fails_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"text\": \"fine\"}\n{oops}\n").unwrap();
+    let ds = tmp.path().join("ds");
+    let err = fails(
+        lfm().args(["data", "build", "--input"]).arg(&bad)
+            .arg("--tokenizer").arg(fixtures().join("lfm2-tiny/tokenizer.json"))
+            .arg("--out").arg(&ds),
+    );
+    assert!(err.contains("bad.jsonl:2: invalid JSON"), "{err}");
+    assert!(!ds.exists() && !tmp.path().join("ds.partial").exists());
+    let err = fails(lfm().args(["data", "inspect"]).arg(tmp.path()));
+    assert!(err.contains("no manifest.json"), "{err}");
+    let err = fails(
+        lfm().args(["tokenizer", "train", "--vocab-size", "10", "--input"]).arg(repo().join("data/sft/tool_calls.jsonl"))
+            .arg("--out").arg(tmp.path().join("t")),
+    );
+    assert!(err.contains("too small"), "{err}");
+}

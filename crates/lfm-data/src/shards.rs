@@ -12,7 +12,7 @@
 //! falls below `val_fraction` — deterministic, independent of batch sizes and thread counts.
 //!
 //! Atomicity: everything is written into `<out>.partial/`, each shard as `*.tmp` renamed when
-//! closed and checksummed, `manifest.json` last; then `<out>.partial` is renamed to `<out>`.
+//! closed and checksummed, a copy of `tokenizer.json`, `manifest.json` last; then `<out>.partial` is renamed to `<out>`.
 //! An interrupted build leaves only `<out>.partial`, which no loader opens.
 
 use std::fs::File;
@@ -91,7 +91,10 @@ pub struct SplitInfo {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TokenizerInfo {
+    /// The copy inside the dataset directory (datasets are self-contained).
     pub path: String,
+    /// Where it was copied from.
+    pub source: String,
     pub sha256: String,
     pub vocab_size: usize,
     pub bos_id: u32,
@@ -208,7 +211,8 @@ impl SplitWriter {
     fn push(&mut self, ids: Vec<u32>) -> Result<()> {
         self.pending_tokens += ids.len() as u64;
         self.pending.push(ids);
-        if self.pending_tokens >= self.row_group_tokens {
+        let in_shard = self.writer.as_ref().map_or(0, |w| w.2.tokens);
+        if self.pending_tokens >= self.row_group_tokens || in_shard + self.pending_tokens >= self.shard_tokens {
             self.flush_row_group()?;
         }
         Ok(())
@@ -421,7 +425,8 @@ fn build_into(
     let manifest = Manifest {
         format: FORMAT.into(),
         tokenizer: TokenizerInfo {
-            path: opts.tokenizer.display().to_string(),
+            path: "tokenizer.json".into(),
+            source: opts.tokenizer.display().to_string(),
             sha256: tokenizer::file_sha256(&opts.tokenizer)?,
             vocab_size: tok.get_vocab_size(true),
             bos_id: bos,
@@ -435,6 +440,8 @@ fn build_into(
         train,
         val,
     };
+    std::fs::copy(&opts.tokenizer, dir.join("tokenizer.json"))
+        .with_context(|| format!("{}: cannot copy into the dataset", opts.tokenizer.display()))?;
     tokenizer::write_atomic(&dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
     Ok((manifest, report))
 }

@@ -75,6 +75,7 @@ fn build_writes_every_document_once_with_a_consistent_manifest() {
     // ~10% validation (binomial: 400 docs, p = 0.1 -> 40 ± 6).
     assert!((20..=65).contains(&val.len()), "val docs {}", val.len());
     assert_eq!(m.tokenizer.sha256, tokenizer::file_sha256(&fixture_tokenizer()).unwrap());
+    assert_eq!(tokenizer::file_sha256(&out.join(&m.tokenizer.path)).unwrap(), m.tokenizer.sha256, "the dataset carries its tokenizer");
     assert_eq!(Manifest::load(&out).unwrap(), m);
     m.verify(&out).unwrap();
     assert!(!Path::new(&format!("{}.partial", out.display())).exists());

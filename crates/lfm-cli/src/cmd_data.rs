@@ -1,0 +1,186 @@
+//! `lfm tokenizer train`, `lfm data build`, `lfm data inspect`: thin wrappers over lfm-data.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use lfm_data::loader::{Loader, LoaderConfig};
+use lfm_data::shards::{self, BuildOptions, Manifest};
+use lfm_data::source::{expand_inputs, DocStream, ReadOptions};
+use lfm_data::tokenizer::{self, BpeOptions};
+
+#[derive(Subcommand)]
+pub enum TokenizerCommand {
+    /// Trains a byte-level BPE with LFM2's special tokens at LFM2's ids; writes tokenizer.json
+    /// and tokenizer_config.json into --out.
+    Train(TokenizerTrainArgs),
+}
+
+#[derive(Args)]
+pub struct TokenizerTrainArgs {
+    /// Text/JSONL/parquet files, directories or globs.
+    #[arg(long, num_args = 1.., required = true)]
+    input: Vec<String>,
+    /// Vocabulary size, special tokens and the 256 byte symbols included.
+    #[arg(long)]
+    vocab_size: usize,
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// A pair must occur this often to be merged.
+    #[arg(long, default_value_t = 2)]
+    min_frequency: u64,
+    /// JSONL field / parquet column holding the text.
+    #[arg(long, default_value = "text")]
+    text_field: String,
+}
+
+#[derive(Subcommand)]
+pub enum DataCommand {
+    /// Tokenizes local text/JSONL/parquet into parquet shards with a manifest.json.
+    Build(DataBuildArgs),
+    /// Prints a dataset's manifest summary, verifies checksums and shows the first window.
+    Inspect(DataInspectArgs),
+}
+
+#[derive(Args)]
+pub struct DataBuildArgs {
+    /// Text/JSONL/parquet files, directories or globs.
+    #[arg(long, num_args = 1.., required = true)]
+    input: Vec<String>,
+    /// tokenizer.json to encode with.
+    #[arg(long)]
+    tokenizer: PathBuf,
+    /// Output directory (must not exist or be empty).
+    #[arg(long)]
+    out: PathBuf,
+    /// Tokens per shard.
+    #[arg(long, default_value_t = 100_000_000)]
+    shard_tokens: u64,
+    /// Tokens per row group (the loader's shuffle unit).
+    #[arg(long, default_value_t = 1 << 20)]
+    row_group_tokens: u64,
+    /// Fraction of documents held back for validation.
+    #[arg(long, default_value_t = 0.01)]
+    val_fraction: f64,
+    /// Seed of the validation split.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// JSONL field / parquet column holding the text.
+    #[arg(long, default_value = "text")]
+    text_field: String,
+}
+
+#[derive(Args)]
+pub struct DataInspectArgs {
+    /// Dataset directory (with manifest.json).
+    dir: PathBuf,
+    /// Window length to show.
+    #[arg(long, default_value_t = 64)]
+    seq_len: usize,
+}
+
+fn read_opts(field: &str) -> ReadOptions {
+    ReadOptions { text_field: field.into(), ..Default::default() }
+}
+
+pub fn tokenizer_train(a: &TokenizerTrainArgs) -> Result<()> {
+    let files = expand_inputs(&a.input)?;
+    let total: u64 = files.iter().map(|f| std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0)).sum();
+    let pb = ProgressBar::new(total);
+    pb.set_style(ProgressStyle::with_template("reading {bar:30} {bytes}/{total_bytes} [{elapsed} < {eta}, {bytes_per_sec}]")?);
+    let mut stream = DocStream::new(files, read_opts(&a.text_field));
+    let mut error = None;
+    let mut docs = 0u64;
+    let started = Instant::now();
+    let tok = {
+        let iter = std::iter::from_fn(|| match stream.next() {
+            Some(Ok(d)) => {
+                docs += 1;
+                pb.inc(d.text.len() as u64);
+                Some(d.text)
+            }
+            Some(Err(e)) => {
+                error = Some(e);
+                None
+            }
+            None => None,
+        });
+        let opts = BpeOptions { vocab_size: a.vocab_size, min_frequency: a.min_frequency, add_bos: true, show_progress: false };
+        tokenizer::train_bpe(iter, &opts)
+    };
+    pb.finish_and_clear();
+    if let Some(e) = error {
+        return Err(e);
+    }
+    let tok = tok?;
+    if docs == 0 {
+        bail!("{}: no documents", a.input.join(", "));
+    }
+    tokenizer::save_dir(&tok, &a.out, 32768)?;
+    println!(
+        "trained a byte-level BPE on {docs} documents in {:.1}s: vocab {} -> {}",
+        started.elapsed().as_secs_f64(),
+        tok.get_vocab_size(true),
+        a.out.join("tokenizer.json").display()
+    );
+    Ok(())
+}
+
+pub fn data_build(a: &DataBuildArgs) -> Result<()> {
+    let mut o = BuildOptions::new(a.input.clone(), a.tokenizer.clone(), a.out.clone());
+    o.shard_tokens = a.shard_tokens;
+    o.row_group_tokens = a.row_group_tokens;
+    o.val_fraction = a.val_fraction;
+    o.seed = a.seed;
+    o.read = read_opts(&a.text_field);
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(ProgressStyle::with_template("{spinner} building shards: {msg} [{elapsed}]")?);
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    let (m, report) = shards::build(&o, &pb)?;
+    pb.finish_and_clear();
+    let skipped: u64 = m.sources.iter().map(|s| s.skipped_empty).sum();
+    if skipped > 0 {
+        eprintln!("warning: skipped {skipped} empty documents (counts per source in manifest.json)");
+    }
+    println!(
+        "{} documents, {} tokens in {:.1}s ({:.0} docs/s, {:.0} tok/s): train {} docs / {} tokens in {} shards, val {} docs / {} tokens -> {}",
+        report.documents,
+        report.tokens,
+        report.seconds,
+        report.documents as f64 / report.seconds.max(1e-9),
+        report.tokens as f64 / report.seconds.max(1e-9),
+        m.train.documents,
+        m.train.tokens,
+        m.train.shards.len(),
+        m.val.documents,
+        m.val.tokens,
+        a.out.display()
+    );
+    Ok(())
+}
+
+pub fn data_inspect(a: &DataInspectArgs) -> Result<()> {
+    let m = Manifest::load(&a.dir)?;
+    m.verify(&a.dir)?;
+    println!("dataset     {}", a.dir.display());
+    println!("tokenizer   {} (from {}, sha256 {}…, vocab {})", m.tokenizer.path, m.tokenizer.source, &m.tokenizer.sha256[..12], m.tokenizer.vocab_size);
+    for s in &m.sources {
+        println!("source      {} ({} documents, {} empty skipped)", s.path, s.documents, s.skipped_empty);
+    }
+    println!("train       {} documents, {} tokens, {} shards", m.train.documents, m.train.tokens, m.train.shards.len());
+    println!("val         {} documents, {} tokens, {} shards", m.val.documents, m.val.tokens, m.val.shards.len());
+    println!("checksums   ok");
+    let mut l = Loader::new(&a.dir, LoaderConfig { shuffle: false, ..LoaderConfig::train(1, a.seq_len, 0) }, None)?;
+    if let Some(b) = l.next_batch()? {
+        let ids: Vec<String> = b.window(0).iter().map(u32::to_string).collect();
+        println!("first window [{}]", ids.join(", "));
+        if let Ok(tok) = tokenizer::load(&a.dir.join(&m.tokenizer.path)) {
+            let text = tok.decode(b.window(0), false).unwrap_or_default();
+            println!("as text     {text:?}");
+        }
+    }
+    Ok(())
+}
