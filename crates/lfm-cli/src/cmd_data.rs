@@ -71,6 +71,9 @@ pub struct DataBuildArgs {
     /// JSONL field / parquet column holding the text.
     #[arg(long, default_value = "text")]
     text_field: String,
+    /// Checkpoint directory whose config.json the tokenizer must fit (vocab size, bos/eos/pad ids).
+    #[arg(long)]
+    model: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -130,6 +133,11 @@ pub fn tokenizer_train(a: &TokenizerTrainArgs) -> Result<()> {
 }
 
 pub fn data_build(a: &DataBuildArgs) -> Result<()> {
+    if let Some(dir) = &a.model {
+        let cfg = lfm_model::Lfm2Config::from_hf_file(&dir.join("config.json"))?;
+        let tok = tokenizer::load(&a.tokenizer)?;
+        tokenizer::check_against_model(&tok, &cfg, &a.tokenizer.display().to_string())?;
+    }
     let mut o = BuildOptions::new(a.input.clone(), a.tokenizer.clone(), a.out.clone());
     o.shard_tokens = a.shard_tokens;
     o.row_group_tokens = a.row_group_tokens;

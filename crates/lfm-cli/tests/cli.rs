@@ -222,4 +222,21 @@ fn data_build_bad_input_fails_cleanly() {
             .arg("--out").arg(tmp.path().join("t")),
     );
     assert!(err.contains("too small"), "{err}");
+    // A tokenizer that does not fit the model: the 2-token vocabulary of a hand-made BPE.
+    let small_tok = tmp.path().join("small.json");
+    std::fs::write(
+        &small_tok,
+        r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,"pre_tokenizer":null,"post_processor":null,"decoder":null,"model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,"end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":false,"ignore_merges":false,"vocab":{"a":0,"b":1},"merges":[]}}"#,
+    )
+    .unwrap();
+    let ok_src = tmp.path().join("ok.jsonl");
+    std::fs::write(&ok_src, "{\"text\": \"ab\"}\n").unwrap();
+    let err = fails(
+        lfm().args(["data", "build", "--input"]).arg(&ok_src)
+            .arg("--tokenizer").arg(&small_tok)
+            .arg("--model").arg(fixtures().join("lfm2-tiny"))
+            .arg("--out").arg(&ds),
+    );
+    assert!(err.contains("small.json") && err.contains("bos_token_id 1"), "{err}");
+    assert!(!ds.exists());
 }

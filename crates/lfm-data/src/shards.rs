@@ -137,14 +137,21 @@ impl Manifest {
     pub fn verify(&self, dir: &Path) -> Result<()> {
         for s in self.train.shards.iter().chain(&self.val.shards) {
             let p = dir.join(&s.file);
-            let bytes = std::fs::read(&p).with_context(|| format!("{}: missing shard", p.display()))?;
-            let got = hex(&Sha256::digest(&bytes));
+            let got = sha256_file(&p)?;
             if got != s.sha256 {
                 bail!("{}: checksum mismatch (manifest {}, file {got})", p.display(), s.sha256);
             }
         }
         Ok(())
     }
+}
+
+/// sha256 of a file, streamed (shards can be hundreds of MB).
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).with_context(|| format!("{}: read failed", path.display()))?;
+    Ok(hex(&h.finalize()))
 }
 
 fn schema() -> Arc<Schema> {
@@ -251,8 +258,7 @@ impl SplitWriter {
         let f = w.into_inner().with_context(|| format!("{}: closing failed", tmp.display()))?;
         f.sync_all().ok();
         drop(f);
-        let bytes = std::fs::read(&tmp).with_context(|| format!("{}: cannot re-read", tmp.display()))?;
-        info.sha256 = hex(&Sha256::digest(&bytes));
+        info.sha256 = sha256_file(&tmp)?;
         let fin = self.dir.join(&info.file);
         std::fs::rename(&tmp, &fin).with_context(|| format!("{}: rename failed", fin.display()))?;
         self.info.documents += info.documents;
