@@ -9,7 +9,9 @@ evaluation data is never trained on). Kinds of record, in equal shares:
   chat      a request that needs no tool -> a plain answer (with tools on offer)
 Deterministic (seeded); standard library only.
 
-  python3 scripts/make_tool_sft.py data/sft/tool_calls.jsonl [N]
+  python3 scripts/make_tool_sft.py data/sft/tool_calls.jsonl [N] [SEED]
+  python3 scripts/make_tool_sft.py data/sft/tool_calls_val.jsonl 48 7 data/sft/tool_calls.jsonl
+      (the held-out set: another seed, records that also occur in the training file skipped)
 """
 import json
 import random
@@ -165,11 +167,20 @@ def record(r, kind):
 def main():
     out = sys.argv[1]
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 240
-    r = random.Random(20261124)
+    r = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 20261124)
     kinds = ["single", "parallel", "chat"]
+    exclude = set()
+    if len(sys.argv) > 4:
+        with open(sys.argv[4], encoding="utf-8") as f:
+            exclude = set(f.read().splitlines())
     with open(out, "w", encoding="utf-8") as f:
-        for i in range(n):
-            f.write(json.dumps(record(r, kinds[i % 3]), ensure_ascii=False) + "\n")
+        i = written = 0
+        while written < n:
+            line = json.dumps(record(r, kinds[i % 3]), ensure_ascii=False)
+            i += 1
+            if line not in exclude:
+                f.write(line + "\n")
+                written += 1
     print(f"wrote {n} records to {out}")
 
 

@@ -4,10 +4,12 @@
 //! - [`source`]: local text / JSONL / parquet files, directories and globs → a document stream.
 //! - [`shards`]: documents → tokenized parquet shards + `manifest.json`, streaming and atomic.
 //! - [`loader`]: shards → packed, shuffled `[batch, seq_len + 1]` windows, exactly resumable.
+//! - [`sft`]: chat/tool JSONL → padded SFT batches with assistant-only labels, resumable.
 //! - [`chat`]: LFM2's chat/tool-call format with assistant-only loss masks, and its parser.
 
 pub mod chat;
 pub mod loader;
+pub mod sft;
 pub mod shards;
 pub mod source;
 pub mod tokenizer;
