@@ -9,6 +9,7 @@ mod cmd_data;
 mod cmd_generate;
 mod cmd_info;
 mod cmd_logits;
+mod cmd_train;
 mod progress;
 mod quickstart;
 
@@ -18,11 +19,16 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "lfm", version, about = "Train, evaluate and export LFM2-family language models")]
+#[command(
+    name = "lfm",
+    version,
+    about = "Train, evaluate and export LFM2-family language models"
+)]
 struct Cli {
     /// Device to run on: cpu, wgpu[:N] or cuda[:N] (the GPU ones need the matching build feature).
-    #[arg(long, global = true, default_value = "cpu")]
-    device: String,
+    /// Default: cpu (for `lfm train`, the config's `[run] device`, else cpu).
+    #[arg(long, global = true)]
+    device: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,6 +55,9 @@ enum Command {
     /// Datasets: local corpora -> tokenized parquet shards.
     #[command(subcommand)]
     Data(cmd_data::DataCommand),
+    /// Training: continued pre-training and supervised fine-tuning from TOML run configs.
+    #[command(subcommand)]
+    Train(cmd_train::TrainCommand),
 }
 
 /// Sampling flags shared by commands that generate.
@@ -84,7 +93,10 @@ impl SamplingArgs {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let device = lfm_model::device::parse_device(&cli.device)?;
+    if let Command::Train(t) = &cli.command {
+        return cmd_train::run(t, cli.device.as_deref());
+    }
+    let device = lfm_model::device::parse_device(cli.device.as_deref().unwrap_or("cpu"))?;
     match cli.command {
         Command::Quickstart(a) => quickstart::run(&a, &device),
         Command::Info { model } => cmd_info::run(&model),
@@ -94,6 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokenizer(cmd_data::TokenizerCommand::Train(a)) => cmd_data::tokenizer_train(&a),
         Command::Data(cmd_data::DataCommand::Build(a)) => cmd_data::data_build(&a),
         Command::Data(cmd_data::DataCommand::Inspect(a)) => cmd_data::data_inspect(&a),
+        Command::Train(_) => unreachable!("handled above"),
     }
 }
 

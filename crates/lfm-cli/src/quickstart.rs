@@ -1,90 +1,308 @@
-//! `lfm quickstart`: the embedded default job. Until training lands it runs the tiny LFM2
-//! fixture made with transformers (random weights, embedded in the binary): loads it through
-//! the same HF loader as any checkpoint, checks logits and the cached greedy continuation
-//! against transformers' reference outputs, then generates through the tokenizer and chat
-//! format. Everything it writes goes to a temporary directory it prints.
+//! `lfm quickstart`: the embedded default job, CPU, a few minutes. Everything it needs is
+//! embedded in the binary (the bundled Jargon File corpus, `configs/quickstart.toml` and the
+//! transformers parity fixture), everything it writes goes under one directory it prints:
+//!
+//! 1. parity: the embedded tiny LFM2 made with transformers, loaded through the HF loader, must
+//!    reproduce transformers' logits and cached greedy continuation;
+//! 2. a byte-level BPE tokenizer trained on the corpus (LFM2's special-token ids);
+//! 3. the corpus tokenized into parquet shards with a validation split;
+//! 4. a tiny LFM2 trained from scratch (`lfm train pretrain` with the embedded config);
+//! 5. validation perplexity against the unigram baseline, and a few sampled lines.
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use clap::Args;
 use lfm_model::generate::{generate, GenerateOptions, SamplingConfig};
 use safetensors::SafeTensors;
 
+use lfm_data::shards::{self, BuildOptions};
+use lfm_data::tokenizer::{self, BpeOptions};
+use lfm_train::config::{Overrides, RunConfig};
+use lfm_train::trainer::{self, RunOptions};
+
 use crate::chat::TextCodec;
 use crate::progress;
 
 const FILES: [(&str, &[u8]); 5] = [
-    ("config.json", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/config.json")),
-    ("model.safetensors", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/model.safetensors")),
-    ("tokenizer.json", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/tokenizer.json")),
-    ("tokenizer_config.json", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/tokenizer_config.json")),
-    ("reference.safetensors", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/reference.safetensors")),
+    (
+        "config.json",
+        include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/config.json"),
+    ),
+    (
+        "model.safetensors",
+        include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/model.safetensors"),
+    ),
+    (
+        "tokenizer.json",
+        include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/tokenizer.json"),
+    ),
+    (
+        "tokenizer_config.json",
+        include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/tokenizer_config.json"),
+    ),
+    (
+        "reference.safetensors",
+        include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/reference.safetensors"),
+    ),
 ];
+
+const CORPUS: &[u8] = include_bytes!("../../../data/corpus/jargon.jsonl");
+const CONFIG: &str = include_str!("../../../configs/quickstart.toml");
 
 #[derive(Args)]
 pub struct QuickstartArgs {
-    /// Where to unpack the embedded model (default: a new temporary directory).
+    /// Output directory (default: a new temporary directory); must not hold an earlier run.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Prompt for the sample generation.
-    #[arg(long, default_value = "Once upon a time")]
-    prompt: String,
+    /// Optimizer steps (default: the embedded config's).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// BPE vocabulary size.
+    #[arg(long, default_value_t = 4096)]
+    vocab_size: usize,
+    /// Prompts for the samples.
+    #[arg(long, default_values_t = ["The hacker".to_string(), "A kludge is".to_string(), "In the early days of".to_string()])]
+    prompt: Vec<String>,
 }
 
 fn read_f32(st: &SafeTensors, name: &str) -> Result<Vec<f32>> {
-    Ok(st.tensor(name)?.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect())
+    Ok(st
+        .tensor(name)?
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect())
 }
 
 fn read_i64(st: &SafeTensors, name: &str) -> Result<(Vec<usize>, Vec<i64>)> {
     let t = st.tensor(name)?;
-    Ok((t.shape().to_vec(), t.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()))
+    Ok((
+        t.shape().to_vec(),
+        t.data()
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+    ))
 }
 
 pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     let dir = match &a.out {
         Some(d) => d.clone(),
-        None => tempfile::Builder::new().prefix("lfm-quickstart-").tempdir()?.keep(),
+        None => tempfile::Builder::new()
+            .prefix("lfm-quickstart-")
+            .tempdir()?
+            .keep(),
     };
-    std::fs::create_dir_all(&dir)?;
+    if dir.join("run").exists() {
+        bail!(
+            "{}: already holds a quickstart run; choose another --out",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    println!("lfm quickstart -> {}", dir.display());
+    parity(&dir.join("fixture"), device)?;
+
+    // 2. Tokenizer.
+    let corpus = dir.join("corpus/jargon.jsonl");
+    std::fs::create_dir_all(corpus.parent().unwrap())?;
+    std::fs::write(&corpus, CORPUS)?;
+    let texts: Vec<String> = std::str::from_utf8(CORPUS)?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["text"].as_str().map(str::to_string))
+        .collect();
+    let pb = progress::spinner(format!(
+        "training a {}-token BPE on {} documents",
+        a.vocab_size,
+        texts.len()
+    ));
+    let tok = tokenizer::train_bpe(
+        texts.iter(),
+        &BpeOptions {
+            vocab_size: a.vocab_size,
+            ..Default::default()
+        },
+    )?;
+    let tok_dir = dir.join("tokenizer");
+    tokenizer::save_dir(&tok, &tok_dir, 4096)?;
+    pb.finish_and_clear();
+    println!("2/5 tokenizer: byte-level BPE, {} tokens, trained on the bundled Jargon File ({} documents, {:.1} MB) -> {}",
+        tok.get_vocab_size(true), texts.len(), CORPUS.len() as f64 / 1e6, tok_dir.display());
+
+    // 3. Shards.
+    let data = dir.join("data");
+    let mut o = BuildOptions::new(
+        vec![corpus.display().to_string()],
+        tok_dir.join("tokenizer.json"),
+        data.clone(),
+    );
+    o.val_fraction = 0.05;
+    o.row_group_tokens = 16384;
+    let pb = progress::spinner("building shards");
+    let (m, _) = shards::build(&o, &pb)?;
+    pb.finish_and_clear();
+    println!(
+        "3/5 dataset: train {} docs / {} tokens, val {} docs / {} tokens -> {}",
+        m.train.documents,
+        m.train.tokens,
+        m.val.documents,
+        m.val.tokens,
+        data.display()
+    );
+
+    // 4. Training.
+    let mut cfg = RunConfig::from_toml(CONFIG, "configs/quickstart.toml (embedded)")?;
+    cfg.data.dataset = Some(data.clone());
+    cfg.apply(&Overrides {
+        steps: a.steps,
+        out: Some(dir.join("run")),
+        seed: None,
+        device: None,
+    });
+    println!(
+        "4/5 training a tiny LFM2 from scratch: {} steps of {} tokens (configs/quickstart.toml)",
+        cfg.run.steps,
+        cfg.batch.micro_batch * cfg.accum() * cfg.data.seq_len
+    );
+    let s = trainer::run(
+        &cfg,
+        device,
+        &RunOptions {
+            progress: true,
+            ..Default::default()
+        },
+    )?;
+    let ckpt = s
+        .last_checkpoint
+        .clone()
+        .ok_or_else(|| anyhow!("the run wrote no checkpoint"))?;
+    let h = unigram_entropy(&data)?;
+    let val = s
+        .last_val_loss
+        .ok_or_else(|| anyhow!("the run reported no validation loss"))?;
+    println!(
+        "    {:.0} tokens/s; train loss {:.3}; curves {}",
+        s.tokens_per_s,
+        s.last_loss,
+        s.run_dir.join("loss.png").display()
+    );
+
+    // 5. Report and samples.
+    println!("5/5 validation perplexity {:.1} (loss {val:.3} nats/token); unigram baseline perplexity {:.1} ({h:.3}); uniform {}",
+        val.exp(), h.exp(), cfg_vocab(&ckpt)?);
+    let (mcfg, model) = progress::load_model(&ckpt, device)?;
+    let codec = TextCodec::load(&ckpt)?;
+    let prompts: Vec<Vec<u32>> = a
+        .prompt
+        .iter()
+        .map(|p| codec.encode_plain(p))
+        .collect::<Result<_>>()?;
+    let opts = GenerateOptions {
+        max_new_tokens: 40,
+        stop_tokens: vec![mcfg.eos_token_id],
+        sampling: SamplingConfig {
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.95,
+            repetition_penalty: 1.1,
+            seed: 0,
+        },
+        keep_logits: false,
+    };
+    let out = generate(&model, &mcfg, &prompts, &opts, device, |_, _| {})?;
+    for (p, toks) in a.prompt.iter().zip(&out.tokens) {
+        println!("    {p}{}", codec.decode(toks)?.replace('\n', " "));
+    }
+    println!(
+        "done. tokenizer {}, dataset {}, run {} (metrics.jsonl, loss.png), checkpoint {}",
+        tok_dir.display(),
+        data.display(),
+        s.run_dir.display(),
+        ckpt.display()
+    );
+    println!(
+        "next: lfm generate --model {} --raw --prompt \"The hacker\" --temperature 0.8",
+        ckpt.display()
+    );
+    Ok(())
+}
+
+fn cfg_vocab(ckpt: &std::path::Path) -> Result<String> {
+    let c = lfm_model::Lfm2Config::from_hf_file(&ckpt.join("config.json"))?;
+    Ok(format!("{}", c.vocab_size))
+}
+
+/// Unigram entropy (nats/token) of the training split: the loss of the best model that
+/// ignores context.
+pub fn unigram_entropy(dataset: &std::path::Path) -> Result<f64> {
+    let m = shards::Manifest::load(dataset)?;
+    let mut counts = std::collections::HashMap::<u32, u64>::new();
+    for sh in &m.train.shards {
+        for rg in 0..sh.row_groups as usize {
+            for doc in lfm_data::loader::read_row_group(&dataset.join(&sh.file), rg)? {
+                for t in doc {
+                    *counts.entry(t).or_default() += 1;
+                }
+            }
+        }
+    }
+    let n: u64 = counts.values().sum();
+    Ok(counts
+        .values()
+        .map(|&c| c as f64 / n as f64)
+        .map(|p| -p * p.ln())
+        .sum())
+}
+
+/// Step 1: the embedded transformers fixture must match its reference outputs.
+fn parity(dir: &std::path::Path, device: &Device) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
     for (name, bytes) in FILES {
         std::fs::write(dir.join(name), bytes)?;
     }
-    println!("1/3 unpacked the embedded tiny LFM2 (made with transformers 5.23) into {}", dir.display());
-    let (cfg, model) = progress::load_model(&dir, device)?;
-    println!("    {}", cfg.summary());
-
+    let (cfg, model) = progress::load_model(dir, device)?;
     let refs = std::fs::read(dir.join("reference.safetensors"))?;
     let st = SafeTensors::deserialize(&refs)?;
     let (shape, ids) = read_i64(&st, "input_ids")?;
-    let input: Tensor<2, Int> = Tensor::from_data(TensorData::new(ids.clone(), [shape[0], shape[1]]), device);
-    let logits = model.forward(input).into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let input: Tensor<2, Int> =
+        Tensor::from_data(TensorData::new(ids.clone(), [shape[0], shape[1]]), device);
+    let logits = model
+        .forward(input)
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| anyhow!("{e:?}"))?;
     let want = read_f32(&st, "logits")?;
-    let diff = logits.iter().zip(&want).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    let diff = logits
+        .iter()
+        .zip(&want)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
     let (gshape, gen_want) = read_i64(&st, "gen_ids")?;
-    let prompts: Vec<Vec<u32>> = ids.chunks(shape[1]).map(|r| r.iter().map(|&x| x as u32).collect()).collect();
-    let opts = GenerateOptions { max_new_tokens: gshape[1], stop_tokens: vec![], sampling: SamplingConfig::greedy(), keep_logits: false };
+    let prompts: Vec<Vec<u32>> = ids
+        .chunks(shape[1])
+        .map(|r| r.iter().map(|&x| x as u32).collect())
+        .collect();
+    let opts = GenerateOptions {
+        max_new_tokens: gshape[1],
+        stop_tokens: vec![],
+        sampling: SamplingConfig::greedy(),
+        keep_logits: false,
+    };
     let gen = generate(&model, &cfg, &prompts, &opts, device, |_, _| {})?;
-    let same = gen.tokens.iter().flatten().map(|&t| t as i64).eq(gen_want.iter().copied());
-    println!("2/3 parity with transformers: logits max-abs-diff {diff:.2e} (tol 1e-4), cached greedy ids {}",
-        if same { "identical" } else { "DIFFERENT" });
+    let same = gen
+        .tokens
+        .iter()
+        .flatten()
+        .map(|&t| t as i64)
+        .eq(gen_want.iter().copied());
+    println!("1/5 parity: the embedded transformers-made LFM2 ({}) — logits max-abs-diff {diff:.2e} (tol 1e-4), cached greedy ids {}",
+        cfg.pattern(), if same { "identical" } else { "DIFFERENT" });
     if diff > 1e-4 || !same {
         bail!("the embedded model does not match its transformers reference");
     }
-
-    let codec = TextCodec::load(&dir)?;
-    let prompt = codec.encode_rendered(&codec.render_chat(None, &a.prompt)?)?;
-    let opts = GenerateOptions {
-        max_new_tokens: 24,
-        stop_tokens: vec![cfg.eos_token_id],
-        sampling: SamplingConfig { temperature: 0.8, top_k: 40, top_p: 0.95, repetition_penalty: 1.05, seed: 0 },
-        keep_logits: false,
-    };
-    let out = generate(&model, &cfg, &[prompt.clone()], &opts, device, |_, _| {})?;
-    println!("3/3 sampled {} tokens after a {}-token chat prompt {:?} (random weights, so the text is noise):",
-        out.tokens[0].len(), prompt.len(), a.prompt);
-    println!("    {:?}", codec.decode(&out.tokens[0])?);
-    println!("next: `lfm generate --model {} --prompt \"...\"`, `lfm info --model {}`", dir.display(), dir.display());
     Ok(())
 }

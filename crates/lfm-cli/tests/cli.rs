@@ -128,10 +128,18 @@ fn generate_streams_text_and_info_prints_the_count() {
 #[test]
 fn quickstart_runs_and_checks_parity() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = lfm().args(["quickstart", "--out"]).arg(tmp.path()).output().unwrap();
+    // Shortened (3 steps, small vocabulary): the full default run is for humans.
+    let out = lfm().args(["quickstart", "--steps", "3", "--vocab-size", "600", "--out"]).arg(tmp.path()).output().unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{s}");
+    assert!(out.status.success(), "{s} {}", String::from_utf8_lossy(&out.stderr));
     assert!(s.contains("cached greedy ids identical"), "{s}");
+    assert!(s.contains("validation perplexity") && s.contains("unigram baseline"), "{s}");
+    for p in ["tokenizer/tokenizer.json", "data/manifest.json", "run/metrics.jsonl", "run/loss.png", "run/checkpoints/step-000003/DONE"] {
+        assert!(tmp.path().join(p).exists(), "{p}");
+    }
+    // A second quickstart into the same directory is refused rather than mixing runs.
+    let again = lfm().args(["quickstart", "--steps", "3", "--out"]).arg(tmp.path()).output().unwrap();
+    assert_eq!(again.status.code(), Some(1));
 }
 
 #[test]

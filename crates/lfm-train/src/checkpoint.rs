@@ -1,0 +1,221 @@
+//! Checkpoints: `RUN/checkpoints/step-NNNNNN/` holding the model in HF layout
+//! (`config.json`, `model.safetensors`, `generation_config.json`, plus the tokenizer), so `lfm
+//! logits`, `lfm generate` and transformers load it directly; `optimizer.safetensors` (AdamW
+//! moments and step); `meta.json` (model config, resolved run config, loader state, schedule
+//! position, counters); and `DONE`, written last.
+//!
+//! Everything is written into `checkpoints/.tmp-step-NNNNNN/`, `DONE` last, then the directory
+//! is renamed into place. Resume only trusts `step-*` directories with a `DONE` file, so a
+//! process killed at any moment leaves either a complete checkpoint or an ignored temp dir.
+//! Old checkpoints are retired by renaming them to `.del-*` before deleting, so a half-deleted
+//! directory never looks complete either.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use burn::tensor::Device;
+use lfm_data::loader::LoaderState;
+use lfm_data::sft::SftState;
+use lfm_model::{Lfm2Config, Lfm2Model};
+use serde::{Deserialize, Serialize};
+
+use crate::config::RunConfig;
+use crate::optim::AdamW;
+
+pub const FORMAT: &str = "lfm-train/checkpoint-v1";
+
+/// `meta.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Meta {
+    pub format: String,
+    pub step: u64,
+    /// Learning rate of the step that produced this checkpoint.
+    pub lr: f64,
+    pub tokens_seen: u64,
+    pub elapsed_s: f64,
+    pub model_config: serde_json::Value,
+    pub run_config: RunConfig,
+    #[serde(default)]
+    pub loader: Option<LoaderState>,
+    #[serde(default)]
+    pub sft: Option<SftState>,
+    /// Best validation loss so far (if any evaluation ran).
+    #[serde(default)]
+    pub last_val_loss: Option<f64>,
+}
+
+pub fn root(run_dir: &Path) -> PathBuf {
+    run_dir.join("checkpoints")
+}
+
+pub fn step_name(step: u64) -> String {
+    format!("step-{step:06}")
+}
+
+fn sync_file(path: &Path) {
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.sync_all();
+    }
+}
+
+/// Writes a checkpoint for `meta.step` and keeps the newest `keep_last`.
+pub fn save(
+    run_dir: &Path,
+    model: &Lfm2Model,
+    cfg: &Lfm2Config,
+    opt: &AdamW,
+    meta: &Meta,
+    tokenizer_files: &[PathBuf],
+    keep_last: usize,
+) -> Result<PathBuf> {
+    let root = root(run_dir);
+    std::fs::create_dir_all(&root).with_context(|| format!("{}: cannot create", root.display()))?;
+    let name = step_name(meta.step);
+    let tmp = root.join(format!(".tmp-{name}"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)
+            .with_context(|| format!("{}: cannot clear", tmp.display()))?;
+    }
+    lfm_model::hf::save_dir(model, cfg, &tmp).map_err(|e| anyhow!("{e}"))?;
+    for f in tokenizer_files {
+        if f.exists() {
+            let dest = tmp.join(f.file_name().unwrap());
+            std::fs::copy(f, &dest)
+                .with_context(|| format!("{}: cannot copy into the checkpoint", f.display()))?;
+        }
+    }
+    opt.save(&tmp.join("optimizer.safetensors"))?;
+    let meta_json = serde_json::to_string_pretty(meta)?;
+    lfm_model::hf::write_atomic(&tmp.join("meta.json"), meta_json.as_bytes())
+        .map_err(|e| anyhow!("{e}"))?;
+    for f in [
+        "model.safetensors",
+        "optimizer.safetensors",
+        "meta.json",
+        "config.json",
+    ] {
+        sync_file(&tmp.join(f));
+    }
+    std::fs::write(tmp.join("DONE"), format!("{}\n", meta.step))
+        .with_context(|| format!("{}: cannot write DONE", tmp.display()))?;
+    sync_file(&tmp.join("DONE"));
+    sync_file(&tmp);
+    let dest = root.join(&name);
+    if dest.exists() {
+        retire(&root, &dest)?;
+    }
+    std::fs::rename(&tmp, &dest).with_context(|| format!("{}: rename failed", dest.display()))?;
+    sync_file(&root);
+    // Keep the newest `keep_last` complete checkpoints.
+    let all = complete(run_dir)?;
+    if all.len() > keep_last {
+        for (_, old) in &all[..all.len() - keep_last] {
+            retire(&root, old)?;
+        }
+    }
+    Ok(dest)
+}
+
+fn retire(root: &Path, dir: &Path) -> Result<()> {
+    let dead = root.join(format!(
+        ".del-{}",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    if dead.exists() {
+        let _ = std::fs::remove_dir_all(&dead);
+    }
+    std::fs::rename(dir, &dead).with_context(|| format!("{}: cannot retire", dir.display()))?;
+    std::fs::remove_dir_all(&dead).with_context(|| format!("{}: cannot delete", dead.display()))?;
+    Ok(())
+}
+
+/// Complete checkpoints (a `step-*` dir with `DONE`), oldest first.
+pub fn complete(run_dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let root = root(run_dir);
+    if !root.exists() {
+        return Ok(vec![]);
+    }
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(&root).with_context(|| format!("{}: cannot list", root.display()))? {
+        let p = e?.path();
+        let Some(n) = p.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(step) = n.strip_prefix("step-").and_then(|s| s.parse::<u64>().ok()) else {
+            continue;
+        };
+        if p.join("DONE").exists() {
+            out.push((step, p));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Removes leftovers of interrupted saves (`.tmp-*`, `.del-*`).
+pub fn clean_partial(run_dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(root(run_dir)) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(".tmp-") || n.starts_with(".del-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+}
+
+/// `latest` → the newest complete checkpoint of `run_dir`; anything else is a checkpoint path.
+pub fn resolve(run_dir: &Path, spec: &str) -> Result<PathBuf> {
+    if spec == "latest" {
+        return complete(run_dir)?.pop().map(|(_, p)| p).ok_or_else(|| {
+            anyhow!(
+                "{}: no complete checkpoint to resume from",
+                root(run_dir).display()
+            )
+        });
+    }
+    let p = PathBuf::from(spec);
+    if !p.join("DONE").exists() {
+        bail!(
+            "{}: not a complete checkpoint (no DONE marker)",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+pub fn read_meta(dir: &Path) -> Result<Meta> {
+    let p = dir.join("meta.json");
+    let text =
+        std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+    let m: Meta =
+        serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid: {e}", p.display()))?;
+    if m.format != FORMAT {
+        bail!(
+            "{}: format {:?}, expected {FORMAT:?}",
+            p.display(),
+            m.format
+        );
+    }
+    Ok(m)
+}
+
+/// Loads model (on `device`), optimizer and meta.
+pub fn load(
+    dir: &Path,
+    device: &Device,
+    opt_cfg: crate::config::OptimSection,
+) -> Result<(Lfm2Config, Lfm2Model, AdamW, Meta)> {
+    let meta = read_meta(dir)?;
+    let (cfg, model) = lfm_model::hf::load_dir(dir, device).map_err(|e| anyhow!("{e}"))?;
+    let opt = AdamW::load(opt_cfg, &dir.join("optimizer.safetensors"), device)?;
+    if opt.step != meta.step {
+        bail!(
+            "{}: optimizer step {} but meta step {}",
+            dir.display(),
+            opt.step,
+            meta.step
+        );
+    }
+    Ok((cfg, model, opt, meta))
+}

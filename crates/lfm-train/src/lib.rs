@@ -1,0 +1,15 @@
+//! lfm-train: continued pre-training and supervised fine-tuning of LFM2 models.
+//!
+//! - [`config`]: TOML run configs (unknown keys rejected) and CLI overrides.
+//! - [`schedule`]: linear warmup, then cosine / WSD / constant.
+//! - [`optim`]: gradient accumulation, global-norm clipping, AdamW keyed by parameter path.
+//! - [`checkpoint`]: HF-layout checkpoints with optimizer and loader state, atomic, `DONE` last.
+//! - [`metrics`]: `metrics.jsonl` and PNG loss curves.
+//! - [`trainer`]: the loop.
+
+pub mod checkpoint;
+pub mod config;
+pub mod metrics;
+pub mod optim;
+pub mod schedule;
+pub mod trainer;

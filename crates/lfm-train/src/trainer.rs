@@ -1,0 +1,487 @@
+//! The training loop for continued pre-training and SFT — one visible loop:
+//!
+//! ```text
+//! for step in start+1..=steps:
+//!     lr = schedule(step)
+//!     fetch grad_accum micro-batches; weight each by its share of the step's target tokens
+//!     for each: loss = CE(model(ids), labels); grads += weight · ∇loss
+//!     stop on a non-finite loss or gradient norm (the last checkpoint stays the good one)
+//!     clip to the global norm; AdamW step
+//!     log metrics.jsonl; every eval_every: validation loss + loss.png; every
+//!     checkpoint_every: checkpoint (model + optimizer + loader state), keep the newest k
+//! ```
+//!
+//! Everything that decides the numbers — initial weights (seeded), data order (seeded loader
+//! state), the schedule (a function of the step) and the optimizer state — is restored from a
+//! checkpoint, so on the CPU a resumed run reproduces the uninterrupted one bit for bit.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use burn::module::Module;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use indicatif::{ProgressBar, ProgressStyle};
+use lfm_data::chat::RenderOptions;
+use lfm_data::loader::{Loader, LoaderConfig};
+use lfm_data::sft::{self, SftLoader};
+use lfm_data::tokenizer;
+use lfm_model::init::RandomInit;
+use lfm_model::{Lfm2Config, Lfm2Model};
+
+use crate::checkpoint::{self, Meta};
+use crate::config::{Job, RunConfig};
+use crate::metrics::{self, MetricsLog, StepRecord, ValRecord};
+use crate::optim::{AdamW, GradAccumulator};
+use crate::schedule::Schedule;
+
+/// How to run (beyond the config).
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// `latest` or a checkpoint directory.
+    pub resume: Option<String>,
+    /// Stop (after checkpointing) once this step is done, as if interrupted — the schedule still
+    /// spans `run.steps`.
+    pub stop_after: Option<u64>,
+    /// Draw a progress bar.
+    pub progress: bool,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    pub run_dir: PathBuf,
+    pub steps_done: u64,
+    pub last_loss: f64,
+    pub last_val_loss: Option<f64>,
+    pub last_checkpoint: Option<PathBuf>,
+    pub tokens_per_s: f64,
+}
+
+/// The `tiny` preset: a small LFM2 (6 layers, 2 attention) for CPU runs and tests.
+pub fn tiny_config(vocab_size: usize) -> Lfm2Config {
+    use lfm_model::LayerKind::{Attention as A, Conv as C};
+    let mut c = Lfm2Config::lfm2_350m();
+    c.vocab_size = vocab_size;
+    c.hidden_size = 128;
+    c.intermediate_size = 384;
+    c.block_auto_adjust_ff_dim = false;
+    c.block_ffn_dim_multiplier = None;
+    c.ff_dim = 384;
+    c.layer_types = vec![C, C, A, C, C, A];
+    c.num_attention_heads = 4;
+    c.num_key_value_heads = 2;
+    c.head_dim = 32;
+    c.max_position_embeddings = 4096;
+    c
+}
+
+/// A micro-batch ready for the model.
+struct Micro {
+    ids: Vec<i64>,
+    labels: Vec<i64>,
+    rows: usize,
+    len: usize,
+    targets: usize,
+}
+
+enum Data {
+    Pretrain {
+        train: Loader,
+        dataset: PathBuf,
+    },
+    Sft {
+        train: SftLoader,
+        val: Option<Vec<sft::SftExample>>,
+    },
+}
+
+impl Data {
+    fn next(&mut self) -> Result<Micro> {
+        match self {
+            Data::Pretrain { train, .. } => {
+                let b = train
+                    .next_batch()?
+                    .ok_or_else(|| anyhow!("the training loader ended"))?;
+                let ids: Vec<i64> = b.tokens.iter().map(|&t| t as i64).collect();
+                Ok(Micro {
+                    labels: ids.clone(),
+                    ids,
+                    rows: b.batch_size,
+                    len: b.seq_len + 1,
+                    targets: b.batch_size * b.seq_len,
+                })
+            }
+            Data::Sft { train, .. } => {
+                let b = train.next_batch();
+                Ok(Micro {
+                    ids: b.ids,
+                    labels: b.labels,
+                    rows: b.batch,
+                    len: b.len,
+                    targets: b.target_tokens,
+                })
+            }
+        }
+    }
+}
+
+fn tensors(m: &Micro, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
+    let ids = Tensor::from_data(TensorData::new(m.ids.clone(), [m.rows, m.len]), device);
+    let labels = Tensor::from_data(TensorData::new(m.labels.clone(), [m.rows, m.len]), device);
+    (ids, labels)
+}
+
+/// Mean validation loss (token-weighted) over at most `max_batches` batches.
+fn evaluate(
+    model: &Lfm2Model,
+    data: &Data,
+    cfg: &RunConfig,
+    device: &Device,
+    pad: u32,
+) -> Result<Option<f64>> {
+    let plain = model.valid();
+    let mut sum = 0.0f64;
+    let mut n = 0usize;
+    let mut run = |m: &Micro| -> Result<()> {
+        let (ids, labels) = tensors(m, device);
+        let loss = Lfm2Model::loss(plain.forward(ids), labels).into_scalar::<f32>() as f64;
+        sum += loss * m.targets as f64;
+        n += m.targets;
+        Ok(())
+    };
+    match data {
+        Data::Pretrain { dataset, .. } => {
+            let manifest = lfm_data::shards::Manifest::load(dataset)?;
+            if manifest.val.tokens as usize <= cfg.data.seq_len {
+                return Ok(None);
+            }
+            let mut l = Loader::new(
+                dataset,
+                LoaderConfig::val(cfg.batch.micro_batch, cfg.data.seq_len),
+                None,
+            )?;
+            for _ in 0..cfg.run.eval_batches {
+                let Some(b) = l.next_batch()? else { break };
+                let ids: Vec<i64> = b.tokens.iter().map(|&t| t as i64).collect();
+                run(&Micro {
+                    labels: ids.clone(),
+                    ids,
+                    rows: b.batch_size,
+                    len: b.seq_len + 1,
+                    targets: b.batch_size * b.seq_len,
+                })?;
+            }
+        }
+        Data::Sft { val: Some(val), .. } => {
+            for chunk in val.chunks(cfg.batch.micro_batch).take(cfg.run.eval_batches) {
+                let mut l = SftLoader::new(chunk.to_vec(), chunk.len(), pad, 0, None)?;
+                // One pass over the chunk in its own order: the loss is order-independent.
+                let b = l.next_batch();
+                run(&Micro {
+                    ids: b.ids,
+                    labels: b.labels,
+                    rows: b.batch,
+                    len: b.len,
+                    targets: b.target_tokens,
+                })?;
+            }
+        }
+        Data::Sft { val: None, .. } => return Ok(None),
+    }
+    Ok((n > 0).then(|| sum / n as f64))
+}
+
+fn same_training(a: &RunConfig, b: &RunConfig) -> bool {
+    a.job == b.job
+        && a.model == b.model
+        && a.data == b.data
+        && a.batch == b.batch
+        && a.optim == b.optim
+        && a.schedule == b.schedule
+        && a.run.seed == b.run.seed
+}
+
+/// Runs (or resumes) a training job on `device` (a plain device; autodiff is added here).
+pub fn run(cfg: &RunConfig, device: &Device, opts: &RunOptions) -> Result<RunSummary> {
+    let run_dir = cfg.run.out.clone();
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("{}: cannot create the run directory", run_dir.display()))?;
+    checkpoint::clean_partial(&run_dir);
+    let mut device = device.clone();
+    if cfg.run.precision == "bf16" {
+        if device == Device::default() || format!("{device:?}").to_lowercase().contains("flex") {
+            bail!("[run] precision = \"bf16\" is for GPU backends; CPU training runs in f32");
+        }
+        device
+            .configure(burn::tensor::FloatDType::BF16)
+            .map_err(|e| anyhow!("{device:?}: cannot switch to bf16: {e:?}"))?;
+    }
+    let ad = device.clone().autodiff();
+
+    // Tokenizer files: pre-training uses the dataset's copy; SFT the configured one or the
+    // initial checkpoint's.
+    let tok_path = match cfg.job {
+        Job::Pretrain => cfg.data.dataset.as_ref().unwrap().join("tokenizer.json"),
+        Job::Sft => match (&cfg.data.tokenizer, &cfg.model.init_from) {
+            (Some(t), _) => t.clone(),
+            (None, Some(d)) => d.join("tokenizer.json"),
+            (None, None) => bail!("sft with a preset model needs [data] tokenizer"),
+        },
+    };
+    let tok = tokenizer::load(&tok_path)?;
+    let mut tok_files = vec![tok_path.clone()];
+    let tok_cfg = tok_path.with_file_name("tokenizer_config.json");
+    if tok_cfg.exists() {
+        tok_files.push(tok_cfg);
+    }
+
+    // Model and optimizer: from a checkpoint, an HF directory, or a preset.
+    let (model_cfg, mut model, mut opt, start, resumed_meta) = if let Some(spec) = &opts.resume {
+        let dir = checkpoint::resolve(&run_dir, spec)?;
+        let meta = checkpoint::read_meta(&dir)?;
+        if !same_training(&meta.run_config, cfg) {
+            bail!("{}: was written by a run with another configuration (model, data, batch, optimizer, schedule or seed differ)", dir.display());
+        }
+        let (mc, model, opt, meta) = checkpoint::load(&dir, &ad, cfg.optim.clone())?;
+        (mc, model, opt, meta.step, Some(meta))
+    } else {
+        if !checkpoint::complete(&run_dir)?.is_empty() {
+            bail!(
+                "{}: already has checkpoints; pass --resume latest, or choose another --out",
+                run_dir.display()
+            );
+        }
+        let (mc, model) = match (&cfg.model.preset, &cfg.model.init_from) {
+            (Some(p), _) => {
+                let vocab = tok.get_vocab_size(true).div_ceil(64) * 64;
+                let mut mc = if p == "tiny" {
+                    tiny_config(vocab)
+                } else {
+                    Lfm2Config::lfm2_350m()
+                };
+                mc.vocab_size = mc.vocab_size.max(vocab);
+                let mut init =
+                    RandomInit::new(&mc, cfg.run.seed).with_std(cfg.model.init_std as f32);
+                let m = Lfm2Model::build(&mc, &ad, &mut init).map_err(|e| anyhow!("{e}"))?;
+                (mc, m)
+            }
+            (None, Some(dir)) => lfm_model::hf::load_dir(dir, &ad).map_err(|e| anyhow!("{e}"))?,
+            _ => unreachable!("validated"),
+        };
+        (mc, model, AdamW::new(cfg.optim.clone()), 0, None)
+    };
+    tokenizer::check_against_model(&tok, &model_cfg, &tok_path.display().to_string())?;
+    std::fs::write(run_dir.join("config.toml"), cfg.to_toml())
+        .with_context(|| format!("{}: cannot write config.toml", run_dir.display()))?;
+
+    // Data.
+    let pad = model_cfg.pad_token_id;
+    let mut data = match cfg.job {
+        Job::Pretrain => {
+            let ds = cfg.data.dataset.clone().unwrap();
+            let state = resumed_meta.as_ref().and_then(|m| m.loader.clone());
+            let lc = LoaderConfig::train(cfg.batch.micro_batch, cfg.data.seq_len, cfg.run.seed);
+            Data::Pretrain {
+                train: Loader::new(&ds, lc, state)?,
+                dataset: ds,
+            }
+        }
+        Job::Sft => {
+            let ro = RenderOptions {
+                train_on: cfg.data.train_on,
+                ..Default::default()
+            };
+            let (ex, skipped) = sft::load_examples(
+                cfg.data.sft_jsonl.as_ref().unwrap(),
+                &tok,
+                &ro,
+                cfg.data.seq_len,
+            )?;
+            if skipped > 0 {
+                eprintln!("warning: {skipped} conversations skipped: no assistant token within seq_len = {} (no reply, or truncated away)", cfg.data.seq_len);
+            }
+            let val = match &cfg.data.sft_val_jsonl {
+                Some(p) => Some(sft::load_examples(p, &tok, &ro, cfg.data.seq_len)?.0),
+                None => None,
+            };
+            let state = resumed_meta.as_ref().and_then(|m| m.sft.clone());
+            Data::Sft {
+                train: SftLoader::new(ex, cfg.batch.micro_batch, pad, cfg.run.seed, state)?,
+                val,
+            }
+        }
+    };
+
+    let sched = Schedule::new(
+        &cfg.schedule,
+        cfg.optim.lr,
+        cfg.optim.min_lr_ratio,
+        cfg.run.steps,
+    );
+    let accum = cfg.accum();
+    let mut log = MetricsLog::open(&run_dir, resumed_meta.as_ref().map(|m| m.step))?;
+    let mut tokens_seen = resumed_meta.as_ref().map_or(0, |m| m.tokens_seen);
+    let elapsed0 = resumed_meta.as_ref().map_or(0.0, |m| m.elapsed_s);
+    let mut last_val = resumed_meta.as_ref().and_then(|m| m.last_val_loss);
+    let started = Instant::now();
+    let end = opts
+        .stop_after
+        .map_or(cfg.run.steps, |s| s.min(cfg.run.steps));
+    let title = format!(
+        "{} · {} · {}",
+        run_dir.display(),
+        match cfg.job {
+            Job::Pretrain => "pretrain",
+            Job::Sft => "sft",
+        },
+        model_cfg.summary()
+    );
+
+    let pb = if opts.progress {
+        ProgressBar::new(cfg.run.steps)
+    } else {
+        ProgressBar::hidden()
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]")
+            .expect("template"),
+    );
+    pb.set_position(start);
+
+    let mut last_loss = f64::NAN;
+    let mut last_ckpt = None;
+    let mut run_tokens = 0u64;
+    let mut step = start;
+    while step < end {
+        step += 1;
+        let t0 = Instant::now();
+        let lr = sched.lr(step);
+        let micros: Vec<Micro> = (0..accum).map(|_| data.next()).collect::<Result<_>>()?;
+        let total: usize = micros.iter().map(|m| m.targets).sum();
+        if total == 0 {
+            bail!("step {step}: the batch has no target tokens");
+        }
+        let mut acc = GradAccumulator::default();
+        let mut loss_sum = 0.0f64;
+        for m in &micros {
+            let w = m.targets as f32 / total as f32;
+            let (ids, labels) = tensors(m, &ad);
+            let loss = Lfm2Model::loss(model.forward(ids), labels);
+            let lv = loss.clone().into_scalar::<f32>() as f64;
+            if !lv.is_finite() {
+                bail!(
+                    "step {step}: loss is {lv}; stopping (last good checkpoint: {})",
+                    describe(&last_ckpt, &run_dir)
+                );
+            }
+            loss_sum += lv * m.targets as f64;
+            let grads = loss.backward();
+            acc.add(&model, &grads, w)?;
+        }
+        let loss = loss_sum / total as f64;
+        let norm = acc.global_norm();
+        if !norm.is_finite() {
+            bail!(
+                "step {step}: gradient norm is {norm}; stopping (last good checkpoint: {})",
+                describe(&last_ckpt, &run_dir)
+            );
+        }
+        if cfg.optim.grad_clip > 0.0 && norm > cfg.optim.grad_clip {
+            acc.scale((cfg.optim.grad_clip / (norm + 1e-6)) as f32);
+        }
+        model = opt.step(model, &mut acc, lr)?;
+        let step_tokens: u64 = micros.iter().map(|m| (m.rows * m.len) as u64).sum();
+        tokens_seen += step_tokens;
+        run_tokens += step_tokens;
+        let dt = t0.elapsed().as_secs_f64();
+        let rec = StepRecord {
+            step,
+            loss,
+            lr,
+            grad_norm: norm,
+            tokens: tokens_seen,
+            tokens_per_s: step_tokens as f64 / dt.max(1e-9),
+            elapsed_s: elapsed0 + started.elapsed().as_secs_f64(),
+        };
+        log.write(&rec)?;
+        last_loss = loss;
+        pb.set_position(step);
+        pb.set_message(format!(
+            "loss {loss:.4} lr {lr:.2e} |g| {norm:.3} {:.0} tok/s",
+            rec.tokens_per_s
+        ));
+
+        let is_last = step == cfg.run.steps;
+        if (cfg.run.eval_every > 0 && step % cfg.run.eval_every == 0) || is_last {
+            if let Some(v) = evaluate(&model, &data, cfg, &ad, pad)? {
+                log.write(&ValRecord {
+                    step,
+                    val_loss: v,
+                    val_ppl: v.exp(),
+                })?;
+                last_val = Some(v);
+                pb.println(format!("step {step}: val loss {v:.4} (ppl {:.2})", v.exp()));
+            }
+            metrics::plot_run(&run_dir, &title)?;
+        }
+        if (cfg.run.checkpoint_every > 0 && step % cfg.run.checkpoint_every == 0)
+            || is_last
+            || step == end
+        {
+            let meta = Meta {
+                format: checkpoint::FORMAT.into(),
+                step,
+                lr,
+                tokens_seen,
+                elapsed_s: rec.elapsed_s,
+                model_config: model_cfg.to_hf_value(),
+                run_config: cfg.clone(),
+                loader: match &data {
+                    Data::Pretrain { train, .. } => Some(train.state().clone()),
+                    _ => None,
+                },
+                sft: match &data {
+                    Data::Sft { train, .. } => Some(train.state().clone()),
+                    _ => None,
+                },
+                last_val_loss: last_val,
+            };
+            last_ckpt = Some(checkpoint::save(
+                &run_dir,
+                &model.valid(),
+                &model_cfg,
+                &opt,
+                &meta,
+                &tok_files,
+                cfg.run.keep_last,
+            )?);
+        }
+    }
+    pb.finish_and_clear();
+    if step > start {
+        metrics::plot_run(&run_dir, &title)?;
+    }
+    Ok(RunSummary {
+        run_dir,
+        steps_done: step,
+        last_loss,
+        last_val_loss: last_val,
+        last_checkpoint: last_ckpt.or_else(|| {
+            checkpoint::complete(&cfg.run.out)
+                .ok()
+                .and_then(|mut v| v.pop().map(|x| x.1))
+        }),
+        tokens_per_s: run_tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
+    })
+}
+
+fn describe(p: &Option<PathBuf>, run_dir: &Path) -> String {
+    match p {
+        Some(p) => p.display().to_string(),
+        None => checkpoint::complete(run_dir)
+            .ok()
+            .and_then(|mut v| v.pop())
+            .map_or("none yet".into(), |(_, p)| p.display().to_string()),
+    }
+}
