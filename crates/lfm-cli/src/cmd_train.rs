@@ -32,6 +32,9 @@ pub struct TrainArgs {
     /// Override `[run] seed`.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Override `[model]`: start from this HF checkpoint directory (e.g. a quickstart checkpoint).
+    #[arg(long)]
+    pub init_from: Option<PathBuf>,
     /// Stop after this step (checkpointing it), as if interrupted; the schedule still spans `steps`.
     #[arg(long)]
     pub stop_after: Option<u64>,
@@ -60,18 +63,16 @@ pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
         out: a.out.clone(),
         seed: a.seed,
         device: device_flag.map(str::to_string),
+        init_from: a.init_from.clone(),
     });
     cfg.validate(&a.config.display().to_string())?;
-    let device = lfm_model::device::parse_device(cfg.run.device.as_deref().unwrap_or("cpu"))?;
-    let s = trainer::run(
-        &cfg,
-        &device,
-        &RunOptions {
-            resume: a.resume.clone(),
-            stop_after: a.stop_after,
-            progress: true,
-        },
-    )?;
+    let spec = cfg.run.device.clone().unwrap_or_else(|| "cpu".into());
+    let devices = lfm_model::device::parse_devices(&spec)?;
+    if devices.len() > 1 {
+        println!("data-parallel over {} replicas: {spec}", devices.len());
+    }
+    let opts = RunOptions { resume: a.resume.clone(), stop_after: a.stop_after, progress: true };
+    let s = trainer::run_parallel(&cfg, &devices, &opts)?;
     println!("run directory   {}", s.run_dir.display());
     println!("steps           {}", s.steps_done);
     println!("last train loss {:.4}", s.last_loss);

@@ -161,6 +161,7 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
         out: Some(dir.join("run")),
         seed: None,
         device: None,
+        init_from: None,
     });
     println!(
         "4/5 training a tiny LFM2 from scratch: {} steps of {} tokens (configs/quickstart.toml)",

@@ -142,6 +142,18 @@ fn train_runs_and_reports() {
         .output()
         .unwrap();
     assert!(o.status.success());
+    // The shipped SFT recipe, shortened, from this checkpoint (its tokenizer comes along).
+    let o = lfm()
+        .current_dir(repo())
+        .args(["train", "sft", "--config", "configs/sft-tools.toml", "--steps", "1", "--init-from"])
+        .arg(run.join("checkpoints/step-000006"))
+        .arg("--out")
+        .arg(tmp.path().join("sft"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out} {}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("val loss") && tmp.path().join("sft/checkpoints/step-000001/DONE").exists(), "{out}");
     // `sft` with a pretrain config is refused; an unknown key is named.
     let o = lfm()
         .args(["train", "sft", "--config"])

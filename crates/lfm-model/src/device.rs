@@ -87,6 +87,16 @@ pub fn parse_device(spec: &str) -> Result<Device, LfmError> {
     }
 }
 
+/// Parses a comma-separated device list (`cuda:0,cuda:1`) for data-parallel training. The
+/// same device may repeat (`cpu,cpu`): each entry is one replica of the model.
+pub fn parse_devices(spec: &str) -> Result<Vec<Device>, LfmError> {
+    let parts: Vec<&str> = spec.split(',').map(str::trim).collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(LfmError::Invalid(format!("device list {spec:?} has an empty entry")));
+    }
+    parts.into_iter().map(parse_device).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,6 +106,8 @@ mod tests {
         assert!(parse_device("cpu").is_ok());
         assert!(parse_device("cpu:1").is_err());
         assert!(parse_device("tpu").unwrap_err().to_string().contains("unknown device"));
+        assert_eq!(parse_devices("cpu, cpu").unwrap().len(), 2);
+        assert!(parse_devices("cpu,,cpu").is_err());
         #[cfg(not(feature = "cuda"))]
         assert!(parse_device("cuda:0").unwrap_err().to_string().contains("--features cuda"));
     }

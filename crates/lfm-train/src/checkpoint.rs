@@ -42,6 +42,13 @@ pub struct Meta {
     /// Best validation loss so far (if any evaluation ran).
     #[serde(default)]
     pub last_val_loss: Option<f64>,
+    /// Data-parallel replicas the run used (the global batch depends on it).
+    #[serde(default = "one")]
+    pub world: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 pub fn root(run_dir: &Path) -> PathBuf {

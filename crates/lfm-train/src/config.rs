@@ -125,7 +125,8 @@ pub struct RunSection {
     /// Checkpoints kept (older ones are deleted after a new one is complete).
     #[serde(default = "d_keep")]
     pub keep_last: usize,
-    /// Device string (`cpu`, `wgpu`, `cuda:0`); the CLI's `--device` overrides it.
+    /// Device string (`cpu`, `wgpu`, `cuda:0`), or a comma-separated list for data-parallel
+    /// training (`cuda:0,cuda:1`); the CLI's `--device` overrides it.
     #[serde(default)]
     pub device: Option<String>,
     /// Precision on GPU backends: `f32` or `bf16` (CPU runs are f32).
@@ -190,6 +191,8 @@ pub struct Overrides {
     pub out: Option<PathBuf>,
     pub seed: Option<u64>,
     pub device: Option<String>,
+    /// Start from this HF checkpoint directory instead of the config's model source.
+    pub init_from: Option<PathBuf>,
 }
 
 impl RunConfig {
@@ -230,6 +233,10 @@ impl RunConfig {
         }
         if let Some(d) = &o.device {
             self.run.device = Some(d.clone());
+        }
+        if let Some(p) = &o.init_from {
+            self.model.init_from = Some(p.clone());
+            self.model.preset = None;
         }
     }
 
@@ -273,10 +280,17 @@ impl RunConfig {
         Ok(())
     }
 
-    /// Micro-batches per optimizer step.
+    /// Micro-batches per optimizer step (single device).
     pub fn accum(&self) -> usize {
+        self.accum_per_device(1)
+    }
+
+    /// Micro-batches each of `world` data-parallel replicas runs per optimizer step: with
+    /// `tokens_per_step` the global batch stays that size whatever the device count; with
+    /// `grad_accum` the global batch is `micro_batch × grad_accum × world` (as in PyTorch DDP).
+    pub fn accum_per_device(&self, world: usize) -> usize {
         match self.batch.tokens_per_step {
-            Some(t) => (t / (self.batch.micro_batch * self.data.seq_len)).max(1),
+            Some(t) => (t / (self.batch.micro_batch * self.data.seq_len * world.max(1))).max(1),
             None => self.batch.grad_accum,
         }
     }

@@ -108,6 +108,20 @@ impl GradAccumulator {
         Ok(())
     }
 
+    /// Adds another accumulator's gradients (e.g. another replica's), moving them onto
+    /// `device` with burn's device transfer.
+    pub fn merge(&mut self, other: GradAccumulator, device: &Device) -> Result<()> {
+        for (name, g) in other.grads {
+            let g = g.to_device(device);
+            let e = self.grads.remove(&name);
+            self.grads.insert(name, match e {
+                Some(prev) => prev + g,
+                None => g,
+            });
+        }
+        Ok(())
+    }
+
     /// √(Σ g²) over every parameter, accumulated in f64 on the host.
     pub fn global_norm(&self) -> f64 {
         self.grads

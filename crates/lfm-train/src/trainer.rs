@@ -202,22 +202,87 @@ fn same_training(a: &RunConfig, b: &RunConfig) -> bool {
         && a.run.seed == b.run.seed
 }
 
+/// Forward + backward of one replica's micro-batches, each weighted by its share of the whole
+/// step's target tokens. Returns the weighted gradient sum and Σ loss·targets.
+fn local_backward(model: &Lfm2Model, device: &Device, micros: &[&Micro], total: usize) -> Result<(GradAccumulator, f64)> {
+    let mut acc = GradAccumulator::default();
+    let mut loss_sum = 0.0f64;
+    for m in micros {
+        let w = m.targets as f32 / total as f32;
+        let (ids, labels) = tensors(m, device);
+        let loss = Lfm2Model::loss(model.forward(ids), labels);
+        let lv = loss.clone().into_scalar::<f32>() as f64;
+        if !lv.is_finite() {
+            bail!("loss is {lv}");
+        }
+        loss_sum += lv * m.targets as f64;
+        acc.add(model, &loss.backward(), w)?;
+    }
+    Ok((acc, loss_sum))
+}
+
+/// One step's gradients over `devices` (autodiff devices, one replica each). Micro-batch `j`
+/// goes to replica `j % world`; replica 0 is `model` itself, the others are burn `fork`s of it
+/// onto their device (the broadcast of the weights), each running on its own thread. The
+/// replicas' gradients are brought onto replica 0's device with burn's device transfer and
+/// summed there, where the optimizer steps.
+fn parallel_backward(model: &Lfm2Model, devices: &[Device], micros: &[Micro], total: usize) -> Result<(GradAccumulator, f64)> {
+    let world = devices.len();
+    let split = |r: usize| -> Vec<&Micro> { micros.iter().skip(r).step_by(world).collect() };
+    if world == 1 {
+        return local_backward(model, &devices[0], &split(0), total);
+    }
+    let results: Vec<Result<(GradAccumulator, f64)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..world)
+            .map(|r| {
+                let replica = if r == 0 { model.clone() } else { model.clone().fork(&devices[r]) };
+                let device = devices[r].clone();
+                let mine = split(r);
+                s.spawn(move || local_backward(&replica, &device, &mine, total))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a data-parallel worker panicked")))).collect()
+    });
+    let primary = devices[0].clone().inner();
+    let mut acc = GradAccumulator::default();
+    let mut loss_sum = 0.0;
+    for (r, res) in results.into_iter().enumerate() {
+        let (a, l) = res.map_err(|e| anyhow!("replica {r}: {e}"))?;
+        acc.merge(a, &primary)?;
+        loss_sum += l;
+    }
+    Ok((acc, loss_sum))
+}
+
 /// Runs (or resumes) a training job on `device` (a plain device; autodiff is added here).
 pub fn run(cfg: &RunConfig, device: &Device, opts: &RunOptions) -> Result<RunSummary> {
+    run_parallel(cfg, std::slice::from_ref(device), opts)
+}
+
+/// Runs (or resumes) a training job data-parallel over `devices` (one model replica each; the
+/// same device may repeat). Each optimizer step runs `accum_per_device × world` micro-batches.
+pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> Result<RunSummary> {
+    if devices.is_empty() {
+        bail!("no device to train on");
+    }
+    let world = devices.len();
     let run_dir = cfg.run.out.clone();
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("{}: cannot create the run directory", run_dir.display()))?;
     checkpoint::clean_partial(&run_dir);
-    let mut device = device.clone();
+    let mut devices = devices.to_vec();
     if cfg.run.precision == "bf16" {
-        if device == Device::default() || format!("{device:?}").to_lowercase().contains("flex") {
-            bail!("[run] precision = \"bf16\" is for GPU backends; CPU training runs in f32");
+        for device in devices.iter_mut() {
+            if *device == Device::default() || format!("{device:?}").to_lowercase().contains("flex") {
+                bail!("[run] precision = \"bf16\" is for GPU backends; CPU training runs in f32");
+            }
+            device
+                .configure(burn::tensor::FloatDType::BF16)
+                .map_err(|e| anyhow!("{device:?}: cannot switch to bf16: {e:?}"))?;
         }
-        device
-            .configure(burn::tensor::FloatDType::BF16)
-            .map_err(|e| anyhow!("{device:?}: cannot switch to bf16: {e:?}"))?;
     }
-    let ad = device.clone().autodiff();
+    let ads: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
+    let ad = ads[0].clone();
 
     // Tokenizer files: pre-training uses the dataset's copy; SFT the configured one or the
     // initial checkpoint's.
@@ -240,6 +305,9 @@ pub fn run(cfg: &RunConfig, device: &Device, opts: &RunOptions) -> Result<RunSum
     let (model_cfg, mut model, mut opt, start, resumed_meta) = if let Some(spec) = &opts.resume {
         let dir = checkpoint::resolve(&run_dir, spec)?;
         let meta = checkpoint::read_meta(&dir)?;
+        if meta.world != world {
+            bail!("{}: was written by a run on {} device(s), this one has {world} (the global batch would change)", dir.display(), meta.world);
+        }
         if !same_training(&meta.run_config, cfg) {
             bail!("{}: was written by a run with another configuration (model, data, batch, optimizer, schedule or seed differ)", dir.display());
         }
@@ -319,7 +387,7 @@ pub fn run(cfg: &RunConfig, device: &Device, opts: &RunOptions) -> Result<RunSum
         cfg.optim.min_lr_ratio,
         cfg.run.steps,
     );
-    let accum = cfg.accum();
+    let accum = cfg.accum_per_device(world);
     let mut log = MetricsLog::open(&run_dir, resumed_meta.as_ref().map(|m| m.step))?;
     let mut tokens_seen = resumed_meta.as_ref().map_or(0, |m| m.tokens_seen);
     let elapsed0 = resumed_meta.as_ref().map_or(0.0, |m| m.elapsed_s);
@@ -329,13 +397,16 @@ pub fn run(cfg: &RunConfig, device: &Device, opts: &RunOptions) -> Result<RunSum
         .stop_after
         .map_or(cfg.run.steps, |s| s.min(cfg.run.steps));
     let title = format!(
-        "{} · {} · {}",
-        run_dir.display(),
+        "{} · {} · LFM2 {:.1}M params, {} blocks ({}), hidden {}",
+        run_dir.file_name().map_or_else(|| run_dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
         match cfg.job {
             Job::Pretrain => "pretrain",
             Job::Sft => "sft",
         },
-        model_cfg.summary()
+        model_cfg.num_params() as f64 / 1e6,
+        model_cfg.num_layers(),
+        model_cfg.pattern(),
+        model_cfg.hidden_size
     );
 
     let pb = if opts.progress {
@@ -357,28 +428,14 @@ pub fn run(cfg: &RunConfig, device: &Device, opts: &RunOptions) -> Result<RunSum
         step += 1;
         let t0 = Instant::now();
         let lr = sched.lr(step);
-        let micros: Vec<Micro> = (0..accum).map(|_| data.next()).collect::<Result<_>>()?;
+        let micros: Vec<Micro> = (0..accum * world).map(|_| data.next()).collect::<Result<_>>()?;
         let total: usize = micros.iter().map(|m| m.targets).sum();
         if total == 0 {
             bail!("step {step}: the batch has no target tokens");
         }
-        let mut acc = GradAccumulator::default();
-        let mut loss_sum = 0.0f64;
-        for m in &micros {
-            let w = m.targets as f32 / total as f32;
-            let (ids, labels) = tensors(m, &ad);
-            let loss = Lfm2Model::loss(model.forward(ids), labels);
-            let lv = loss.clone().into_scalar::<f32>() as f64;
-            if !lv.is_finite() {
-                bail!(
-                    "step {step}: loss is {lv}; stopping (last good checkpoint: {})",
-                    describe(&last_ckpt, &run_dir)
-                );
-            }
-            loss_sum += lv * m.targets as f64;
-            let grads = loss.backward();
-            acc.add(&model, &grads, w)?;
-        }
+        let (mut acc, loss_sum) = parallel_backward(&model, &ads, &micros, total).map_err(|e| {
+            anyhow!("step {step}: {e}; stopping (last good checkpoint: {})", describe(&last_ckpt, &run_dir))
+        })?;
         let loss = loss_sum / total as f64;
         let norm = acc.global_norm();
         if !norm.is_finite() {
@@ -430,6 +487,7 @@ pub fn run(cfg: &RunConfig, device: &Device, opts: &RunOptions) -> Result<RunSum
             || step == end
         {
             let meta = Meta {
+                world,
                 format: checkpoint::FORMAT.into(),
                 step,
                 lr,

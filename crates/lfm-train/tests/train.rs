@@ -339,3 +339,43 @@ fn shipped_configs_parse() {
         assert_eq!(c.accum(), accum, "{name}");
     }
 }
+
+/// Data-parallel over two replicas (burn's flex CPU backend has one device, so both replicas
+/// share it; each still runs on its own thread with its own forked model) takes the same step
+/// as one device accumulating the same two micro-batches.
+#[test]
+fn data_parallel_matches_single_device_accumulation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tiny_dataset(tmp.path(), 200, 500, 0.05);
+    let sched = "kind = \"cosine\"\nwarmup_steps = 1";
+    let single = pretrain_config(&ds, &tmp.path().join("one"), 4, 3e-3, sched, "eval_every = 2");
+    let mut dp = pretrain_config(&ds, &tmp.path().join("two"), 4, 3e-3, sched, "eval_every = 2");
+    dp.batch.grad_accum = 1; // × 2 replicas = the single run's grad_accum 2
+    run(&single, &cpu(), &RunOptions::default()).unwrap();
+    let devices = lfm_model::device::parse_devices("cpu,cpu").unwrap();
+    lfm_train::trainer::run_parallel(&dp, &devices, &RunOptions { stop_after: Some(2), ..Default::default() }).unwrap();
+    // Resuming on another device count is refused (the global batch would change).
+    let e = run(&dp, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap_err().to_string();
+    assert!(e.contains("2 device(s)"), "{e}");
+    lfm_train::trainer::run_parallel(&dp, &devices, &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
+    let (t1, v1) = curves(&single.run.out);
+    let (t2, v2) = curves(&dp.run.out);
+    assert_eq!(t1.len(), t2.len());
+    for (a, b) in t1.iter().zip(&t2) {
+        assert!((a.1 - b.1).abs() <= 1e-6 && (a.3 - b.3).abs() <= 1e-5 * a.3, "{a:?} vs {b:?}");
+    }
+    for (a, b) in v1.iter().zip(&v2) {
+        assert!((a.1 - b.1).abs() <= 1e-5, "{a:?} vs {b:?}");
+    }
+    let load = |d: &Path| {
+        let c = checkpoint::resolve(d, "latest").unwrap();
+        let r = lfm_model::hf::SafetensorsSource::open_files(&[c.join("model.safetensors")]).unwrap();
+        let mut names: Vec<String> = r.names().iter().map(|n| n.to_string()).collect();
+        names.sort();
+        names.iter().map(|n| r.read(n).unwrap().1).collect::<Vec<_>>()
+    };
+    let (w1, w2) = (load(&single.run.out), load(&dp.run.out));
+    let diff = w1.iter().flatten().zip(w2.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(diff <= 1e-5, "weights differ by {diff}");
+    assert_eq!(checkpoint::read_meta(&checkpoint::resolve(&dp.run.out, "latest").unwrap()).unwrap().world, 2);
+}
