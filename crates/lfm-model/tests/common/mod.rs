@@ -84,5 +84,8 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
 /// feature), default `cpu`.
 pub fn test_device() -> Device {
     let spec = std::env::var("LFM_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
-    lfm_model::device::parse_device(&spec).unwrap()
+    let device = lfm_model::device::parse_device(&spec).unwrap();
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| eprintln!("test device: {spec} -> {device:?}"));
+    device
 }
