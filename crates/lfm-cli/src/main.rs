@@ -6,6 +6,7 @@
 mod chat;
 mod cmd_convert;
 mod cmd_data;
+mod cmd_eval;
 mod cmd_generate;
 mod cmd_info;
 mod cmd_logits;
@@ -55,6 +56,9 @@ enum Command {
     /// Datasets: local corpora -> tokenized parquet shards.
     #[command(subcommand)]
     Data(cmd_data::DataCommand),
+    /// Evaluation: scorers over given responses or a model's generations.
+    #[command(subcommand)]
+    Eval(cmd_eval::EvalCommand),
     /// Training: continued pre-training and supervised fine-tuning from TOML run configs.
     #[command(subcommand)]
     Train(cmd_train::TrainCommand),
@@ -106,6 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokenizer(cmd_data::TokenizerCommand::Train(a)) => cmd_data::tokenizer_train(&a),
         Command::Data(cmd_data::DataCommand::Build(a)) => cmd_data::data_build(&a),
         Command::Data(cmd_data::DataCommand::Inspect(a)) => cmd_data::data_inspect(&a),
+        Command::Eval(cmd_eval::EvalCommand::Bfcl(a)) => cmd_eval::bfcl(&a, &device),
         Command::Train(_) => unreachable!("handled above"),
     }
 }

@@ -248,3 +248,62 @@ fn data_build_bad_input_fails_cleanly() {
     assert!(err.contains("small.json") && err.contains("bos_token_id 1"), "{err}");
     assert!(!ds.exists());
 }
+
+#[test]
+fn eval_bfcl_scores_responses_and_model_generations() {
+    let evals = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../evals/bfcl");
+    let tmp = tempfile::tempdir().unwrap();
+    // The oracle rows of the differential fixture, as a responses file, plus one malformed line
+    // and one record left without a response.
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(evals.join("responses.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["case"] == "oracle" && v["id"].as_str().unwrap().starts_with("parallel_") && !v["id"].as_str().unwrap().starts_with("parallel_multiple") && v["id"] != "parallel_3")
+        .collect();
+    let mut text: String = rows.iter().map(|v| serde_json::json!({"id": v["id"], "result": v["result"]}).to_string() + "\n").collect();
+    text.push_str("{not json\n");
+    let resp = tmp.path().join("r.jsonl");
+    std::fs::write(&resp, text).unwrap();
+    let out = tmp.path().join("out");
+    let o = lfm()
+        .args(["eval", "bfcl", "--format", "official", "--data"])
+        .arg(evals.join("BFCL_v4_parallel.first25.jsonl"))
+        .arg("--answers")
+        .arg(evals.join("BFCL_v4_parallel.first25.possible_answer.jsonl"))
+        .arg("--responses")
+        .arg(&resp)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("r.jsonl:25: invalid JSON"));
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    // 24 oracle answers are valid; the record without a response counts against the total.
+    assert_eq!((s["records"].as_u64(), s["valid"].as_u64()), (Some(25), Some(24)));
+    assert_eq!(s["missing_responses"], 1);
+    assert_eq!(s["malformed_response_lines"], 1);
+    let per = std::fs::read_to_string(out.join("per_record.jsonl")).unwrap();
+    assert_eq!(per.lines().count(), 25);
+    assert!(per.contains("\"error_type\":\"no_response\""));
+
+    // Generation through the chat/tool template with the (random) fixture model: the path runs
+    // end to end and writes what it generated.
+    let out2 = tmp.path().join("gen");
+    let o = lfm()
+        .args(["eval", "bfcl", "--limit", "2", "--max-new-tokens", "8", "--data"])
+        .arg(evals.join("BFCL_v4_simple_python.first25.jsonl"))
+        .arg("--answers")
+        .arg(evals.join("BFCL_v4_simple_python.first25.possible_answer.jsonl"))
+        .arg("--model")
+        .arg(fixtures().join("lfm2-tiny"))
+        .arg("--out")
+        .arg(&out2)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_to_string(out2.join("responses.jsonl")).unwrap().lines().count(), 2);
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out2.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["records"], 2);
+}

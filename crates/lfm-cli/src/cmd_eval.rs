@@ -1,0 +1,223 @@
+//! `lfm eval bfcl`: BFCL-style tool-call scoring of given responses or of a model's own.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use burn::tensor::Device;
+use clap::{Args, Subcommand, ValueEnum};
+use lfm_data::chat::{self, Conversation, Message, RenderOptions};
+use lfm_eval::bfcl::{self, Mode, Record};
+use lfm_model::generate::{generate, GenerateOptions, SamplingConfig};
+use serde_json::{json, Value};
+
+use crate::progress;
+
+#[derive(Subcommand)]
+pub enum EvalCommand {
+    /// Tool-call scoring (BFCL AST rules) of responses or of a model's generations.
+    Bfcl(BfclArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// Strip LFM2's wrappers (`<|tool_call_start|>…<|tool_call_end|>`, fences, JSON calls) first.
+    Lfm2,
+    /// BFCL's default decoder exactly (what the official leaderboard applies to a model without
+    /// its own handler).
+    Official,
+}
+
+#[derive(Args)]
+pub struct BfclArgs {
+    /// Question file (BFCL v4 JSON Lines: id, question, function).
+    #[arg(long)]
+    data: PathBuf,
+    /// Possible-answer file (needed for the AST categories; not for irrelevance).
+    #[arg(long)]
+    answers: Option<PathBuf>,
+    /// Responses to score: JSON Lines `{"id", "result"}` (raw model text).
+    #[arg(long, conflicts_with = "model")]
+    responses: Option<PathBuf>,
+    /// Or generate the responses with this checkpoint (greedy, LFM2 tool template).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// How to read responses (default lfm2).
+    #[arg(long, value_enum, default_value_t = Format::Lfm2)]
+    format: Format,
+    /// Score only the first N records.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// New tokens per generated response.
+    #[arg(long, default_value_t = 256)]
+    max_new_tokens: usize,
+    /// Prompts per generation batch.
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+    /// Output directory (summary.json, per_record.jsonl, and responses.jsonl when generated).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Responses by id; malformed lines are counted (their record then has no response).
+fn read_responses(path: &Path) -> Result<(HashMap<String, String>, Vec<String>)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut out = HashMap::new();
+    let mut bad = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                bad.push(format!("{}:{}: invalid JSON: {e}", path.display(), i + 1));
+                continue;
+            }
+        };
+        match (v.get("id").and_then(Value::as_str), v.get("result")) {
+            (Some(id), Some(Value::String(r))) => {
+                out.insert(id.to_string(), r.clone());
+            }
+            (Some(id), Some(other)) => {
+                // Some runners store the result as a structure; score its JSON text.
+                out.insert(id.to_string(), other.to_string());
+            }
+            _ => bad.push(format!("{}:{}: needs \"id\" and \"result\"", path.display(), i + 1)),
+        }
+    }
+    Ok((out, bad))
+}
+
+/// BFCL's function docs as LFM2 tool schemas (`"type": "dict"` → `"object"`, recursively).
+fn to_json_schema(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let x = if k == "type" && x == "dict" { json!("object") } else { to_json_schema(x) };
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(to_json_schema).collect()),
+        other => other.clone(),
+    }
+}
+
+fn generate_responses(a: &BfclArgs, dir: &Path, device: &Device, recs: &[Record], questions: &[Value]) -> Result<HashMap<String, String>> {
+    let (cfg, model) = progress::load_model(dir, device)?;
+    let tok_path = dir.join("tokenizer.json");
+    let tok = lfm_data::tokenizer::load(&tok_path)?;
+    let mut prompts = Vec::new();
+    for (rec, q) in recs.iter().zip(questions) {
+        let turn = q.pointer("/question/0").and_then(Value::as_array).ok_or_else(|| anyhow!("{}: no question turn", rec.id))?;
+        let messages: Vec<Message> = turn
+            .iter()
+            .map(|m| Message {
+                role: m.get("role").and_then(Value::as_str).unwrap_or("user").to_string(),
+                content: m.get("content").cloned().unwrap_or(Value::Null),
+                tool_calls: vec![],
+            })
+            .collect();
+        let conv = Conversation { messages, tools: rec.functions.iter().map(to_json_schema).collect() };
+        let r = chat::render(&conv, &RenderOptions { add_generation_prompt: true, ..Default::default() })?;
+        prompts.push(tok.encode(r.text.as_str(), false).map_err(|e| anyhow!("{}: tokenizing: {e}", rec.id))?.get_ids().to_vec());
+    }
+    let stop = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tok.token_to_id(t)).collect::<Vec<_>>();
+    let opts = GenerateOptions { max_new_tokens: a.max_new_tokens, stop_tokens: stop, sampling: SamplingConfig::greedy(), keep_logits: false };
+    let pb = progress::bar(prompts.len() as u64, "records");
+    let mut out = HashMap::new();
+    for (chunk_recs, chunk) in recs.chunks(a.batch_size).zip(prompts.chunks(a.batch_size)) {
+        let g = generate(&model, &cfg, chunk, &opts, device, |_, _| {})?;
+        for (rec, ids) in chunk_recs.iter().zip(&g.tokens) {
+            let text = tok.decode(ids, false).map_err(|e| anyhow!("decoding: {e}"))?;
+            out.insert(rec.id.clone(), text);
+        }
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    Ok(out)
+}
+
+pub fn bfcl(a: &BfclArgs, device: &Device) -> Result<()> {
+    let mut recs = bfcl::load_records(&a.data, a.answers.as_deref())?;
+    if let Some(n) = a.limit {
+        recs.truncate(n);
+    }
+    if recs.is_empty() {
+        bail!("{}: no records", a.data.display());
+    }
+    let mode = match a.format {
+        Format::Lfm2 => Mode::Lfm2,
+        Format::Official => Mode::Official,
+    };
+    std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
+    let (responses, bad_lines) = match (&a.responses, &a.model) {
+        (Some(p), None) => read_responses(p)?,
+        (None, Some(dir)) => {
+            let text = std::fs::read_to_string(&a.data)?;
+            let questions: Vec<Value> =
+                text.lines().filter(|l| !l.trim().is_empty()).take(recs.len()).map(serde_json::from_str).collect::<Result<_, _>>()?;
+            let r = generate_responses(a, dir, device, &recs, &questions)?;
+            let mut f = std::fs::File::create(a.out.join("responses.jsonl"))?;
+            for rec in &recs {
+                writeln!(f, "{}", json!({"id": rec.id, "result": r[&rec.id]}))?;
+            }
+            (r, vec![])
+        }
+        _ => bail!("give --responses FILE or --model DIR"),
+    };
+    for b in &bad_lines {
+        eprintln!("warning: {b}");
+    }
+
+    let mut per = Vec::new();
+    let mut by_cat: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut by_error: BTreeMap<String, usize> = BTreeMap::new();
+    let mut missing = 0;
+    for rec in &recs {
+        let cat = format!("{:?}", rec.category).to_lowercase();
+        let v = match responses.get(&rec.id) {
+            Some(r) => bfcl::score(rec, r, mode),
+            None => {
+                missing += 1;
+                bfcl::Verdict { valid: false, error_type: Some("no_response".into()), reason: Some("no response for this id".into()), decoded: None }
+            }
+        };
+        let e = by_cat.entry(cat).or_default();
+        e.0 += 1;
+        e.1 += v.valid as usize;
+        if let Some(t) = &v.error_type {
+            *by_error.entry(t.clone()).or_default() += 1;
+        }
+        per.push(json!({"id": rec.id, "valid": v.valid, "error_type": v.error_type, "reason": v.reason, "decoded": v.decoded}));
+    }
+    let total = recs.len();
+    let valid = per.iter().filter(|p| p["valid"] == true).count();
+    let summary = json!({
+        "accuracy": valid as f64 / total as f64,
+        "records": total,
+        "valid": valid,
+        "format": match mode { Mode::Lfm2 => "lfm2", Mode::Official => "official" },
+        "categories": by_cat.iter().map(|(k, (n, v))| (k.clone(), json!({"records": n, "valid": v, "accuracy": *v as f64 / *n as f64}))).collect::<serde_json::Map<_, _>>(),
+        "errors": by_error,
+        "missing_responses": missing,
+        "malformed_response_lines": bad_lines.len(),
+        "data": a.data.display().to_string(),
+    });
+    let body: String = per.iter().map(|p| p.to_string() + "\n").collect();
+    lfm_data::tokenizer::write_atomic(&a.out.join("per_record.jsonl"), body.as_bytes())?;
+    lfm_data::tokenizer::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    println!("{:<20} {:>8} {:>8} {:>9}", "category", "records", "valid", "accuracy");
+    for (k, (n, v)) in &by_cat {
+        println!("{k:<20} {n:>8} {v:>8} {:>8.2}%", 100.0 * *v as f64 / *n as f64);
+    }
+    println!("{:<20} {total:>8} {valid:>8} {:>8.2}%", "all", 100.0 * valid as f64 / total as f64);
+    if missing > 0 || !bad_lines.is_empty() {
+        println!("({missing} records without a response, {} malformed response lines — counted as invalid)", bad_lines.len());
+    }
+    println!("-> {}", a.out.display());
+    Ok(())
+}
