@@ -272,9 +272,12 @@ impl AdamW {
                 )
             })
             .collect();
+        // One metadata entry: safetensors writes its metadata map in hash order, and a
+        // checkpoint must be byte-identical across processes (the exact-resume test compares
+        // bytes).
         let mut meta = std::collections::HashMap::new();
-        meta.insert("step".to_string(), self.step.to_string());
-        meta.insert("format".to_string(), "lfm-train/adamw-v1".to_string());
+        let info = serde_json::json!({ "format": "lfm-train/adamw-v1", "step": self.step });
+        meta.insert("lfm_train".to_string(), info.to_string());
         let bytes = safetensors::serialize(views, Some(meta))
             .map_err(|e| anyhow!("serializing optimizer state: {e}"))?;
         lfm_model::hf::write_atomic(path, &bytes).map_err(|e| anyhow!("{e}"))?;
@@ -289,12 +292,16 @@ impl AdamW {
             .map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let st = safetensors::SafeTensors::deserialize(&bytes)
             .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        let step: u64 = meta
+        let info: serde_json::Value = meta
             .metadata()
             .as_ref()
-            .and_then(|m| m.get("step"))
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| anyhow!("{}: no step in the metadata", path.display()))?;
+            .and_then(|m| m.get("lfm_train"))
+            .and_then(|s| serde_json::from_str(s).ok())
+            .ok_or_else(|| anyhow!("{}: not an lfm-train optimizer state (no lfm_train metadata)", path.display()))?;
+        if info["format"] != "lfm-train/adamw-v1" {
+            bail!("{}: optimizer state format {}, expected lfm-train/adamw-v1", path.display(), info["format"]);
+        }
+        let step = info["step"].as_u64().ok_or_else(|| anyhow!("{}: no step in the metadata", path.display()))?;
         let mut moments = BTreeMap::new();
         let inner = device.clone().inner();
         for (name, view) in st.tensors() {

@@ -321,9 +321,10 @@ checkpoint_every = 3
     assert!(ta.last().unwrap().1 < ta[0].1, "loss falls: {ta:?}");
     assert!(va[1].1 < va[0].1, "held-out loss falls: {va:?}");
     assert_eq!(s.last_val_loss, Some(va[1].1));
-    let f = "model.safetensors";
-    let last = |d: &Path| checkpoint::resolve(d, "latest").unwrap().join(f);
-    assert!(std::fs::read(last(&a.run.out)).unwrap() == std::fs::read(last(&b.run.out)).unwrap());
+    for f in ["model.safetensors", "optimizer.safetensors"] {
+        let last = |d: &Path| checkpoint::resolve(d, "latest").unwrap().join(f);
+        assert!(std::fs::read(last(&a.run.out)).unwrap() == std::fs::read(last(&b.run.out)).unwrap(), "{f} differs");
+    }
     let meta = checkpoint::read_meta(&checkpoint::resolve(&b.run.out, "latest").unwrap()).unwrap();
     assert!(meta.sft.is_some() && meta.loader.is_none());
 }
