@@ -5,8 +5,8 @@
 //! `str.lower`, `str.isupper` / `islower` (cased characters), and `re` patterns (the `regex`
 //! crate; keyword patterns are used as given, as upstream does).
 //!
-//! Not yet here (they need ports of nltk's Punkt splitter / `word_tokenize` and of
-//! `langdetect`): `length_constraints:number_sentences`, `change_case:capital_word_frequency`,
+//! Sentences are counted with [`super::punkt`]. Not yet here (they need ports of nltk's
+//! `word_tokenize` and of `langdetect`): `change_case:capital_word_frequency`,
 //! `language:response_language`, and the language half of `change_case:english_capital` /
 //! `english_lowercase`. They report [`CheckError::Unsupported`].
 
@@ -246,7 +246,11 @@ pub fn check(id: &str, kw: &Map<String, Value>, response: &str) -> Result<bool, 
             s.chars().count() > 1 && s.starts_with('"') && s.ends_with('"')
         }
         "punctuation:no_comma" => !r.contains(','),
-        "length_constraints:number_sentences" | "change_case:capital_word_frequency" | "language:response_language"
+        "length_constraints:number_sentences" => {
+            let n = super::punkt::count_sentences(r) as i64;
+            relation(kw, "relation", id, n, kw_int(kw, "num_sentences", id)?)?
+        }
+        "change_case:capital_word_frequency" | "language:response_language"
         | "change_case:english_capital" | "change_case:english_lowercase" => return Err(CheckError::Unsupported(id.to_string())),
         other => return Err(CheckError::UnknownId(other.to_string())),
     })

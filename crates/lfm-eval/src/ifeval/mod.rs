@@ -1,7 +1,8 @@
 //! IFEval: instruction-following checks, strict and loose, and the four metrics (spec
-//! `ifeval.md`). In progress: 20 of the 25 checks (see [`checks`] for the missing five).
+//! `ifeval.md`). In progress: 21 of the 25 checks (see [`checks`] for the missing four).
 
 pub mod checks;
+pub mod punkt;
 
 use std::collections::BTreeMap;
 use std::path::Path;
