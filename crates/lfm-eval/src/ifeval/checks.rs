@@ -5,10 +5,10 @@
 //! `str.lower`, `str.isupper` / `islower` (cased characters), and `re` patterns (the `regex`
 //! crate; keyword patterns are used as given, as upstream does).
 //!
-//! Sentences are counted with [`super::punkt`]. Not yet here (they need ports of nltk's
-//! `word_tokenize` and of `langdetect`): `change_case:capital_word_frequency`,
-//! `language:response_language`, and the language half of `change_case:english_capital` /
-//! `english_lowercase`. They report [`CheckError::Unsupported`].
+//! Sentences are counted with [`super::punkt`], capital words with [`super::treebank`]. Not
+//! yet here (they need a port of `langdetect`): `language:response_language`, and the language
+//! half of `change_case:english_capital` / `english_lowercase`. They report
+//! [`CheckError::Unsupported`].
 
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
@@ -250,7 +250,11 @@ pub fn check(id: &str, kw: &Map<String, Value>, response: &str) -> Result<bool, 
             let n = super::punkt::count_sentences(r) as i64;
             relation(kw, "relation", id, n, kw_int(kw, "num_sentences", id)?)?
         }
-        "change_case:capital_word_frequency" | "language:response_language"
+        "change_case:capital_word_frequency" => {
+            let n = super::treebank::word_tokenize(r).iter().filter(|t| py_isupper(t)).count() as i64;
+            relation(kw, "capital_relation", id, n, kw_int(kw, "capital_frequency", id)?)?
+        }
+        "language:response_language"
         | "change_case:english_capital" | "change_case:english_lowercase" => return Err(CheckError::Unsupported(id.to_string())),
         other => return Err(CheckError::UnknownId(other.to_string())),
     })
