@@ -85,7 +85,7 @@ pub struct DataInspectArgs {
     seq_len: usize,
 }
 
-fn read_opts(field: &str) -> ReadOptions {
+pub(crate) fn read_opts(field: &str) -> ReadOptions {
     ReadOptions { text_field: field.into(), ..Default::default() }
 }
 

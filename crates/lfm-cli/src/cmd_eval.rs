@@ -18,6 +18,87 @@ use crate::progress;
 pub enum EvalCommand {
     /// Tool-call scoring (BFCL AST rules) of responses or of a model's generations.
     Bfcl(BfclArgs),
+    /// Perplexity and bits per byte of a model on local text (txt/md, JSONL, parquet).
+    Perplexity(PerplexityArgs),
+}
+
+#[derive(Args)]
+pub struct PerplexityArgs {
+    /// Checkpoint directory (config.json, model.safetensors, tokenizer.json).
+    #[arg(long)]
+    model: PathBuf,
+    /// Text files, directories or globs (each .txt/.md file, JSONL line or parquet row is a document).
+    #[arg(long, required = true, num_args = 1..)]
+    input: Vec<String>,
+    /// JSONL / parquet text field.
+    #[arg(long, default_value = "text")]
+    text_field: String,
+    /// Tokens of context per window (windows overlap by one token).
+    #[arg(long, default_value_t = 1024)]
+    seq_len: usize,
+    /// Windows per forward pass.
+    #[arg(long, default_value_t = 4)]
+    batch_size: usize,
+    /// Score only the first N documents.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Output directory for summary.json.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `lfm eval perplexity`: each document is `<|startoftext|>` + its tokens; every token after
+/// BOS is scored, so bits per byte covers the documents' UTF-8 bytes exactly.
+pub fn perplexity(a: &PerplexityArgs, device: &Device) -> Result<()> {
+    let (cfg, model) = progress::load_model(&a.model, device)?;
+    let tok_path = a.model.join("tokenizer.json");
+    let tok = lfm_data::tokenizer::load(&tok_path)?;
+    lfm_data::tokenizer::check_against_model(&tok, &cfg, &tok_path.display().to_string())?;
+    let bos = lfm_data::tokenizer::require_id(&tok, "<|startoftext|>")?;
+    let files = lfm_data::source::expand_inputs(&a.input)?;
+    let mut stream = lfm_data::source::DocStream::new(files, crate::cmd_data::read_opts(&a.text_field));
+    let mut docs = Vec::new();
+    let mut bytes = 0usize;
+    while let Some(d) = stream.next() {
+        let d = d?;
+        if a.limit.is_some_and(|n| docs.len() >= n) {
+            break;
+        }
+        if d.text.is_empty() {
+            continue;
+        }
+        let enc = tok.encode(d.text.as_str(), false).map_err(|e| anyhow!("tokenizing: {e}"))?;
+        let mut ids = vec![bos];
+        ids.extend(enc.get_ids().iter().copied().filter(|&t| t != bos));
+        bytes += d.text.len();
+        docs.push(ids);
+    }
+    if docs.is_empty() {
+        bail!("{}: no documents", a.input.join(", "));
+    }
+    let pb = progress::spinner(format!("scoring {} documents", docs.len()));
+    let r = lfm_eval::perplexity::score_docs(&model, &docs, a.seq_len, a.batch_size, device);
+    pb.finish_and_clear();
+    let summary = json!({
+        "model": a.model.display().to_string(),
+        "inputs": a.input,
+        "documents": docs.len(),
+        "tokens_scored": r.tokens,
+        "bytes": bytes,
+        "loss": r.mean(),
+        "perplexity": r.perplexity(),
+        "bits_per_byte": r.bits_per_byte(bytes),
+        "seq_len": a.seq_len,
+    });
+    std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
+    lfm_data::tokenizer::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    println!("documents      {}", docs.len());
+    println!("tokens scored  {}", r.tokens);
+    println!("loss           {:.4} nats/token", r.mean());
+    println!("perplexity     {:.2}", r.perplexity());
+    println!("bits per byte  {:.4}", r.bits_per_byte(bytes));
+    println!("-> {}", a.out.join("summary.json").display());
+    Ok(())
 }
 
 #[derive(Clone, Copy, ValueEnum)]

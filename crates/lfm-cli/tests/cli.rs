@@ -307,3 +307,34 @@ fn eval_bfcl_scores_responses_and_model_generations() {
     let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out2.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["records"], 2);
 }
+
+#[test]
+fn eval_perplexity_reports_loss_perplexity_and_bits_per_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = tmp.path().join("t.jsonl");
+    std::fs::write(&text, "{\"text\": \"The hacker wrote a kludge.\"}\n{\"text\": \"A second, longer document about compilers and their bugs.\"}\n").unwrap();
+    let out = tmp.path().join("ppl");
+    let o = lfm()
+        .args(["eval", "perplexity", "--seq-len", "8", "--model"])
+        .arg(fixtures().join("lfm2-tiny"))
+        .arg("--input")
+        .arg(&text)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["documents"], 2);
+    let (loss, tokens, bytes) = (s["loss"].as_f64().unwrap(), s["tokens_scored"].as_f64().unwrap(), s["bytes"].as_f64().unwrap());
+    assert_eq!(bytes as usize, "The hacker wrote a kludge.".len() + "A second, longer document about compilers and their bugs.".len());
+    // A random 512-token model (the fixture's loss on its own ids is 7.98): no better than
+    // uniform; bits per byte is the same NLL per byte.
+    assert!(loss > (512f64).ln() - 0.5 && loss < 12.0, "{loss}");
+    let bpb = s["bits_per_byte"].as_f64().unwrap();
+    assert!((bpb - loss * tokens / std::f64::consts::LN_2 / bytes).abs() < 1e-9);
+    assert!((s["perplexity"].as_f64().unwrap() - loss.exp()).abs() < 1e-6 * loss.exp());
+    // A missing input is a one-line error.
+    let err = fails(lfm().args(["eval", "perplexity", "--model"]).arg(fixtures().join("lfm2-tiny")).args(["--input", "/nonexistent.txt", "--out"]).arg(&out));
+    assert!(err.contains("nonexistent"), "{err}");
+}
