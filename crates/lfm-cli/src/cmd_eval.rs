@@ -20,6 +20,93 @@ pub enum EvalCommand {
     Bfcl(BfclArgs),
     /// Perplexity and bits per byte of a model on local text (txt/md, JSONL, parquet).
     Perplexity(PerplexityArgs),
+    /// Multiple choice (MMLU-Pro / GPQA style JSONL) by log-likelihood of the answer letter.
+    Mc(McArgs),
+}
+
+#[derive(Args)]
+pub struct McArgs {
+    /// Checkpoint directory.
+    #[arg(long)]
+    model: PathBuf,
+    /// JSONL rows `{"question", "options": [...], "answer": "C" | 2}`.
+    #[arg(long)]
+    data: PathBuf,
+    /// Score only the first N rows.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Output directory (summary.json, per_record.jsonl).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `lfm eval mc`: every row counts; a malformed row is reported with its line number and
+/// scored as wrong.
+pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
+    use lfm_eval::choice::{argmax, continuation_logprobs, render, LETTERS};
+    let (cfg, model) = progress::load_model(&a.model, device)?;
+    let tok_path = a.model.join("tokenizer.json");
+    let tok = lfm_data::tokenizer::load(&tok_path)?;
+    lfm_data::tokenizer::check_against_model(&tok, &cfg, &tok_path.display().to_string())?;
+    let bos = lfm_data::tokenizer::require_id(&tok, "<|startoftext|>")?;
+    let text = std::fs::read_to_string(&a.data).with_context(|| format!("{}: cannot read", a.data.display()))?;
+    let rows: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).take(a.limit.unwrap_or(usize::MAX)).collect();
+    let letters: Vec<char> = LETTERS.chars().collect();
+    let enc = |s: &str| -> Result<Vec<u32>> {
+        Ok(tok.encode(s, false).map_err(|e| anyhow!("tokenizing: {e}"))?.get_ids().iter().copied().filter(|&t| t != bos).collect())
+    };
+    let pb = progress::bar(rows.len() as u64, "questions");
+    let mut per = Vec::new();
+    let (mut correct, mut malformed) = (0usize, 0usize);
+    for (i, line) in &rows {
+        let at = format!("{}:{}", a.data.display(), i + 1);
+        let parsed = (|| -> Result<(String, Vec<String>, usize)> {
+            let v: Value = serde_json::from_str(line).map_err(|e| anyhow!("{at}: invalid JSON: {e}"))?;
+            let q = v.get("question").and_then(Value::as_str).ok_or_else(|| anyhow!("{at}: no \"question\" string"))?;
+            let opts: Vec<String> = v
+                .get("options")
+                .and_then(Value::as_array)
+                .and_then(|o| o.iter().map(|x| x.as_str().map(str::to_string)).collect())
+                .ok_or_else(|| anyhow!("{at}: \"options\" must be a list of strings"))?;
+            if opts.len() < 2 || opts.len() > letters.len() {
+                bail!("{at}: {} options (2 to {} allowed)", opts.len(), letters.len());
+            }
+            let ans = match v.get("answer") {
+                Some(Value::String(s)) if s.len() == 1 => letters.iter().position(|c| s.starts_with(*c)),
+                Some(Value::Number(n)) => n.as_u64().map(|n| n as usize),
+                _ => None,
+            }
+            .filter(|&k| k < opts.len())
+            .ok_or_else(|| anyhow!("{at}: \"answer\" must be an option letter or index"))?;
+            Ok((q.to_string(), opts, ans))
+        })();
+        match parsed {
+            Err(e) => {
+                eprintln!("warning: {e:#}");
+                malformed += 1;
+                per.push(json!({"line": i + 1, "correct": false, "error": format!("{e:#}")}));
+            }
+            Ok((q, opts, ans)) => {
+                let mut prompt = vec![bos];
+                prompt.extend(enc(&render(&q, &opts))?);
+                let conts: Vec<Vec<u32>> = (0..opts.len()).map(|k| enc(&format!(" {}", letters[k]))).collect::<Result<_>>()?;
+                let scores = continuation_logprobs(&model, &prompt, &conts, device);
+                let pred = argmax(&scores);
+                correct += (pred == ans) as usize;
+                per.push(json!({"line": i + 1, "answer": letters[ans].to_string(), "pred": letters[pred].to_string(), "correct": pred == ans, "logprobs": scores}));
+            }
+        }
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let n = rows.len();
+    let summary = json!({"acc": correct as f64 / n.max(1) as f64, "questions": n, "correct": correct, "malformed": malformed, "method": "loglik of the answer letter", "data": a.data.display().to_string()});
+    std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
+    let body: String = per.iter().map(|p| p.to_string() + "\n").collect();
+    lfm_data::tokenizer::write_atomic(&a.out.join("per_record.jsonl"), body.as_bytes())?;
+    lfm_data::tokenizer::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    println!("accuracy {:.2}% ({correct}/{n}; {malformed} malformed rows counted as wrong) -> {}", 100.0 * correct as f64 / n.max(1) as f64, a.out.display());
+    Ok(())
 }
 
 #[derive(Args)]

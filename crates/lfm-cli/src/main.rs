@@ -112,6 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(cmd_data::DataCommand::Inspect(a)) => cmd_data::data_inspect(&a),
         Command::Eval(cmd_eval::EvalCommand::Bfcl(a)) => cmd_eval::bfcl(&a, &device),
         Command::Eval(cmd_eval::EvalCommand::Perplexity(a)) => cmd_eval::perplexity(&a, &device),
+        Command::Eval(cmd_eval::EvalCommand::Mc(a)) => cmd_eval::mc(&a, &device),
         Command::Train(_) => unreachable!("handled above"),
     }
 }

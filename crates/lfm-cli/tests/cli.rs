@@ -338,3 +338,28 @@ fn eval_perplexity_reports_loss_perplexity_and_bits_per_byte() {
     let err = fails(lfm().args(["eval", "perplexity", "--model"]).arg(fixtures().join("lfm2-tiny")).args(["--input", "/nonexistent.txt", "--out"]).arg(&out));
     assert!(err.contains("nonexistent"), "{err}");
 }
+
+#[test]
+fn eval_mc_scores_every_row_and_counts_malformed_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("mc.jsonl");
+    std::fs::write(
+        &data,
+        "{\"question\": \"2+2?\", \"options\": [\"3\", \"4\", \"5\"], \"answer\": \"B\"}\n\
+         {\"question\": \"Sky?\", \"options\": [\"blue\", \"green\"], \"answer\": 0}\n\
+         {\"question\": \"bad\", \"options\": [\"only one\"], \"answer\": \"A\"}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("mc");
+    let o = lfm().args(["eval", "mc", "--model"]).arg(fixtures().join("lfm2-tiny")).arg("--data").arg(&data).arg("--out").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("mc.jsonl:3: 1 options"));
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!((s["questions"].as_u64(), s["malformed"].as_u64()), (Some(3), Some(1)));
+    let per: Vec<serde_json::Value> =
+        std::fs::read_to_string(out.join("per_record.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(per.len(), 3);
+    assert_eq!(per[0]["logprobs"].as_array().unwrap().len(), 3);
+    let hits = per.iter().filter(|p| p["correct"] == true).count() as u64;
+    assert_eq!(s["correct"].as_u64(), Some(hits));
+}
