@@ -94,12 +94,11 @@ fn resolve(e: &Expr) -> Result<PyVal, DecodeError> {
         Expr::List(v) => PyVal::List(v.iter().map(resolve).collect::<Result<_, _>>()?),
         Expr::Tuple(v) => PyVal::Tuple(v.iter().map(resolve).collect::<Result<_, _>>()?),
         Expr::Dict(v) => PyVal::Dict(v.iter().map(|(k, x)| Ok((resolve(k)?, resolve(x)?))).collect::<Result<_, DecodeError>>()?),
-        Expr::Call { func, keywords, .. } => {
+        Expr::Call { keywords, .. } => {
             if keywords.is_empty() {
                 PyVal::Str(unparse(e))
             } else {
                 let c = call(e)?;
-                let _ = func;
                 PyVal::Dict(vec![(PyVal::Str(c.name), PyVal::Dict(c.args.into_iter().map(|(k, v)| (PyVal::Str(k), v)).collect()))])
             }
         }

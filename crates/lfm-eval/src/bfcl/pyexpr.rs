@@ -147,7 +147,6 @@ pub fn float_repr(f: f64) -> String {
         let s = format!("{f:e}"); // e.g. 1e16, 1.5e-5
         let (mant, exp) = s.split_once('e').unwrap();
         let e: i32 = exp.parse().unwrap();
-        let mant = if mant.contains('.') { mant.to_string() } else { mant.to_string() };
         return format!("{mant}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
     }
     let s = format!("{f:?}");
@@ -965,14 +964,13 @@ fn binop(a: PyVal, op: BinOp, b: PyVal) -> Result<PyVal, String> {
     })
 }
 
+/// Python's `divmod` for a negative divisor: the quotient rounds toward −∞.
 fn floor_divmod(x: i128, y: i128) -> (i128, i128) {
-    let q = (x as f64 / y as f64).floor() as i128;
-    let mut q2 = x / y;
+    let mut q = x / y;
     if (x % y != 0) && ((x < 0) != (y < 0)) {
-        q2 -= 1;
+        q -= 1;
     }
-    let _ = q;
-    (q2, x - q2 * y)
+    (q, x - q * y)
 }
 
 #[cfg(test)]

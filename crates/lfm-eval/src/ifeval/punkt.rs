@@ -150,11 +150,11 @@ fn is_numeric(s: &str) -> bool {
     if matches!(cs.get(i), Some('.') | Some(',')) {
         i += 1;
     }
-    if !cs.get(i).is_some_and(|c| c.is_numeric() && c.is_ascii_digit() || c.to_digit(10).is_some()) {
+    if !cs.get(i).is_some_and(|c| c.is_ascii_digit()) {
         return false;
     }
     // The rest: [\d,\.-]* then optional '.', which [\d,.-]* already covers.
-    cs[i + 1..].iter().all(|c| c.is_ascii_digit() || c.to_digit(10).is_some() || *c == ',' || *c == '.' || *c == '-')
+    cs[i + 1..].iter().all(|c| c.is_ascii_digit() || *c == ',' || *c == '.' || *c == '-')
 }
 
 #[derive(Clone, Debug)]

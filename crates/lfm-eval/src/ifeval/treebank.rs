@@ -16,6 +16,7 @@ struct Rules {
     dashes: (Regex, &'static str),
     ending: Vec<(Regex, &'static str)>,
     contractions: Vec<Regex>,
+    wanna: Regex,
 }
 
 fn rules() -> &'static Rules {
@@ -63,12 +64,12 @@ fn rules() -> &'static Rules {
             .iter()
             .map(|p| r(p))
             .collect(),
+            wanna: r(r"(?i)\b(wan)(na)\s"),
         }
     })
 }
 
-/// Applies a substitution until a fixed point is not needed: Python's `re.sub` replaces
-/// non-overlapping matches left to right, as `replace_all` does.
+/// Python's `re.sub`: non-overlapping matches replaced left to right, as `replace_all` does.
 fn sub(re: &Regex, rep: &str, s: &str) -> String {
     re.replace_all(s, rep).into_owned()
 }
@@ -102,8 +103,7 @@ fn split_opening_quote(s: &str) -> String {
 }
 
 /// `(?i)\b(wan)(na)(?=\s)` → ` \1 \2 `.
-fn split_wanna(s: &str) -> String {
-    let re = Regex::new(r"(?i)\b(wan)(na)\s").expect("static pattern");
+fn split_wanna(re: &Regex, s: &str) -> String {
     let mut out = String::new();
     let mut last = 0;
     for c in re.captures_iter(s) {
@@ -138,7 +138,7 @@ pub fn tokenize_sentence(text: &str) -> Vec<String> {
     for (k, re) in r.contractions.iter().enumerate() {
         t = sub(re, " ${1} ${2} ", &t);
         if k == 6 {
-            t = split_wanna(&t);
+            t = split_wanna(&r.wanna, &t);
         }
     }
     t.split_whitespace().map(str::to_string).collect()
