@@ -44,11 +44,7 @@ pub struct McArgs {
 /// scored as wrong.
 pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
     use lfm_eval::choice::{argmax, continuation_logprobs, render, LETTERS};
-    let (cfg, model) = progress::load_model(&a.model, device)?;
-    let tok_path = a.model.join("tokenizer.json");
-    let tok = lfm_data::tokenizer::load(&tok_path)?;
-    lfm_data::tokenizer::check_against_model(&tok, &cfg, &tok_path.display().to_string())?;
-    let bos = lfm_data::tokenizer::require_id(&tok, "<|startoftext|>")?;
+    let (_, model, tok, bos) = load_scoring_model(&a.model, device)?;
     let text = std::fs::read_to_string(&a.data).with_context(|| format!("{}: cannot read", a.data.display()))?;
     let rows: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).take(a.limit.unwrap_or(usize::MAX)).collect();
     let letters: Vec<char> = LETTERS.chars().collect();
@@ -134,14 +130,20 @@ pub struct PerplexityArgs {
     out: PathBuf,
 }
 
-/// `lfm eval perplexity`: each document is `<|startoftext|>` + its tokens; every token after
-/// BOS is scored, so bits per byte covers the documents' UTF-8 bytes exactly.
-pub fn perplexity(a: &PerplexityArgs, device: &Device) -> Result<()> {
-    let (cfg, model) = progress::load_model(&a.model, device)?;
-    let tok_path = a.model.join("tokenizer.json");
+/// A checkpoint with its own tokenizer (checked against the config) and BOS id.
+fn load_scoring_model(dir: &Path, device: &Device) -> Result<(lfm_model::Lfm2Config, lfm_model::Lfm2Model, tokenizers::Tokenizer, u32)> {
+    let (cfg, model) = progress::load_model(dir, device)?;
+    let tok_path = dir.join("tokenizer.json");
     let tok = lfm_data::tokenizer::load(&tok_path)?;
     lfm_data::tokenizer::check_against_model(&tok, &cfg, &tok_path.display().to_string())?;
     let bos = lfm_data::tokenizer::require_id(&tok, "<|startoftext|>")?;
+    Ok((cfg, model, tok, bos))
+}
+
+/// `lfm eval perplexity`: each document is `<|startoftext|>` + its tokens; every token after
+/// BOS is scored, so bits per byte covers the documents' UTF-8 bytes exactly.
+pub fn perplexity(a: &PerplexityArgs, device: &Device) -> Result<()> {
+    let (_, model, tok, bos) = load_scoring_model(&a.model, device)?;
     let files = lfm_data::source::expand_inputs(&a.input)?;
     let mut stream = lfm_data::source::DocStream::new(files, crate::cmd_data::read_opts(&a.text_field));
     let mut docs = Vec::new();

@@ -180,7 +180,7 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
         .last_checkpoint
         .clone()
         .ok_or_else(|| anyhow!("the run wrote no checkpoint"))?;
-    let h = unigram_entropy(&data)?;
+    let h = lfm_data::loader::unigram_entropy(&data)?;
     let val = s
         .last_val_loss
         .ok_or_else(|| anyhow!("the run reported no validation loss"))?;
@@ -192,9 +192,9 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     );
 
     // 5. Report and samples.
-    println!("5/5 validation perplexity {:.1} (loss {val:.3} nats/token); unigram baseline perplexity {:.1} ({h:.3}); uniform {}",
-        val.exp(), h.exp(), cfg_vocab(&ckpt)?);
     let (mcfg, model) = progress::load_model(&ckpt, device)?;
+    println!("5/5 validation perplexity {:.1} (loss {val:.3} nats/token); unigram baseline perplexity {:.1} ({h:.3}); uniform {}",
+        val.exp(), h.exp(), mcfg.vocab_size);
     let codec = TextCodec::load(&ckpt)?;
     let prompts: Vec<Vec<u32>> = a
         .prompt
@@ -229,33 +229,6 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
         ckpt.display()
     );
     Ok(())
-}
-
-fn cfg_vocab(ckpt: &std::path::Path) -> Result<String> {
-    let c = lfm_model::Lfm2Config::from_hf_file(&ckpt.join("config.json"))?;
-    Ok(format!("{}", c.vocab_size))
-}
-
-/// Unigram entropy (nats/token) of the training split: the loss of the best model that
-/// ignores context.
-pub fn unigram_entropy(dataset: &std::path::Path) -> Result<f64> {
-    let m = shards::Manifest::load(dataset)?;
-    let mut counts = std::collections::HashMap::<u32, u64>::new();
-    for sh in &m.train.shards {
-        for rg in 0..sh.row_groups as usize {
-            for doc in lfm_data::loader::read_row_group(&dataset.join(&sh.file), rg)? {
-                for t in doc {
-                    *counts.entry(t).or_default() += 1;
-                }
-            }
-        }
-    }
-    let n: u64 = counts.values().sum();
-    Ok(counts
-        .values()
-        .map(|&c| c as f64 / n as f64)
-        .map(|p| -p * p.ln())
-        .sum())
 }
 
 /// Step 1: the embedded transformers fixture must match its reference outputs.

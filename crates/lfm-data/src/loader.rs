@@ -147,6 +147,24 @@ fn key(parts: &[u64]) -> u64 {
     parts.iter().fold(0x1f2e_3d4c_5b6a_7988, |h, &x| mix64(h ^ x))
 }
 
+/// Unigram entropy (nats/token) of a dataset's training split: the loss of the best model
+/// that ignores context, the baseline a trained model's validation loss is compared with.
+pub fn unigram_entropy(dir: &Path) -> Result<f64> {
+    let m = crate::shards::Manifest::load(dir)?;
+    let mut counts = std::collections::HashMap::<u32, u64>::new();
+    for sh in &m.train.shards {
+        for rg in 0..sh.row_groups as usize {
+            for doc in read_row_group(&dir.join(&sh.file), rg)? {
+                for t in doc {
+                    *counts.entry(t).or_default() += 1;
+                }
+            }
+        }
+    }
+    let n: u64 = counts.values().sum();
+    Ok(counts.values().map(|&c| c as f64 / n as f64).map(|p| -p * p.ln()).sum())
+}
+
 /// Reads row group `rg` of a shard: one `Vec<u32>` per document.
 pub fn read_row_group(path: &Path, rg: usize) -> Result<Vec<Vec<u32>>> {
     let h = File::open(path).with_context(|| format!("{}: cannot open shard", path.display()))?;

@@ -50,16 +50,17 @@ impl ModuleVisitor for Collect<'_> {
             return;
         };
         let n = g.shape().num_elements();
-        let g = g.reshape([n]).mul_scalar(self.scale);
-        let e = self.acc.remove(&name);
-        self.acc.insert(
-            name,
-            match e {
-                Some(prev) => prev + g,
-                None => g,
-            },
-        );
+        accumulate(self.acc, name, g.reshape([n]).mul_scalar(self.scale));
     }
+}
+
+/// `acc[name] += g` (or `= g` for a first gradient).
+fn accumulate(acc: &mut BTreeMap<String, Tensor<1>>, name: String, g: Tensor<1>) {
+    let g = match acc.remove(&name) {
+        Some(prev) => prev + g,
+        None => g,
+    };
+    acc.insert(name, g);
 }
 
 /// Module path of every float parameter, in traversal order, with its rank.
@@ -112,12 +113,7 @@ impl GradAccumulator {
     /// `device` with burn's device transfer.
     pub fn merge(&mut self, other: GradAccumulator, device: &Device) -> Result<()> {
         for (name, g) in other.grads {
-            let g = g.to_device(device);
-            let e = self.grads.remove(&name);
-            self.grads.insert(name, match e {
-                Some(prev) => prev + g,
-                None => g,
-            });
+            accumulate(&mut self.grads, name, g.to_device(device));
         }
         Ok(())
     }

@@ -85,6 +85,19 @@ struct Micro {
     targets: usize,
 }
 
+impl Micro {
+    /// A packed pre-training batch: labels are the ids (the loss shifts them).
+    fn from_packed(b: lfm_data::loader::Batch) -> Micro {
+        let ids: Vec<i64> = b.tokens.iter().map(|&t| t as i64).collect();
+        Micro { labels: ids.clone(), ids, rows: b.batch_size, len: b.seq_len + 1, targets: b.batch_size * b.seq_len }
+    }
+
+    /// An SFT batch: labels are -100 outside the assistant mask.
+    fn from_sft(b: sft::SftBatch) -> Micro {
+        Micro { ids: b.ids, labels: b.labels, rows: b.batch, len: b.len, targets: b.target_tokens }
+    }
+}
+
 enum Data {
     Pretrain {
         train: Loader,
@@ -103,25 +116,9 @@ impl Data {
                 let b = train
                     .next_batch()?
                     .ok_or_else(|| anyhow!("the training loader ended"))?;
-                let ids: Vec<i64> = b.tokens.iter().map(|&t| t as i64).collect();
-                Ok(Micro {
-                    labels: ids.clone(),
-                    ids,
-                    rows: b.batch_size,
-                    len: b.seq_len + 1,
-                    targets: b.batch_size * b.seq_len,
-                })
+                Ok(Micro::from_packed(b))
             }
-            Data::Sft { train, .. } => {
-                let b = train.next_batch();
-                Ok(Micro {
-                    ids: b.ids,
-                    labels: b.labels,
-                    rows: b.batch,
-                    len: b.len,
-                    targets: b.target_tokens,
-                })
-            }
+            Data::Sft { train, .. } => Ok(Micro::from_sft(train.next_batch())),
         }
     }
 }
@@ -163,28 +160,14 @@ fn evaluate(
             )?;
             for _ in 0..cfg.run.eval_batches {
                 let Some(b) = l.next_batch()? else { break };
-                let ids: Vec<i64> = b.tokens.iter().map(|&t| t as i64).collect();
-                run(&Micro {
-                    labels: ids.clone(),
-                    ids,
-                    rows: b.batch_size,
-                    len: b.seq_len + 1,
-                    targets: b.batch_size * b.seq_len,
-                })?;
+                run(&Micro::from_packed(b))?;
             }
         }
         Data::Sft { val: Some(val), .. } => {
             for chunk in val.chunks(cfg.batch.micro_batch).take(cfg.run.eval_batches) {
                 let mut l = SftLoader::new(chunk.to_vec(), chunk.len(), pad, 0, None)?;
                 // One pass over the chunk in its own order: the loss is order-independent.
-                let b = l.next_batch();
-                run(&Micro {
-                    ids: b.ids,
-                    labels: b.labels,
-                    rows: b.batch,
-                    len: b.len,
-                    targets: b.target_tokens,
-                })?;
+                run(&Micro::from_sft(l.next_batch()))?;
             }
         }
         Data::Sft { val: None, .. } => return Ok(None),

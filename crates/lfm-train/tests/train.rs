@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use common::*;
@@ -197,33 +196,11 @@ fn nonfinite_loss_stops_and_keeps_the_last_good_checkpoint() {
     checkpoint::load(&kept[0].1, &cpu(), c.optim.clone()).unwrap();
 }
 
-/// Unigram entropy (nats/token) of the training shards' next-token targets.
-fn unigram_entropy(dataset: &Path) -> f64 {
-    let m = lfm_data::shards::Manifest::load(dataset).unwrap();
-    let mut counts: HashMap<u32, u64> = HashMap::new();
-    for s in &m.train.shards {
-        let path = dataset.join(&s.file);
-        for rg in 0..s.row_groups {
-            for doc in lfm_data::loader::read_row_group(&path, rg as usize).unwrap() {
-                for t in doc {
-                    *counts.entry(t).or_default() += 1;
-                }
-            }
-        }
-    }
-    let n: u64 = counts.values().sum();
-    counts
-        .values()
-        .map(|&c| c as f64 / n as f64)
-        .map(|p| -p * p.ln())
-        .sum()
-}
-
 #[test]
 fn validation_loss_falls_well_below_unigram_entropy() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = tiny_dataset(tmp.path(), 800, 1024, 0.05);
-    let h = unigram_entropy(&ds);
+    let h = lfm_data::loader::unigram_entropy(&ds).unwrap();
     let sched = "kind = \"cosine\"\nwarmup_steps = 20";
     let mut c = pretrain_config(
         &ds,
