@@ -1,13 +1,12 @@
 //! Differential test: our IFEval verdicts against the official lm-eval checkers', recorded once
 //! by `scripts/ifeval_official_verdicts.py` on `evals/ifeval/responses.jsonl` (passes and
 //! near-misses for every instruction id and SUBTLE case, see `scripts/make_ifeval_responses.py`).
-//! Rows that use a check not implemented yet (sentence count, capital-word count, language id)
-//! are skipped and counted.
+//! Every row is compared, including the language rows (langdetect with seed 0, as recorded).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use lfm_eval::ifeval::{load_inputs, score, CheckError};
+use lfm_eval::ifeval::{load_inputs, score, summarize};
 use serde_json::Value;
 
 fn evals() -> PathBuf {
@@ -25,9 +24,9 @@ fn verdicts_match_the_official_checker() {
     let responses = lines(&evals().join("responses.jsonl"));
     let official = lines(&evals().join("official_verdicts.jsonl"));
     assert_eq!(responses.len(), official.len());
-    let mut compared = 0;
-    let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
     let mut mismatches = Vec::new();
+    let mut ours = Vec::new();
+    let (mut off_ps, mut off_pl) = (0usize, 0usize);
     for (r, o) in responses.iter().zip(&official) {
         assert_eq!(r["key"], o["key"]);
         assert_eq!(r["case"], o["case"]);
@@ -39,23 +38,26 @@ fn verdicts_match_the_official_checker() {
             Some(f) => &f["literal"],
             None => o,
         };
-        match score(p, r["response"].as_str().unwrap()) {
-            Err(CheckError::Unsupported(id)) => *skipped.entry(id).or_default() += 1,
-            Err(e) => panic!("{}: {e}", r["key"]),
-            Ok(v) => {
-                compared += 1;
-                let want_s: Vec<bool> = o["strict"].as_array().unwrap().iter().map(|b| b.as_bool().unwrap()).collect();
-                let want_l: Vec<bool> = o["loose"].as_array().unwrap().iter().map(|b| b.as_bool().unwrap()).collect();
-                if v.strict != want_s || v.loose != want_l {
-                    mismatches.push(format!(
-                        "key {} [{}] {:?}: ours strict {:?} loose {:?}, official {want_s:?} {want_l:?}; response {:?}",
-                        r["key"], r["case"], p.instruction_id_list, v.strict, v.loose, r["response"]
-                    ));
-                }
-            }
+        let v = score(p, r["response"].as_str().unwrap()).unwrap_or_else(|e| panic!("{}: {e}", r["key"]));
+        let want_s: Vec<bool> = o["strict"].as_array().unwrap().iter().map(|b| b.as_bool().unwrap()).collect();
+        let want_l: Vec<bool> = o["loose"].as_array().unwrap().iter().map(|b| b.as_bool().unwrap()).collect();
+        off_ps += o["prompt_strict"].as_bool().unwrap() as usize;
+        off_pl += o["prompt_loose"].as_bool().unwrap() as usize;
+        if v.strict != want_s || v.loose != want_l {
+            mismatches.push(format!(
+                "key {} [{}] {:?}: ours strict {:?} loose {:?}, official {want_s:?} {want_l:?}; response {:?}",
+                r["key"], r["case"], p.instruction_id_list, v.strict, v.loose, r["response"]
+            ));
         }
+        ours.push((p, v));
     }
-    println!("{compared} rows compared, skipped (unimplemented check) {skipped:?}, {} mismatches", mismatches.len());
-    assert!(compared >= responses.len() / 2, "most rows are compared");
+    println!("{} rows compared, {} mismatches", ours.len(), mismatches.len());
     assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    // The prompt-level metrics follow from the verdicts: check them against the official flags.
+    let rows: Vec<_> = ours.iter().map(|(p, v)| (*p, v)).collect();
+    let sum = summarize(&rows);
+    assert_eq!(sum.prompts, 1200);
+    assert_eq!(sum.instructions, 1442);
+    assert_eq!((sum.prompt_level_strict * 1200.0).round() as usize, off_ps);
+    assert_eq!((sum.prompt_level_loose * 1200.0).round() as usize, off_pl);
 }

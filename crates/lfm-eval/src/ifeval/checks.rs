@@ -5,10 +5,8 @@
 //! `str.lower`, `str.isupper` / `islower` (cased characters), and `re` patterns (the `regex`
 //! crate; keyword patterns are used as given, as upstream does).
 //!
-//! Sentences are counted with [`super::punkt`], capital words with [`super::treebank`]. Not
-//! yet here (they need a port of `langdetect`): `language:response_language`, and the language
-//! half of `change_case:english_capital` / `english_lowercase`. They report
-//! [`CheckError::Unsupported`].
+//! Sentences are counted with [`super::punkt`], capital words with [`super::treebank`], and
+//! languages with [`super::langdetect`] (seed 0).
 
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
@@ -16,7 +14,6 @@ use serde_json::{Map, Value};
 /// A configuration error (missing or ill-typed kwarg).
 #[derive(Clone, Debug, PartialEq)]
 pub enum CheckError {
-    Unsupported(String),
     UnknownId(String),
     BadKwargs(String),
 }
@@ -24,7 +21,6 @@ pub enum CheckError {
 impl std::fmt::Display for CheckError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CheckError::Unsupported(id) => write!(f, "instruction {id} is not implemented yet"),
             CheckError::UnknownId(id) => write!(f, "unknown instruction id {id:?}"),
             CheckError::BadKwargs(m) => f.write_str(m),
         }
@@ -254,8 +250,13 @@ pub fn check(id: &str, kw: &Map<String, Value>, response: &str) -> Result<bool, 
             let n = super::treebank::word_tokenize(r).iter().filter(|t| py_isupper(t)).count() as i64;
             relation(kw, "capital_relation", id, n, kw_int(kw, "capital_frequency", id)?)?
         }
-        "language:response_language"
-        | "change_case:english_capital" | "change_case:english_lowercase" => return Err(CheckError::Unsupported(id.to_string())),
+        // A detection failure (no features) counts as followed, as upstream catches it.
+        "language:response_language" => {
+            let want = kw_str(kw, "language", id)?;
+            super::langdetect::detect(r).map_or(true, |l| l == want)
+        }
+        "change_case:english_capital" => py_isupper(r) && super::langdetect::detect(r).map_or(true, |l| l == "en"),
+        "change_case:english_lowercase" => py_islower(r) && super::langdetect::detect(r).map_or(true, |l| l == "en"),
         other => return Err(CheckError::UnknownId(other.to_string())),
     })
 }
