@@ -1,4 +1,6 @@
-//! `lfm eval bfcl`: BFCL-style tool-call scoring of given responses or of a model's own.
+//! `lfm eval ifeval|bfcl|mc|perplexity`: scorers over given responses or a model's own
+//! generations. Every command writes `summary.json` (plus per-row JSONL), prints a short table,
+//! shows progress on long steps and takes `--limit N`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -16,6 +18,8 @@ use crate::progress;
 
 #[derive(Subcommand)]
 pub enum EvalCommand {
+    /// IFEval: the 25 instruction checks, strict and loose, on responses or a model's generations.
+    Ifeval(IfevalArgs),
     /// Tool-call scoring (BFCL AST rules) of responses or of a model's generations.
     Bfcl(BfclArgs),
     /// Perplexity and bits per byte of a model on local text (txt/md, JSONL, parquet).
@@ -276,11 +280,47 @@ fn to_json_schema(v: &Value) -> Value {
     }
 }
 
-fn generate_responses(a: &BfclArgs, dir: &Path, device: &Device, recs: &[Record], questions: &[Value]) -> Result<HashMap<String, String>> {
+/// Greedy, batched generation of one assistant turn per conversation with the LFM2 chat
+/// template; stops at `<|im_end|>` / `<|endoftext|>`. `keep_special` keeps special tokens in the
+/// text (the tool-call markers); the stop token itself is never part of the reply.
+pub(crate) fn chat_generate(
+    dir: &Path,
+    device: &Device,
+    convs: &[Conversation],
+    max_new_tokens: usize,
+    batch_size: usize,
+    keep_special: bool,
+) -> Result<Vec<String>> {
     let (cfg, model) = progress::load_model(dir, device)?;
     let tok_path = dir.join("tokenizer.json");
     let tok = lfm_data::tokenizer::load(&tok_path)?;
+    lfm_data::tokenizer::check_against_model(&tok, &cfg, &tok_path.display().to_string())?;
     let mut prompts = Vec::new();
+    for (i, conv) in convs.iter().enumerate() {
+        let r = chat::render(conv, &RenderOptions { add_generation_prompt: true, ..Default::default() })?;
+        prompts.push(tok.encode(r.text.as_str(), false).map_err(|e| anyhow!("prompt {i}: tokenizing: {e}"))?.get_ids().to_vec());
+    }
+    let stop = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tok.token_to_id(t)).collect::<Vec<_>>();
+    let opts = GenerateOptions { max_new_tokens, stop_tokens: stop.clone(), sampling: SamplingConfig::greedy(), keep_logits: false };
+    let pb = progress::bar(prompts.len() as u64, "prompts");
+    let mut out = Vec::new();
+    for chunk in prompts.chunks(batch_size.max(1)) {
+        let g = generate(&model, &cfg, chunk, &opts, device, |_, _| {})?;
+        for ids in &g.tokens {
+            let ids: &[u32] = match ids.last() {
+                Some(t) if stop.contains(t) => &ids[..ids.len() - 1],
+                _ => ids,
+            };
+            out.push(tok.decode(ids, !keep_special).map_err(|e| anyhow!("decoding: {e}"))?);
+        }
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    Ok(out)
+}
+
+fn generate_responses(a: &BfclArgs, dir: &Path, device: &Device, recs: &[Record], questions: &[Value]) -> Result<HashMap<String, String>> {
+    let mut convs = Vec::new();
     for (rec, q) in recs.iter().zip(questions) {
         let turn = q.pointer("/question/0").and_then(Value::as_array).ok_or_else(|| anyhow!("{}: no question turn", rec.id))?;
         let messages: Vec<Message> = turn
@@ -291,24 +331,121 @@ fn generate_responses(a: &BfclArgs, dir: &Path, device: &Device, recs: &[Record]
                 tool_calls: vec![],
             })
             .collect();
-        let conv = Conversation { messages, tools: rec.functions.iter().map(to_json_schema).collect() };
-        let r = chat::render(&conv, &RenderOptions { add_generation_prompt: true, ..Default::default() })?;
-        prompts.push(tok.encode(r.text.as_str(), false).map_err(|e| anyhow!("{}: tokenizing: {e}", rec.id))?.get_ids().to_vec());
+        convs.push(Conversation { messages, tools: rec.functions.iter().map(to_json_schema).collect() });
     }
-    let stop = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tok.token_to_id(t)).collect::<Vec<_>>();
-    let opts = GenerateOptions { max_new_tokens: a.max_new_tokens, stop_tokens: stop, sampling: SamplingConfig::greedy(), keep_logits: false };
-    let pb = progress::bar(prompts.len() as u64, "records");
-    let mut out = HashMap::new();
-    for (chunk_recs, chunk) in recs.chunks(a.batch_size).zip(prompts.chunks(a.batch_size)) {
-        let g = generate(&model, &cfg, chunk, &opts, device, |_, _| {})?;
-        for (rec, ids) in chunk_recs.iter().zip(&g.tokens) {
-            let text = tok.decode(ids, false).map_err(|e| anyhow!("decoding: {e}"))?;
-            out.insert(rec.id.clone(), text);
+    let texts = chat_generate(dir, device, &convs, a.max_new_tokens, a.batch_size, true)?;
+    Ok(recs.iter().map(|r| r.id.clone()).zip(texts).collect())
+}
+
+#[derive(Args)]
+pub struct IfevalArgs {
+    /// IFEval prompts (`{"key", "prompt", "instruction_id_list", "kwargs"}` per line).
+    #[arg(long, default_value = "evals/ifeval/input_data.jsonl")]
+    input: PathBuf,
+    /// Responses to score: JSONL `{"prompt", "response"}` (joined on the prompt text, as
+    /// lm-eval writes them) or `{"key", "response"}`.
+    #[arg(long, conflicts_with = "model")]
+    responses: Option<PathBuf>,
+    /// Or generate the responses with this checkpoint (chat template, greedy, batched).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// New tokens per generated response (lm-eval's IFEval task uses 1280).
+    #[arg(long, default_value_t = 1280)]
+    max_new_tokens: usize,
+    /// Prompts per generation batch.
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+    /// Score only the first N prompts.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Output directory (summary.json, per_prompt.jsonl, and responses.jsonl when generated).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `lfm eval ifeval`: every input line counts. A malformed input line, a prompt without a
+/// response, an unknown instruction id or an ill-typed kwarg is reported with its line number
+/// and scored as not followed.
+pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
+    use lfm_eval::ifeval;
+    let (mut prompts, mut bad) = ifeval::load_inputs_lenient(&a.input)?;
+    if let Some(n) = a.limit {
+        // The first N input lines, malformed ones included.
+        let mut lines: Vec<usize> = prompts.iter().map(|p| p.line).chain(bad.iter().map(|b| b.line)).collect();
+        lines.sort_unstable();
+        let last = lines.get(n.saturating_sub(1)).copied().unwrap_or(usize::MAX);
+        prompts.retain(|p| n > 0 && p.line <= last);
+        bad.retain(|b| n > 0 && b.line <= last);
+    }
+    if prompts.is_empty() && bad.is_empty() {
+        bail!("{}: no prompts", a.input.display());
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
+    let responses = match (&a.responses, &a.model) {
+        (Some(p), None) => ifeval::load_responses(p)?,
+        (None, Some(dir)) => {
+            let convs: Vec<Conversation> = prompts
+                .iter()
+                .map(|p| Conversation { messages: vec![Message { role: "user".into(), content: json!(p.prompt), tool_calls: vec![] }], tools: vec![] })
+                .collect();
+            let texts = chat_generate(dir, device, &convs, a.max_new_tokens, a.batch_size, false)?;
+            let body: String = prompts.iter().zip(&texts).map(|(p, t)| json!({"key": p.key, "prompt": p.prompt, "response": t}).to_string() + "\n").collect();
+            lfm_data::tokenizer::write_atomic(&a.out.join("responses.jsonl"), body.as_bytes())?;
+            let mut r = ifeval::Responses::default();
+            r.by_key = prompts.iter().map(|p| p.key).zip(texts).collect();
+            r
         }
-        pb.inc(chunk.len() as u64);
+        _ => bail!("give --responses FILE or --model DIR"),
+    };
+    for b in &bad {
+        eprintln!("warning: {}", b.message);
     }
+    for b in &responses.bad_lines {
+        eprintln!("warning: {b}");
+    }
+    let pb = progress::bar((prompts.len() + bad.len()) as u64, "prompts scored");
+    let rows = ifeval::evaluate(&prompts, &bad, &responses);
+    pb.set_position(rows.len() as u64);
     pb.finish_and_clear();
-    Ok(out)
+    let s = ifeval::summarize(&rows);
+    for r in rows.iter().filter(|r| r.status == "scored") {
+        for e in &r.errors {
+            eprintln!("warning: {}: {e}", a.input.display());
+        }
+    }
+    let mut summary = serde_json::to_value(&s)?;
+    let m = summary.as_object_mut().expect("summary is an object");
+    m.insert("malformed_response_lines".into(), json!(responses.bad_lines.len()));
+    m.insert("input".into(), json!(a.input.display().to_string()));
+    m.insert("langdetect_seed".into(), json!(0));
+    let body: String = rows.iter().map(|r| serde_json::to_string(r).expect("row") + "\n").collect();
+    lfm_data::tokenizer::write_atomic(&a.out.join("per_prompt.jsonl"), body.as_bytes())?;
+    lfm_data::tokenizer::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    // Short table: the four metrics, then instruction-level accuracy by group.
+    println!("{:<22} {:>8} {:>8}", "", "strict", "loose");
+    println!("{:<22} {:>7.2}% {:>7.2}%", format!("prompt-level ({})", s.prompts), 100.0 * s.prompt_level_strict, 100.0 * s.prompt_level_loose);
+    println!("{:<22} {:>7.2}% {:>7.2}%", format!("instruction ({})", s.instructions), 100.0 * s.inst_level_strict, 100.0 * s.inst_level_loose);
+    let mut groups: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    for (id, c) in &s.per_instruction {
+        let g = groups.entry(id.split(':').next().unwrap_or(id)).or_default();
+        for k in 0..3 {
+            g[k] += c[k];
+        }
+    }
+    for (g, c) in &groups {
+        println!("  {:<20} {:>7.2}% {:>7.2}%   ({} instructions)", g, 100.0 * c[1] as f64 / c[0] as f64, 100.0 * c[2] as f64 / c[0] as f64, c[0]);
+    }
+    if s.malformed_input_lines + s.missing_responses + s.instruction_errors + responses.bad_lines.len() > 0 {
+        println!(
+            "({} malformed input lines, {} prompts without a response, {} unscorable instructions, {} malformed response lines — all counted as not followed)",
+            s.malformed_input_lines,
+            s.missing_responses,
+            s.instruction_errors,
+            responses.bad_lines.len()
+        );
+    }
+    println!("-> {}", a.out.display());
+    Ok(())
 }
 
 pub fn bfcl(a: &BfclArgs, device: &Device) -> Result<()> {

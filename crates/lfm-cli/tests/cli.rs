@@ -309,6 +309,103 @@ fn eval_bfcl_scores_responses_and_model_generations() {
 }
 
 #[test]
+fn eval_ifeval_scores_responses_against_the_official_verdicts() {
+    use serde_json::{json, Value};
+    let evals = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../evals/ifeval");
+    let tmp = tempfile::tempdir().unwrap();
+    let read = |p: &Path| -> Vec<Value> { std::fs::read_to_string(p).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect() };
+    let inputs = read(&evals.join("input_data.jsonl"));
+    let responses = read(&evals.join("responses.jsonl"));
+    let official = read(&evals.join("official_verdicts.jsonl"));
+    // The first fixture response of each key; half joined by prompt text, half by key. The
+    // expected metrics come from the official verdicts of those rows (literal-letter variant
+    // for the two letter-fallback keys); prompts without a response count as failed.
+    let prompt_of = |k: &Value| inputs.iter().find(|i| &i["key"] == k).unwrap()["prompt"].clone();
+    let mut seen = std::collections::HashSet::new();
+    let (mut body, mut ps, mut pl, mut is, mut il, mut ni) = (String::new(), 0, 0, 0, 0, 0);
+    for (r, o) in responses.iter().zip(&official) {
+        if !seen.insert(r["key"].as_i64().unwrap()) {
+            continue;
+        }
+        let row = if seen.len() % 2 == 0 { json!({"key": r["key"], "response": r["response"]}) } else { json!({"prompt": prompt_of(&r["key"]), "response": r["response"]}) };
+        body.push_str(&(row.to_string() + "\n"));
+        let o = o.get("letter_fallback").map(|f| &f["literal"]).unwrap_or(o);
+        ps += o["prompt_strict"].as_bool().unwrap() as usize;
+        pl += o["prompt_loose"].as_bool().unwrap() as usize;
+        let count = |k: &str| o[k].as_array().unwrap().iter().filter(|b| b.as_bool().unwrap()).count();
+        is += count("strict");
+        il += count("loose");
+    }
+    for i in &inputs {
+        ni += i["instruction_id_list"].as_array().unwrap().len();
+    }
+    // Bad input: a malformed line, an unknown instruction id, an ill-typed kwarg (line numbers
+    // 542..544), and a malformed response line. All are counted, none shrinks a denominator.
+    let mut input_text = std::fs::read_to_string(evals.join("input_data.jsonl")).unwrap();
+    input_text.push_str("{\"key\": 9000, oops\n");
+    input_text.push_str(&(json!({"key": 9001, "prompt": "p1", "instruction_id_list": ["foo:bar"], "kwargs": [{}]}).to_string() + "\n"));
+    input_text.push_str(
+        &(json!({"key": 9002, "prompt": "p2", "instruction_id_list": ["punctuation:no_comma", "length_constraints:number_words"], "kwargs": [{}, {"num_words": "ten", "relation": "at least"}]}).to_string() + "\n"),
+    );
+    body.push_str("{\"key\": 9001, \"response\": \"hello\"}\n{\"key\": 9002, \"response\": \"hello\"}\nnot json\n");
+    let (inp, resp, out) = (tmp.path().join("in.jsonl"), tmp.path().join("r.jsonl"), tmp.path().join("out"));
+    std::fs::write(&inp, input_text).unwrap();
+    std::fs::write(&resp, body).unwrap();
+    let o = lfm().args(["eval", "ifeval", "--input"]).arg(&inp).arg("--responses").arg(&resp).arg("--out").arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("in.jsonl:542: invalid JSON"), "{stderr}");
+    assert!(stderr.contains("line 543: foo:bar: unknown instruction id"), "{stderr}");
+    assert!(stderr.contains("line 544: length_constraints:number_words"), "{stderr}");
+    assert!(stderr.contains("r.jsonl:386: invalid JSON"), "{stderr}");
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let (np, ni) = (541 + 3, ni + 1 + 1 + 2);
+    assert_eq!((s["prompts"].as_u64().unwrap() as usize, s["instructions"].as_u64().unwrap() as usize), (np, ni));
+    let f = |k: &str| s[k].as_f64().unwrap();
+    assert_eq!(f("prompt_level_strict"), ps as f64 / np as f64);
+    assert_eq!(f("prompt_level_loose"), pl as f64 / np as f64);
+    // Key 9002's no_comma instruction is followed by "hello".
+    assert_eq!(f("inst_level_strict"), (is + 1) as f64 / ni as f64);
+    assert_eq!(f("inst_level_loose"), (il + 1) as f64 / ni as f64);
+    assert_eq!((s["malformed_input_lines"].as_u64(), s["missing_responses"].as_u64()), (Some(1), Some(541 - 383)));
+    assert_eq!((s["instruction_errors"].as_u64(), s["malformed_response_lines"].as_u64()), (Some(2), Some(1)));
+    let per = read(&out.join("per_prompt.jsonl"));
+    assert_eq!(per.len(), np);
+    let k9002 = per.iter().find(|r| r["key"] == 9002).unwrap();
+    assert_eq!((&k9002["strict"], &k9002["strict_per_instruction"]), (&json!(false), &json!([true, false])));
+
+    // --limit and generation with the (random) fixture model: the path runs end to end, writes
+    // its responses, and scoring them again as --responses gives the same summary.
+    let out2 = tmp.path().join("gen");
+    let o = lfm()
+        .args(["eval", "ifeval", "--limit", "3", "--max-new-tokens", "6", "--batch-size", "2", "--input"])
+        .arg(evals.join("input_data.jsonl"))
+        .arg("--model")
+        .arg(fixtures().join("lfm2-tiny"))
+        .arg("--out")
+        .arg(&out2)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read(&out2.join("responses.jsonl")).len(), 3);
+    let out3 = tmp.path().join("rescore");
+    let o = lfm()
+        .args(["eval", "ifeval", "--limit", "3", "--input"])
+        .arg(evals.join("input_data.jsonl"))
+        .arg("--responses")
+        .arg(out2.join("responses.jsonl"))
+        .arg("--out")
+        .arg(&out3)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let a: Value = serde_json::from_str(&std::fs::read_to_string(out2.join("summary.json")).unwrap()).unwrap();
+    let b: Value = serde_json::from_str(&std::fs::read_to_string(out3.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(a["prompts"], 3);
+    assert_eq!((&a["prompt_level_strict"], &a["per_instruction"]), (&b["prompt_level_strict"], &b["per_instruction"]));
+}
+
+#[test]
 fn eval_perplexity_reports_loss_perplexity_and_bits_per_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let text = tmp.path().join("t.jsonl");

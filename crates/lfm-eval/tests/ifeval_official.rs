@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use lfm_eval::ifeval::{load_inputs, score, summarize};
+use lfm_eval::ifeval::{load_inputs, score, summarize, PromptResult};
 use serde_json::Value;
 
 fn evals() -> PathBuf {
@@ -38,7 +38,8 @@ fn verdicts_match_the_official_checker() {
             Some(f) => &f["literal"],
             None => o,
         };
-        let v = score(p, r["response"].as_str().unwrap()).unwrap_or_else(|e| panic!("{}: {e}", r["key"]));
+        let v = score(p, r["response"].as_str().unwrap());
+        assert!(v.errors.iter().all(Option::is_none), "{}: {:?}", r["key"], v.errors);
         let want_s: Vec<bool> = o["strict"].as_array().unwrap().iter().map(|b| b.as_bool().unwrap()).collect();
         let want_l: Vec<bool> = o["loose"].as_array().unwrap().iter().map(|b| b.as_bool().unwrap()).collect();
         off_ps += o["prompt_strict"].as_bool().unwrap() as usize;
@@ -49,13 +50,12 @@ fn verdicts_match_the_official_checker() {
                 r["key"], r["case"], p.instruction_id_list, v.strict, v.loose, r["response"]
             ));
         }
-        ours.push((p, v));
+        ours.push(PromptResult::scored(p, &v));
     }
     println!("{} rows compared, {} mismatches", ours.len(), mismatches.len());
     assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
     // The prompt-level metrics follow from the verdicts: check them against the official flags.
-    let rows: Vec<_> = ours.iter().map(|(p, v)| (*p, v)).collect();
-    let sum = summarize(&rows);
+    let sum = summarize(&ours);
     assert_eq!(sum.prompts, 1200);
     assert_eq!(sum.instructions, 1442);
     assert_eq!((sum.prompt_level_strict * 1200.0).round() as usize, off_ps);
