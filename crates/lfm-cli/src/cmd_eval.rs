@@ -28,6 +28,22 @@ pub enum EvalCommand {
     Mc(McArgs),
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+pub enum McMethod {
+    /// Log-likelihood of each answer letter after a plain (no chat template) prompt.
+    Loglik,
+    /// Greedy chat generation, then the letter is extracted from the reply.
+    Generate,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum McPrompt {
+    /// MMLU-Pro zero-shot chain of thought, "the answer is (X)" extraction.
+    MmluPro,
+    /// simple-evals / GPQA template, "Answer: X" extraction.
+    Gpqa,
+}
+
 #[derive(Args)]
 pub struct McArgs {
     /// Checkpoint directory.
@@ -36,6 +52,18 @@ pub struct McArgs {
     /// JSONL rows `{"question", "options": [...], "answer": "C" | 2}`.
     #[arg(long)]
     data: PathBuf,
+    /// Scoring method (see lfm_eval::choice for the exact prompts).
+    #[arg(long, value_enum, default_value_t = McMethod::Loglik)]
+    method: McMethod,
+    /// Prompt and extraction protocol of `--method generate`.
+    #[arg(long, value_enum, default_value_t = McPrompt::MmluPro)]
+    prompt: McPrompt,
+    /// New tokens per generated reply (`--method generate`).
+    #[arg(long, default_value_t = 1024)]
+    max_new_tokens: usize,
+    /// Questions per generation batch (`--method generate`).
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
     /// Score only the first N rows.
     #[arg(long)]
     limit: Option<usize>,
@@ -44,68 +72,117 @@ pub struct McArgs {
     out: PathBuf,
 }
 
-/// `lfm eval mc`: every row counts; a malformed row is reported with its line number and
-/// scored as wrong.
-pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
-    use lfm_eval::choice::{argmax, continuation_logprobs, render, LETTERS};
-    let (_, model, tok, bos) = load_scoring_model(&a.model, device)?;
-    let text = std::fs::read_to_string(&a.data).with_context(|| format!("{}: cannot read", a.data.display()))?;
-    let rows: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).take(a.limit.unwrap_or(usize::MAX)).collect();
+/// One parsed multiple-choice row.
+struct McRow {
+    question: String,
+    options: Vec<String>,
+    answer: usize,
+}
+
+fn parse_mc_row(line: &str, at: &str) -> Result<McRow> {
+    use lfm_eval::choice::LETTERS;
     let letters: Vec<char> = LETTERS.chars().collect();
-    let enc = |s: &str| -> Result<Vec<u32>> {
-        Ok(tok.encode(s, false).map_err(|e| anyhow!("tokenizing: {e}"))?.get_ids().iter().copied().filter(|&t| t != bos).collect())
+    let v: Value = serde_json::from_str(line).map_err(|e| anyhow!("{at}: invalid JSON: {e}"))?;
+    let q = v.get("question").and_then(Value::as_str).ok_or_else(|| anyhow!("{at}: no \"question\" string"))?;
+    let options: Vec<String> = v
+        .get("options")
+        .and_then(Value::as_array)
+        .and_then(|o| o.iter().map(|x| x.as_str().map(str::to_string)).collect())
+        .ok_or_else(|| anyhow!("{at}: \"options\" must be a list of strings"))?;
+    if options.len() < 2 || options.len() > letters.len() {
+        bail!("{at}: {} options (2 to {} allowed)", options.len(), letters.len());
+    }
+    let answer = match v.get("answer") {
+        Some(Value::String(s)) if s.len() == 1 => letters.iter().position(|c| s.starts_with(*c)),
+        Some(Value::Number(n)) => n.as_u64().map(|n| n as usize),
+        _ => None,
+    }
+    .filter(|&k| k < options.len())
+    .ok_or_else(|| anyhow!("{at}: \"answer\" must be an option letter or index"))?;
+    Ok(McRow { question: q.to_string(), options, answer })
+}
+
+/// `lfm eval mc`: every row counts; a malformed row is reported with its line number and
+/// scored as wrong, as is a generated reply with no extractable letter.
+pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
+    use lfm_eval::choice::{argmax, continuation_logprobs, extract_letter, render, render_chat, PromptStyle, LETTERS};
+    let text = std::fs::read_to_string(&a.data).with_context(|| format!("{}: cannot read", a.data.display()))?;
+    let lines: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).take(a.limit.unwrap_or(usize::MAX)).collect();
+    let rows: Vec<(usize, Result<McRow>)> = lines.iter().map(|(i, l)| (i + 1, parse_mc_row(l, &format!("{}:{}", a.data.display(), i + 1)))).collect();
+    let letters: Vec<char> = LETTERS.chars().collect();
+    let style = match a.prompt {
+        McPrompt::MmluPro => PromptStyle::MmluPro,
+        McPrompt::Gpqa => PromptStyle::Gpqa,
     };
-    let pb = progress::bar(rows.len() as u64, "questions");
+    // Predictions (None: no answer) and per-row extras, for the well-formed rows.
+    let good: Vec<&McRow> = rows.iter().filter_map(|(_, r)| r.as_ref().ok()).collect();
+    let mut preds: Vec<(Option<usize>, Value)> = Vec::new();
+    match a.method {
+        McMethod::Loglik => {
+            let (_, model, tok, bos) = load_scoring_model(&a.model, device)?;
+            let enc = |s: &str| -> Result<Vec<u32>> {
+                Ok(tok.encode(s, false).map_err(|e| anyhow!("tokenizing: {e}"))?.get_ids().iter().copied().filter(|&t| t != bos).collect())
+            };
+            let pb = progress::bar(good.len() as u64, "questions");
+            for r in &good {
+                let mut prompt = vec![bos];
+                prompt.extend(enc(&render(&r.question, &r.options))?);
+                let conts: Vec<Vec<u32>> = (0..r.options.len()).map(|k| enc(&format!(" {}", letters[k]))).collect::<Result<_>>()?;
+                let scores = continuation_logprobs(&model, &prompt, &conts, device);
+                preds.push((Some(argmax(&scores)), json!({"logprobs": scores})));
+                pb.inc(1);
+            }
+            pb.finish_and_clear();
+        }
+        McMethod::Generate => {
+            let convs: Vec<Conversation> = good
+                .iter()
+                .map(|r| Conversation {
+                    messages: vec![Message { role: "user".into(), content: json!(render_chat(style, &r.question, &r.options)), tool_calls: vec![] }],
+                    tools: vec![],
+                })
+                .collect();
+            let replies = chat_generate(&a.model, device, &convs, a.max_new_tokens, a.batch_size, false)?;
+            for (r, reply) in good.iter().zip(replies) {
+                preds.push((extract_letter(style, &reply, r.options.len()), json!({"reply": reply})));
+            }
+        }
+    }
     let mut per = Vec::new();
-    let (mut correct, mut malformed) = (0usize, 0usize);
-    for (i, line) in &rows {
-        let at = format!("{}:{}", a.data.display(), i + 1);
-        let parsed = (|| -> Result<(String, Vec<String>, usize)> {
-            let v: Value = serde_json::from_str(line).map_err(|e| anyhow!("{at}: invalid JSON: {e}"))?;
-            let q = v.get("question").and_then(Value::as_str).ok_or_else(|| anyhow!("{at}: no \"question\" string"))?;
-            let opts: Vec<String> = v
-                .get("options")
-                .and_then(Value::as_array)
-                .and_then(|o| o.iter().map(|x| x.as_str().map(str::to_string)).collect())
-                .ok_or_else(|| anyhow!("{at}: \"options\" must be a list of strings"))?;
-            if opts.len() < 2 || opts.len() > letters.len() {
-                bail!("{at}: {} options (2 to {} allowed)", opts.len(), letters.len());
-            }
-            let ans = match v.get("answer") {
-                Some(Value::String(s)) if s.len() == 1 => letters.iter().position(|c| s.starts_with(*c)),
-                Some(Value::Number(n)) => n.as_u64().map(|n| n as usize),
-                _ => None,
-            }
-            .filter(|&k| k < opts.len())
-            .ok_or_else(|| anyhow!("{at}: \"answer\" must be an option letter or index"))?;
-            Ok((q.to_string(), opts, ans))
-        })();
-        match parsed {
+    let (mut correct, mut malformed, mut unanswered) = (0usize, 0usize, 0usize);
+    let mut preds = preds.into_iter();
+    for (line, r) in &rows {
+        match r {
             Err(e) => {
                 eprintln!("warning: {e:#}");
                 malformed += 1;
-                per.push(json!({"line": i + 1, "correct": false, "error": format!("{e:#}")}));
+                per.push(json!({"line": line, "correct": false, "error": format!("{e:#}")}));
             }
-            Ok((q, opts, ans)) => {
-                let mut prompt = vec![bos];
-                prompt.extend(enc(&render(&q, &opts))?);
-                let conts: Vec<Vec<u32>> = (0..opts.len()).map(|k| enc(&format!(" {}", letters[k]))).collect::<Result<_>>()?;
-                let scores = continuation_logprobs(&model, &prompt, &conts, device);
-                let pred = argmax(&scores);
-                correct += (pred == ans) as usize;
-                per.push(json!({"line": i + 1, "answer": letters[ans].to_string(), "pred": letters[pred].to_string(), "correct": pred == ans, "logprobs": scores}));
+            Ok(r) => {
+                let (pred, extra) = preds.next().expect("one prediction per row");
+                let ok = pred == Some(r.answer);
+                correct += ok as usize;
+                unanswered += pred.is_none() as usize;
+                let mut row = json!({"line": line, "answer": letters[r.answer].to_string(), "pred": pred.map(|p| letters[p].to_string()), "correct": ok});
+                row.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+                per.push(row);
             }
         }
-        pb.inc(1);
     }
-    pb.finish_and_clear();
     let n = rows.len();
-    let summary = json!({"acc": correct as f64 / n.max(1) as f64, "questions": n, "correct": correct, "malformed": malformed, "method": "loglik of the answer letter", "data": a.data.display().to_string()});
+    let method = match a.method {
+        McMethod::Loglik => "loglik of the answer letter".to_string(),
+        McMethod::Generate => format!("generated letter ({})", if style == PromptStyle::MmluPro { "mmlu-pro" } else { "gpqa" }),
+    };
+    let summary = json!({"acc": correct as f64 / n.max(1) as f64, "questions": n, "correct": correct, "malformed": malformed, "no_answer_extracted": unanswered, "method": method, "data": a.data.display().to_string()});
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
     let body: String = per.iter().map(|p| p.to_string() + "\n").collect();
     lfm_data::tokenizer::write_atomic(&a.out.join("per_record.jsonl"), body.as_bytes())?;
     lfm_data::tokenizer::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
-    println!("accuracy {:.2}% ({correct}/{n}; {malformed} malformed rows counted as wrong) -> {}", 100.0 * correct as f64 / n.max(1) as f64, a.out.display());
+    println!("method       {method}");
+    println!("questions    {n} ({malformed} malformed, {unanswered} without an extractable answer: counted as wrong)");
+    println!("accuracy     {:.2}% ({correct}/{n})", 100.0 * correct as f64 / n.max(1) as f64);
+    println!("-> {}", a.out.display());
     Ok(())
 }
 

@@ -459,4 +459,26 @@ fn eval_mc_scores_every_row_and_counts_malformed_ones() {
     assert_eq!(per[0]["logprobs"].as_array().unwrap().len(), 3);
     let hits = per.iter().filter(|p| p["correct"] == true).count() as u64;
     assert_eq!(s["correct"].as_u64(), Some(hits));
+
+    // Generated-letter mode: the verdict of each row is the extraction rule applied to the reply
+    // the command recorded.
+    let out = tmp.path().join("mc-gen");
+    let o = lfm()
+        .args(["eval", "mc", "--method", "generate", "--prompt", "gpqa", "--max-new-tokens", "5", "--model"])
+        .arg(fixtures().join("lfm2-tiny"))
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!((s["questions"].as_u64(), s["malformed"].as_u64()), (Some(3), Some(1)));
+    let per: Vec<serde_json::Value> =
+        std::fs::read_to_string(out.join("per_record.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for (p, n, ans) in [(&per[0], 3, 1), (&per[1], 2, 0)] {
+        let pred = lfm_eval::choice::extract_letter(lfm_eval::choice::PromptStyle::Gpqa, p["reply"].as_str().unwrap(), n);
+        assert_eq!(p["correct"], pred == Some(ans));
+    }
 }
