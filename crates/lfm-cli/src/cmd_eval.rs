@@ -246,8 +246,9 @@ pub fn perplexity(a: &PerplexityArgs, device: &Device) -> Result<()> {
     if docs.is_empty() {
         bail!("{}: no documents", a.input.join(", "));
     }
-    let pb = progress::spinner(format!("scoring {} documents", docs.len()));
-    let r = lfm_eval::perplexity::score_docs(&model, &docs, a.seq_len, a.batch_size, device);
+    let to_score: usize = docs.iter().map(|d| d.len() - 1).sum();
+    let pb = progress::bar(to_score as u64, "tokens scored");
+    let r = lfm_eval::perplexity::score_docs_with_progress(&model, &docs, a.seq_len, a.batch_size, device, |n| pb.set_position(n as u64));
     pb.finish_and_clear();
     let summary = json!({
         "model": a.model.display().to_string(),

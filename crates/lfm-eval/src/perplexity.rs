@@ -45,6 +45,18 @@ fn windows(doc: &[u32], seq_len: usize) -> Vec<&[u32]> {
 /// Scores every document (each must start with its context, e.g. BOS; its first token is not
 /// predicted).
 pub fn score_docs(model: &Lfm2Model, docs: &[Vec<u32>], seq_len: usize, batch: usize, device: &Device) -> NllSum {
+    score_docs_with_progress(model, docs, seq_len, batch, device, |_| {})
+}
+
+/// [`score_docs`], calling `progress(tokens scored so far)` after each forward pass.
+pub fn score_docs_with_progress(
+    model: &Lfm2Model,
+    docs: &[Vec<u32>],
+    seq_len: usize,
+    batch: usize,
+    device: &Device,
+    mut progress: impl FnMut(usize),
+) -> NllSum {
     let mut total = NllSum::default();
     let all: Vec<&[u32]> = docs.iter().flat_map(|d| windows(d, seq_len.max(1))).collect();
     let (full, tails): (Vec<&[u32]>, Vec<&[u32]>) = all.into_iter().partition(|w| w.len() == seq_len + 1);
@@ -56,6 +68,7 @@ pub fn score_docs(model: &Lfm2Model, docs: &[Vec<u32>], seq_len: usize, batch: u
         let n = rows * (len - 1);
         total.nll += loss * n as f64;
         total.tokens += n;
+        progress(total.tokens);
     };
     for g in full.chunks(batch.max(1)) {
         run(g);
