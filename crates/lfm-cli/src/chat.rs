@@ -20,6 +20,9 @@ pub struct TextCodec {
 
 impl TextCodec {
     pub fn load(dir: &Path) -> Result<Self> {
+        if crate::progress::is_gguf(dir) {
+            return Self::from_gguf(dir);
+        }
         let tok_path = dir.join("tokenizer.json");
         if !tok_path.exists() {
             bail!("{}: no tokenizer.json (needed to turn text into tokens)", dir.display());
@@ -50,6 +53,21 @@ impl TextCodec {
             bos_token: token_str("bos_token"),
             eos_token: token_str("eos_token"),
             add_bos: cfg.get("add_bos_token").and_then(Value::as_bool).unwrap_or(false),
+        })
+    }
+
+    /// The tokenizer, chat template and special tokens stored in a GGUF file.
+    fn from_gguf(path: &Path) -> Result<Self> {
+        let tokenizer = crate::progress::load_tokenizer(path)?;
+        let g = lfm_quant::gguf::GgufFile::open(path)?;
+        let text = |k: &str| g.get(k).and_then(|v| v.as_str()).map(String::from);
+        let id_text = |k: &str| g.get(k).and_then(|v| v.as_u64()).and_then(|i| tokenizer.id_to_token(i as u32));
+        Ok(Self {
+            chat_template: text("tokenizer.chat_template"),
+            bos_token: id_text("tokenizer.ggml.bos_token_id"),
+            eos_token: id_text("tokenizer.ggml.eos_token_id"),
+            add_bos: matches!(g.get("tokenizer.ggml.add_bos_token"), Some(lfm_quant::gguf::Value::Bool(true))),
+            tokenizer,
         })
     }
 

@@ -46,7 +46,7 @@ pub enum McPrompt {
 
 #[derive(Args)]
 pub struct McArgs {
-    /// Checkpoint directory.
+    /// Checkpoint directory or GGUF file.
     #[arg(long)]
     model: PathBuf,
     /// JSONL rows `{"question", "options": [...], "answer": "C" | 2}`.
@@ -188,7 +188,7 @@ pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
 
 #[derive(Args)]
 pub struct PerplexityArgs {
-    /// Checkpoint directory (config.json, model.safetensors, tokenizer.json).
+    /// Checkpoint directory (config.json, model.safetensors, tokenizer.json) or GGUF file.
     #[arg(long)]
     model: PathBuf,
     /// Text files, directories or globs (each .txt/.md file, JSONL line or parquet row is a document).
@@ -214,9 +214,8 @@ pub struct PerplexityArgs {
 /// A checkpoint with its own tokenizer (checked against the config) and BOS id.
 fn load_scoring_model(dir: &Path, device: &Device) -> Result<(lfm_model::Lfm2Config, lfm_model::Lfm2Model, tokenizers::Tokenizer, u32)> {
     let (cfg, model) = progress::load_model(dir, device)?;
-    let tok_path = dir.join("tokenizer.json");
-    let tok = lfm_data::tokenizer::load(&tok_path)?;
-    lfm_data::tokenizer::check_against_model(&tok, &cfg, &tok_path.display().to_string())?;
+    let tok = progress::load_tokenizer(dir)?;
+    lfm_data::tokenizer::check_against_model(&tok, &cfg, &dir.display().to_string())?;
     let bos = lfm_data::tokenizer::require_id(&tok, "<|startoftext|>")?;
     Ok((cfg, model, tok, bos))
 }
@@ -292,7 +291,8 @@ pub struct BfclArgs {
     /// Responses to score: JSON Lines `{"id", "result"}` (raw model text).
     #[arg(long, conflicts_with = "model")]
     responses: Option<PathBuf>,
-    /// Or generate the responses with this checkpoint (greedy, LFM2 tool template).
+    /// Or generate the responses with this checkpoint directory or GGUF file (greedy, LFM2
+    /// tool template).
     #[arg(long)]
     model: Option<PathBuf>,
     /// How to read responses (default lfm2).
@@ -370,9 +370,8 @@ pub(crate) fn chat_generate(
     keep_special: bool,
 ) -> Result<Vec<String>> {
     let (cfg, model) = progress::load_model(dir, device)?;
-    let tok_path = dir.join("tokenizer.json");
-    let tok = lfm_data::tokenizer::load(&tok_path)?;
-    lfm_data::tokenizer::check_against_model(&tok, &cfg, &tok_path.display().to_string())?;
+    let tok = progress::load_tokenizer(dir)?;
+    lfm_data::tokenizer::check_against_model(&tok, &cfg, &dir.display().to_string())?;
     let mut prompts = Vec::new();
     for (i, conv) in convs.iter().enumerate() {
         let r = chat::render(conv, &RenderOptions { add_generation_prompt: true, ..Default::default() })?;
@@ -424,7 +423,8 @@ pub struct IfevalArgs {
     /// lm-eval writes them) or `{"key", "response"}`.
     #[arg(long, conflicts_with = "model")]
     responses: Option<PathBuf>,
-    /// Or generate the responses with this checkpoint (chat template, greedy, batched).
+    /// Or generate the responses with this checkpoint directory or GGUF file (chat template,
+    /// greedy, batched).
     #[arg(long)]
     model: Option<PathBuf>,
     /// New tokens per generated response (lm-eval's IFEval task uses 1280).

@@ -15,7 +15,7 @@ use crate::{progress, SamplingArgs};
 
 #[derive(Args)]
 pub struct GenerateArgs {
-    /// Checkpoint directory (config.json, model.safetensors, tokenizer.json).
+    /// Checkpoint directory (config.json, model.safetensors, tokenizer.json) or GGUF file.
     #[arg(long)]
     pub model: PathBuf,
     /// Prompt text; repeat the flag for a batch.

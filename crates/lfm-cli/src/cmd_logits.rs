@@ -20,7 +20,7 @@ use crate::progress;
 
 #[derive(Args)]
 pub struct LogitsArgs {
-    /// Checkpoint directory (config.json + model.safetensors).
+    /// Checkpoint directory (config.json + model.safetensors) or GGUF file.
     #[arg(long)]
     model: PathBuf,
     /// safetensors file with an `input_ids` tensor (I64 or I32, [B, S]).

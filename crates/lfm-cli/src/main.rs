@@ -7,6 +7,7 @@ mod chat;
 mod cmd_convert;
 mod cmd_data;
 mod cmd_eval;
+mod cmd_export;
 mod cmd_generate;
 mod cmd_info;
 mod cmd_logits;
@@ -56,6 +57,9 @@ enum Command {
     /// Datasets: local corpora -> tokenized parquet shards.
     #[command(subcommand)]
     Data(cmd_data::DataCommand),
+    /// Export: GGUF files (Q8_0, Q4_0, Q4_K_M, F16, F32) for llama.cpp and quantized inference.
+    #[command(subcommand)]
+    Export(cmd_export::ExportCommand),
     /// Evaluation: scorers over given responses or a model's generations.
     #[command(subcommand)]
     Eval(cmd_eval::EvalCommand),
@@ -110,6 +114,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokenizer(cmd_data::TokenizerCommand::Train(a)) => cmd_data::tokenizer_train(&a),
         Command::Data(cmd_data::DataCommand::Build(a)) => cmd_data::data_build(&a),
         Command::Data(cmd_data::DataCommand::Inspect(a)) => cmd_data::data_inspect(&a),
+        Command::Export(cmd_export::ExportCommand::Gguf(a)) => cmd_export::gguf(&a, &device),
         Command::Eval(cmd_eval::EvalCommand::Ifeval(a)) => cmd_eval::ifeval(&a, &device),
         Command::Eval(cmd_eval::EvalCommand::Bfcl(a)) => cmd_eval::bfcl(&a, &device),
         Command::Eval(cmd_eval::EvalCommand::Perplexity(a)) => cmd_eval::perplexity(&a, &device),

@@ -22,13 +22,39 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
-/// Loads an HF checkpoint directory with a spinner.
+/// Whether `path` names a GGUF file (rather than an HF checkpoint directory).
+pub fn is_gguf(path: &std::path::Path) -> bool {
+    path.is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+}
+
+/// Loads a model with a spinner: an HF checkpoint directory, or a `.gguf` file whose
+/// quantized weights stay packed (the model runs on them directly).
 pub fn load_model(
-    dir: &std::path::Path,
+    path: &std::path::Path,
     device: &burn::tensor::Device,
 ) -> anyhow::Result<(lfm_model::Lfm2Config, lfm_model::Lfm2Model)> {
-    let pb = spinner(format!("loading {}", dir.display()));
-    let r = lfm_model::hf::load_dir(dir, device);
+    let pb = spinner(format!("loading {}", path.display()));
+    if is_gguf(path) {
+        let r = lfm_quant::import::load_gguf(path, device);
+        pb.finish_and_clear();
+        let l = r?;
+        return Ok((l.cfg, l.model));
+    }
+    let r = lfm_model::hf::load_dir(path, device);
     pb.finish_and_clear();
     Ok(r?)
+}
+
+/// The tokenizer of a checkpoint directory (`tokenizer.json`) or of a GGUF file exported by
+/// lfm-rs (`tokenizer.huggingface.json`).
+pub fn load_tokenizer(path: &std::path::Path) -> anyhow::Result<tokenizers::Tokenizer> {
+    if is_gguf(path) {
+        let g = lfm_quant::gguf::GgufFile::open(path)?;
+        let json = g
+            .get("tokenizer.huggingface.json")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| anyhow::anyhow!("{}: no tokenizer.huggingface.json in the file (GGUFs exported by lfm-rs carry one)", path.display()))?;
+        return tokenizers::Tokenizer::from_bytes(json.as_bytes()).map_err(|e| anyhow::anyhow!("{}: tokenizer.huggingface.json: {e}", path.display()));
+    }
+    lfm_data::tokenizer::load(&path.join("tokenizer.json"))
 }

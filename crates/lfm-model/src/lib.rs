@@ -6,6 +6,7 @@
 //! - [`hf`]: load and save HF checkpoints (config.json + safetensors).
 //! - [`generate`]: batched sampling (greedy, temperature, top-k, top-p, repetition penalty).
 //! - [`device`]: the one place where a device string becomes a burn `Device`.
+//! - [`proj`]: linear layers with dense or packed (quantized) weights.
 
 pub mod cache;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod hf;
 pub mod init;
 pub mod model;
 pub mod names;
+pub mod proj;
 pub mod rope;
 
 pub use cache::Cache;

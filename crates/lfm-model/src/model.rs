@@ -8,7 +8,7 @@
 //! a model is built on decides where it runs (see `device.rs`).
 
 use burn::module::{Module, Param};
-use burn::nn::{Embedding, Linear, RmsNorm};
+use burn::nn::{Embedding, RmsNorm};
 use burn::tensor::activation::{log_softmax, silu, softmax};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
@@ -16,6 +16,7 @@ use crate::cache::{Cache, LayerCache};
 use crate::config::{LayerKind, Lfm2Config};
 use crate::error::LfmError;
 use crate::names::{LayerSlot, Role, Slot};
+use crate::proj::{Proj, QuantHandle};
 use crate::rope::Rope;
 
 /// Value used to mask attention scores. Finite on purpose: a fully masked row (a left-pad
@@ -26,13 +27,13 @@ const MASKED: f32 = -1.0e9;
 #[derive(Module, Debug)]
 pub struct ShortConv {
     /// [H, 3H] (burn layout); output chunks are B, C, x in that order.
-    pub in_proj: Linear,
+    pub in_proj: Proj,
     /// Depthwise causal kernel [H, L]; tap L-1 multiplies the current token.
     pub kernel: Param<Tensor<2>>,
     /// Optional conv bias [H] (`conv_bias`; unused by released checkpoints).
     pub kernel_bias: Option<Param<Tensor<1>>>,
     /// [H, H].
-    pub out_proj: Linear,
+    pub out_proj: Proj,
 }
 
 impl ShortConv {
@@ -79,13 +80,13 @@ impl ShortConv {
 #[derive(Module, Debug)]
 pub struct Attention {
     /// [H, nh*hd].
-    pub q_proj: Linear,
+    pub q_proj: Proj,
     /// [H, nkv*hd].
-    pub k_proj: Linear,
+    pub k_proj: Proj,
     /// [H, nkv*hd].
-    pub v_proj: Linear,
+    pub v_proj: Proj,
     /// [nh*hd, H].
-    pub out_proj: Linear,
+    pub out_proj: Proj,
     /// RMSNorm over hd, applied per head before RoPE.
     pub q_norm: RmsNorm,
     /// RMSNorm over hd for keys.
@@ -143,11 +144,11 @@ impl Attention {
 #[derive(Module, Debug)]
 pub struct FeedForward {
     /// Gate [H, F].
-    pub w1: Linear,
+    pub w1: Proj,
     /// Down [F, H].
-    pub w2: Linear,
+    pub w2: Proj,
     /// Up [H, F].
-    pub w3: Linear,
+    pub w3: Proj,
 }
 
 impl FeedForward {
@@ -193,6 +194,12 @@ pub struct Lfm2Model {
     pub final_norm: RmsNorm,
     /// Untied head [V, H] (same layout as the embedding), absent when tied.
     pub lm_head: Option<Param<Tensor<2>>>,
+    /// Packed token embedding (quantized models; `embed` then holds an empty placeholder).
+    #[module(skip)]
+    pub embed_quant: Option<QuantHandle>,
+    /// Packed untied head (quantized models).
+    #[module(skip)]
+    pub lm_head_quant: Option<QuantHandle>,
     /// Rotary tables' source values (not parameters).
     pub rope_theta: f64,
     pub head_dim: usize,
@@ -206,6 +213,12 @@ pub struct Lfm2Model {
 pub trait WeightSource {
     /// Returns the values of `slot` (exactly `shape.iter().product()` of them).
     fn get(&mut self, slot: Slot, shape: &[usize]) -> Result<Vec<f32>, LfmError>;
+
+    /// Packed weights for `slot`, when the source stores it quantized (GGUF). Only asked for
+    /// linear weights, the embedding and the head; `None` means "use [`Self::get`]".
+    fn quant(&mut self, _slot: Slot) -> Result<Option<QuantHandle>, LfmError> {
+        Ok(None)
+    }
 }
 
 fn transpose_host(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
@@ -232,18 +245,29 @@ impl Builder<'_> {
         Ok((v, shape))
     }
 
-    fn linear(&mut self, slot: Slot, bias: Option<Slot>) -> Result<Linear, LfmError> {
+    fn linear(&mut self, slot: Slot, bias: Option<Slot>) -> Result<Proj, LfmError> {
         debug_assert_eq!(slot.role(), Role::Linear);
-        let (w, shape) = self.values(slot)?;
-        let (out_f, in_f) = (shape[0], shape[1]);
-        // HF stores [out, in]; burn's Linear computes x @ W with W [in, out].
-        let w = transpose_host(&w, out_f, in_f);
-        let weight = Param::from_data(TensorData::new(w, [in_f, out_f]), self.device);
         let bias = match bias {
             Some(b) => Some(self.vector(b)?),
             None => None,
         };
-        Ok(Linear { weight, bias })
+        if let Some(q) = self.src.quant(slot)? {
+            return Ok(Proj::quantized(q, bias, self.device));
+        }
+        let (w, shape) = self.values(slot)?;
+        let (out_f, in_f) = (shape[0], shape[1]);
+        // HF stores [out, in]; burn's linear computes x @ W with W [in, out].
+        let w = transpose_host(&w, out_f, in_f);
+        let weight = Param::from_data(TensorData::new(w, [in_f, out_f]), self.device);
+        Ok(Proj::dense(weight, bias))
+    }
+
+    /// The embedding (or untied head) matrix: dense, or packed with an empty placeholder.
+    fn table(&mut self, slot: Slot) -> Result<(Param<Tensor<2>>, Option<QuantHandle>), LfmError> {
+        match self.src.quant(slot)? {
+            Some(q) => Ok((Param::from_data(TensorData::new(Vec::<f32>::new(), [0, 0]), self.device), Some(q))),
+            None => Ok((self.matrix(slot)?, None)),
+        }
     }
 
     fn vector(&mut self, slot: Slot) -> Result<Param<Tensor<1>>, LfmError> {
@@ -305,15 +329,23 @@ impl Lfm2Model {
     pub fn build(cfg: &Lfm2Config, device: &Device, src: &mut dyn WeightSource) -> Result<Self, LfmError> {
         cfg.validate("config")?;
         let mut b = Builder { cfg, device, src };
-        let embed = Embedding { weight: b.matrix(Slot::Embed)? };
+        let (embed_w, embed_quant) = b.table(Slot::Embed)?;
+        let embed = Embedding { weight: embed_w };
         let layers = (0..cfg.num_layers()).map(|i| b.layer(i)).collect::<Result<Vec<_>, _>>()?;
         let final_norm = b.norm(Slot::FinalNorm)?;
-        let lm_head = if cfg.tie_embedding { None } else { Some(b.matrix(Slot::LmHead)?) };
+        let (lm_head, lm_head_quant) = if cfg.tie_embedding {
+            (None, None)
+        } else {
+            let (w, q) = b.table(Slot::LmHead)?;
+            (Some(w), q)
+        };
         Ok(Self {
             embed,
             layers,
             final_norm,
             lm_head,
+            embed_quant,
+            lm_head_quant,
             rope_theta: cfg.rope_theta,
             head_dim: cfg.head_dim,
             pad_token_id: cfg.pad_token_id as usize,
@@ -329,15 +361,18 @@ impl Lfm2Model {
         for slot in crate::names::tensor_table(cfg) {
             let shape = slot.hf_shape(cfg);
             let values = match slot {
-                Slot::Embed => host(self.embed.weight.val()),
+                Slot::Embed => match &self.embed_quant {
+                    Some(q) => q.dequantize_all(),
+                    None => host(self.embed.weight.val()),
+                },
                 Slot::FinalNorm => host(self.final_norm.gamma.val()),
-                Slot::LmHead => host(self.lm_head.as_ref().expect("untied head").val()),
+                Slot::LmHead => match &self.lm_head_quant {
+                    Some(q) => q.dequantize_all(),
+                    None => host(self.lm_head.as_ref().expect("untied head").val()),
+                },
                 Slot::Layer(i, s) => {
                     let layer = &self.layers[i];
-                    let lin = |l: &Linear| {
-                        let [inp, outp] = l.weight.dims();
-                        transpose_host(&host(l.weight.val()), inp, outp)
-                    };
+                    let lin = |l: &Proj| l.hf_weight();
                     use LayerSlot::*;
                     match (s, &layer.operator) {
                         (OperatorNorm, _) => host(layer.operator_norm.gamma.val()),
@@ -389,6 +424,13 @@ impl Lfm2Model {
     /// # Shapes
     /// - `hidden`: [B, T, H] -> [B, T, V]
     pub fn head(&self, hidden: Tensor<3>) -> Tensor<3> {
+        let packed = match &self.lm_head {
+            Some(_) => self.lm_head_quant.as_ref(),
+            None => self.embed_quant.as_ref(),
+        };
+        if let Some(q) = packed {
+            return q.apply(hidden);
+        }
         let w = match &self.lm_head {
             Some(w) => w.val(),
             None => self.embed.weight.val(),
@@ -459,6 +501,13 @@ impl Lfm2Model {
     /// # Shapes
     /// - `ids`: [B, T] -> [B, T, H]
     pub fn embed_tokens(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        if let Some(q) = &self.embed_quant {
+            let [b, t] = ids.dims();
+            let device = ids.device();
+            let flat: Vec<usize> = ids.into_data().convert::<i64>().try_into_vec::<i64>().expect("int ids").into_iter().map(|i| i as usize).collect();
+            let h = q.0.shape()[1];
+            return q.gather(&flat, &device).reshape([b, t, h]);
+        }
         let x = self.embed.forward(ids.clone());
         if !x.device().is_autodiff() {
             return x;

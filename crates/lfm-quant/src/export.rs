@@ -1,0 +1,316 @@
+//! LFM2 → GGUF export: tensor names, metadata and tokenizer as llama.cpp's `lfm2`
+//! architecture expects them (spec §8), with per-tensor types chosen like llama.cpp's
+//! quantization mixes.
+//!
+//! Per-tensor types (`--quant`):
+//!
+//! | mix | linear weights, embedding | output (untied head, or the tied embedding) | 1-D norms, biases, conv kernel |
+//! |---|---|---|---|
+//! | f32 / f16 / bf16 | that type | that type | F32 |
+//! | q8_0 | Q8_0 | Q8_0 | F32 |
+//! | q4_0 | Q4_0 | Q8_0 (llama.cpp: Q6_K) | F32 |
+//! | q4_k_m | Q4_K; `attn_v` and `ffn_down` of the layers llama.cpp's `use_more_bits` picks: Q8_0 (llama.cpp: Q6_K) | Q8_0 (llama.cpp: Q6_K) | F32 |
+//!
+//! lfm-rs has no Q6_K encoder, so where llama.cpp's mixes use Q6_K we write Q8_0: larger, and
+//! at least as accurate. In q4_k_m a tensor whose rows are not a multiple of 256 falls back to
+//! Q8_0 (llama.cpp falls back to Q5_0 / Q8_0); in q8_0 / q4_0, rows that are not a multiple of
+//! 32 are an error. The conv kernel (`shortconv.conv.weight`, `[L, H]`) always stays F32, as in
+//! llama.cpp.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use lfm_model::names::{tensor_table, LayerSlot, Role, Slot};
+use lfm_model::{LayerKind, Lfm2Config, Lfm2Model};
+use serde_json::Value as Json;
+
+use crate::blocks::{quantize_row, GgmlType};
+use crate::gguf::{GgufWriter, Value, WriteTensor};
+
+/// An export recipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mix {
+    F32,
+    F16,
+    BF16,
+    Q8_0,
+    Q4_0,
+    Q4KM,
+}
+
+impl Mix {
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "f32" => Mix::F32,
+            "f16" => Mix::F16,
+            "bf16" => Mix::BF16,
+            "q8_0" => Mix::Q8_0,
+            "q4_0" => Mix::Q4_0,
+            "q4_k_m" => Mix::Q4KM,
+            other => bail!("unknown --quant {other:?} (expected f32, f16, bf16, q8_0, q4_0 or q4_k_m)"),
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mix::F32 => "f32",
+            Mix::F16 => "f16",
+            Mix::BF16 => "bf16",
+            Mix::Q8_0 => "q8_0",
+            Mix::Q4_0 => "q4_0",
+            Mix::Q4KM => "q4_k_m",
+        }
+    }
+
+    /// llama.cpp's `llama_ftype` for `general.file_type`.
+    pub fn file_type(self) -> u32 {
+        match self {
+            Mix::F32 => 0,
+            Mix::F16 => 1,
+            Mix::Q4_0 => 2,
+            Mix::Q8_0 => 7,
+            Mix::Q4KM => 15,
+            Mix::BF16 => 32,
+        }
+    }
+}
+
+/// llama.cpp's `use_more_bits(i, n)`: the first and last eighth of the layers, and every
+/// third one in between.
+fn use_more_bits(i: usize, n: usize) -> bool {
+    i < n / 8 || i >= 7 * n / 8 || (i as isize - (n / 8) as isize) % 3 == 2
+}
+
+/// The GGUF type of one tensor under `mix`; `row` is its row length (GGUF `ne[0]`).
+pub fn tensor_type(mix: Mix, slot: Slot, cfg: &Lfm2Config, row: usize) -> Result<GgmlType> {
+    let role = slot.role();
+    if !matches!(role, Role::Linear | Role::Embedding) {
+        return Ok(GgmlType::F32);
+    }
+    let is_output = slot == Slot::LmHead || (slot == Slot::Embed && cfg.tie_embedding);
+    let more_bits = match slot {
+        Slot::Layer(i, LayerSlot::W2) => use_more_bits(i, cfg.num_layers()),
+        Slot::Layer(i, LayerSlot::V) => {
+            let attn = cfg.attention_layers();
+            let k = attn.iter().position(|&l| l == i).unwrap_or(0);
+            use_more_bits(k, attn.len())
+        }
+        _ => false,
+    };
+    let need = |t: GgmlType| -> Result<GgmlType> {
+        if row % t.block_size() != 0 {
+            bail!(
+                "tensor {} has rows of {row} elements, not a multiple of the {} block size {}; export it as f16/f32 or use a model whose dims are multiples of {}",
+                slot.gguf_name(),
+                t.name(),
+                t.block_size(),
+                t.block_size()
+            );
+        }
+        Ok(t)
+    };
+    match mix {
+        Mix::F32 => Ok(GgmlType::F32),
+        Mix::F16 => Ok(GgmlType::F16),
+        Mix::BF16 => Ok(GgmlType::BF16),
+        Mix::Q8_0 => need(GgmlType::Q8_0),
+        Mix::Q4_0 => need(if is_output { GgmlType::Q8_0 } else { GgmlType::Q4_0 }),
+        Mix::Q4KM => {
+            if is_output || more_bits || row % 256 != 0 {
+                need(GgmlType::Q8_0)
+            } else {
+                Ok(GgmlType::Q4K)
+            }
+        }
+    }
+}
+
+/// What an export wrote.
+#[derive(Debug)]
+pub struct ExportSummary {
+    pub bytes: u64,
+    /// (type, tensors, elements) per GGUF type.
+    pub by_type: Vec<(GgmlType, usize, usize)>,
+    /// Elements of the 2-D weights and their encoded bytes (for bits per weight).
+    pub weight_elements: usize,
+    pub weight_bytes: usize,
+}
+
+/// Tokenizer metadata from an HF `tokenizer.json` (+ optional `tokenizer_config.json`).
+pub fn tokenizer_metadata(w: &mut GgufWriter, dir: &Path, cfg: &Lfm2Config) -> Result<()> {
+    let path = dir.join("tokenizer.json");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let tj: Json = serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid JSON: {e}", path.display()))?;
+    let model = tj.get("model").ok_or_else(|| anyhow!("{}: no \"model\"", path.display()))?;
+    if model.get("type").and_then(Json::as_str) != Some("BPE") {
+        bail!("{}: only BPE tokenizers can be exported to GGUF", path.display());
+    }
+    let vocab = model.get("vocab").and_then(Json::as_object).ok_or_else(|| anyhow!("{}: no model.vocab object", path.display()))?;
+    let mut tokens: Vec<Option<String>> = vec![None; cfg.vocab_size];
+    let mut types = vec![1i32; cfg.vocab_size]; // NORMAL
+    let mut put = |tok: &str, id: u64| -> Result<()> {
+        let i = id as usize;
+        if i >= cfg.vocab_size {
+            bail!("{}: token {tok:?} has id {id}, beyond the model's vocab size {}", path.display(), cfg.vocab_size);
+        }
+        tokens[i] = Some(tok.to_string());
+        Ok(())
+    };
+    for (tok, id) in vocab {
+        put(tok, id.as_u64().ok_or_else(|| anyhow!("{}: vocab id of {tok:?} is not an integer", path.display()))?)?;
+    }
+    for a in tj.get("added_tokens").and_then(Json::as_array).map(|v| v.as_slice()).unwrap_or_default() {
+        let (Some(id), Some(content)) = (a.get("id").and_then(Json::as_u64), a.get("content").and_then(Json::as_str)) else {
+            bail!("{}: malformed added_tokens entry {a}", path.display());
+        };
+        put(content, id)?;
+        // CONTROL for special tokens, USER_DEFINED for other added ones (llama.cpp's converter).
+        types[id as usize] = if a.get("special").and_then(Json::as_bool).unwrap_or(false) { 3 } else { 4 };
+    }
+    let tokens: Vec<String> = tokens
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            t.unwrap_or_else(|| {
+                types[i] = 5; // UNUSED
+                format!("[PAD{i}]")
+            })
+        })
+        .collect();
+    let merges: Vec<String> = model
+        .get("merges")
+        .and_then(Json::as_array)
+        .map(|m| {
+            m.iter()
+                .map(|x| match x {
+                    Json::String(s) => Some(s.clone()),
+                    Json::Array(p) if p.len() == 2 => Some(format!("{} {}", p[0].as_str()?, p[1].as_str()?)),
+                    _ => None,
+                })
+                .collect::<Option<Vec<String>>>()
+        })
+        .unwrap_or(Some(vec![]))
+        .ok_or_else(|| anyhow!("{}: malformed model.merges", path.display()))?;
+    // The pre-tokenizer: LFM2's own (a Split regex before byte-level) or plain GPT-2 byte-level.
+    let pre = match tj.get("pre_tokenizer").and_then(|p| p.get("type")).and_then(Json::as_str) {
+        Some("Sequence") => "lfm2",
+        _ => "gpt-2",
+    };
+    w.set("tokenizer.ggml.model", Value::Str("gpt2".into()));
+    w.set("tokenizer.ggml.pre", Value::Str(pre.into()));
+    w.set("tokenizer.ggml.tokens", Value::strings(tokens));
+    w.set("tokenizer.ggml.token_type", Value::i32s(types));
+    w.set("tokenizer.ggml.merges", Value::strings(merges));
+    w.set("tokenizer.ggml.bos_token_id", Value::U32(cfg.bos_token_id));
+    w.set("tokenizer.ggml.eos_token_id", Value::U32(cfg.eos_token_id));
+    w.set("tokenizer.ggml.padding_token_id", Value::U32(cfg.pad_token_id));
+    let tcfg: Option<Json> = std::fs::read_to_string(dir.join("tokenizer_config.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let add_bos = tcfg.as_ref().and_then(|v| v.get("add_bos_token")).and_then(Json::as_bool).unwrap_or(true);
+    w.set("tokenizer.ggml.add_bos_token", Value::Bool(add_bos));
+    w.set("tokenizer.ggml.add_eos_token", Value::Bool(false));
+    let template = std::fs::read_to_string(dir.join("chat_template.jinja"))
+        .ok()
+        .or_else(|| tcfg.as_ref().and_then(|v| v.get("chat_template")).and_then(Json::as_str).map(str::to_string));
+    if let Some(t) = template {
+        w.set("tokenizer.chat_template", Value::Str(t));
+    }
+    // The whole HF tokenizer, so lfm-rs can tokenize exactly as before from the GGUF alone.
+    w.set("tokenizer.huggingface.json", Value::Str(text));
+    Ok(())
+}
+
+/// Model metadata (`general.*`, `lfm2.*`).
+pub fn model_metadata(w: &mut GgufWriter, cfg: &Lfm2Config, name: &str, mix: Mix) {
+    w.set("general.architecture", Value::Str("lfm2".into()));
+    w.set("general.name", Value::Str(name.into()));
+    w.set("general.file_type", Value::U32(mix.file_type()));
+    if !matches!(mix, Mix::F32 | Mix::F16 | Mix::BF16) {
+        w.set("general.quantization_version", Value::U32(2));
+    }
+    w.set("lfm2.vocab_size", Value::U32(cfg.vocab_size as u32));
+    w.set("lfm2.context_length", Value::U32(cfg.max_position_embeddings as u32));
+    w.set("lfm2.embedding_length", Value::U32(cfg.hidden_size as u32));
+    w.set("lfm2.feed_forward_length", Value::U32(cfg.ff_dim as u32));
+    w.set("lfm2.block_count", Value::U32(cfg.num_layers() as u32));
+    w.set("lfm2.attention.head_count", Value::U32(cfg.num_attention_heads as u32));
+    let kv: Vec<i32> = cfg.layer_types.iter().map(|k| if *k == LayerKind::Attention { cfg.num_key_value_heads as i32 } else { 0 }).collect();
+    w.set("lfm2.attention.head_count_kv", Value::i32s(kv));
+    w.set("lfm2.attention.key_length", Value::U32(cfg.head_dim as u32));
+    w.set("lfm2.attention.value_length", Value::U32(cfg.head_dim as u32));
+    w.set("lfm2.attention.layer_norm_rms_epsilon", Value::F32(cfg.norm_eps as f32));
+    w.set("lfm2.rope.freq_base", Value::F32(cfg.rope_theta as f32));
+    w.set("lfm2.shortconv.l_cache", Value::U32(cfg.conv_l_cache as u32));
+}
+
+/// Builds the GGUF image of `model` (metadata, tokenizer from `tok_dir` when given — llama.cpp
+/// needs it —, every tensor).
+pub fn build(model: &Lfm2Model, cfg: &Lfm2Config, tok_dir: Option<&Path>, name: &str, mix: Mix, mut progress: impl FnMut(usize, usize)) -> Result<(GgufWriter, ExportSummary)> {
+    // Check every tensor's type first: a bad shape fails before any work.
+    let slots = tensor_table(cfg);
+    let types: Vec<GgmlType> = slots.iter().map(|s| tensor_type(mix, *s, cfg, s.gguf_dims(cfg)[0])).collect::<Result<_>>()?;
+    let mut w = GgufWriter::default();
+    model_metadata(&mut w, cfg, name, mix);
+    if let Some(dir) = tok_dir {
+        tokenizer_metadata(&mut w, dir, cfg)?;
+    }
+    let mut summary = ExportSummary { bytes: 0, by_type: vec![], weight_elements: 0, weight_bytes: 0 };
+    let tensors = model.hf_tensors(cfg);
+    let n = tensors.len();
+    for (k, ((slot, _shape, values), ty)) in tensors.into_iter().zip(types).enumerate() {
+        let dims = slot.gguf_dims(cfg);
+        // Row-major HF data is GGUF data with ne = reversed shape: rows of ne[0] elements.
+        let data: Vec<u8> = values.chunks(dims[0]).flat_map(|row| quantize_row(ty, row)).collect();
+        let elems: usize = dims.iter().product();
+        if matches!(slot.role(), Role::Linear | Role::Embedding) {
+            summary.weight_elements += elems;
+            summary.weight_bytes += data.len();
+        }
+        match summary.by_type.iter_mut().find(|e| e.0 == ty) {
+            Some(e) => {
+                e.1 += 1;
+                e.2 += elems;
+            }
+            None => summary.by_type.push((ty, 1, elems)),
+        }
+        w.add_tensor(WriteTensor { name: slot.gguf_name(), dims, ty, data });
+        progress(k + 1, n);
+    }
+    Ok((w, summary))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn use_more_bits_matches_llama_cpp_for_16_layers() {
+        // n = 16: i < 2, i >= 14, or (i - 2) % 3 == 2 -> 0, 1, 4, 7, 10, 13, 14, 15.
+        let picked: Vec<usize> = (0..16).filter(|&i| use_more_bits(i, 16)).collect();
+        assert_eq!(picked, vec![0, 1, 4, 7, 10, 13, 14, 15]);
+        // n = 6 attention layers: 6/8 = 0, 7*6/8 = 5 -> 2 and 5.
+        let picked: Vec<usize> = (0..6).filter(|&i| use_more_bits(i, 6)).collect();
+        assert_eq!(picked, vec![2, 5]);
+    }
+
+    #[test]
+    fn mixes_choose_types_like_llama_cpp() {
+        let c = Lfm2Config::lfm2_350m();
+        let t = |m, s: Slot| tensor_type(m, s, &c, s.gguf_dims(&c)[0]).unwrap();
+        use LayerSlot::*;
+        assert_eq!(t(Mix::Q4KM, Slot::Layer(0, W1)), GgmlType::Q4K);
+        assert_eq!(t(Mix::Q4KM, Slot::Layer(0, W2)), GgmlType::Q8_0); // use_more_bits(0, 16)
+        assert_eq!(t(Mix::Q4KM, Slot::Layer(2, W2)), GgmlType::Q4K);
+        assert_eq!(t(Mix::Q4KM, Slot::Layer(8, V)), GgmlType::Q8_0); // third attention layer
+        assert_eq!(t(Mix::Q4KM, Slot::Layer(2, V)), GgmlType::Q4K);
+        assert_eq!(t(Mix::Q4KM, Slot::Embed), GgmlType::Q8_0); // tied: the output
+        assert_eq!(t(Mix::Q4_0, Slot::Embed), GgmlType::Q8_0);
+        assert_eq!(t(Mix::Q4_0, Slot::Layer(3, ConvInProj)), GgmlType::Q4_0);
+        assert_eq!(t(Mix::Q8_0, Slot::Layer(3, ConvKernel)), GgmlType::F32);
+        assert_eq!(t(Mix::F16, Slot::FinalNorm), GgmlType::F32);
+        assert_eq!(t(Mix::F16, Slot::Layer(3, ConvOutProj)), GgmlType::F16);
+        // Rows that do not fit the block: an error for q4_0, a fallback in q4_k_m.
+        let e = tensor_type(Mix::Q4_0, Slot::Layer(0, W1), &c, 48).unwrap_err().to_string();
+        assert!(e.contains("blk.0.ffn_gate.weight") && e.contains("block size 32"), "{e}");
+        assert_eq!(tensor_type(Mix::Q4KM, Slot::Layer(0, W1), &c, 128).unwrap(), GgmlType::Q8_0);
+    }
+}

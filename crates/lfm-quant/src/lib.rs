@@ -1,0 +1,14 @@
+//! lfm-quant: ggml block formats, GGUF files, and quantized weights for lfm-model.
+//!
+//! - [`blocks`]: F32/F16/BF16/Q8_0/Q4_0/Q4_K encoders and decoders, bit-exact with ggml.
+//! - [`gguf`]: GGUF v3 writer and validating reader.
+//! - [`export`]: LFM2 → GGUF (llama.cpp names, metadata, tokenizer, quantization mixes).
+//! - [`import`]: GGUF → lfm-model, quantized weights kept packed ([`qmatrix`]).
+
+pub mod blocks;
+pub mod export;
+pub mod gguf;
+pub mod import;
+pub mod qmatrix;
+
+pub use blocks::GgmlType;
