@@ -88,10 +88,11 @@ pub fn run(a: &GenerateArgs, device: &Device) -> Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
-        "{} prompt(s), {} prompt tokens, {n_tokens} new tokens in {secs:.2}s ({:.1} tok/s)",
+        "{} prompt(s), {} prompt tokens, {n_tokens} new tokens in {secs:.2}s ({:.1} tok/s), peak RSS {}",
         prompts.len(),
         prompts.iter().map(Vec::len).sum::<usize>(),
-        n_tokens as f64 / secs.max(1e-9)
+        n_tokens as f64 / secs.max(1e-9),
+        progress::peak_rss_bytes().map(|b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64)).unwrap_or_else(|| "n/a".into())
     );
     Ok(())
 }

@@ -58,3 +58,10 @@ pub fn load_tokenizer(path: &std::path::Path) -> anyhow::Result<tokenizers::Toke
     }
     lfm_data::tokenizer::load(&path.join("tokenizer.json"))
 }
+
+/// Peak resident set size of this process (Linux `VmHWM`), in bytes.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

@@ -482,3 +482,87 @@ fn eval_mc_scores_every_row_and_counts_malformed_ones() {
         assert_eq!(p["correct"], pred == Some(ans));
     }
 }
+
+#[test]
+fn export_gguf_writes_a_file_that_generate_logits_and_eval_run_packed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixtures().join("lfm2-tiny");
+    let gguf = tmp.path().join("tiny-q8_0.gguf");
+    let o = lfm()
+        .args(["export", "gguf", "--quant", "q8_0", "--eval-windows", "4", "--seq-len", "16", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(&gguf)
+        .arg("--eval-text")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/corpus/jargon.jsonl"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("8.50 bits per weight"), "{stdout}");
+    assert!(stdout.contains("quality on 4 held-out windows (64 tokens)") && stdout.contains("top-1 vs f32"), "{stdout}");
+
+    // generate: the tokenizer and chat template come from the file; peak RSS is reported.
+    let o = lfm().args(["generate", "--prompt", "hello", "--max-new-tokens", "4", "--model"]).arg(&gguf).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("peak RSS"));
+
+    // logits: the packed model against the f32 checkpoint on the fixture's inputs (close, not equal).
+    let out = tmp.path().join("q.safetensors");
+    let o = lfm().args(["logits", "--model"]).arg(&gguf).arg("--input").arg(model.join("reference.safetensors")).arg("--out").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let q = std::fs::read(&out).unwrap();
+    let q = safetensors::SafeTensors::deserialize(&q).unwrap();
+    let r = std::fs::read(model.join("reference.safetensors")).unwrap();
+    let r = safetensors::SafeTensors::deserialize(&r).unwrap();
+    let f = |t: safetensors::tensor::TensorView<'_>| -> Vec<f32> { t.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect() };
+    let (a, b) = (f(q.tensor("logits").unwrap()), f(r.tensor("logits").unwrap()));
+    assert_eq!(a.len(), b.len());
+    let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(max > 0.0 && max < 2.0, "q8_0 logits differ from the reference by {max}");
+
+    // eval: a GGUF is a model like any other.
+    let data = tmp.path().join("mc.jsonl");
+    std::fs::write(&data, "{\"question\": \"2+2?\", \"options\": [\"3\", \"4\"], \"answer\": \"B\"}\n").unwrap();
+    let o = lfm().args(["eval", "mc", "--model"]).arg(&gguf).arg("--data").arg(&data).arg("--out").arg(tmp.path().join("mc")).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn export_and_gguf_bad_input_fail_in_one_line_without_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Rows of 48 (lfm2-mha-l2's hidden size) do not fit the 32-element blocks: refused, no file.
+    let out = tmp.path().join("x.gguf");
+    let err = fails(lfm().args(["export", "gguf", "--quant", "q4_0", "--model"]).arg(fixtures().join("lfm2-mha-l2")).arg("--out").arg(&out));
+    assert!(err.contains("not a multiple of the") && err.contains("block size 32"), "{err}");
+    assert!(!out.exists());
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "no temporary file left behind");
+    let err = fails(lfm().args(["export", "gguf", "--quant", "q3_k", "--model"]).arg(fixtures().join("lfm2-tiny")).arg("--out").arg(&out));
+    assert!(err.contains("unknown --quant \"q3_k\""), "{err}");
+
+    // A good file, then broken copies of it.
+    let good = tmp.path().join("good.gguf");
+    let o = lfm().args(["export", "gguf", "--quant", "q4_0", "--model"]).arg(fixtures().join("lfm2-tiny")).arg("--out").arg(&good).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&good).unwrap();
+    let bad = tmp.path().join("bad.gguf");
+    let run = |b: &[u8]| {
+        std::fs::write(&bad, b).unwrap();
+        fails(lfm().args(["generate", "--prompt", "hi", "--max-new-tokens", "2", "--model"]).arg(&bad))
+    };
+    let err = run(&bytes[..bytes.len() / 2]);
+    assert!(err.contains("bad.gguf") && err.contains("truncated"), "{err}");
+    let err = run(b"GGUF");
+    assert!(err.contains("bad.gguf") && err.contains("truncated"), "{err}");
+    let err = run(b"PK\x03\x04 not a gguf at all");
+    assert!(err.contains("bad.gguf: not a GGUF file"), "{err}");
+    // Unknown tensor type: patch the first tensor's type id (after its name and dims) to 99.
+    let g = lfm_quant::gguf::GgufFile::open(&good).unwrap();
+    let first = &g.tensors[0];
+    let name = first.name.as_bytes();
+    let pos = bytes.windows(name.len()).position(|w| w == name).unwrap() + name.len() + 4 + 8 * first.dims.len();
+    let mut patched = bytes.clone();
+    patched[pos..pos + 4].copy_from_slice(&99u32.to_le_bytes());
+    let err = run(&patched);
+    assert!(err.contains(&format!("tensor {}: unsupported ggml type id 99", first.name)), "{err}");
+}
