@@ -53,18 +53,24 @@ pub struct Quality {
     pub top1_agreement: f64,
 }
 
+/// Up to `n` windows of `seq_len + 1` tokens from the validation split of a dataset.
+pub fn val_windows(dir: &std::path::Path, seq_len: usize, n: usize) -> Result<Vec<Vec<u32>>> {
+    let mut l = lfm_data::loader::Loader::new(dir, lfm_data::loader::LoaderConfig::val(1, seq_len), None)?;
+    let mut out = Vec::new();
+    while out.len() < n {
+        let Some(b) = l.next_batch()? else { break };
+        out.push(b.window(0).to_vec());
+    }
+    if out.is_empty() {
+        bail!("{}: no validation windows of {} tokens (build it with --val-fraction > 0)", dir.display(), seq_len + 1);
+    }
+    Ok(out)
+}
+
 fn held_out_windows(a: &GgufArgs, bos: u32) -> Result<Option<Vec<Vec<u32>>>> {
     let w = a.seq_len + 1;
     if let Some(dir) = &a.eval_data {
-        let mut l = lfm_data::loader::Loader::new(dir, lfm_data::loader::LoaderConfig::val(1, a.seq_len), None)?;
-        let mut out = Vec::new();
-        while out.len() < a.eval_windows {
-            let Some(b) = l.next_batch()? else { break };
-            out.push(b.window(0).to_vec());
-        }
-        if out.is_empty() {
-            bail!("{}: no validation windows of {w} tokens (build it with --val-fraction > 0)", dir.display());
-        }
+        let out = val_windows(dir, a.seq_len, a.eval_windows)?;
         return Ok(Some(out));
     }
     if let Some(p) = &a.eval_text {
@@ -134,28 +140,41 @@ pub fn gguf(a: &GgufArgs, device: &Device) -> Result<()> {
         bail!("{}: --model must be a checkpoint directory (re-exporting a GGUF would quantize twice)", a.model.display());
     }
     let (cfg, model) = progress::load_model(&a.model, device)?;
-    let name = a.model.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "lfm2".into());
+    let windows = held_out_windows(a, cfg.bos_token_id)?;
+    export_and_report(&a.model, &cfg, &model, mix, &a.out, windows.as_deref(), device)
+}
+
+/// Writes `model` (a checkpoint in `dir`) as GGUF, prints what was written and, given held-out
+/// windows, the quality report.
+pub fn export_and_report(
+    dir: &std::path::Path,
+    cfg: &lfm_model::Lfm2Config,
+    model: &Lfm2Model,
+    mix: Mix,
+    out: &std::path::Path,
+    windows: Option<&[Vec<u32>]>,
+    device: &Device,
+) -> Result<()> {
+    let name = dir.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "lfm2".into());
     let pb = progress::bar(0, "tensors encoded");
-    let (w, summary) = export::build(&model, &cfg, Some(&a.model), &name, mix, |k, n| {
+    let (w, summary) = export::build(model, cfg, Some(dir), &name, mix, |k, n| {
         pb.set_length(n as u64);
         pb.set_position(k as u64);
     })?;
     pb.finish_and_clear();
-    let sp = progress::spinner(format!("writing {}", a.out.display()));
-    let bytes = w.write(&a.out)?;
+    let sp = progress::spinner(format!("writing {}", out.display()));
+    let bytes = w.write(out)?;
     sp.finish_and_clear();
-    println!("wrote {} ({:.2} MiB, {} tensors, {})", a.out.display(), bytes as f64 / (1 << 20) as f64, w.tensors.len(), mix.name());
+    println!("wrote {} ({:.2} MiB, {} tensors, {})", out.display(), bytes as f64 / (1 << 20) as f64, w.tensors.len(), mix.name());
     for (ty, n, elems) in &summary.by_type {
         println!("  {:<6} {n:>4} tensors {elems:>12} weights", ty.name());
     }
     println!("  2-D weights: {:.2} bits per weight", 8.0 * summary.weight_bytes as f64 / summary.weight_elements as f64);
-
-    let bos = cfg.bos_token_id;
-    match held_out_windows(a, bos)? {
+    match windows {
         None => println!("(no quality report: pass --eval-data DATASET_DIR or --eval-text FILE)"),
         Some(windows) => {
-            let q = lfm_quant::import::load_gguf(&a.out, device)?;
-            let r = compare(&model, &q.model, &windows, device);
+            let q = lfm_quant::import::load_gguf(out, device)?;
+            let r = compare(model, &q.model, windows, device);
             print_quality(mix.name(), &r);
         }
     }

@@ -129,7 +129,7 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     let tok_dir = dir.join("tokenizer");
     tokenizer::save_dir(&tok, &tok_dir, 4096)?;
     pb.finish_and_clear();
-    println!("2/5 tokenizer: byte-level BPE, {} tokens, trained on the bundled Jargon File ({} documents, {:.1} MB) -> {}",
+    println!("2/6 tokenizer: byte-level BPE, {} tokens, trained on the bundled Jargon File ({} documents, {:.1} MB) -> {}",
         tok.get_vocab_size(true), texts.len(), CORPUS.len() as f64 / 1e6, tok_dir.display());
 
     // 3. Shards.
@@ -145,7 +145,7 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     let (m, _) = shards::build(&o, &pb)?;
     pb.finish_and_clear();
     println!(
-        "3/5 dataset: train {} docs / {} tokens, val {} docs / {} tokens -> {}",
+        "3/6 dataset: train {} docs / {} tokens, val {} docs / {} tokens -> {}",
         m.train.documents,
         m.train.tokens,
         m.val.documents,
@@ -164,7 +164,7 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
         init_from: None,
     });
     println!(
-        "4/5 training a tiny LFM2 from scratch: {} steps of {} tokens (configs/quickstart.toml)",
+        "4/6 training a tiny LFM2 from scratch: {} steps of {} tokens (configs/quickstart.toml)",
         cfg.run.steps,
         cfg.batch.micro_batch * cfg.accum() * cfg.data.seq_len
     );
@@ -193,7 +193,7 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
 
     // 5. Report and samples.
     let (mcfg, model) = progress::load_model(&ckpt, device)?;
-    println!("5/5 validation perplexity {:.1} (loss {val:.3} nats/token); unigram baseline perplexity {:.1} ({h:.3}); uniform {}",
+    println!("5/6 validation perplexity {:.1} (loss {val:.3} nats/token); unigram baseline perplexity {:.1} ({h:.3}); uniform {}",
         val.exp(), h.exp(), mcfg.vocab_size);
     let codec = TextCodec::load(&ckpt)?;
     let prompts: Vec<Vec<u32>> = a
@@ -217,12 +217,18 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     for (p, toks) in a.prompt.iter().zip(&out.tokens) {
         println!("    {p}{}", codec.decode(toks)?.replace('\n', " "));
     }
+    // 6. Export for llama.cpp and edge runtimes, with what Q8_0 costs on held-out text.
+    let gguf = dir.join("model-q8_0.gguf");
+    println!("6/6 export: {} (Q8_0; quality on the validation split)", gguf.display());
+    let windows = crate::cmd_export::val_windows(&data, 128, 32)?;
+    crate::cmd_export::export_and_report(&ckpt, &mcfg, &model, lfm_quant::export::Mix::Q8_0, &gguf, Some(&windows), device)?;
     println!(
-        "done. tokenizer {}, dataset {}, run {} (metrics.jsonl, loss.png), checkpoint {}",
+        "done. tokenizer {}, dataset {}, run {} (metrics.jsonl, loss.png), checkpoint {}, GGUF {}",
         tok_dir.display(),
         data.display(),
         s.run_dir.display(),
-        ckpt.display()
+        ckpt.display(),
+        gguf.display()
     );
     println!(
         "next: lfm generate --model {} --raw --prompt \"The hacker\" --temperature 0.8",
@@ -273,7 +279,7 @@ fn parity(dir: &std::path::Path, device: &Device) -> Result<()> {
         .flatten()
         .map(|&t| t as i64)
         .eq(gen_want.iter().copied());
-    println!("1/5 parity: the embedded transformers-made LFM2 ({}) — logits max-abs-diff {diff:.2e} (tol 1e-4), cached greedy ids {}",
+    println!("1/6 parity: the embedded transformers-made LFM2 ({}) — logits max-abs-diff {diff:.2e} (tol 1e-4), cached greedy ids {}",
         cfg.pattern(), if same { "identical" } else { "DIFFERENT" });
     if diff > 1e-4 || !same {
         bail!("the embedded model does not match its transformers reference");

@@ -134,7 +134,8 @@ fn quickstart_runs_and_checks_parity() {
     assert!(out.status.success(), "{s} {}", String::from_utf8_lossy(&out.stderr));
     assert!(s.contains("cached greedy ids identical"), "{s}");
     assert!(s.contains("validation perplexity") && s.contains("unigram baseline"), "{s}");
-    for p in ["tokenizer/tokenizer.json", "data/manifest.json", "run/metrics.jsonl", "run/loss.png", "run/checkpoints/step-000003/DONE"] {
+    assert!(s.contains("6/6 export") && s.contains("top-1 vs f32"), "{s}");
+    for p in ["tokenizer/tokenizer.json", "data/manifest.json", "run/metrics.jsonl", "run/loss.png", "run/checkpoints/step-000003/DONE", "model-q8_0.gguf"] {
         assert!(tmp.path().join(p).exists(), "{p}");
     }
     // A second quickstart into the same directory is refused rather than mixing runs.
