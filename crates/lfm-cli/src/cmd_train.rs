@@ -1,4 +1,4 @@
-//! `lfm train pretrain|sft --config FILE [--steps N] [--out DIR] [--resume latest|PATH] [--seed S]`.
+//! `lfm train pretrain|sft|grpo --config FILE [--steps N] [--out DIR] [--resume latest|PATH] [--seed S]`.
 
 use std::path::PathBuf;
 
@@ -13,6 +13,60 @@ pub enum TrainCommand {
     Pretrain(TrainArgs),
     /// Supervised fine-tuning on chat / tool-use conversations (JSONL).
     Sft(TrainArgs),
+    /// GRPO reinforcement learning with the evaluation scorers as rewards (tool calls, IFEval, ...).
+    Grpo(GrpoArgs),
+}
+
+#[derive(Args)]
+pub struct GrpoArgs {
+    /// TOML GRPO configuration (see configs/grpo-*.toml).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Override `[run] steps`.
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Override `[run] out` (the run directory).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Resume from `latest` or a checkpoint path.
+    #[arg(long)]
+    pub resume: Option<String>,
+    /// Override `[run] seed`.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop after this step (checkpointing it), as if interrupted.
+    #[arg(long)]
+    pub stop_after: Option<u64>,
+}
+
+fn grpo(a: &GrpoArgs, device_flag: Option<&str>) -> Result<()> {
+    use lfm_train::grpo::{self, GrpoConfig, GrpoOptions};
+    let mut cfg = GrpoConfig::load(&a.config)?;
+    if let Some(s) = a.steps {
+        cfg.run.steps = s;
+    }
+    if let Some(o) = &a.out {
+        cfg.run.out = o.clone();
+    }
+    if let Some(s) = a.seed {
+        cfg.run.seed = s;
+    }
+    if let Some(d) = device_flag {
+        cfg.run.device = Some(d.to_string());
+    }
+    cfg.validate(&a.config.display().to_string())?;
+    let device = lfm_model::device::parse_device(cfg.run.device.as_deref().unwrap_or("cpu"))?;
+    let s = grpo::run(&cfg, &device, &GrpoOptions { resume: a.resume.clone(), stop_after: a.stop_after, progress: true })?;
+    println!("run directory   {}", s.run_dir.display());
+    println!("steps           {}", s.steps_done);
+    if let (Some(f), Some(l)) = (s.first_reward, s.last_reward) {
+        println!("mean reward     {f:.3} (first step of this run) -> {l:.3} (last)");
+    }
+    if let Some(c) = &s.last_checkpoint {
+        println!("checkpoint      {}", c.display());
+    }
+    println!("metrics         {} (one object per step), curves {}", s.run_dir.join("metrics.jsonl").display(), s.run_dir.join("reward.png").display());
+    Ok(())
 }
 
 #[derive(Args)]
@@ -44,6 +98,7 @@ pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
     let (job, a) = match cmd {
         TrainCommand::Pretrain(a) => (Job::Pretrain, a),
         TrainCommand::Sft(a) => (Job::Sft, a),
+        TrainCommand::Grpo(a) => return grpo(a, device_flag),
     };
     let mut cfg = RunConfig::load(&a.config)?;
     if cfg.job != job {

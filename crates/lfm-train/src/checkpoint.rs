@@ -75,9 +75,25 @@ pub fn save(
     tokenizer_files: &[PathBuf],
     keep_last: usize,
 ) -> Result<PathBuf> {
+    let meta_json = serde_json::to_string_pretty(meta)?;
+    save_with_meta(run_dir, model, cfg, opt, meta.step, &meta_json, tokenizer_files, keep_last)
+}
+
+/// [`save`] with any `meta.json` body (GRPO runs keep their own meta).
+#[allow(clippy::too_many_arguments)]
+pub fn save_with_meta(
+    run_dir: &Path,
+    model: &Lfm2Model,
+    cfg: &Lfm2Config,
+    opt: &AdamW,
+    step: u64,
+    meta_json: &str,
+    tokenizer_files: &[PathBuf],
+    keep_last: usize,
+) -> Result<PathBuf> {
     let root = root(run_dir);
     std::fs::create_dir_all(&root).with_context(|| format!("{}: cannot create", root.display()))?;
-    let name = step_name(meta.step);
+    let name = step_name(step);
     let tmp = root.join(format!(".tmp-{name}"));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)
@@ -92,7 +108,6 @@ pub fn save(
         }
     }
     opt.save(&tmp.join("optimizer.safetensors"))?;
-    let meta_json = serde_json::to_string_pretty(meta)?;
     lfm_model::hf::write_atomic(&tmp.join("meta.json"), meta_json.as_bytes())
         .map_err(|e| anyhow!("{e}"))?;
     for f in [
@@ -103,7 +118,7 @@ pub fn save(
     ] {
         sync_file(&tmp.join(f));
     }
-    std::fs::write(tmp.join("DONE"), format!("{}\n", meta.step))
+    std::fs::write(tmp.join("DONE"), format!("{step}\n"))
         .with_context(|| format!("{}: cannot write DONE", tmp.display()))?;
     sync_file(&tmp.join("DONE"));
     sync_file(&tmp);

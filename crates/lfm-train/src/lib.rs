@@ -6,10 +6,13 @@
 //! - [`checkpoint`]: HF-layout checkpoints with optimizer and loader state, atomic, `DONE` last.
 //! - [`metrics`]: `metrics.jsonl` and PNG loss curves.
 //! - [`trainer`]: the loop.
+//! - [`grpo`]: GRPO reinforcement learning with the evaluation scorers as rewards ([`rewards`]).
 
 pub mod checkpoint;
 pub mod config;
+pub mod grpo;
 pub mod metrics;
 pub mod optim;
+pub mod rewards;
 pub mod schedule;
 pub mod trainer;

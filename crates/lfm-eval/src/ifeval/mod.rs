@@ -36,7 +36,8 @@ pub struct BadInput {
     pub message: String,
 }
 
-fn parse_prompt(line: &str, at: &str, n: usize) -> Result<Prompt> {
+/// Parses one input line (`at` names it in errors; `n` is its line number).
+pub fn parse_prompt_line(line: &str, at: &str, n: usize) -> Result<Prompt> {
     let v: Value = serde_json::from_str(line).map_err(|e| anyhow!("{at}: invalid JSON: {e}"))?;
     let key = v.get("key").and_then(Value::as_i64).ok_or_else(|| anyhow!("{at}: no integer \"key\""))?;
     let prompt = v.get("prompt").and_then(Value::as_str).ok_or_else(|| anyhow!("{at}: no \"prompt\" string"))?.to_string();
@@ -66,7 +67,7 @@ pub fn load_inputs_lenient(path: &Path) -> Result<(Vec<Prompt>, Vec<BadInput>)> 
             continue;
         }
         let at = format!("{}:{}", path.display(), i + 1);
-        match parse_prompt(line, &at, i + 1) {
+        match parse_prompt_line(line, &at, i + 1) {
             Ok(p) => good.push(p),
             Err(e) => {
                 let v: Option<Value> = serde_json::from_str(line).ok();

@@ -1,0 +1,674 @@
+//! GRPO (Group Relative Policy Optimization, Shao et al. 2024, as in DeepSeekMath / TRL) for
+//! tool use, with lfm-eval's scorers as rewards. One visible loop:
+//!
+//! ```text
+//! for step in start+1..=steps:
+//!     prompts = the next `prompts_per_step` tasks (a seeded permutation per epoch)
+//!     sample G completions per prompt with the KV/conv cache (batched; temperature, top-k,
+//!         top-p from [grpo]; the sampling seed is a function of (seed, step))
+//!     reward_i = Σ_f weight_f · reward_f(task, completion_i)           ([rewards], rewards/)
+//!     A_i = (reward_i − mean_group) / (std_group + eps)                 (std: unbiased, n−1)
+//!     old log-probs (and reference log-probs when beta > 0) of every completion token
+//!     repeat ppo_epochs times (old log-probs kept):
+//!         r_t = exp(logp_t − old_t)
+//!         loss_t = −min(r_t·A, clip(r_t, 1−ε, 1+ε)·A) + beta·KL_t
+//!             KL_t = exp(ref_t − logp_t) − (ref_t − logp_t) − 1        (k3 estimator, ≥ 0)
+//!         loss = Σ_t loss_t / (number of completion tokens in the whole batch)
+//!         clip the gradient norm; one AdamW step
+//!     log metrics.jsonl (rewards per function, KL, clip fraction, lengths, tokens/s); reward.png
+//!     checkpoint every `checkpoint_every` (model + optimizer + step: resume is exact)
+//! ```
+//!
+//! **Token-level normalization.** The loss is the mean over all completion tokens of the
+//! group (DAPO's "token-level" mean), not the mean of per-sequence means (the original GRPO).
+//! With per-sequence means a token of a long completion weighs less than one of a short
+//! completion, so long wrong answers are penalized less per token and length drifts; the
+//! token-level mean weighs every sampled token the same. A test pins the difference.
+//!
+//! `beta = 0` (the default) drops the KL term and never loads the reference model.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use burn::module::Module;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use indicatif::{ProgressBar, ProgressStyle};
+use lfm_data::chat::{self, RenderOptions};
+use lfm_model::generate::{generate, GenerateOptions, SamplingConfig};
+use lfm_model::Lfm2Model;
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint;
+use crate::config::{OptimSection, ScheduleSection};
+use crate::metrics::{self, MetricsLog};
+use crate::optim::{AdamW, GradAccumulator};
+use crate::rewards::{self, RewardFn};
+use crate::schedule::Schedule;
+
+pub const FORMAT: &str = "lfm-train/grpo-checkpoint-v1";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpoModel {
+    /// Starting checkpoint (HF layout, with its tokenizer.json).
+    #[serde(default)]
+    pub init_from: Option<PathBuf>,
+    /// Or a preset ("tiny") trained first by `[warm_start]`.
+    #[serde(default)]
+    pub preset: Option<String>,
+}
+
+/// A short SFT run before RL (for models that cannot yet produce the format at all).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarmStart {
+    pub sft_jsonl: PathBuf,
+    pub steps: u64,
+    pub lr: f64,
+    pub micro_batch: usize,
+    pub seq_len: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpoData {
+    /// Prompts JSONL (format in data/README.md).
+    pub prompts: PathBuf,
+    /// tokenizer.json (default: the starting checkpoint's).
+    #[serde(default)]
+    pub tokenizer: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpoSection {
+    /// Completions per prompt (G).
+    pub group_size: usize,
+    pub prompts_per_step: usize,
+    pub max_new_tokens: usize,
+    #[serde(default = "one_f")]
+    pub temperature: f64,
+    #[serde(default = "one_f")]
+    pub top_p: f64,
+    #[serde(default)]
+    pub top_k: usize,
+    /// PPO clip range ε.
+    #[serde(default = "d_clip")]
+    pub clip_eps: f64,
+    /// KL penalty to the frozen starting model (0: off, reference not loaded).
+    #[serde(default)]
+    pub beta: f64,
+    /// Optimizer steps per generation batch (μ), all against the same old log-probs.
+    #[serde(default = "one_u")]
+    pub ppo_epochs: usize,
+    /// Completions per backward pass (memory); 0 = all at once.
+    #[serde(default)]
+    pub micro_batch: usize,
+    /// ε of the advantage normalization.
+    #[serde(default = "d_adv_eps")]
+    pub adv_eps: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpoRun {
+    pub steps: u64,
+    #[serde(default)]
+    pub seed: u64,
+    pub out: PathBuf,
+    #[serde(default)]
+    pub checkpoint_every: u64,
+    #[serde(default = "d_keep")]
+    pub keep_last: usize,
+    #[serde(default)]
+    pub device: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpoConfig {
+    #[serde(default = "d_job")]
+    pub job: String,
+    pub model: GrpoModel,
+    #[serde(default)]
+    pub warm_start: Option<WarmStart>,
+    pub data: GrpoData,
+    pub grpo: GrpoSection,
+    /// Reward name → weight.
+    pub rewards: BTreeMap<String, f64>,
+    pub optim: OptimSection,
+    pub schedule: ScheduleSection,
+    pub run: GrpoRun,
+}
+
+fn one_f() -> f64 {
+    1.0
+}
+fn one_u() -> usize {
+    1
+}
+fn d_clip() -> f64 {
+    0.2
+}
+fn d_adv_eps() -> f64 {
+    1e-4
+}
+fn d_keep() -> usize {
+    2
+}
+fn d_job() -> String {
+    "grpo".into()
+}
+
+impl GrpoConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let origin = path.display().to_string();
+        let cfg: GrpoConfig = toml::from_str(&text).map_err(|e| anyhow!("{origin}: {}", e.message().replace('\n', " ")))?;
+        cfg.validate(&origin)?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        if self.job != "grpo" {
+            bail!("{origin}: job = {:?}, expected \"grpo\"", self.job);
+        }
+        match (&self.model.init_from, &self.model.preset, &self.warm_start) {
+            (Some(_), None, _) => {}
+            (None, Some(p), Some(_)) if p == "tiny" => {}
+            (None, Some(_), None) => bail!("{origin}: [model] preset needs a [warm_start] SFT section"),
+            _ => bail!("{origin}: [model] needs exactly one of `init_from` or `preset = \"tiny\"`"),
+        }
+        if self.model.preset.is_some() && self.data.tokenizer.is_none() {
+            bail!("{origin}: a preset model needs [data] tokenizer");
+        }
+        let g = &self.grpo;
+        if g.group_size < 2 {
+            bail!("{origin}: [grpo] group_size must be at least 2 (advantages compare completions of one prompt)");
+        }
+        if g.prompts_per_step == 0 || g.max_new_tokens == 0 || g.ppo_epochs == 0 {
+            bail!("{origin}: [grpo] prompts_per_step, max_new_tokens and ppo_epochs must be positive");
+        }
+        if !(g.clip_eps > 0.0 && g.clip_eps < 1.0) || g.beta < 0.0 || g.temperature <= 0.0 || !(0.0..=1.0).contains(&g.top_p) {
+            bail!("{origin}: [grpo] needs 0 < clip_eps < 1, beta >= 0, temperature > 0, 0 <= top_p <= 1");
+        }
+        if self.rewards.is_empty() {
+            bail!("{origin}: [rewards] is empty (name = weight; known: {})", rewards::REGISTRY.iter().map(|r| r.0).collect::<Vec<_>>().join(", "));
+        }
+        for name in self.rewards.keys() {
+            rewards::lookup(name).map_err(|e| anyhow!("{origin}: [rewards] {e}"))?;
+        }
+        if self.run.steps == 0 {
+            bail!("{origin}: [run] steps must be positive");
+        }
+        Ok(())
+    }
+
+    /// Everything that decides the numbers (for the resume check).
+    fn training_part(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("config serializes");
+        for k in ["out", "checkpoint_every", "keep_last", "device", "steps"] {
+            v["run"].as_object_mut().map(|o| o.remove(k));
+        }
+        v
+    }
+}
+
+/// Group-relative advantages: rows `g*i .. g*(i+1)` are one prompt's completions.
+pub fn group_advantages(rewards: &[f64], g: usize, eps: f64) -> Vec<f64> {
+    let mut out = Vec::with_capacity(rewards.len());
+    for grp in rewards.chunks(g) {
+        let n = grp.len() as f64;
+        let mean = grp.iter().sum::<f64>() / n;
+        let var = if grp.len() > 1 { grp.iter().map(|r| (r - mean) * (r - mean)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+        out.extend(grp.iter().map(|r| (r - mean) / (var.sqrt() + eps)));
+    }
+    out
+}
+
+/// Per-token loss terms, summed over the masked (completion) tokens.
+///
+/// # Shapes
+/// - `new`, `old`, `mask`: [B, T]; `reference`: [B, T] or `None`; `adv`: [B, 1]
+/// - returns (Σ loss_t over mask [1], Σ KL_t over mask [1], clipped-token count [1])
+pub fn token_loss_sums(new: Tensor<2>, old: Tensor<2>, reference: Option<Tensor<2>>, adv: Tensor<2>, mask: Tensor<2>, clip_eps: f64, beta: f64) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
+    let shape = new.shape();
+    let adv = adv.expand(shape.clone());
+    let ratio = (new.clone() - old).exp();
+    let unclipped = ratio.clone() * adv.clone();
+    let clipped = ratio.clone().clamp(1.0 - clip_eps, 1.0 + clip_eps) * adv.clone();
+    let mut per = unclipped.min_pair(clipped).neg();
+    // Tokens where the clip is active (no gradient): ratio beyond 1±ε in the advantage's direction.
+    let low = ratio.clone().lower_elem(1.0 - clip_eps).bool_and(adv.clone().lower_elem(0.0));
+    let high = ratio.greater_elem(1.0 + clip_eps).bool_and(adv.greater_elem(0.0));
+    let clip_count = (low.bool_or(high).float() * mask.clone()).sum();
+    let kl_sum = match reference {
+        Some(r) => {
+            let d = r - new;
+            let kl = d.clone().exp() - d - 1.0;
+            per = per + kl.clone() * beta;
+            (kl * mask.clone()).sum()
+        }
+        None => Tensor::zeros([1], &mask.device()),
+    };
+    ((per * mask).sum(), kl_sum, clip_count)
+}
+
+/// Log-probabilities (at `temperature`) of tokens 1.. of each row given the ones before.
+///
+/// # Shapes
+/// - `ids`: [B, L] -> [B, L-1]
+pub fn token_logprobs(model: &Lfm2Model, ids: Tensor<2, Int>, temperature: f64) -> Tensor<2> {
+    let [b, l] = ids.dims();
+    let inputs = ids.clone().narrow(1, 0, l - 1);
+    let targets = ids.narrow(1, 1, l - 1).reshape([b, l - 1, 1]);
+    let logits = model.forward(inputs);
+    let lp = log_softmax(logits / temperature, 2);
+    lp.gather(2, targets).reshape([b, l - 1])
+}
+
+/// One sampled batch: token rows (prompt + completion, right-padded) and what scoring needs.
+struct Rollout {
+    ids: Vec<i64>,
+    mask: Vec<f32>,
+    rows: usize,
+    len: usize,
+    completion_tokens: usize,
+}
+
+fn rollout_batch(prompts: &[Vec<u32>], completions: &[Vec<u32>], pad: u32) -> Rollout {
+    let rows = prompts.len();
+    let len = prompts.iter().zip(completions).map(|(p, c)| p.len() + c.len()).max().unwrap_or(1).max(2);
+    let mut ids = Vec::with_capacity(rows * len);
+    // mask[r, t] refers to predicting token t+1.
+    let mut mask = Vec::with_capacity(rows * (len - 1));
+    for (p, c) in prompts.iter().zip(completions) {
+        let row: Vec<u32> = p.iter().chain(c).copied().collect();
+        ids.extend(row.iter().map(|&t| t as i64));
+        ids.extend(std::iter::repeat_n(pad as i64, len - row.len()));
+        for t in 0..len - 1 {
+            let target = t + 1;
+            mask.push((target >= p.len() && target < p.len() + c.len()) as u8 as f32);
+        }
+    }
+    let completion_tokens = completions.iter().map(Vec::len).sum();
+    Rollout { ids, mask, rows, len, completion_tokens }
+}
+
+/// `meta.json` of a GRPO checkpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GrpoMeta {
+    pub format: String,
+    pub step: u64,
+    pub lr: f64,
+    pub elapsed_s: f64,
+    pub config: GrpoConfig,
+    pub model_config: serde_json::Value,
+    /// The starting checkpoint (the KL reference).
+    pub init: PathBuf,
+}
+
+/// One line of metrics.jsonl.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GrpoRecord {
+    pub step: u64,
+    pub reward_mean: f64,
+    pub reward_std: f64,
+    /// Per reward function: [mean, std] of its (unweighted) value.
+    pub rewards: BTreeMap<String, [f64; 2]>,
+    pub loss: f64,
+    pub kl: f64,
+    pub clip_frac: f64,
+    pub completion_len: f64,
+    pub grad_norm: f64,
+    pub lr: f64,
+    pub sampling_tokens_per_s: f64,
+    pub learner_tokens_per_s: f64,
+    pub elapsed_s: f64,
+}
+
+/// How to run (beyond the config).
+#[derive(Clone, Debug, Default)]
+pub struct GrpoOptions {
+    pub resume: Option<String>,
+    pub stop_after: Option<u64>,
+    pub progress: bool,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct GrpoSummary {
+    pub run_dir: PathBuf,
+    pub steps_done: u64,
+    pub first_reward: Option<f64>,
+    pub last_reward: Option<f64>,
+    pub last_checkpoint: Option<PathBuf>,
+}
+
+fn mean_std(v: &[f64]) -> [f64; 2] {
+    let n = v.len().max(1) as f64;
+    let m = v.iter().sum::<f64>() / n;
+    [m, (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n).sqrt()]
+}
+
+/// A seed for step `step`'s sampling, from the run seed (splitmix64).
+fn step_seed(seed: u64, step: u64) -> u64 {
+    let mut z = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The warm-start SFT (skipped when its run already finished), returning its checkpoint.
+fn warm_start(cfg: &GrpoConfig, device: &Device) -> Result<PathBuf> {
+    let ws = cfg.warm_start.as_ref().expect("validated");
+    let out = cfg.run.out.join("warm_start");
+    let done = checkpoint::complete(&out)?;
+    if let Some((step, dir)) = done.last() {
+        if *step == ws.steps {
+            return Ok(dir.clone());
+        }
+    }
+    let toml_text = format!(
+        "job = \"sft\"\n[model]\npreset = {:?}\n[data]\nsft_jsonl = {:?}\ntokenizer = {:?}\nseq_len = {}\n[optim]\nlr = {}\nweight_decay = 0.0\n[schedule]\nkind = \"cosine\"\nwarmup_steps = {}\n[batch]\nmicro_batch = {}\n[run]\nsteps = {}\nseed = {}\nout = {:?}\ncheckpoint_every = {}\nkeep_last = 1\n",
+        cfg.model.preset.as_deref().unwrap_or("tiny"),
+        ws.sft_jsonl.display().to_string(),
+        cfg.data.tokenizer.as_ref().expect("validated").display().to_string(),
+        ws.seq_len,
+        ws.lr,
+        (ws.steps / 10).max(1),
+        ws.micro_batch,
+        ws.steps,
+        cfg.run.seed,
+        out.display().to_string(),
+        ws.steps
+    );
+    let sft = crate::config::RunConfig::from_toml(&toml_text, "[warm_start]")?;
+    let resume = (!done.is_empty()).then(|| "latest".to_string());
+    let s = crate::trainer::run(&sft, device, &crate::trainer::RunOptions { resume, stop_after: None, progress: true })?;
+    s.last_checkpoint.ok_or_else(|| anyhow!("the warm-start SFT wrote no checkpoint"))
+}
+
+/// Runs (or resumes) GRPO on `device`.
+pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<GrpoSummary> {
+    let run_dir = cfg.run.out.clone();
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("{}: cannot create the run directory", run_dir.display()))?;
+    checkpoint::clean_partial(&run_dir);
+    let ad = device.clone().autodiff();
+
+    // Policy, optimizer and the starting point (also the KL reference).
+    let (init, model_cfg, mut model, mut opt, start, elapsed0) = if let Some(spec) = &opts.resume {
+        let dir = checkpoint::resolve(&run_dir, spec)?;
+        let text = std::fs::read_to_string(dir.join("meta.json")).with_context(|| format!("{}: no meta.json", dir.display()))?;
+        let meta: GrpoMeta = serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid GRPO meta.json: {e}", dir.display()))?;
+        if meta.format != FORMAT {
+            bail!("{}: format {:?}, expected {FORMAT:?}", dir.display(), meta.format);
+        }
+        if meta.config.training_part() != cfg.training_part() {
+            bail!("{}: was written by a GRPO run with another configuration", dir.display());
+        }
+        let (mc, m) = lfm_model::hf::load_dir(&dir, &ad).map_err(|e| anyhow!("{e}"))?;
+        let o = AdamW::load(cfg.optim.clone(), &dir.join("optimizer.safetensors"), &ad)?;
+        (meta.init, mc, m, o, meta.step, meta.elapsed_s)
+    } else {
+        if !checkpoint::complete(&run_dir)?.is_empty() {
+            bail!("{}: already has checkpoints; pass --resume latest, or choose another --out", run_dir.display());
+        }
+        let init = match &cfg.model.init_from {
+            Some(d) => d.clone(),
+            None => warm_start(cfg, device)?,
+        };
+        let (mc, m) = lfm_model::hf::load_dir(&init, &ad).map_err(|e| anyhow!("{e}"))?;
+        (init, mc, m, AdamW::new(cfg.optim.clone()), 0, 0.0)
+    };
+    let reference = if cfg.grpo.beta > 0.0 { Some(lfm_model::hf::load_dir(&init, device).map_err(|e| anyhow!("{e}"))?.1) } else { None };
+    let tok_path = cfg.data.tokenizer.clone().unwrap_or_else(|| init.join("tokenizer.json"));
+    let tok = lfm_data::tokenizer::load(&tok_path)?;
+    lfm_data::tokenizer::check_against_model(&tok, &model_cfg, &tok_path.display().to_string())?;
+    let tok_files: Vec<PathBuf> = [tok_path.clone(), tok_path.with_file_name("tokenizer_config.json")].into_iter().filter(|p| p.exists()).collect();
+
+    let tasks = rewards::load_tasks(&cfg.data.prompts)?;
+    let fns: Vec<(String, f64, RewardFn)> = cfg.rewards.iter().map(|(n, w)| Ok((n.clone(), *w, rewards::lookup(n)?))).collect::<Result<_>>()?;
+    let prompt_ids: Vec<Vec<u32>> = tasks
+        .iter()
+        .map(|t| {
+            let r = chat::render(&t.conversation, &RenderOptions { add_generation_prompt: true, ..Default::default() })?;
+            Ok(tok.encode(r.text.as_str(), false).map_err(|e| anyhow!("{}: tokenizing: {e}", t.id))?.get_ids().to_vec())
+        })
+        .collect::<Result<_>>()?;
+    let stop: Vec<u32> = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tok.token_to_id(t)).collect();
+    let g = cfg.grpo.group_size;
+    let p_step = cfg.grpo.prompts_per_step;
+
+    let sched = Schedule::new(&cfg.schedule, cfg.optim.lr, cfg.optim.min_lr_ratio, cfg.run.steps);
+    let mut log = MetricsLog::open(&run_dir, (start > 0).then_some(start))?;
+    let started = Instant::now();
+    let end = opts.stop_after.map_or(cfg.run.steps, |s| s.min(cfg.run.steps));
+    let pb = if opts.progress { ProgressBar::new(cfg.run.steps) } else { ProgressBar::hidden() };
+    pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} GRPO steps {msg} [{elapsed} < {eta}]").expect("template"));
+    pb.set_position(start);
+    let (mut first_reward, mut last_reward, mut last_ckpt) = (None, None, None);
+    let title = format!("{} · GRPO · G={} · {} prompts/step", run_dir.file_name().map_or_else(|| run_dir.display().to_string(), |n| n.to_string_lossy().into_owned()), g, p_step);
+
+    let mut step = start;
+    while step < end {
+        step += 1;
+        let lr = sched.lr(step);
+        // Prompts: a seeded permutation of the task list per epoch.
+        let chosen: Vec<usize> = (0..p_step)
+            .map(|k| {
+                let flat = (step - 1) as usize * p_step + k;
+                let (epoch, pos) = (flat / tasks.len(), flat % tasks.len());
+                lfm_data::loader::permutation(tasks.len(), cfg.run.seed ^ (epoch as u64).wrapping_mul(0x51ED))[pos]
+            })
+            .collect();
+        let rows_prompts: Vec<Vec<u32>> = chosen.iter().flat_map(|&i| std::iter::repeat_n(prompt_ids[i].clone(), g)).collect();
+
+        // 1. Sample G completions per prompt (one batch through the cache).
+        let t0 = Instant::now();
+        let policy = model.valid();
+        let sampling = SamplingConfig { temperature: cfg.grpo.temperature as f32, top_k: cfg.grpo.top_k, top_p: cfg.grpo.top_p as f32, repetition_penalty: 1.0, seed: step_seed(cfg.run.seed, step) };
+        let gen_opts = GenerateOptions { max_new_tokens: cfg.grpo.max_new_tokens, stop_tokens: stop.clone(), sampling, keep_logits: false };
+        let gen = generate(&policy, &model_cfg, &rows_prompts, &gen_opts, device, |_, _| {})?;
+        let completions = gen.tokens;
+        let sample_s = t0.elapsed().as_secs_f64();
+
+        // 2. Rewards.
+        let texts: Vec<String> = completions
+            .iter()
+            .map(|c| {
+                let body: &[u32] = match c.last() {
+                    Some(t) if stop.contains(t) => &c[..c.len() - 1],
+                    _ => c,
+                };
+                tok.decode(body, false).map_err(|e| anyhow!("decoding: {e}"))
+            })
+            .collect::<Result<_>>()?;
+        let mut per_fn: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        let mut total = vec![0.0f64; texts.len()];
+        for (r, text) in texts.iter().enumerate() {
+            let task = &tasks[chosen[r / g]];
+            for (name, w, f) in &fns {
+                let v = f(task, text);
+                per_fn.entry(name.clone()).or_default().push(v);
+                total[r] += w * v;
+            }
+        }
+        let adv = group_advantages(&total, g, cfg.grpo.adv_eps);
+
+        // 3. Old (and reference) log-probs of the sampled tokens.
+        let t1 = Instant::now();
+        let ro = rollout_batch(&rows_prompts, &completions, model_cfg.pad_token_id);
+        let n_tok = ro.completion_tokens.max(1) as f64;
+        let mb = if cfg.grpo.micro_batch == 0 { ro.rows } else { cfg.grpo.micro_batch };
+        let chunk_ids = |d: &Device, lo: usize, hi: usize| Tensor::<2, Int>::from_data(TensorData::new(ro.ids[lo * ro.len..hi * ro.len].to_vec(), [hi - lo, ro.len]), d);
+        let chunk_f = |v: &[f32], d: &Device, lo: usize, hi: usize| Tensor::<2>::from_data(TensorData::new(v[lo * (ro.len - 1)..hi * (ro.len - 1)].to_vec(), [hi - lo, ro.len - 1]), d);
+        let host_lp = |m: &Lfm2Model| -> Vec<f32> {
+            let mut out = Vec::with_capacity(ro.rows * (ro.len - 1));
+            for lo in (0..ro.rows).step_by(mb) {
+                let hi = (lo + mb).min(ro.rows);
+                out.extend(token_logprobs(m, chunk_ids(device, lo, hi), cfg.grpo.temperature).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32"));
+            }
+            out
+        };
+        let old = host_lp(&policy);
+        let refl = reference.as_ref().map(host_lp);
+        let adv_f: Vec<f32> = adv.iter().map(|&a| a as f32).collect();
+
+        // 4. ppo_epochs optimizer steps against the same old log-probs.
+        let (mut loss_v, mut kl_v, mut clip_v, mut norm) = (0.0, 0.0, 0.0, 0.0);
+        for _ in 0..cfg.grpo.ppo_epochs {
+            let mut acc = GradAccumulator::default();
+            let (mut ls, mut ks, mut cs) = (0.0f64, 0.0f64, 0.0f64);
+            for lo in (0..ro.rows).step_by(mb) {
+                let hi = (lo + mb).min(ro.rows);
+                let new = token_logprobs(&model, chunk_ids(&ad, lo, hi), cfg.grpo.temperature);
+                let a = Tensor::<2>::from_data(TensorData::new(adv_f[lo..hi].to_vec(), [hi - lo, 1]), &ad);
+                let (l, k, c) = token_loss_sums(new, chunk_f(&old, &ad, lo, hi), refl.as_ref().map(|r| chunk_f(r, &ad, lo, hi)), a, chunk_f(&ro.mask, &ad, lo, hi), cfg.grpo.clip_eps, cfg.grpo.beta);
+                let loss = l / n_tok as f32;
+                let lv = loss.clone().into_scalar::<f32>() as f64;
+                if !lv.is_finite() {
+                    bail!("step {step}: GRPO loss is {lv}; stopping (last good checkpoint: {:?})", last_ckpt);
+                }
+                ls += lv;
+                ks += k.into_scalar::<f32>() as f64;
+                cs += c.into_scalar::<f32>() as f64;
+                acc.add(&model, &loss.backward(), 1.0)?;
+            }
+            norm = acc.global_norm();
+            if !norm.is_finite() {
+                bail!("step {step}: gradient norm is {norm}; stopping");
+            }
+            if cfg.optim.grad_clip > 0.0 && norm > cfg.optim.grad_clip {
+                acc.scale((cfg.optim.grad_clip / (norm + 1e-6)) as f32);
+            }
+            model = opt.step(model, &mut acc, lr)?;
+            (loss_v, kl_v, clip_v) = (ls, ks / n_tok, cs / n_tok);
+        }
+        let learn_s = t1.elapsed().as_secs_f64();
+        let [rm, rs] = mean_std(&total);
+        let rec = GrpoRecord {
+            step,
+            reward_mean: rm,
+            reward_std: rs,
+            rewards: per_fn.iter().map(|(k, v)| (k.clone(), mean_std(v))).collect(),
+            loss: loss_v,
+            kl: kl_v,
+            clip_frac: clip_v,
+            completion_len: ro.completion_tokens as f64 / ro.rows as f64,
+            grad_norm: norm,
+            lr,
+            sampling_tokens_per_s: ro.completion_tokens as f64 / sample_s.max(1e-9),
+            learner_tokens_per_s: (ro.rows * ro.len * cfg.grpo.ppo_epochs) as f64 / learn_s.max(1e-9),
+            elapsed_s: elapsed0 + started.elapsed().as_secs_f64(),
+        };
+        log.write(&rec)?;
+        first_reward.get_or_insert(rm);
+        last_reward = Some(rm);
+        pb.set_position(step);
+        pb.set_message(format!("reward {rm:.3} kl {:.4} clip {:.3} len {:.1}", rec.kl, rec.clip_frac, rec.completion_len));
+
+        let is_last = step == cfg.run.steps;
+        if (cfg.run.checkpoint_every > 0 && step % cfg.run.checkpoint_every == 0) || is_last || step == end {
+            let meta = GrpoMeta { format: FORMAT.into(), step, lr, elapsed_s: rec.elapsed_s, config: cfg.clone(), model_config: model_cfg.to_hf_value(), init: init.clone() };
+            last_ckpt = Some(checkpoint::save_with_meta(&run_dir, &model.valid(), &model_cfg, &opt, step, &serde_json::to_string_pretty(&meta)?, &tok_files, cfg.run.keep_last)?);
+            plot_rewards(&run_dir, &title)?;
+        }
+    }
+    pb.finish_and_clear();
+    Ok(GrpoSummary { run_dir, steps_done: step, first_reward, last_reward, last_checkpoint: last_ckpt })
+}
+
+/// `reward.png`: mean total reward and each reward function's mean per step.
+pub fn plot_rewards(run_dir: &Path, title: &str) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(run_dir.join("metrics.jsonl"))?;
+    let recs: Vec<GrpoRecord> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = vec![("reward (weighted sum)".into(), recs.iter().map(|r| (r.step as f64, r.reward_mean)).collect())];
+    let names: Vec<String> = recs.first().map(|r| r.rewards.keys().cloned().collect()).unwrap_or_default();
+    for n in names {
+        series.push((n.clone(), recs.iter().map(|r| (r.step as f64, r.rewards.get(&n).map_or(f64::NAN, |x| x[0]))).collect()));
+    }
+    let borrowed: Vec<(&str, Vec<(f64, f64)>)> = series.iter().map(|(n, p)| (n.as_str(), p.clone())).collect();
+    let path = run_dir.join("reward.png");
+    metrics::plot(&path, title, "mean reward", &borrowed)?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t2(v: &[f32], rows: usize, device: &Device) -> Tensor<2> {
+        Tensor::from_data(TensorData::new(v.to_vec(), [rows, v.len() / rows]), device)
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-5
+    }
+
+    #[test]
+    fn advantages_are_group_normalized_with_the_unbiased_std() {
+        // Group [1, 0, 0, 1]: mean 0.5, sample std sqrt(1/3) = 0.57735.
+        let a = group_advantages(&[1.0, 0.0, 0.0, 1.0, 2.0, 2.0, 2.0, 2.0], 4, 0.0);
+        let s = (1.0f64 / 3.0).sqrt();
+        assert!(close(a[0], 0.5 / s) && close(a[1], -0.5 / s));
+        // All-equal group: zero advantage (eps keeps it finite).
+        let a = group_advantages(&[2.0, 2.0, 2.0, 2.0], 4, 1e-4);
+        assert!(a.iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn ratios_clipping_and_loss_match_hand_computation() {
+        let d = Device::default();
+        // Two completions; A = [+1, -1]; eps = 0.2. Token log-ratios ln(1.5), ln(0.5), 0.
+        let (l15, l05) = (1.5f32.ln(), 0.5f32.ln());
+        let new = t2(&[l15, l05, 0.0, l15, l05, 0.0], 2, &d);
+        let old = t2(&[0.0; 6], 2, &d);
+        let adv = t2(&[1.0, -1.0], 2, &d);
+        let mask = t2(&[1.0, 1.0, 1.0, 1.0, 1.0, 0.0], 2, &d);
+        let (l, k, c) = token_loss_sums(new, old, None, adv, mask, 0.2, 0.0);
+        // Row 1 (A=+1): ratio 1.5 -> min(1.5, 1.2) = 1.2 (clipped); 0.5 -> min(0.5, 0.8) = 0.5; 1 -> 1.
+        // Row 2 (A=-1): 1.5 -> min(-1.5, -1.2) = -1.5; 0.5 -> min(-0.5, -0.8) = -0.8 (clipped); masked.
+        // loss = -(1.2 + 0.5 + 1) - (-1.5 - 0.8) = -2.7 + 2.3 = -0.4; clipped tokens: 2.
+        assert!(close(l.into_scalar::<f32>() as f64, -0.4));
+        assert_eq!(c.into_scalar::<f32>(), 2.0);
+        assert_eq!(k.into_scalar::<f32>(), 0.0);
+    }
+
+    #[test]
+    fn kl_term_is_the_k3_estimator_scaled_by_beta() {
+        let d = Device::default();
+        // new = old (ratio 1, A = 0: no policy term); ref - new = 0.5 -> k3 = e^0.5 - 0.5 - 1.
+        let new = t2(&[0.0, 0.0], 1, &d);
+        let refl = t2(&[0.5, 0.0], 1, &d);
+        let (l, k, _) = token_loss_sums(new.clone(), new, Some(refl), t2(&[0.0], 1, &d), t2(&[1.0, 1.0], 1, &d), 0.2, 0.1);
+        let k3 = 0.5f64.exp() - 1.5;
+        assert!(close(k.into_scalar::<f32>() as f64, k3));
+        assert!(close(l.into_scalar::<f32>() as f64, 0.1 * k3));
+    }
+
+    #[test]
+    fn token_level_mean_weighs_every_token_equally() {
+        // Rows of 1 and 3 completion tokens, A = +1 / -1, ratio 1 everywhere.
+        // Token-level mean (ours): (-1 + 3) / 4 = 0.5. Per-sequence mean would give
+        // ((-1/1) + (3/3)) / 2 = 0: the long wrong answer would cost nothing.
+        let d = Device::default();
+        let z = t2(&[0.0; 6], 2, &d);
+        let mask = t2(&[1.0, 0.0, 0.0, 1.0, 1.0, 1.0], 2, &d);
+        let (l, _, _) = token_loss_sums(z.clone(), z, None, t2(&[1.0, -1.0], 2, &d), mask.clone(), 0.2, 0.0);
+        let tokens = mask.sum().into_scalar::<f32>();
+        assert!(close((l.into_scalar::<f32>() / tokens) as f64, 0.5));
+    }
+
+    #[test]
+    fn rollout_mask_covers_exactly_the_completion_tokens() {
+        let r = rollout_batch(&[vec![1, 2, 3], vec![1, 2]], &[vec![9, 7], vec![8]], 0);
+        assert_eq!((r.rows, r.len, r.completion_tokens), (2, 5, 3));
+        assert_eq!(r.ids, vec![1, 2, 3, 9, 7, 1, 2, 8, 0, 0]);
+        // Predictions of positions 1..5: targets 2,3,9,7 -> completion at 9,7; row 2: 2,8,0,0 -> 8.
+        assert_eq!(r.mask, vec![0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
+    }
+}

@@ -1,0 +1,179 @@
+//! GRPO reward functions: each is the evaluation scorer of lfm-eval applied to one completion.
+//!
+//! A reward is one function `fn(&Task, &str) -> f64` in its own file, registered in
+//! [`REGISTRY`] under the name configs use in `[rewards]` (name = weight). The total reward of a
+//! completion is the weighted sum. Adding a reward: write the function in a new file here and
+//! add one line to [`REGISTRY`].
+//!
+//! | name | file | value |
+//! |---|---|---|
+//! | `tool_call` | `tool_call.rs` | 1 if the calls match the task's answer by the BFCL AST rules (lfm-eval's checker), else 0 |
+//! | `tool_format` | `tool_format.rs` | partial credit per call of a decodable LFM2 call list: 0.5 for an offered tool's name, +0.5 for its required (and only declared) parameters; 0 without a call |
+//! | `ifeval` | `ifeval.rs` | fraction of the task's IFEval instructions followed (strict, official checks) |
+//! | `exact_match` | `exact.rs` | 1 if the stripped output equals the task's `target` |
+//! | `regex` | `exact.rs` | 1 if the task's `pattern` matches the output |
+//! | `json_format` | `json_format.rs` | 1 if the output parses as JSON (and holds the `schema`'s required keys, when given) |
+
+mod exact;
+mod ifeval;
+mod json_format;
+mod tool_call;
+mod tool_format;
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use lfm_data::chat::Conversation;
+use serde_json::Value;
+
+/// One GRPO prompt with what its rewards check (a line of the prompts JSONL).
+#[derive(Clone, Debug)]
+pub struct Task {
+    pub id: String,
+    /// The prompt: tools (LFM2 tool list in the system turn) and messages before the reply.
+    pub conversation: Conversation,
+    /// BFCL category of the expected calls (`simple`, `multiple`, `parallel`, `parallel_multiple`).
+    pub category: Option<String>,
+    /// Expected calls in BFCL possible-answer form: `[{name: {arg: [accepted values]}}]`.
+    pub answer: Vec<Value>,
+    /// IFEval instructions (`instruction_id_list` + `kwargs`).
+    pub instructions: Option<lfm_eval::ifeval::Prompt>,
+    pub target: Option<String>,
+    pub pattern: Option<String>,
+    pub schema: Option<Value>,
+}
+
+pub type RewardFn = fn(&Task, &str) -> f64;
+
+/// Every reward by config name.
+pub const REGISTRY: &[(&str, RewardFn)] = &[
+    ("tool_call", tool_call::reward),
+    ("tool_format", tool_format::reward),
+    ("ifeval", ifeval::reward),
+    ("exact_match", exact::exact_match),
+    ("regex", exact::regex),
+    ("json_format", json_format::reward),
+];
+
+pub fn lookup(name: &str) -> Result<RewardFn> {
+    REGISTRY
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| *f)
+        .ok_or_else(|| anyhow!("unknown reward {name:?} (known: {})", REGISTRY.iter().map(|r| r.0).collect::<Vec<_>>().join(", ")))
+}
+
+/// Reads a prompts JSONL file (format in data/README.md); errors name the file and line.
+pub fn load_tasks(path: &Path) -> Result<Vec<Task>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = format!("{}:{}", path.display(), i + 1);
+        let v: Value = serde_json::from_str(line).map_err(|e| anyhow!("{at}: invalid JSON: {e}"))?;
+        let conversation: Conversation = serde_json::from_value(serde_json::json!({"messages": v.get("messages").cloned().unwrap_or(Value::Null), "tools": v.get("tools").cloned().unwrap_or(Value::Null)}))
+            .map_err(|e| anyhow!("{at}: bad \"messages\"/\"tools\": {e}"))?;
+        if conversation.messages.is_empty() {
+            bail!("{at}: no messages");
+        }
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let instructions = match v.get("instructions") {
+            None | Some(Value::Null) => None,
+            Some(ins) => {
+                let mut o = ins.clone();
+                o["key"] = Value::from(i as i64);
+                o["prompt"] = Value::from("");
+                let line = o.to_string();
+                let tmp = lfm_eval::ifeval::parse_prompt_line(&line, &at, i + 1)?;
+                Some(tmp)
+            }
+        };
+        out.push(Task {
+            id: s("id").unwrap_or_else(|| format!("line-{}", i + 1)),
+            conversation,
+            category: s("category"),
+            answer: v.get("answer").and_then(Value::as_array).cloned().unwrap_or_default(),
+            instructions,
+            target: s("target"),
+            pattern: s("pattern"),
+            schema: v.get("schema").cloned(),
+        });
+    }
+    if out.is_empty() {
+        bail!("{}: no prompts", path.display());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn weather_task() -> Task {
+        let conv: Conversation = serde_json::from_value(json!({
+            "tools": [{"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string"}}, "required": ["city"]}}],
+            "messages": [{"role": "user", "content": "Weather in Paris?"}]
+        }))
+        .unwrap();
+        Task {
+            id: "t".into(),
+            conversation: conv,
+            category: Some("simple".into()),
+            answer: vec![json!({"get_weather": {"city": ["Paris"], "unit": ["celsius", ""]}})],
+            instructions: None,
+            target: Some("42".into()),
+            pattern: Some(r"^\d+$".into()),
+            schema: Some(json!({"required": ["a"]})),
+        }
+    }
+
+    #[test]
+    fn tool_rewards_use_the_bfcl_rules() {
+        let t = weather_task();
+        let r = lookup("tool_call").unwrap();
+        let f = lookup("tool_format").unwrap();
+        let good = "<|tool_call_start|>[get_weather(city=\"Paris\")]<|tool_call_end|>";
+        assert_eq!((r(&t, good), f(&t, good)), (1.0, 1.0));
+        // BFCL string normalisation: case and spaces do not matter; optional arg may be given.
+        assert_eq!(r(&t, "<|tool_call_start|>[get_weather(city='paris', unit='celsius')]<|tool_call_end|>"), 1.0);
+        // Wrong value: well-formed, but not correct.
+        let wrong = "<|tool_call_start|>[get_weather(city=\"Lima\")]<|tool_call_end|>";
+        assert_eq!((r(&t, wrong), f(&t, wrong)), (0.0, 1.0));
+        // Schema: a required parameter missing, or one the tool does not declare.
+        assert_eq!(f(&t, "<|tool_call_start|>[get_weather(unit=\"celsius\")]<|tool_call_end|>"), 0.5);
+        assert_eq!(f(&t, "<|tool_call_start|>[get_weather(city=\"Paris\", days=3)]<|tool_call_end|>"), 0.5);
+        assert_eq!(f(&t, "<|tool_call_start|>[get_weather(Paris)]<|tool_call_end|>"), 0.5);
+        assert_eq!(f(&t, "<|tool_call_start|>[get_weather(city=\"Oslo\"), get_time(city=\"Oslo\")]<|tool_call_end|>"), 0.5);
+        // Unknown function or broken syntax: neither.
+        assert_eq!(f(&t, "<|tool_call_start|>[get_time(city=\"Paris\")]<|tool_call_end|>"), 0.0);
+        assert_eq!((r(&t, "[get_weather(city="), f(&t, "[get_weather(city=")), (0.0, 0.0));
+        assert_eq!(f(&t, "It is sunny."), 0.0);
+    }
+
+    #[test]
+    fn text_rewards() {
+        let t = weather_task();
+        assert_eq!(lookup("exact_match").unwrap()(&t, " 42\n"), 1.0);
+        assert_eq!(lookup("exact_match").unwrap()(&t, "41"), 0.0);
+        assert_eq!(lookup("regex").unwrap()(&t, "123"), 1.0);
+        assert_eq!(lookup("regex").unwrap()(&t, "12a"), 0.0);
+        assert_eq!(lookup("json_format").unwrap()(&t, "{\"a\": 1}"), 1.0);
+        assert_eq!(lookup("json_format").unwrap()(&t, "{\"b\": 1}"), 0.0);
+        assert_eq!(lookup("json_format").unwrap()(&t, "{\"a\": "), 0.0);
+        assert!(lookup("nope").is_err());
+    }
+
+    #[test]
+    fn ifeval_reward_is_the_fraction_of_instructions_followed() {
+        let mut t = weather_task();
+        let line = json!({"key": 1, "prompt": "", "instruction_id_list": ["punctuation:no_comma", "change_case:english_lowercase"], "kwargs": [{}, {}]}).to_string();
+        t.instructions = Some(lfm_eval::ifeval::parse_prompt_line(&line, "x", 1).unwrap());
+        let f = lookup("ifeval").unwrap();
+        assert_eq!(f(&t, "the weather in paris is mild and sunny today"), 1.0);
+        assert_eq!(f(&t, "The weather in paris is mild and sunny today"), 0.5);
+        assert_eq!(f(&t, "The weather, in Paris"), 0.0);
+    }
+}
