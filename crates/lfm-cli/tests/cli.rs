@@ -567,3 +567,20 @@ fn export_and_gguf_bad_input_fail_in_one_line_without_output() {
     let err = run(&patched);
     assert!(err.contains(&format!("tensor {}: unsupported ggml type id 99", first.name)), "{err}");
 }
+
+#[test]
+fn train_grpo_rejects_bad_configs_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = std::fs::read_to_string(repo.join("configs/grpo-toy.toml")).unwrap();
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, text.replace("tool_call = 1.0", "tool_calls = 1.0")).unwrap();
+    let err = fails(lfm().args(["train", "grpo", "--config"]).arg(&bad));
+    assert!(err.contains("bad.toml: [rewards] unknown reward \"tool_calls\""), "{err}");
+    std::fs::write(&bad, text.replace("group_size = 8", "group_size = 1")).unwrap();
+    let err = fails(lfm().args(["train", "grpo", "--config"]).arg(&bad));
+    assert!(err.contains("group_size must be at least 2"), "{err}");
+    std::fs::write(&bad, text.replace("[grpo]", "[grpo]\nmystery = 3")).unwrap();
+    let err = fails(lfm().args(["train", "grpo", "--config"]).arg(&bad));
+    assert!(err.contains("bad.toml") && err.contains("mystery"), "{err}");
+}

@@ -65,3 +65,19 @@ fn resume_reproduces_the_uninterrupted_run_exactly() {
     let e = run(&cfg_a, &device, &GrpoOptions::default()).unwrap_err().to_string();
     assert!(e.contains("already has checkpoints"), "{e}");
 }
+
+/// The shipped toy config, unchanged: its mean reward rises clearly (measured: 0.18 over the first
+/// five steps, 0.98 over the last five; about two minutes on two cores).
+#[test]
+fn toy_config_learns_the_tool_call_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = toy_config(&tmp.path().join("toy"), |_| {});
+    let s = run(&cfg, &Device::default(), &GrpoOptions::default()).unwrap();
+    let r = records(&s.run_dir);
+    assert_eq!(r.len() as u64, cfg.run.steps);
+    let mean = |x: &[GrpoRecord]| x.iter().map(|r| r.reward_mean).sum::<f64>() / x.len() as f64;
+    let (first, last) = (mean(&r[..5]), mean(&r[r.len() - 5..]));
+    println!("mean reward: first 5 steps {first:.3}, last 5 steps {last:.3}");
+    assert!(last > first + 0.4, "mean reward did not rise clearly: {first:.3} -> {last:.3}");
+    assert!(s.run_dir.join("reward.png").exists());
+}
