@@ -14,32 +14,10 @@ pub enum TrainCommand {
     /// Supervised fine-tuning on chat / tool-use conversations (JSONL).
     Sft(TrainArgs),
     /// GRPO reinforcement learning with the evaluation scorers as rewards (tool calls, IFEval, ...).
-    Grpo(GrpoArgs),
+    Grpo(TrainArgs),
 }
 
-#[derive(Args)]
-pub struct GrpoArgs {
-    /// TOML GRPO configuration (see configs/grpo-*.toml).
-    #[arg(long)]
-    pub config: PathBuf,
-    /// Override `[run] steps`.
-    #[arg(long)]
-    pub steps: Option<u64>,
-    /// Override `[run] out` (the run directory).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Resume from `latest` or a checkpoint path.
-    #[arg(long)]
-    pub resume: Option<String>,
-    /// Override `[run] seed`.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Stop after this step (checkpointing it), as if interrupted.
-    #[arg(long)]
-    pub stop_after: Option<u64>,
-}
-
-fn grpo(a: &GrpoArgs, device_flag: Option<&str>) -> Result<()> {
+fn grpo(a: &TrainArgs, device_flag: Option<&str>) -> Result<()> {
     use lfm_train::grpo::{self, GrpoConfig, GrpoOptions};
     let mut cfg = GrpoConfig::load(&a.config)?;
     if let Some(s) = a.steps {
@@ -53,6 +31,11 @@ fn grpo(a: &GrpoArgs, device_flag: Option<&str>) -> Result<()> {
     }
     if let Some(d) = device_flag {
         cfg.run.device = Some(d.to_string());
+    }
+    if let Some(p) = &a.init_from {
+        cfg.model.init_from = Some(p.clone());
+        cfg.model.preset = None;
+        cfg.warm_start = None;
     }
     cfg.validate(&a.config.display().to_string())?;
     let device = lfm_model::device::parse_device(cfg.run.device.as_deref().unwrap_or("cpu"))?;
