@@ -58,8 +58,8 @@ impl TextCodec {
 
     /// The tokenizer, chat template and special tokens stored in a GGUF file.
     fn from_gguf(path: &Path) -> Result<Self> {
-        let tokenizer = crate::progress::load_tokenizer(path)?;
         let g = lfm_quant::gguf::GgufFile::open(path)?;
+        let tokenizer = crate::progress::gguf_tokenizer(&g)?;
         let text = |k: &str| g.get(k).and_then(|v| v.as_str()).map(String::from);
         let id_text = |k: &str| g.get(k).and_then(|v| v.as_u64()).and_then(|i| tokenizer.id_to_token(i as u32));
         Ok(Self {

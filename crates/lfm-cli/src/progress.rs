@@ -49,14 +49,15 @@ pub fn load_model(
 /// lfm-rs (`tokenizer.huggingface.json`).
 pub fn load_tokenizer(path: &std::path::Path) -> anyhow::Result<tokenizers::Tokenizer> {
     if is_gguf(path) {
-        let g = lfm_quant::gguf::GgufFile::open(path)?;
-        let json = g
-            .get("tokenizer.huggingface.json")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| anyhow::anyhow!("{}: no tokenizer.huggingface.json in the file (GGUFs exported by lfm-rs carry one)", path.display()))?;
-        return tokenizers::Tokenizer::from_bytes(json.as_bytes()).map_err(|e| anyhow::anyhow!("{}: tokenizer.huggingface.json: {e}", path.display()));
+        return gguf_tokenizer(&lfm_quant::gguf::GgufFile::open(path)?);
     }
     lfm_data::tokenizer::load(&path.join("tokenizer.json"))
+}
+
+/// The tokenizer stored in an opened GGUF file, or an error saying it has none.
+pub fn gguf_tokenizer(g: &lfm_quant::gguf::GgufFile) -> anyhow::Result<tokenizers::Tokenizer> {
+    lfm_quant::import::hf_tokenizer(g)?
+        .ok_or_else(|| anyhow::anyhow!("{}: no tokenizer.huggingface.json in the file (GGUFs exported by lfm-rs carry one)", g.path))
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), in bytes.

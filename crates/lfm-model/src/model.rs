@@ -221,7 +221,8 @@ pub trait WeightSource {
     }
 }
 
-fn transpose_host(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+/// Row-major `[rows, cols]` -> `[cols, rows]` on the host.
+pub(crate) fn transpose_host(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut out = vec![0.0; data.len()];
     for r in 0..rows {
         for c in 0..cols {

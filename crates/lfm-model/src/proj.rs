@@ -110,13 +110,7 @@ impl Proj {
             None => {
                 let [inp, outp] = self.weight.dims();
                 let w = self.weight.val().into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 data");
-                let mut t = vec![0.0; w.len()];
-                for r in 0..inp {
-                    for c in 0..outp {
-                        t[c * inp + r] = w[r * outp + c];
-                    }
-                }
-                t
+                crate::model::transpose_host(&w, inp, outp)
             }
         }
     }

@@ -450,7 +450,6 @@ impl GgufFile {
                 bail!("tensors {} and {} overlap", w[0].2, w[1].2);
             }
         }
-        let _ = name;
         Ok(GgufFile { path: name.to_string(), version, kv, tensors, alignment, bytes: Arc::new(bytes) })
     }
 

@@ -132,9 +132,14 @@ pub fn load_gguf(path: &Path, device: &Device) -> Result<Loaded> {
         bail!("{}: tensor {} is not part of the model the metadata describes", g.path, extra.name);
     }
     let packed_bytes = g.tensors.iter().filter(|t| t.ty != GgmlType::F32).map(|t| t.nbytes).sum();
-    let tokenizer = match g.get("tokenizer.huggingface.json").and_then(|v| v.as_str()) {
-        Some(s) => Some(tokenizers::Tokenizer::from_bytes(s.as_bytes()).map_err(|e| anyhow!("{}: tokenizer.huggingface.json: {e}", g.path))?),
-        None => None,
-    };
+    let tokenizer = hf_tokenizer(&g)?;
     Ok(Loaded { cfg, model, tokenizer, packed_bytes })
+}
+
+/// The HF tokenizer a GGUF carries as `tokenizer.huggingface.json` (lfm-rs exports do).
+pub fn hf_tokenizer(g: &GgufFile) -> Result<Option<tokenizers::Tokenizer>> {
+    match g.get("tokenizer.huggingface.json").and_then(|v| v.as_str()) {
+        Some(s) => Ok(Some(tokenizers::Tokenizer::from_bytes(s.as_bytes()).map_err(|e| anyhow!("{}: tokenizer.huggingface.json: {e}", g.path))?)),
+        None => Ok(None),
+    }
 }
