@@ -4,6 +4,7 @@
 //! stderr and exit with status 1.
 
 mod chat;
+mod cmd_bench;
 mod cmd_convert;
 mod cmd_data;
 mod cmd_eval;
@@ -57,6 +58,8 @@ enum Command {
     /// Datasets: local corpora -> tokenized parquet shards.
     #[command(subcommand)]
     Data(cmd_data::DataCommand),
+    /// Throughput and memory: prefill, decode (f32, Q8_0, Q4_0) and training steps.
+    Bench(cmd_bench::BenchArgs),
     /// Export: GGUF files (Q8_0, Q4_0, Q4_K_M, F16, F32) for llama.cpp and quantized inference.
     #[command(subcommand)]
     Export(cmd_export::ExportCommand),
@@ -114,6 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokenizer(cmd_data::TokenizerCommand::Train(a)) => cmd_data::tokenizer_train(&a),
         Command::Data(cmd_data::DataCommand::Build(a)) => cmd_data::data_build(&a),
         Command::Data(cmd_data::DataCommand::Inspect(a)) => cmd_data::data_inspect(&a),
+        Command::Bench(a) => cmd_bench::run(&a, &device),
         Command::Export(cmd_export::ExportCommand::Gguf(a)) => cmd_export::gguf(&a, &device),
         Command::Eval(cmd_eval::EvalCommand::Ifeval(a)) => cmd_eval::ifeval(&a, &device),
         Command::Eval(cmd_eval::EvalCommand::Bfcl(a)) => cmd_eval::bfcl(&a, &device),

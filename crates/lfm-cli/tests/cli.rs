@@ -584,3 +584,24 @@ fn train_grpo_rejects_bad_configs_in_one_line() {
     let err = fails(lfm().args(["train", "grpo", "--config"]).arg(&bad));
     assert!(err.contains("bad.toml") && err.contains("mystery"), "{err}");
 }
+
+#[test]
+fn bench_writes_named_results_with_throughput_and_peak_rss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("bench.json");
+    let o = lfm()
+        .args(["bench", "--preset", "tiny", "--repeats", "1", "--only", "decode_b1_f32,decode_b1_q4_0,train_1x512", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let names: Vec<&str> = v.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["decode_b1_f32", "decode_b1_q4_0", "train_1x512"]);
+    for r in v.as_array().unwrap() {
+        assert!(r["tokens_per_s"].as_f64().unwrap() > 0.0 && r["peak_rss_bytes"].as_u64().unwrap() > 0, "{r}");
+    }
+    // Decode reports the bandwidth fraction: weight bytes per token over the measured bandwidth.
+    assert!(v[0]["bandwidth_fraction"].as_f64().unwrap() > 0.0);
+    assert!(v[1]["weight_bytes"].as_f64().unwrap() < v[0]["weight_bytes"].as_f64().unwrap() / 4.0, "q4_0 reads < 1/4 of f32's bytes");
+}

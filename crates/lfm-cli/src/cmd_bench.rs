@@ -1,0 +1,214 @@
+//! `lfm bench`: prefill, decode and training-step throughput of the 350M shape (random weights)
+//! or a given model, for f32 and the Q8_0 / Q4_0 packed paths, with peak RSS per benchmark and,
+//! for decode, the fraction of the memory-bandwidth limit reached (weight bytes read per token ÷
+//! bandwidth measured in the same run).
+//!
+//! Every number is measured here, in this process: best of `--repeats` runs. Peak RSS is the
+//! Linux `VmHWM` after resetting it (`/proc/self/clear_refs`) before each benchmark.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Result};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use clap::Args;
+use lfm_model::generate::{generate, GenerateOptions, SamplingConfig};
+use lfm_model::init::RandomInit;
+use lfm_model::{Cache, Lfm2Config, Lfm2Model};
+use lfm_quant::export::Mix;
+use serde_json::json;
+
+use crate::progress;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// A checkpoint directory or GGUF file; default: the 350M shape with random weights.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Shape for random weights: lfm2-350m or tiny (a quick check).
+    #[arg(long, default_value = "lfm2-350m")]
+    preset: String,
+    /// Only these benchmarks (comma-separated names, e.g. decode_b1_q4_0,prefill_512_f32).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Worker threads (kernels and the CPU backend); default: all cores.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Runs per benchmark; the best is reported.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Also write the results as a JSON array.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Memory read bandwidth (bytes/s): the best of a few summing passes over 512 MiB on all threads.
+fn read_bandwidth() -> f64 {
+    let n: usize = 128 << 20; // f32s = 512 MiB
+    let buf: Vec<f32> = (0..n).map(|i| (i % 7) as f32).collect();
+    let threads = lfm_quant::qmatrix::threads();
+    let mut best = 0.0f64;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let total: f32 = std::thread::scope(|s| {
+            // 16 independent lanes, so the sum vectorizes and is limited by memory, not latency.
+            let lanes = |c: &[f32]| c.chunks_exact(16).fold([0f32; 16], |mut acc, x| {
+                for (a, v) in acc.iter_mut().zip(x) {
+                    *a += v;
+                }
+                acc
+            });
+            let hs: Vec<_> = buf.chunks(n.div_ceil(threads)).map(|c| s.spawn(move || lanes(c).iter().sum::<f32>())).collect();
+            hs.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        std::hint::black_box(total);
+        best = best.max((n * 4) as f64 / t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+fn random_model(preset: &str, device: &Device) -> Result<(Lfm2Config, Lfm2Model)> {
+    let cfg = match preset {
+        "lfm2-350m" => Lfm2Config::lfm2_350m(),
+        "tiny" => lfm_train::trainer::tiny_config(4096),
+        p => bail!("unknown --preset {p:?} (lfm2-350m or tiny)"),
+    };
+    let mut init = RandomInit::new(&cfg, 0);
+    let m = Lfm2Model::build(&cfg, device, &mut init).map_err(|e| anyhow!("{e}"))?;
+    Ok((cfg, m))
+}
+
+fn best_of(repeats: usize, mut f: impl FnMut() -> Result<f64>) -> Result<f64> {
+    let mut best = f64::INFINITY;
+    for _ in 0..repeats.max(1) {
+        best = best.min(f()?);
+    }
+    Ok(best)
+}
+
+pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
+    if let Some(t) = a.threads {
+        // Read by lfm-quant's kernels; the CPU backend's pool reads RAYON_NUM_THREADS at start-up.
+        std::env::set_var("LFM_THREADS", t.to_string());
+        std::env::set_var("RAYON_NUM_THREADS", t.to_string());
+    }
+    let want = |name: &str| a.only.is_empty() || a.only.iter().any(|o| o == name);
+    let sp = progress::spinner("measuring memory bandwidth");
+    let bw = read_bandwidth();
+    sp.finish_and_clear();
+    println!("memory read bandwidth {:.1} GB/s, {} threads", bw / 1e9, lfm_quant::qmatrix::threads());
+
+    let sp = progress::spinner("building the model and its packed exports");
+    let (cfg, base) = match &a.model {
+        Some(p) => progress::load_model(p, device)?,
+        None => random_model(&a.preset, device)?,
+    };
+    let inference = |fmt: &str| ["prefill_512_", "decode_b1_", "decode_b8_"].iter().any(|p| want(&format!("{p}{fmt}")));
+    // Packed formats go through a GGUF file, as a user would run them. They are written first,
+    // so that the f32 model is gone (and out of the peak RSS) when they run.
+    let tmp = tempfile::tempdir()?;
+    let mut packed = Vec::new();
+    for (name, mix) in [("q8_0", Mix::Q8_0), ("q4_0", Mix::Q4_0)] {
+        if inference(name) {
+            let path = tmp.path().join(format!("{name}.gguf"));
+            let (w, summary) = lfm_quant::export::build(&base, &cfg, None, "bench", mix, |_, _| {})?;
+            w.write(&path)?;
+            packed.push((name, path, summary.weight_bytes as f64));
+        }
+    }
+    sp.finish_and_clear();
+
+    let mut results = Vec::new();
+    let mut report = |name: String, tokens_per_s: f64, extra: serde_json::Value| {
+        let rss = progress::peak_rss_bytes().unwrap_or(0);
+        let mut o = json!({"name": name, "tokens_per_s": tokens_per_s, "peak_rss_bytes": rss});
+        o.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        let bwf = o.get("bandwidth_fraction").and_then(|v| v.as_f64()).map(|f| format!("  {:.0}% of bandwidth", 100.0 * f)).unwrap_or_default();
+        println!("{name:<18} {tokens_per_s:>9.1} tok/s  peak RSS {:>7.1} MiB{bwf}", rss as f64 / (1 << 20) as f64);
+        results.push(o);
+    };
+    let vocab = cfg.vocab_size;
+    let ids = |b: usize, t: usize, d: &Device| Tensor::<2, Int>::from_data(TensorData::new((0..b * t).map(|i| (i * 7919 % vocab) as i64).collect::<Vec<_>>(), [b, t]), d);
+    let mut bench = |fmt: &str, model: &Lfm2Model, weight_bytes: f64| -> Result<()> {
+        let name = format!("prefill_512_{fmt}");
+        if want(&name) {
+            reset_peak_rss();
+            let secs = best_of(a.repeats, || {
+                let mut cache = Cache::new(&cfg, 1);
+                let t = Instant::now();
+                let h = model.forward_hidden(ids(1, 512, device), Some(&mut cache), false).last_hidden;
+                let _ = model.head(h.narrow(1, 511, 1)).into_data();
+                Ok(t.elapsed().as_secs_f64())
+            })?;
+            report(name, 512.0 / secs, json!({}));
+        }
+        for b in [1usize, 8] {
+            let name = format!("decode_b{b}_{fmt}");
+            if !want(&name) {
+                continue;
+            }
+            reset_peak_rss();
+            let prompts: Vec<Vec<u32>> = (0..b).map(|r| vec![1, 100 + r as u32]).collect();
+            let opts = GenerateOptions { max_new_tokens: 128, stop_tokens: vec![], sampling: SamplingConfig::greedy(), keep_logits: false };
+            let secs = best_of(a.repeats, || {
+                let t = Instant::now();
+                generate(model, &cfg, &prompts, &opts, device, |_, _| {})?;
+                Ok(t.elapsed().as_secs_f64())
+            })?;
+            let tps = (b * 128) as f64 / secs;
+            // Each decode step reads every weight once for the whole batch.
+            let frac = (tps / b as f64) * weight_bytes / bw;
+            report(name, tps, json!({"bandwidth_fraction": frac, "weight_bytes": weight_bytes}));
+        }
+        Ok(())
+    };
+    if inference("f32") {
+        bench("f32", &base, (cfg.num_params() * 4) as f64)?;
+    }
+    drop(base);
+    for (fmt, path, bytes) in &packed {
+        let l = lfm_quant::import::load_gguf(path, device)?;
+        bench(fmt, &l.model, *bytes)?;
+    }
+    drop(bench);
+
+    for (b, t) in [(1usize, 512usize), (4, 256)] {
+        let name = format!("train_{b}x{t}");
+        if !want(&name) {
+            continue;
+        }
+        reset_peak_rss();
+        let ad = device.clone().autodiff();
+        // Trainable parameters are created on the autodiff device, as `lfm train` does.
+        let mut model = match &a.model {
+            Some(p) if !progress::is_gguf(p) => lfm_model::hf::load_dir(p, &ad).map_err(|e| anyhow!("{e}"))?.1,
+            Some(p) => bail!("{}: a GGUF model cannot be trained; benchmark training with a checkpoint directory or --preset", p.display()),
+            None => random_model(&a.preset, &ad)?.1,
+        };
+        let mut opt = lfm_train::optim::AdamW::new(toml_optim());
+        let secs = best_of(a.repeats, || {
+            let start = Instant::now();
+            let x = ids(b, t, &ad);
+            let loss = Lfm2Model::loss(model.forward(x.clone()), x);
+            let mut acc = lfm_train::optim::GradAccumulator::default();
+            acc.add(&model, &loss.backward(), 1.0)?;
+            model = opt.step(model.clone(), &mut acc, 1e-5)?;
+            Ok(start.elapsed().as_secs_f64())
+        })?;
+        report(name, (b * t) as f64 / secs, json!({}));
+    }
+
+    if let Some(p) = &a.json {
+        lfm_data::tokenizer::write_atomic(p, serde_json::to_string_pretty(&results)?.as_bytes())?;
+        println!("-> {}", p.display());
+    }
+    Ok(())
+}
+
+fn toml_optim() -> lfm_train::config::OptimSection {
+    serde_json::from_value(json!({"lr": 1e-5})).expect("optimizer defaults")
+}
