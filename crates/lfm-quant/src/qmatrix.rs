@@ -31,6 +31,19 @@ impl QuantMatrix {
     }
 }
 
+/// Σ a·b in 8 independent lanes (so the compiler vectorizes it).
+fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 /// Worker threads for the kernels (all cores; `LFM_THREADS` overrides).
 pub fn threads() -> usize {
     std::env::var("LFM_THREADS")
@@ -48,27 +61,39 @@ impl QuantWeight for QuantMatrix {
     fn matmul_t(&self, x: &[f32], n: usize) -> Vec<f32> {
         assert_eq!(x.len(), n * self.cols);
         let (rows, cols) = (self.rows, self.cols);
-        // Output features are split across threads; each computes its columns for every input row.
-        let nt = threads().min(rows).max(1);
+        // Output features are split across threads (only when the work pays for the spawns);
+        // each thread computes its columns for every input row. With several input rows a weight
+        // row is decoded once and reused; a single row is dotted straight from the blocks.
+        let work = rows * cols * n;
+        let nt = if work < (1 << 18) { 1 } else { threads().min(rows).max(1) };
         let chunk = rows.div_ceil(nt);
-        let parts: Vec<Vec<f32>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..nt)
-                .map(|t| {
-                    s.spawn(move || {
-                        let (lo, hi) = (t * chunk, ((t + 1) * chunk).min(rows));
-                        let mut out = vec![0.0f32; n * (hi - lo)];
-                        for o in lo..hi {
-                            let w = self.row(o);
-                            for r in 0..n {
-                                out[r * (hi - lo) + (o - lo)] = dot_row(self.ty, w, &x[r * cols..(r + 1) * cols]);
-                            }
-                        }
-                        out
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().expect("kernel thread")).collect()
-        });
+        let part = |lo: usize, hi: usize| -> Vec<f32> {
+            let mut out = vec![0.0f32; n * (hi - lo)];
+            let mut buf = Vec::with_capacity(cols);
+            for o in lo..hi {
+                let w = self.row(o);
+                if n == 1 {
+                    out[o - lo] = dot_row(self.ty, w, x);
+                    continue;
+                }
+                dequantize_row(self.ty, w, &mut buf);
+                for r in 0..n {
+                    out[r * (hi - lo) + (o - lo)] = dot_f32(&buf, &x[r * cols..(r + 1) * cols]);
+                }
+            }
+            out
+        };
+        let parts: Vec<Vec<f32>> = if nt == 1 {
+            vec![part(0, rows)]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..nt).map(|t| {
+                    let part = &part;
+                    s.spawn(move || part(t * chunk, ((t + 1) * chunk).min(rows)))
+                }).collect();
+                handles.into_iter().map(|h| h.join().expect("kernel thread")).collect()
+            })
+        };
         let mut y = vec![0.0f32; n * rows];
         for (t, p) in parts.iter().enumerate() {
             let (lo, hi) = (t * chunk, ((t + 1) * chunk).min(rows));
