@@ -72,11 +72,10 @@ fn read_bandwidth() -> f64 {
 }
 
 fn random_model(preset: &str, device: &Device) -> Result<(Lfm2Config, Lfm2Model)> {
-    let cfg = match preset {
-        "lfm2-350m" => Lfm2Config::lfm2_350m(),
-        "tiny" => lfm_train::trainer::tiny_config(4096),
-        p => bail!("unknown --preset {p:?} (lfm2-350m or tiny)"),
-    };
+    if !["lfm2-350m", "tiny"].contains(&preset) {
+        bail!("unknown --preset {preset:?} (lfm2-350m or tiny)");
+    }
+    let cfg = lfm_train::trainer::preset_config(preset, 4096);
     let mut init = RandomInit::new(&cfg, 0);
     let m = Lfm2Model::build(&cfg, device, &mut init).map_err(|e| anyhow!("{e}"))?;
     Ok((cfg, m))

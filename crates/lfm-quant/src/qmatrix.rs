@@ -62,8 +62,8 @@ impl QuantWeight for QuantMatrix {
         assert_eq!(x.len(), n * self.cols);
         let (rows, cols) = (self.rows, self.cols);
         // Output features are split across threads (only when the work pays for the spawns);
-        // each thread computes its columns for every input row. With several input rows a weight
-        // row is decoded once and reused; a single row is dotted straight from the blocks.
+        // each thread computes its columns for every input row. A weight row is decoded once into
+        // a reused buffer, except that a single input row is dotted straight from quantized blocks.
         let work = rows * cols * n;
         let nt = if work < (1 << 18) { 1 } else { threads().min(rows).max(1) };
         let chunk = rows.div_ceil(nt);
@@ -72,7 +72,7 @@ impl QuantWeight for QuantMatrix {
             let mut buf = Vec::with_capacity(cols);
             for o in lo..hi {
                 let w = self.row(o);
-                if n == 1 {
+                if n == 1 && self.ty.is_quantized() {
                     out[o - lo] = dot_row(self.ty, w, x);
                     continue;
                 }

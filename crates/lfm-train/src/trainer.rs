@@ -76,6 +76,13 @@ pub fn tiny_config(vocab_size: usize) -> Lfm2Config {
     c
 }
 
+/// The model config of a preset (`tiny` or `lfm2-350m`) with room for `vocab` tokens.
+pub fn preset_config(preset: &str, vocab: usize) -> Lfm2Config {
+    let mut mc = if preset == "tiny" { tiny_config(vocab) } else { Lfm2Config::lfm2_350m() };
+    mc.vocab_size = mc.vocab_size.max(vocab);
+    mc
+}
+
 /// A micro-batch ready for the model.
 struct Micro {
     ids: Vec<i64>,
@@ -306,12 +313,7 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         let (mc, model) = match (&cfg.model.preset, &cfg.model.init_from) {
             (Some(p), _) => {
                 let vocab = tok.get_vocab_size(true).div_ceil(64) * 64;
-                let mut mc = if p == "tiny" {
-                    tiny_config(vocab)
-                } else {
-                    Lfm2Config::lfm2_350m()
-                };
-                mc.vocab_size = mc.vocab_size.max(vocab);
+                let mc = preset_config(p, vocab);
                 let mut init =
                     RandomInit::new(&mc, cfg.run.seed).with_std(cfg.model.init_std as f32);
                 let m = Lfm2Model::build(&mc, &ad, &mut init).map_err(|e| anyhow!("{e}"))?;
