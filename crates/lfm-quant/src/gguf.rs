@@ -367,7 +367,12 @@ impl GgufFile {
 
     /// Parses a GGUF image held in memory (`name` is used in error messages).
     pub fn parse(bytes: Bytes, name: &str) -> Result<Self> {
-        Self::parse_inner(bytes, name).map_err(|e| anyhow!("{name}: {e:#}"))
+        // Names and keys come from the file: control characters are escaped so that the
+        // error stays on one line.
+        Self::parse_inner(bytes, name).map_err(|e| {
+            let msg: String = format!("{e:#}").chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect();
+            anyhow!("{name}: {msg}")
+        })
     }
 
     fn parse_inner(bytes: Bytes, name: &str) -> Result<Self> {

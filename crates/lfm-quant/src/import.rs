@@ -106,7 +106,7 @@ impl WeightSource for GgufSource<'_> {
             return Ok(None);
         }
         self.used.insert(t.name.clone());
-        let m = QuantMatrix { bytes: self.g.bytes.clone(), start: t.start, ty: t.ty, rows: t.dims[1], cols: t.dims[0] };
+        let m = QuantMatrix::new(self.g.bytes.clone(), t.start, t.ty, t.dims[1], t.dims[0]);
         Ok(Some(QuantHandle(Arc::new(m))))
     }
 }

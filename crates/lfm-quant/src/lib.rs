@@ -4,11 +4,13 @@
 //! - [`gguf`]: GGUF v3 writer and validating reader.
 //! - [`export`]: LFM2 → GGUF (llama.cpp names, metadata, tokenizer, quantization mixes).
 //! - [`import`]: GGUF → lfm-model, quantized weights kept packed ([`qmatrix`]).
+//! - [`kernels`]: the packed matmul kernels (8-bit activations, AVX-512 VNNI / AVX2 / scalar).
 
 pub mod blocks;
 pub mod export;
 pub mod gguf;
 pub mod import;
+pub mod kernels;
 pub mod qmatrix;
 
 pub use blocks::GgmlType;

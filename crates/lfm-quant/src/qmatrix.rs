@@ -5,7 +5,15 @@ use std::sync::Arc;
 
 use lfm_model::proj::QuantWeight;
 
-use crate::blocks::{dequantize_row, dot_row, GgmlType};
+use rayon::prelude::*;
+
+use crate::blocks::{dequantize_row, GgmlType};
+use crate::kernels::{row_dots, Acts, Interleaved, Isa};
+
+/// A raw output pointer shared by kernel tasks that write disjoint parts.
+struct SendPtr(*mut f32);
+unsafe impl Sync for SendPtr {}
+unsafe impl Send for SendPtr {}
 use crate::gguf::Bytes;
 
 /// A `[rows, cols]` matrix in a ggml format, rows contiguous (GGUF `ne = [cols, rows]`).
@@ -16,6 +24,8 @@ pub struct QuantMatrix {
     pub ty: GgmlType,
     pub rows: usize,
     pub cols: usize,
+    /// The rows repacked for the AVX-512 VNNI kernel (Q8_0/Q4_0 on such CPUs).
+    il: Option<Arc<Interleaved>>,
 }
 
 impl std::fmt::Debug for QuantMatrix {
@@ -25,32 +35,116 @@ impl std::fmt::Debug for QuantMatrix {
 }
 
 impl QuantMatrix {
+    /// A `[rows, cols]` matrix stored at `bytes[start..]`. On CPUs with AVX-512 VNNI, Q8_0 and
+    /// Q4_0 rows are repacked for the fast kernel, and the mapped file pages they came from are
+    /// released (they are re-read on demand, e.g. for embedding rows), so the weights are not
+    /// resident twice.
+    pub fn new(bytes: Arc<Bytes>, start: usize, ty: GgmlType, rows: usize, cols: usize) -> Self {
+        let len = ty.row_bytes(cols) * rows;
+        let il = if Isa::current() == Isa::Vnni { Interleaved::pack(ty, &bytes[start..start + len], rows, cols).map(Arc::new) } else { None };
+        if il.is_some() {
+            if let Bytes::Mapped(m) = &*bytes {
+                // Safety: a read-only, file-backed private map: dropping its pages only means
+                // they are read from the file again when touched.
+                let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len) };
+            }
+        }
+        QuantMatrix { bytes, start, ty, rows, cols, il }
+    }
+
+    /// `y[r, o] = Σ_i x[r, i] · W[o, i]` on a chosen code path (`matmul_t` uses the fastest).
+    pub fn matmul_t_with(&self, isa: Isa, x: &[f32], n: usize) -> Vec<f32> {
+        assert_eq!(x.len(), n * self.cols);
+        let (rows, cols) = (self.rows, self.cols);
+        if let (Some(il), Isa::Vnni) = (&self.il, isa) {
+            return self.matmul_interleaved(il, x, n);
+        }
+        let acts = Acts::new(self.ty, x, cols);
+        // The output is computed as [rows, n]: tasks own runs of weight rows (rayon's pool, so
+        // no thread is started per call) and, for long inputs, walk the activations in tiles
+        // of ACT_TILE rows so that a task's weight rows and one tile stay in cache together.
+        const ACT_TILE: usize = 64;
+        let nt = threads();
+        let per_task = if nt == 1 { rows } else { rows.div_ceil(nt * 8).clamp(4, 256) };
+        let task = |o0: usize, out: &mut [f32]| {
+            let nrow = out.len() / n;
+            for r0 in (0..n).step_by(ACT_TILE) {
+                let r1 = (r0 + ACT_TILE).min(n);
+                for i in 0..nrow {
+                    row_dots(isa, self.ty, self.row(o0 + i), &acts, r0, &mut out[i * n + r0..i * n + r1]);
+                }
+            }
+        };
+        let mut yt = vec![0.0f32; rows * n];
+        if nt == 1 || rows * cols * n < (1 << 16) {
+            task(0, &mut yt);
+        } else {
+            yt.par_chunks_mut(per_task * n).enumerate().for_each(|(t, out)| task(t * per_task, out));
+        }
+        if n == 1 {
+            return yt;
+        }
+        let mut y = vec![0.0f32; n * rows];
+        for o in 0..rows {
+            for r in 0..n {
+                y[r * rows + o] = yt[o * n + r];
+            }
+        }
+        y
+    }
+
+    /// The [`Interleaved`] path: tasks own runs of 8-row groups and write `[n, rows]` directly.
+    fn matmul_interleaved(&self, il: &Interleaved, x: &[f32], n: usize) -> Vec<f32> {
+        let rows = self.rows;
+        let Acts::Q8(acts) = Acts::new(self.ty, x, self.cols) else { unreachable!("block format") };
+        let groups = rows / 8;
+        let mut y = vec![0.0f32; n * rows];
+        let yp = SendPtr(y.as_mut_ptr());
+        const ACT_TILE: usize = 64;
+        let task = |g0: usize, g1: usize| {
+            let yp = &yp;
+            let mut buf = vec![[0.0f32; 8]; ACT_TILE.min(n)];
+            for r0 in (0..n).step_by(ACT_TILE) {
+                let r1 = (r0 + ACT_TILE).min(n);
+                for g in g0..g1 {
+                    il.group_dots(g, &acts, r0, &mut buf[..r1 - r0]);
+                    for (k, v) in buf[..r1 - r0].iter().enumerate() {
+                        // Safety: tasks own disjoint column ranges [8·g0, 8·g1) of every row
+                        // of `y`, which outlives them.
+                        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), yp.0.add((r0 + k) * rows + 8 * g), 8) };
+                    }
+                }
+            }
+        };
+        let nt = threads();
+        if nt == 1 || rows * self.cols * n < (1 << 16) {
+            task(0, groups);
+        } else {
+            let per_task = groups.div_ceil(nt * 8).clamp(1, 64);
+            let ntasks = groups.div_ceil(per_task);
+            (0..ntasks).into_par_iter().for_each(|t| task(t * per_task, ((t + 1) * per_task).min(groups)));
+        }
+        y
+    }
+
     fn row(&self, r: usize) -> &[u8] {
         let rb = self.ty.row_bytes(self.cols);
         &self.bytes[self.start + r * rb..self.start + (r + 1) * rb]
     }
 }
 
-/// Σ a·b in 8 independent lanes (so the compiler vectorizes it).
-fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-/// Worker threads for the kernels (all cores; `LFM_THREADS` overrides).
+/// Worker threads for the kernels: rayon's global pool, which the CPU backend shares (all
+/// cores; `LFM_THREADS` or `RAYON_NUM_THREADS` set its size before first use).
 pub fn threads() -> usize {
-    std::env::var("LFM_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let n = std::env::var("LFM_THREADS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0);
+        if let Some(n) = n {
+            // Fails only if the pool already exists (then its size stands).
+            let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        }
+    });
+    rayon::current_num_threads()
 }
 
 impl QuantWeight for QuantMatrix {
@@ -59,51 +153,8 @@ impl QuantWeight for QuantMatrix {
     }
 
     fn matmul_t(&self, x: &[f32], n: usize) -> Vec<f32> {
-        assert_eq!(x.len(), n * self.cols);
-        let (rows, cols) = (self.rows, self.cols);
-        // Output features are split across threads (only when the work pays for the spawns);
-        // each thread computes its columns for every input row. A weight row is decoded once into
-        // a reused buffer, except that a single input row is dotted straight from quantized blocks.
-        let work = rows * cols * n;
-        let nt = if work < (1 << 18) { 1 } else { threads().min(rows).max(1) };
-        let chunk = rows.div_ceil(nt);
-        let part = |lo: usize, hi: usize| -> Vec<f32> {
-            let mut out = vec![0.0f32; n * (hi - lo)];
-            let mut buf = Vec::with_capacity(cols);
-            for o in lo..hi {
-                let w = self.row(o);
-                if n == 1 && self.ty.is_quantized() {
-                    out[o - lo] = dot_row(self.ty, w, x);
-                    continue;
-                }
-                dequantize_row(self.ty, w, &mut buf);
-                for r in 0..n {
-                    out[r * (hi - lo) + (o - lo)] = dot_f32(&buf, &x[r * cols..(r + 1) * cols]);
-                }
-            }
-            out
-        };
-        let parts: Vec<Vec<f32>> = if nt == 1 {
-            vec![part(0, rows)]
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..nt).map(|t| {
-                    let part = &part;
-                    s.spawn(move || part(t * chunk, ((t + 1) * chunk).min(rows)))
-                }).collect();
-                handles.into_iter().map(|h| h.join().expect("kernel thread")).collect()
-            })
-        };
-        let mut y = vec![0.0f32; n * rows];
-        for (t, p) in parts.iter().enumerate() {
-            let (lo, hi) = (t * chunk, ((t + 1) * chunk).min(rows));
-            for r in 0..n {
-                y[r * rows + lo..r * rows + hi].copy_from_slice(&p[r * (hi - lo)..(r + 1) * (hi - lo)]);
-            }
-        }
-        y
+        self.matmul_t_with(Isa::current(), x, n)
     }
-
     fn rows(&self, ids: &[usize]) -> Vec<f32> {
         let mut out = Vec::with_capacity(ids.len() * self.cols);
         let mut buf = Vec::new();

@@ -110,7 +110,17 @@ fn packed_weights_compute_what_their_dequantized_values_compute() {
         let ids: Vec<i64> = (0..17).map(|i| (i * 29 % 512) as i64).collect();
         let (a, b) = (logits(&l.model, &ids, &device), logits(&dense, &ids, &device));
         let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-        assert!(max < 1e-4, "{mix:?}: packed vs dense max |diff| {max}");
+        let rel = (a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum::<f32>() / b.iter().map(|y| y * y).sum::<f32>()).sqrt();
+        println!("{mix:?}: packed vs dense max |diff| {max}, relative rms {rel}");
+        if matches!(mix, Mix::F16 | Mix::BF16) {
+            // f32 activations: only the summation order differs.
+            assert!(max < 1e-4, "{mix:?}: packed vs dense max |diff| {max}");
+        } else {
+            // Block formats meet 8-bit activations (kernels.rs): the logits move by the
+            // activation rounding, ~0.6% per dot product, compounded over the layers (this
+            // random model amplifies errors ~10x, see the f32 comparison below).
+            assert!(rel < 0.15 && max > 0.0, "{mix:?}: packed vs dense relative rms {rel}");
+        }
         // How far quantization moved the logits from the f32 model.
         let c = logits(&model, &ids, &device);
         let dev = a.iter().zip(&c).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
