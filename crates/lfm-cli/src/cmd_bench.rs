@@ -42,8 +42,8 @@ pub struct BenchArgs {
     json: Option<PathBuf>,
 }
 
-/// Returns the heap the allocator kept after the f32 model was dropped to the system, so that
-/// the packed formats' peak RSS is their own (glibc keeps freed arenas otherwise).
+/// Returns the heap the allocator kept after a model was dropped to the system, so that the
+/// next format's peak RSS is closer to its own (glibc keeps freed arenas otherwise).
 fn release_freed_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -202,6 +202,8 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
     for (fmt, path, bytes) in &packed {
         let l = lfm_quant::import::load_gguf(path, device)?;
         bench(fmt, &l.model, *bytes)?;
+        drop(l);
+        release_freed_heap();
     }
     drop(bench);
 
