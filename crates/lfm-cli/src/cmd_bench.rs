@@ -55,7 +55,11 @@ fn release_freed_heap() {
     }
 }
 
+/// Starts a new peak-RSS window, after handing freed heap back (lfm keeps freed blocks on its
+/// heap for speed, see `tune_allocator` in main.rs; what an earlier benchmark freed is not part
+/// of the next one's footprint).
 fn reset_peak_rss() {
+    release_freed_heap();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 

@@ -127,7 +127,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Keeps freed memory in the process heap for reuse (glibc only).
+///
+/// By default glibc serves large blocks with their own `mmap` and returns them on `free`. A
+/// training step frees and re-allocates activations, gradients and optimizer states of up to a
+/// few hundred MB each, and every fresh mapping is page-faulted and zeroed by the kernel again:
+/// `perf` showed 23% of a 350M training step in `clear_page`. With every block on the heap and
+/// no trimming, train_4x256 went from 31 to 56 tok/s on 2 cores, and peak RSS stayed under 8 GB.
+/// `LFM_SYSTEM_MALLOC=1` keeps glibc's defaults.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        if std::env::var_os("LFM_SYSTEM_MALLOC").is_some() {
+            return;
+        }
+        extern "C" {
+            fn mallopt(param: i32, value: i32) -> i32;
+        }
+        const M_TRIM_THRESHOLD: i32 = -1;
+        const M_TOP_PAD: i32 = -2;
+        const M_MMAP_MAX: i32 = -4;
+        // Safety: mallopt only changes allocator parameters; called before any thread starts.
+        unsafe {
+            mallopt(M_MMAP_MAX, 0);
+            mallopt(M_TRIM_THRESHOLD, i32::MAX);
+            mallopt(M_TOP_PAD, 1 << 30);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
