@@ -202,12 +202,9 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
         bench("f32", &base, (cfg.num_params() * 4) as f64)?;
     }
     drop(base);
-    release_freed_heap();
     for (fmt, path, bytes) in &packed {
         let l = lfm_quant::import::load_gguf(path, device)?;
         bench(fmt, &l.model, *bytes)?;
-        drop(l);
-        release_freed_heap();
     }
     drop(bench);
 

@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 
 use half::{bf16, f16};
 
-use crate::blocks::GgmlType;
+use crate::blocks::{scale_min_k4, GgmlType};
 
 /// Activation rows quantized to 8 bits in blocks of 32.
 pub struct Q8Acts {
@@ -35,12 +35,6 @@ pub struct Q8Acts {
     /// `Σ q` per block.
     pub s: Vec<i32>,
     pub cols: usize,
-}
-
-impl Q8Acts {
-    pub fn rows(&self) -> usize {
-        self.q.len() / self.cols.max(1)
-    }
 }
 
 /// Quantizes `x` (`n` rows of `cols`, `cols` a multiple of 32) into 8-bit blocks of 32.
@@ -263,10 +257,6 @@ impl Interleaved {
         Some(Interleaved { ty, rows, cols, data })
     }
 
-    pub fn nbytes(&self) -> usize {
-        self.data.len()
-    }
-
     /// `out[k][j] = dot(row 8g + j, activation row r0 + k)` for the 8 rows of group `g`.
     pub fn group_dots(&self, g: usize, acts: &Q8Acts, r0: usize, out: &mut [[f32; 8]]) {
         let nb = self.cols / 32;
@@ -320,11 +310,7 @@ fn q4k_scales(sc: &[u8]) -> ([f32; 8], [f32; 8]) {
     let mut s = [0.0f32; 8];
     let mut m = [0.0f32; 8];
     for j in 0..8 {
-        let (a, b) = if j < 4 {
-            (sc[j] & 63, sc[j + 4] & 63)
-        } else {
-            ((sc[j + 4] & 0x0f) | ((sc[j - 4] >> 6) << 4), (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4))
-        };
+        let (a, b) = scale_min_k4(j, sc);
         s[j] = a as f32;
         m[j] = b as f32;
     }

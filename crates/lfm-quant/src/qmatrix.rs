@@ -10,6 +10,10 @@ use rayon::prelude::*;
 use crate::blocks::{dequantize_row, GgmlType};
 use crate::kernels::{row_dots, Acts, Interleaved, Isa};
 
+/// Activation rows per tile: a task's weight rows and one tile of activations stay in cache
+/// together.
+const ACT_TILE: usize = 64;
+
 /// A raw output pointer shared by kernel tasks that write disjoint parts.
 struct SendPtr(*mut f32);
 unsafe impl Sync for SendPtr {}
@@ -61,11 +65,7 @@ impl QuantMatrix {
         }
         let acts = Acts::new(self.ty, x, cols);
         // The output is computed as [rows, n]: tasks own runs of weight rows (rayon's pool, so
-        // no thread is started per call) and, for long inputs, walk the activations in tiles
-        // of ACT_TILE rows so that a task's weight rows and one tile stay in cache together.
-        const ACT_TILE: usize = 64;
-        let nt = threads();
-        let per_task = if nt == 1 { rows } else { rows.div_ceil(nt * 8).clamp(4, 256) };
+        // no thread is started per call) and walk the activations in tiles of ACT_TILE rows.
         let task = |o0: usize, out: &mut [f32]| {
             let nrow = out.len() / n;
             for r0 in (0..n).step_by(ACT_TILE) {
@@ -76,9 +76,10 @@ impl QuantMatrix {
             }
         };
         let mut yt = vec![0.0f32; rows * n];
-        if nt == 1 || rows * cols * n < (1 << 16) {
+        if !self.split(n) {
             task(0, &mut yt);
         } else {
+            let per_task = rows.div_ceil(threads() * 8).clamp(4, 256);
             yt.par_chunks_mut(per_task * n).enumerate().for_each(|(t, out)| task(t * per_task, out));
         }
         if n == 1 {
@@ -100,7 +101,6 @@ impl QuantMatrix {
         let groups = rows / 8;
         let mut y = vec![0.0f32; n * rows];
         let yp = SendPtr(y.as_mut_ptr());
-        const ACT_TILE: usize = 64;
         let task = |g0: usize, g1: usize| {
             let yp = &yp;
             let mut buf = vec![[0.0f32; 8]; ACT_TILE.min(n)];
@@ -116,15 +116,19 @@ impl QuantMatrix {
                 }
             }
         };
-        let nt = threads();
-        if nt == 1 || rows * self.cols * n < (1 << 16) {
+        if !self.split(n) {
             task(0, groups);
         } else {
-            let per_task = groups.div_ceil(nt * 8).clamp(1, 64);
+            let per_task = groups.div_ceil(threads() * 8).clamp(1, 64);
             let ntasks = groups.div_ceil(per_task);
             (0..ntasks).into_par_iter().for_each(|t| task(t * per_task, ((t + 1) * per_task).min(groups)));
         }
         y
+    }
+
+    /// Whether a product with `n` input rows is worth splitting across the pool's threads.
+    fn split(&self, n: usize) -> bool {
+        threads() > 1 && self.rows * self.cols * n >= 1 << 16
     }
 
     fn row(&self, r: usize) -> &[u8] {
