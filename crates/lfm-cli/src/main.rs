@@ -147,10 +147,12 @@ fn tune_allocator() {
         const M_TRIM_THRESHOLD: i32 = -1;
         const M_TOP_PAD: i32 = -2;
         const M_MMAP_MAX: i32 = -4;
+        const M_ARENA_MAX: i32 = -8;
         // Safety: mallopt only changes allocator parameters; called before any thread starts.
         unsafe {
             mallopt(M_MMAP_MAX, 0);
-            mallopt(M_TRIM_THRESHOLD, i32::MAX);
+            mallopt(M_TRIM_THRESHOLD, -1);
+            mallopt(M_ARENA_MAX, 1);
             mallopt(M_TOP_PAD, 1 << 30);
         }
     }

@@ -49,15 +49,20 @@ fn forward_matches_transformers_on_every_fixture() {
     }
 }
 
+/// Both loss paths: `loss(forward(..))` and the training path `lm_loss` (vocabulary-major
+/// logits), each against transformers' loss and gradients.
 #[test]
 fn gradients_match_transformers() {
-    for dir in all_fixtures() {
+    for (dir, training) in all_fixtures().into_iter().flat_map(|d| [(d.clone(), false), (d, true)]) {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let name = if training { format!("{name} (lm_loss)") } else { name };
         let device = cpu().autodiff();
         let (cfg, model) = load_dir(&dir, &device).unwrap();
         let r = Reference::open(&dir);
-        let logits = model.forward(r.ids("input_ids", &device));
-        let loss = Lfm2Model::loss(logits, r.ids("labels", &device));
+        let (ids, labels) = (r.ids("input_ids", &device), r.ids("labels", &device));
+        let loss = if training { model.lm_loss(ids, labels) } else { Lfm2Model::loss(model.forward(ids), labels) };
+        let (got, want) = (loss.clone().into_scalar::<f32>(), r.f32("loss").1[0]);
+        assert!((got - want).abs() <= 1e-5, "{name}: loss {got} vs {want}");
         let grads = loss.backward();
 
         // Gradient of every parameter, in HF layout, keyed by HF name.

@@ -50,7 +50,9 @@ impl ModuleVisitor for Collect<'_> {
             return;
         };
         let n = g.shape().num_elements();
-        accumulate(self.acc, name, g.reshape([n]).mul_scalar(self.scale));
+        let g = g.reshape([n]);
+        let g = if self.scale == 1.0 { g } else { g.mul_scalar(self.scale) };
+        accumulate(self.acc, name, g);
     }
 }
 
@@ -118,13 +120,10 @@ impl GradAccumulator {
         Ok(())
     }
 
-    /// √(Σ g²) over every parameter, accumulated in f64 on the host.
+    /// √(Σ g²) over every parameter, accumulated in f64 on the host (per tensor: in f64 over
+    /// rayon's pool on a CPU device, in f32 by the backend elsewhere).
     pub fn global_norm(&self) -> f64 {
-        self.grads
-            .values()
-            .map(|g| g.clone().powf_scalar(2.0).sum().into_scalar::<f32>() as f64)
-            .sum::<f64>()
-            .sqrt()
+        self.grads.values().map(sum_of_squares).sum::<f64>().sqrt()
     }
 
     /// Scales every gradient by `c`.
@@ -138,6 +137,20 @@ impl GradAccumulator {
     }
 }
 
+fn sum_of_squares(g: &Tensor<1>) -> f64 {
+    if is_host(&g.device()) {
+        let d = g.to_data();
+        if let Ok(x) = d.as_slice::<f32>() {
+            use rayon::prelude::*;
+            return x
+                .par_chunks(1 << 16)
+                .map(|c| c.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>())
+                .sum();
+        }
+    }
+    g.clone().powf_scalar(2.0).sum().into_scalar::<f32>() as f64
+}
+
 /// Whether the parameter at `path` (with `rank`) gets weight decay.
 pub fn decays(path: &str, rank: usize, cfg: &OptimSection) -> bool {
     cfg.decay_norms_and_embeddings || (rank >= 2 && !path.starts_with("embed"))
@@ -148,6 +161,9 @@ pub struct AdamW {
     pub cfg: OptimSection,
     pub step: u64,
     pub moments: BTreeMap<String, (Tensor<1>, Tensor<1>)>,
+    /// Update parameters on a CPU device with one fused, multi-threaded pass over host memory
+    /// (default) instead of burn tensor ops; both compute the same formula.
+    pub fused_host: bool,
 }
 
 struct Update<'a> {
@@ -178,37 +194,151 @@ impl ModuleMapper for Update<'_> {
         let n = shape.num_elements();
         let p = tensor.inner().reshape([n]);
         let c = &self.opt.cfg;
-        let (b1, b2) = (c.beta1, c.beta2);
         let t = self.opt.step as i32;
-        let (m, v) = match self.opt.moments.remove(&name) {
-            Some((m, v)) => (m, v),
-            None => (p.zeros_like(), p.zeros_like()),
+        let h = Hyper {
+            b1: c.beta1 as f32,
+            b2: c.beta2 as f32,
+            bc1: (1.0 - c.beta1.powi(t)) as f32,
+            bc2: (1.0 - c.beta2.powi(t)) as f32,
+            eps: c.eps as f32,
+            lr: self.lr as f32,
+            keep: if c.weight_decay > 0.0 && decays(&name, D, c) {
+                Some((1.0 - self.lr * c.weight_decay) as f32)
+            } else {
+                None
+            },
         };
-        let m = m.mul_scalar(b1 as f32) + g.clone().mul_scalar((1.0 - b1) as f32);
-        let v = v.mul_scalar(b2 as f32) + g.powf_scalar(2.0).mul_scalar((1.0 - b2) as f32);
-        let bc1 = 1.0 - b1.powi(t);
-        let bc2 = 1.0 - b2.powi(t);
-        let denom = v
-            .clone()
-            .div_scalar(bc2 as f32)
-            .sqrt()
-            .add_scalar(c.eps as f32);
-        let step = m
-            .clone()
-            .div_scalar(bc1 as f32)
-            .div(denom)
-            .mul_scalar(self.lr as f32);
-        let mut p = p;
-        if c.weight_decay > 0.0 && decays(&name, D, c) {
-            p = p.mul_scalar((1.0 - self.lr * c.weight_decay) as f32);
-        }
-        let p = (p - step).reshape(shape);
+        let moments = self.opt.moments.remove(&name);
+        let (p, m, v) = if self.opt.fused_host && is_host(&p.device()) {
+            update_host(p, g, moments, &h)
+        } else {
+            update_tensors(p, g, moments, &h)
+        };
         self.opt.moments.insert(name, (m, v));
-        let mut out = Tensor::from_inner(p);
+        let mut out = Tensor::from_inner(p.reshape(shape));
         if require_grad {
             out = out.require_grad();
         }
         Param::from_mapped_value(id, out, mapper)
+    }
+}
+
+/// One parameter's AdamW constants for this step.
+struct Hyper {
+    b1: f32,
+    b2: f32,
+    /// Bias corrections `1 − β^t`.
+    bc1: f32,
+    bc2: f32,
+    eps: f32,
+    lr: f32,
+    /// `1 − lr·wd` for a decayed parameter.
+    keep: Option<f32>,
+}
+
+/// Whether `device` keeps tensors in this process's memory (burn's CPU backends), where the
+/// fused update below reads and writes the buffers directly.
+fn is_host(device: &Device) -> bool {
+    device.clone().inner() == Device::flex()
+}
+
+/// The update as burn tensor ops: runs on every backend (GPUs included), one pass over memory
+/// per op.
+fn update_tensors(
+    p: Tensor<1>,
+    g: Tensor<1>,
+    moments: Option<(Tensor<1>, Tensor<1>)>,
+    h: &Hyper,
+) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
+    let (m, v) = moments.unwrap_or_else(|| (p.zeros_like(), p.zeros_like()));
+    let m = m.mul_scalar(h.b1) + g.clone().mul_scalar(1.0 - h.b1);
+    let v = v.mul_scalar(h.b2) + g.powf_scalar(2.0).mul_scalar(1.0 - h.b2);
+    let denom = v.clone().div_scalar(h.bc2).sqrt().add_scalar(h.eps);
+    let step = m.clone().div_scalar(h.bc1).div(denom).mul_scalar(h.lr);
+    let p = match h.keep {
+        Some(k) => p.mul_scalar(k),
+        None => p,
+    };
+    (p - step, m, v)
+}
+
+/// The same update as one fused pass over the host buffers of `p`, `g`, `m` and `v`, split
+/// across rayon's pool: the tensor version makes a dozen single-threaded passes, each with a
+/// fresh output buffer (1.4 s of a 350M step at 2 threads, against ~0.2 s here). The buffers
+/// are taken over without copies where burn holds the only reference. Falls back to the
+/// tensor version for a dtype other than f32.
+fn update_host(
+    p: Tensor<1>,
+    g: Tensor<1>,
+    moments: Option<(Tensor<1>, Tensor<1>)>,
+    h: &Hyper,
+) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
+    let device = p.device();
+    let n = p.shape().num_elements();
+    let (m, v) = match moments {
+        Some((m, v)) => (m.into_data(), v.into_data()),
+        None => (TensorData::zeros::<f32, _>([n]), TensorData::zeros::<f32, _>([n])),
+    };
+    let (mut pd, gd, mut md, mut vd) = (p.into_data(), g.into_data(), m, v);
+    let ok = match (
+        pd.as_mut_slice::<f32>(),
+        gd.as_slice::<f32>(),
+        md.as_mut_slice::<f32>(),
+        vd.as_mut_slice::<f32>(),
+    ) {
+        (Ok(p), Ok(g), Ok(m), Ok(v)) => {
+            adamw_fused(p, g, m, v, h);
+            true
+        }
+        _ => false,
+    };
+    let t = |d: TensorData| Tensor::<1>::from_data(d, &device);
+    if ok {
+        (t(pd), t(md), t(vd))
+    } else {
+        update_tensors(t(pd), t(gd), Some((t(md), t(vd))), h)
+    }
+}
+
+/// `m ← β1 m + (1−β1) g`, `v ← β2 v + (1−β2) g²`, `p ← p·keep − lr·(m/bc1)/(√(v/bc2) + ε)`,
+/// element by element in the tensor version's order of operations.
+fn adamw_fused(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: &Hyper) {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 16;
+    p.par_chunks_mut(CHUNK)
+        .zip(g.par_chunks(CHUNK))
+        .zip(m.par_chunks_mut(CHUNK))
+        .zip(v.par_chunks_mut(CHUNK))
+        .for_each(|(((p, g), m), v)| {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // Safety: the CPU has AVX-512F (checked just above).
+                return unsafe { adamw_chunk_avx512(p, g, m, v, h) };
+            }
+            adamw_chunk(p, g, m, v, h)
+        });
+}
+
+/// The chunk loop compiled for AVX-512 (the default x86-64 target has SSE2 only). Square root
+/// and division are exactly rounded at every width, so the results equal the plain loop's.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn adamw_chunk_avx512(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: &Hyper) {
+    adamw_chunk(p, g, m, v, h)
+}
+
+#[inline(always)]
+fn adamw_chunk(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: &Hyper) {
+    let keep = h.keep.unwrap_or(1.0);
+    let (b1, b2, c1, c2) = (h.b1, h.b2, 1.0 - h.b1, 1.0 - h.b2);
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        let mi = *m * b1 + g * c1;
+        let vi = *v * b2 + (g * g) * c2;
+        *m = mi;
+        *v = vi;
+        let step = ((mi / h.bc1) / ((vi / h.bc2).sqrt() + h.eps)) * h.lr;
+        // keep = 1 leaves p unchanged, as skipping the decay does.
+        *p = *p * keep - step;
     }
 }
 
@@ -218,6 +348,7 @@ impl AdamW {
             cfg,
             step: 0,
             moments: BTreeMap::new(),
+            fused_host: true,
         }
     }
 
@@ -321,7 +452,7 @@ impl AdamW {
                 .map_err(|_| anyhow!("{}: exp_avg.{param} without exp_avg_sq", path.display()))?;
             moments.insert(param.to_string(), (read(&view)?, read(&sq)?));
         }
-        Ok(Self { cfg, step, moments })
+        Ok(Self { cfg, step, moments, fused_host: true })
     }
 }
 
@@ -364,4 +495,107 @@ pub fn grads_as_model(model: &Lfm2Model, acc: &GradAccumulator) -> Result<Lfm2Mo
         bail!("no accumulated gradient for {n}");
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Int, TensorData};
+    use lfm_model::device::parse_device;
+
+    fn cfg(wd: f64) -> OptimSection {
+        serde_json::from_value(serde_json::json!({
+            "lr": 1e-2, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": wd
+        }))
+        .unwrap()
+    }
+
+    /// Step 2 of one element by hand: p = 1, g = 0.5, m = 0.1, v = 0.01, β = (0.9, 0.95),
+    /// lr = 0.01, wd = 0.1 (decayed).
+    #[test]
+    fn fused_update_by_hand() {
+        let (b1, b2, lr, wd, eps) = (0.9f64, 0.95f64, 0.01f64, 0.1f64, 1e-8f64);
+        let m = 0.9 * 0.1 + 0.1 * 0.5; // 0.14
+        let v = 0.95 * 0.01 + 0.05 * 0.25; // 0.022
+        let (bc1, bc2) = (1.0 - b1 * b1, 1.0 - b2 * b2); // 0.19, 0.0975
+        let want = 1.0 * (1.0 - lr * wd) - lr * (m / bc1) / ((v / bc2).sqrt() + eps);
+        let h = Hyper {
+            b1: b1 as f32,
+            b2: b2 as f32,
+            bc1: bc1 as f32,
+            bc2: bc2 as f32,
+            eps: eps as f32,
+            lr: lr as f32,
+            keep: Some((1.0 - lr * wd) as f32),
+        };
+        let (mut p, g, mut mm, mut vv) = (vec![1.0f32, 1.0], vec![0.5f32, 0.5], vec![0.1f32, 0.1], vec![0.01f32, 0.01]);
+        adamw_fused(&mut p, &g, &mut mm, &mut vv, &h);
+        assert!((mm[0] as f64 - 0.14).abs() < 1e-7 && (vv[0] as f64 - 0.022).abs() < 1e-8);
+        assert!((p[0] as f64 - want).abs() < 1e-6, "{} vs {want}", p[0]);
+        // Without decay only the Adam step applies.
+        let h = Hyper { keep: None, ..h };
+        let (mut p, mut mm, mut vv) = (vec![1.0f32], vec![0.1f32], vec![0.01f32]);
+        adamw_fused(&mut p, &g[..1], &mut mm, &mut vv, &h);
+        assert!((p[0] as f64 - (want + lr * wd)).abs() < 1e-6);
+    }
+
+    /// Three steps of the fused host update and of the tensor-op update (the one GPUs run)
+    /// give the same parameters and moments on a tiny model.
+    #[test]
+    fn fused_host_update_matches_tensor_ops() {
+        let device = parse_device("cpu").unwrap().autodiff();
+        assert!(is_host(&device), "the CPU device takes the fused path");
+        let c = crate::trainer::tiny_config(64);
+        let mut init = lfm_model::init::RandomInit::new(&c, 5);
+        let start = Lfm2Model::build(&c, &device, &mut init).unwrap();
+        let ids: Vec<i64> = (0..24).map(|i| (i * 37 % 60 + 3) as i64).collect();
+        let batch = || Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [2, 12]), &device);
+        let run = |fused: bool| {
+            let mut model = start.clone();
+            let mut opt = AdamW::new(cfg(0.1));
+            opt.fused_host = fused;
+            for _ in 0..3 {
+                let loss = Lfm2Model::loss(model.forward(batch()), batch());
+                let mut acc = GradAccumulator::default();
+                acc.add(&model, &loss.backward(), 0.5).unwrap();
+                model = opt.step(model, &mut acc, 1e-2).unwrap();
+            }
+            let params: Vec<Vec<f32>> = model.hf_tensors(&c).into_iter().map(|(_, _, v)| v).collect();
+            let moments: Vec<Vec<f32>> = opt
+                .moments
+                .values()
+                .flat_map(|(m, v)| [m.clone(), v.clone()])
+                .map(|t| t.into_data().try_to_vec::<f32>().unwrap())
+                .collect();
+            (params, moments)
+        };
+        let (pa, ma) = run(true);
+        let (pb, mb) = run(false);
+        assert_eq!((pa.len(), ma.len()), (pb.len(), mb.len()));
+        let mut moved = 0usize;
+        let p0: Vec<Vec<f32>> = start.hf_tensors(&c).into_iter().map(|(_, _, v)| v).collect();
+        for ((a, b), z) in pa.iter().zip(&pb).zip(&p0) {
+            for ((x, y), z) in a.iter().zip(b).zip(z) {
+                assert!((x - y).abs() <= 1e-6 * (1.0 + y.abs()), "param {x} vs {y}");
+                moved += (x != z) as usize;
+            }
+        }
+        assert!(moved > 1000, "the steps moved the parameters ({moved})");
+        for (a, b) in ma.iter().zip(&mb) {
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() <= 1e-6 * (1.0 + y.abs()), "moment {x} vs {y}");
+            }
+        }
+    }
+
+    /// The host norm equals the backend's for a CPU tensor.
+    #[test]
+    fn host_norm_matches_backend() {
+        let device = parse_device("cpu").unwrap();
+        let x: Vec<f32> = (0..200_000).map(|i| ((i % 97) as f32 - 48.0) * 1e-3).collect();
+        let want: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
+        let mut acc = GradAccumulator::default();
+        acc.grads.insert("a".into(), Tensor::from_data(TensorData::new(x, [200_000]), &device));
+        assert!((acc.global_norm() - want.sqrt()).abs() < 1e-9 * want.sqrt());
+    }
 }

@@ -200,7 +200,7 @@ fn local_backward(model: &Lfm2Model, device: &Device, micros: &[&Micro], total: 
     for m in micros {
         let w = m.targets as f32 / total as f32;
         let (ids, labels) = tensors(m, device);
-        let loss = Lfm2Model::loss(model.forward(ids), labels);
+        let loss = model.lm_loss(ids, labels);
         let lv = loss.clone().into_scalar::<f32>() as f64;
         if !lv.is_finite() {
             bail!("loss is {lv}");

@@ -81,7 +81,7 @@ fn first_step_matches_transformers_and_adamw_closed_form() {
             TensorData::new(labels[row * t..(row + 1) * t].to_vec(), [1, t]),
             &device,
         );
-        let loss = Lfm2Model::loss(model.forward(x), y);
+        let loss = model.lm_loss(x, y);
         let w = targets(row) as f32 / total as f32;
         loss_sum += loss.clone().into_scalar::<f32>() as f64 * targets(row) as f64;
         acc.add(&model, &loss.backward(), w).unwrap();
