@@ -134,6 +134,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// few hundred MB each, and every fresh mapping is page-faulted and zeroed by the kernel again:
 /// `perf` showed 23% of a 350M training step in `clear_page`. With every block on the heap and
 /// no trimming, train_4x256 went from 31 to 56 tok/s on 2 cores, and peak RSS stayed under 8 GB.
+/// A trim threshold of -1 turns trimming off altogether, and one arena keeps the rayon workers'
+/// allocations on the same heap (a per-thread arena is mmap'd and shrunk on its own).
+/// `lfm bench` hands freed heap back explicitly between benchmarks (`malloc_trim`).
 /// `LFM_SYSTEM_MALLOC=1` keeps glibc's defaults.
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
