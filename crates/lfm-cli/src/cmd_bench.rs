@@ -98,7 +98,15 @@ fn random_model(preset: &str, device: &Device) -> Result<(Lfm2Config, Lfm2Model)
     }
     let cfg = lfm_train::trainer::preset_config(preset, 4096);
     let mut init = RandomInit::new(&cfg, 0);
-    let m = Lfm2Model::build(&cfg, device, &mut init).map_err(|e| anyhow!("{e}"))?;
+    // Inference on the CPU runs f32 weights through lfm-quant's kernels, as `lfm generate`
+    // does (progress::load_for_inference); training keeps burn parameters.
+    let m = if !device.is_autodiff() && *device == Device::flex() && !progress::dense_f32() {
+        let mut pack = |_, v, shape| lfm_quant::qmatrix::f32_handle(v, shape);
+        Lfm2Model::build(&cfg, device, &mut lfm_model::model::PackingSource { inner: &mut init, cfg: &cfg, pack: &mut pack })
+    } else {
+        Lfm2Model::build(&cfg, device, &mut init)
+    }
+    .map_err(|e| anyhow!("{e}"))?;
     Ok((cfg, m))
 }
 
@@ -124,7 +132,7 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
 
     let sp = progress::spinner("building the model and its packed exports");
     let (cfg, base) = match &a.model {
-        Some(p) => progress::load_model(p, device)?,
+        Some(p) => progress::load_for_inference(p, device)?,
         None => random_model(&a.preset, device)?,
     };
     // A GGUF model is benchmarked in its own format only (named after its FFN weights' type,

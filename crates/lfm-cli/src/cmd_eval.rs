@@ -213,7 +213,7 @@ pub struct PerplexityArgs {
 
 /// A checkpoint with its own tokenizer (checked against the config) and BOS id.
 fn load_scoring_model(dir: &Path, device: &Device) -> Result<(lfm_model::Lfm2Config, lfm_model::Lfm2Model, tokenizers::Tokenizer, u32)> {
-    let (cfg, model) = progress::load_model(dir, device)?;
+    let (cfg, model) = progress::load_for_inference(dir, device)?;
     let tok = progress::load_tokenizer(dir)?;
     lfm_data::tokenizer::check_against_model(&tok, &cfg, &dir.display().to_string())?;
     let bos = lfm_data::tokenizer::require_id(&tok, "<|startoftext|>")?;
@@ -369,7 +369,7 @@ pub(crate) fn chat_generate(
     batch_size: usize,
     keep_special: bool,
 ) -> Result<Vec<String>> {
-    let (cfg, model) = progress::load_model(dir, device)?;
+    let (cfg, model) = progress::load_for_inference(dir, device)?;
     let tok = progress::load_tokenizer(dir)?;
     lfm_data::tokenizer::check_against_model(&tok, &cfg, &dir.display().to_string())?;
     let mut prompts = Vec::new();

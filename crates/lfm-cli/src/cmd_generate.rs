@@ -36,7 +36,7 @@ pub struct GenerateArgs {
 
 pub fn run(a: &GenerateArgs, device: &Device) -> Result<()> {
     let codec = TextCodec::load(&a.model)?;
-    let (cfg, model) = progress::load_model(&a.model, device)?;
+    let (cfg, model) = progress::load_for_inference(&a.model, device)?;
     let prompts = a
         .prompt
         .iter()

@@ -45,6 +45,28 @@ pub fn load_model(
     Ok(r?)
 }
 
+/// `LFM_DENSE_F32=1` keeps f32 checkpoints on burn's matmul for inference too (comparisons).
+pub fn dense_f32() -> bool {
+    std::env::var_os("LFM_DENSE_F32").is_some_and(|v| v == "1")
+}
+
+/// [`load_model`] for inference: on the CPU device, an f32 checkpoint's linear weights,
+/// embedding and head go to lfm-quant's f32 kernels (decode streams them on every core;
+/// burn's matrix-vector path uses one). Training, export and parity checks keep
+/// [`load_model`]'s burn parameters.
+pub fn load_for_inference(
+    path: &std::path::Path,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<(lfm_model::Lfm2Config, lfm_model::Lfm2Model)> {
+    if is_gguf(path) || device.is_autodiff() || *device != burn::tensor::Device::flex() || dense_f32() {
+        return load_model(path, device);
+    }
+    let pb = spinner(format!("loading {}", path.display()));
+    let r = lfm_model::hf::load_dir_packed(path, device, &mut |_, v, shape| lfm_quant::qmatrix::f32_handle(v, shape));
+    pb.finish_and_clear();
+    Ok(r?)
+}
+
 /// The tokenizer of a checkpoint directory (`tokenizer.json`) or of a GGUF file exported by
 /// lfm-rs (`tokenizer.huggingface.json`).
 pub fn load_tokenizer(path: &std::path::Path) -> anyhow::Result<tokenizers::Tokenizer> {

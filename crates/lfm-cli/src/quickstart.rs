@@ -192,7 +192,7 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     );
 
     // 5. Report and samples.
-    let (mcfg, model) = progress::load_model(&ckpt, device)?;
+    let (mcfg, model) = progress::load_for_inference(&ckpt, device)?;
     println!("5/6 validation perplexity {:.1} (loss {val:.3} nats/token); unigram baseline perplexity {:.1} ({h:.3}); uniform {}",
         val.exp(), h.exp(), mcfg.vocab_size);
     let codec = TextCodec::load(&ckpt)?;

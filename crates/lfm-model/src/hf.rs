@@ -154,9 +154,30 @@ impl WeightSource for SafetensorsSource {
 
 /// Loads `dir/config.json` and the weights into a model on `device`.
 pub fn load_dir(dir: &Path, device: &Device) -> Result<(Lfm2Config, Lfm2Model), LfmError> {
+    load_dir_impl(dir, device, None)
+}
+
+/// [`load_dir`] with linear weights, the embedding and the head handed to `pack` (see
+/// [`PackingSource`](crate::model::PackingSource)).
+pub fn load_dir_packed(
+    dir: &Path,
+    device: &Device,
+    pack: &mut dyn FnMut(Slot, Vec<f32>, [usize; 2]) -> crate::proj::QuantHandle,
+) -> Result<(Lfm2Config, Lfm2Model), LfmError> {
+    load_dir_impl(dir, device, Some(pack))
+}
+
+fn load_dir_impl(
+    dir: &Path,
+    device: &Device,
+    pack: Option<&mut dyn FnMut(Slot, Vec<f32>, [usize; 2]) -> crate::proj::QuantHandle>,
+) -> Result<(Lfm2Config, Lfm2Model), LfmError> {
     let cfg = Lfm2Config::from_hf_file(&dir.join("config.json"))?;
     let mut src = SafetensorsSource::open_dir(dir)?;
-    let model = Lfm2Model::build(&cfg, device, &mut src)?;
+    let model = match pack {
+        Some(pack) => Lfm2Model::build(&cfg, device, &mut crate::model::PackingSource { inner: &mut src, cfg: &cfg, pack })?,
+        None => Lfm2Model::build(&cfg, device, &mut src)?,
+    };
     // Tensors the config does not account for mean config and weights disagree (e.g. a conv
     // layer in the file where config.json says attention). A stored head of a tied model is
     // ignored, as transformers does.

@@ -221,6 +221,31 @@ pub trait WeightSource {
     }
 }
 
+/// Hands every linear weight, the embedding and the head of `inner` to `pack` (HF layout
+/// `[out, in]` values), so that a model is built with them in a host-side format, e.g. the
+/// f32 matrix-vector kernels of lfm-quant for CPU inference. Tensors `inner` already packs
+/// stay as they are; norms, conv kernels and biases stay burn parameters.
+pub struct PackingSource<'a> {
+    pub inner: &'a mut dyn WeightSource,
+    pub cfg: &'a Lfm2Config,
+    pub pack: &'a mut dyn FnMut(Slot, Vec<f32>, [usize; 2]) -> QuantHandle,
+}
+
+impl WeightSource for PackingSource<'_> {
+    fn get(&mut self, slot: Slot, shape: &[usize]) -> Result<Vec<f32>, LfmError> {
+        self.inner.get(slot, shape)
+    }
+
+    fn quant(&mut self, slot: Slot) -> Result<Option<QuantHandle>, LfmError> {
+        if let Some(q) = self.inner.quant(slot)? {
+            return Ok(Some(q));
+        }
+        let shape = slot.hf_shape(self.cfg);
+        let v = self.inner.get(slot, &shape)?;
+        Ok(Some((self.pack)(slot, v, [shape[0], shape[1]])))
+    }
+}
+
 /// Row-major `[rows, cols]` -> `[cols, rows]` on the host.
 pub(crate) fn transpose_host(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     let mut out = vec![0.0; data.len()];

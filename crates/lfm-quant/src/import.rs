@@ -103,7 +103,11 @@ impl WeightSource for GgufSource<'_> {
         }
         let t = self.info(slot)?.clone();
         if t.ty == GgmlType::F32 {
-            return Ok(None);
+            // f32 weights run in burn's layout through the f32 kernels (prefill at the
+            // blocked matmul's speed, decode on every core).
+            self.used.insert(t.name.clone());
+            let v = dequantize(t.ty, self.g.data(&t));
+            return Ok(Some(crate::qmatrix::f32_handle(v, [t.dims[1], t.dims[0]])));
         }
         self.used.insert(t.name.clone());
         let m = QuantMatrix::new(self.g.bytes.clone(), t.start, t.ty, t.dims[1], t.dims[0]);

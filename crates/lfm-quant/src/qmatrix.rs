@@ -178,3 +178,196 @@ impl QuantWeight for QuantMatrix {
         self.ty.row_bytes(self.cols) * self.rows
     }
 }
+
+/// Up to this many activation rows, [`F32Matrix`] runs its matrix-vector loop (each weight
+/// read once for all rows); beyond, the blocked matmul.
+const F32_GEMV_ROWS: usize = 16;
+
+/// Narrowest output tile of a matrix-vector task.
+const F32_TILE: usize = 1024;
+
+/// Accumulator floats per matrix-vector task (256 KiB: in L2 while the weights stream by).
+const F32_ACC: usize = 1 << 16;
+
+/// An f32 matrix for CPU inference, kept as burn keeps a dense linear weight: `Wᵀ`, i.e.
+/// `[cols, rows]` row-major (input features major). Prefill goes through the `gemm` crate's
+/// blocked matmul exactly as burn's CPU backend would run it; decode-sized products (at most
+/// [`F32_GEMV_ROWS`] rows) run a matrix-vector loop split into column tiles over rayon's pool,
+/// where burn's matmul takes a single-threaded path and reads the weights with one core.
+/// Values stay f32, so results match the dense path up to summation order.
+pub struct F32Matrix {
+    /// `wt[i · rows + o] = W[o, i]`.
+    wt: Vec<f32>,
+    rows: usize,
+    cols: usize,
+}
+
+impl std::fmt::Debug for F32Matrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "F32Matrix([{}, {}])", self.rows, self.cols)
+    }
+}
+
+impl F32Matrix {
+    /// From HF-layout values (`[rows, cols]` row-major).
+    pub fn from_rows(values: &[f32], rows: usize, cols: usize) -> Self {
+        assert_eq!(values.len(), rows * cols, "f32 matrix size");
+        let mut wt = vec![0.0f32; rows * cols];
+        // Blocked transpose: 64×64 tiles stay in cache on both sides.
+        const B: usize = 64;
+        for o0 in (0..rows).step_by(B) {
+            for i0 in (0..cols).step_by(B) {
+                for o in o0..(o0 + B).min(rows) {
+                    for i in i0..(i0 + B).min(cols) {
+                        wt[i * rows + o] = values[o * cols + i];
+                    }
+                }
+            }
+        }
+        F32Matrix { wt, rows, cols }
+    }
+
+    /// `acc[r, ..] += Σ_{i0 ≤ i < i1} x[r, i] · wt[i, o0..o1]` (`acc`: `n` rows of `o1 − o0`).
+    #[inline(always)]
+    fn tile(&self, x: &[f32], n: usize, (i0, i1): (usize, usize), (o0, o1): (usize, usize), acc: &mut [f32]) {
+        let w = o1 - o0;
+        for i in i0..i1 {
+            let wrow = &self.wt[i * self.rows + o0..i * self.rows + o1];
+            for r in 0..n {
+                let xv = x[r * self.cols + i];
+                for (a, &wv) in acc[r * w..(r + 1) * w].iter_mut().zip(wrow) {
+                    *a += xv * wv;
+                }
+            }
+        }
+    }
+
+    /// [`tile`](Self::tile) compiled for AVX-512 (the default x86-64 target has SSE2 only).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn tile_avx512(&self, x: &[f32], n: usize, i: (usize, usize), o: (usize, usize), acc: &mut [f32]) {
+        self.tile(x, n, i, o, acc)
+    }
+
+    /// Decode-sized products. Each task streams a contiguous band of weight rows (input
+    /// features) across an output tile as wide as its accumulators allow (64K floats over the
+    /// activation rows), so memory is read in long sequential runs; the bands' partial sums
+    /// are added at the end.
+    fn gemv(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let (rows, cols) = (self.rows, self.cols);
+        let tw = (F32_ACC / n).max(F32_TILE).min(rows.max(1));
+        let tiles = rows.div_ceil(tw);
+        let bands = if threads() > 1 && rows * cols >= 1 << 16 { threads() } else { 1 };
+        let band = cols.div_ceil(bands);
+        let run = |k: usize| -> Vec<f32> {
+            let (t, b) = (k / bands, k % bands);
+            let o = (t * tw, ((t + 1) * tw).min(rows));
+            let i = ((b * band).min(cols), ((b + 1) * band).min(cols));
+            let mut acc = vec![0.0f32; n * (o.1 - o.0)];
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // Safety: the CPU has AVX-512F (checked just above).
+                unsafe { self.tile_avx512(x, n, i, o, &mut acc) };
+                return acc;
+            }
+            self.tile(x, n, i, o, &mut acc);
+            acc
+        };
+        let parts: Vec<Vec<f32>> = if bands > 1 { (0..tiles * bands).into_par_iter().map(run).collect() } else { (0..tiles).map(run).collect() };
+        let mut y = vec![0.0f32; n * rows];
+        for (k, acc) in parts.iter().enumerate() {
+            let (o0, w) = ((k / bands) * tw, acc.len() / n);
+            for r in 0..n {
+                for (yv, a) in y[r * rows + o0..r * rows + o0 + w].iter_mut().zip(&acc[r * w..(r + 1) * w]) {
+                    *yv += a;
+                }
+            }
+        }
+        y
+    }
+
+    fn gemm(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let (rows, cols) = (self.rows, self.cols);
+        let mut y = vec![0.0f32; n * rows];
+        let par = if threads() > 1 { gemm::Parallelism::Rayon(threads()) } else { gemm::Parallelism::None };
+        // y [n, rows] = x [n, cols] · wt [cols, rows], all row-major. gemm takes strides as
+        // (column, row) pairs.
+        // Safety: the three buffers hold n·rows, n·cols and cols·rows values.
+        unsafe {
+            gemm::gemm(
+                n, rows, cols,
+                y.as_mut_ptr(), 1, rows as isize, false,
+                x.as_ptr(), 1, cols as isize,
+                self.wt.as_ptr(), 1, rows as isize,
+                0.0, 1.0, false, false, false, par,
+            );
+        }
+        y
+    }
+}
+
+impl QuantWeight for F32Matrix {
+    fn shape(&self) -> [usize; 2] {
+        [self.rows, self.cols]
+    }
+    fn matmul_t(&self, x: &[f32], n: usize) -> Vec<f32> {
+        assert_eq!(x.len(), n * self.cols);
+        if n <= F32_GEMV_ROWS {
+            self.gemv(x, n)
+        } else {
+            self.gemm(x, n)
+        }
+    }
+    fn rows(&self, ids: &[usize]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(ids.len() * self.cols);
+        for &o in ids {
+            out.extend((0..self.cols).map(|i| self.wt[i * self.rows + o]));
+        }
+        out
+    }
+    fn type_name(&self) -> String {
+        "f32".into()
+    }
+    fn nbytes(&self) -> usize {
+        self.wt.len() * 4
+    }
+}
+
+/// An HF-layout f32 matrix (`[rows, cols]`) as a [`QuantHandle`](lfm_model::proj::QuantHandle)
+/// served by [`F32Matrix`] (CPU inference of f32 weights).
+pub fn f32_handle(values: Vec<f32>, [rows, cols]: [usize; 2]) -> lfm_model::proj::QuantHandle {
+    let m = F32Matrix::from_rows(&values, rows, cols);
+    drop(values);
+    lfm_model::proj::QuantHandle(Arc::new(m))
+}
+
+#[cfg(test)]
+mod f32_tests {
+    use super::*;
+
+    /// Both f32 paths (matrix-vector bands for ≤ 16 rows, the blocked matmul beyond) against
+    /// a plain f64 triple loop, for shapes narrower and wider than a tile, and the row gather.
+    #[test]
+    fn f32_matrix_matches_naive_product() {
+        for (rows, cols) in [(7usize, 5usize), (600, 96), (2500, 130)] {
+            let w: Vec<f32> = (0..rows * cols).map(|k| ((k * 7919 % 1013) as f32 - 506.0) / 512.0).collect();
+            let m = F32Matrix::from_rows(&w, rows, cols);
+            for n in [1usize, 3, 16, 17, 40] {
+                let x: Vec<f32> = (0..n * cols).map(|k| ((k * 31 % 97) as f32 - 48.0) / 64.0).collect();
+                let y = m.matmul_t(&x, n);
+                for r in 0..n {
+                    for o in 0..rows {
+                        let want: f64 = (0..cols).map(|i| x[r * cols + i] as f64 * w[o * cols + i] as f64).sum();
+                        let got = y[r * rows + o] as f64;
+                        assert!((got - want).abs() <= 1e-4 * (1.0 + want.abs()), "[{rows}x{cols}] n={n} y[{r},{o}] {got} vs {want}");
+                    }
+                }
+            }
+            let ids = [rows - 1, 0, rows / 2];
+            let got = m.rows(&ids);
+            let want: Vec<f32> = ids.iter().flat_map(|&o| w[o * cols..(o + 1) * cols].to_vec()).collect();
+            assert_eq!(got, want);
+            assert_eq!((m.shape(), m.nbytes()), ([rows, cols], rows * cols * 4));
+        }
+    }
+}

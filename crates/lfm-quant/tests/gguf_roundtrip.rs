@@ -1,5 +1,5 @@
 //! Export → GGUF → import on the transformers fixtures: names, dims and metadata as llama.cpp
-//! expects (spec §8), f32 files give back the same model exactly, and quantized files run their
+//! expects (spec §8), f32 files give back the same weights exactly (logits to rounding), and quantized files run their
 //! packed weights with the same results as a dense model built from the dequantized weights.
 
 use std::collections::HashMap;
@@ -75,7 +75,13 @@ fn f32_gguf_loads_back_to_the_same_model() {
         assert_eq!(l.cfg.layer_types, cfg.layer_types, "{name}");
         assert_eq!((l.cfg.tie_embedding, l.cfg.conv_bias, l.cfg.num_key_value_heads), (cfg.tie_embedding, cfg.conv_bias, cfg.num_key_value_heads));
         let ids: Vec<i64> = (0..12).map(|i| (i * 37 % cfg.vocab_size) as i64).collect();
-        assert_eq!(logits(&l.model, &ids, &device), logits(&model, &ids, &device), "{name}");
+        // The weights come back bit for bit; the f32 kernels sum in another order than burn's
+        // matmul, so the logits agree to rounding.
+        assert_eq!(l.model.hf_tensors(&l.cfg), model.hf_tensors(&cfg), "{name}");
+        let (a, b) = (logits(&l.model, &ids, &device), logits(&model, &ids, &device));
+        let scale = b.iter().fold(1e-6f32, |m, x| m.max(x.abs()));
+        let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(max <= 1e-5 * scale.max(1.0), "{name}: f32 kernels moved the logits by {max}");
     }
 }
 
