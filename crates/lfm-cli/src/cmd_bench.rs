@@ -246,6 +246,9 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
             let t2 = start.elapsed().as_secs_f64();
             let mut acc = lfm_train::optim::GradAccumulator::default();
             acc.add(&m, &grads, 1.0)?;
+            // The gradient store goes before the optimizer, as in `lfm train`, so that the
+            // accumulated gradients are the only holders of their buffers.
+            drop(grads);
             let t3 = start.elapsed().as_secs_f64();
             model = Some(opt.step(m, &mut acc, 1e-5)?);
             let t4 = start.elapsed().as_secs_f64();

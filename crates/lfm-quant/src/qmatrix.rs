@@ -231,11 +231,27 @@ impl F32Matrix {
     #[inline(always)]
     fn tile(&self, x: &[f32], n: usize, (i0, i1): (usize, usize), (o0, o1): (usize, usize), acc: &mut [f32]) {
         let w = o1 - o0;
-        for i in i0..i1 {
-            let wrow = &self.wt[i * self.rows + o0..i * self.rows + o1];
+        let wrow = |i: usize| &self.wt[i * self.rows + o0..i * self.rows + o1];
+        // Four weight rows per pass over the accumulators: one load and store of each
+        // accumulator per four multiply-adds.
+        let mut i = i0;
+        while i + 4 <= i1 {
+            let (w0, w1, w2, w3) = (wrow(i), wrow(i + 1), wrow(i + 2), wrow(i + 3));
+            for r in 0..n {
+                let xr = &x[r * self.cols + i..r * self.cols + i + 4];
+                let (x0, x1, x2, x3) = (xr[0], xr[1], xr[2], xr[3]);
+                let a = &mut acc[r * w..(r + 1) * w];
+                for ((((a, &v0), &v1), &v2), &v3) in a.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
+                    *a += x0 * v0 + x1 * v1 + x2 * v2 + x3 * v3;
+                }
+            }
+            i += 4;
+        }
+        for i in i..i1 {
+            let wr = wrow(i);
             for r in 0..n {
                 let xv = x[r * self.cols + i];
-                for (a, &wv) in acc[r * w..(r + 1) * w].iter_mut().zip(wrow) {
+                for (a, &wv) in acc[r * w..(r + 1) * w].iter_mut().zip(wr) {
                     *a += xv * wv;
                 }
             }
