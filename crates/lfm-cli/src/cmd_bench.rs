@@ -100,7 +100,7 @@ fn random_model(preset: &str, device: &Device) -> Result<(Lfm2Config, Lfm2Model)
     let mut init = RandomInit::new(&cfg, 0);
     // Inference on the CPU runs f32 weights through lfm-quant's kernels, as `lfm generate`
     // does (progress::load_for_inference); training keeps burn parameters.
-    let m = if !device.is_autodiff() && *device == Device::flex() && !progress::dense_f32() {
+    let m = if progress::packs_f32(device) {
         let mut pack = |_, v, shape| lfm_quant::qmatrix::f32_handle(v, shape);
         Lfm2Model::build(&cfg, device, &mut lfm_model::model::PackingSource { inner: &mut init, cfg: &cfg, pack: &mut pack })
     } else {

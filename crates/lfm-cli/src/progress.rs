@@ -45,9 +45,10 @@ pub fn load_model(
     Ok(r?)
 }
 
-/// `LFM_DENSE_F32=1` keeps f32 checkpoints on burn's matmul for inference too (comparisons).
-pub fn dense_f32() -> bool {
-    std::env::var_os("LFM_DENSE_F32").is_some_and(|v| v == "1")
+/// Whether f32 weights loaded for inference on `device` go to lfm-quant's f32 kernels: on the
+/// plain CPU device, unless `LFM_DENSE_F32=1` keeps burn's matmul (for comparisons).
+pub fn packs_f32(device: &burn::tensor::Device) -> bool {
+    !device.is_autodiff() && *device == burn::tensor::Device::flex() && std::env::var_os("LFM_DENSE_F32").is_none_or(|v| v != "1")
 }
 
 /// [`load_model`] for inference: on the CPU device, an f32 checkpoint's linear weights,
@@ -58,7 +59,7 @@ pub fn load_for_inference(
     path: &std::path::Path,
     device: &burn::tensor::Device,
 ) -> anyhow::Result<(lfm_model::Lfm2Config, lfm_model::Lfm2Model)> {
-    if is_gguf(path) || device.is_autodiff() || *device != burn::tensor::Device::flex() || dense_f32() {
+    if is_gguf(path) || !packs_f32(device) {
         return load_model(path, device);
     }
     let pb = spinner(format!("loading {}", path.display()));

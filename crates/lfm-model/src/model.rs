@@ -246,12 +246,19 @@ impl WeightSource for PackingSource<'_> {
     }
 }
 
-/// Row-major `[rows, cols]` -> `[cols, rows]` on the host.
-pub(crate) fn transpose_host(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+/// Row-major `[rows, cols]` -> `[cols, rows]` on the host, in 64×64 blocks so that both
+/// sides stay in cache (a plain loop misses on every write for the 65536-row embedding).
+pub fn transpose_host(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    assert_eq!(data.len(), rows * cols, "transpose of a [{rows}, {cols}] matrix");
+    const B: usize = 64;
     let mut out = vec![0.0; data.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = data[r * cols + c];
+    for r0 in (0..rows).step_by(B) {
+        for c0 in (0..cols).step_by(B) {
+            for r in r0..(r0 + B).min(rows) {
+                for c in c0..(c0 + B).min(cols) {
+                    out[c * rows + r] = data[r * cols + c];
+                }
+            }
         }
     }
     out

@@ -128,7 +128,7 @@ impl QuantMatrix {
 
     /// Whether a product with `n` input rows is worth splitting across the pool's threads.
     fn split(&self, n: usize) -> bool {
-        threads() > 1 && self.rows * self.cols * n >= 1 << 16
+        worth_splitting(self.rows * self.cols * n)
     }
 
     fn row(&self, r: usize) -> &[u8] {
@@ -139,6 +139,12 @@ impl QuantMatrix {
 
 /// Worker threads for the kernels: rayon's global pool, which the CPU backend shares (all
 /// cores; `LFM_THREADS` or `RAYON_NUM_THREADS` set its size before first use).
+/// Whether a product of `work` multiply-adds is worth handing to the pool's threads (smaller
+/// ones finish before the hand-off would pay off).
+fn worth_splitting(work: usize) -> bool {
+    threads() > 1 && work >= 1 << 16
+}
+
 pub fn threads() -> usize {
     static INIT: std::sync::Once = std::sync::Once::new();
     INIT.call_once(|| {
@@ -192,7 +198,7 @@ const F32_ACC: usize = 1 << 16;
 /// An f32 matrix for CPU inference, kept as burn keeps a dense linear weight: `Wᵀ`, i.e.
 /// `[cols, rows]` row-major (input features major). Prefill goes through the `gemm` crate's
 /// blocked matmul exactly as burn's CPU backend would run it; decode-sized products (at most
-/// [`F32_GEMV_ROWS`] rows) run a matrix-vector loop split into column tiles over rayon's pool,
+/// [`F32_GEMV_ROWS`] rows) run a matrix-vector loop over bands of weight rows on rayon's pool,
 /// where burn's matmul takes a single-threaded path and reads the weights with one core.
 /// Values stay f32, so results match the dense path up to summation order.
 pub struct F32Matrix {
@@ -211,20 +217,7 @@ impl std::fmt::Debug for F32Matrix {
 impl F32Matrix {
     /// From HF-layout values (`[rows, cols]` row-major).
     pub fn from_rows(values: &[f32], rows: usize, cols: usize) -> Self {
-        assert_eq!(values.len(), rows * cols, "f32 matrix size");
-        let mut wt = vec![0.0f32; rows * cols];
-        // Blocked transpose: 64×64 tiles stay in cache on both sides.
-        const B: usize = 64;
-        for o0 in (0..rows).step_by(B) {
-            for i0 in (0..cols).step_by(B) {
-                for o in o0..(o0 + B).min(rows) {
-                    for i in i0..(i0 + B).min(cols) {
-                        wt[i * rows + o] = values[o * cols + i];
-                    }
-                }
-            }
-        }
-        F32Matrix { wt, rows, cols }
+        F32Matrix { wt: lfm_model::model::transpose_host(values, rows, cols), rows, cols }
     }
 
     /// `acc[r, ..] += Σ_{i0 ≤ i < i1} x[r, i] · wt[i, o0..o1]` (`acc`: `n` rows of `o1 − o0`).
@@ -273,7 +266,7 @@ impl F32Matrix {
         let (rows, cols) = (self.rows, self.cols);
         let tw = (F32_ACC / n).max(F32_TILE).min(rows.max(1));
         let tiles = rows.div_ceil(tw);
-        let bands = if threads() > 1 && rows * cols >= 1 << 16 { threads() } else { 1 };
+        let bands = if worth_splitting(rows * cols * n) { threads() } else { 1 };
         let band = cols.div_ceil(bands);
         let run = |k: usize| -> Vec<f32> {
             let (t, b) = (k / bands, k % bands);

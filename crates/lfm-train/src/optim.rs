@@ -277,7 +277,8 @@ fn update_host(
     let n = p.shape().num_elements();
     let (m, v) = match moments {
         Some((m, v)) => (m.into_data(), v.into_data()),
-        None => (TensorData::zeros::<f32, _>([n]), TensorData::zeros::<f32, _>([n])),
+        // A zeroed allocation (TensorData::zeros fills element by element).
+        None => (TensorData::new(vec![0.0f32; n], [n]), TensorData::new(vec![0.0f32; n], [n])),
     };
     let (mut pd, gd, mut md, mut vd) = (p.into_data(), g.into_data(), m, v);
     let ok = match (
