@@ -12,6 +12,7 @@ pub mod cache;
 pub mod config;
 pub mod device;
 pub mod error;
+pub mod fused;
 pub mod generate;
 pub mod hf;
 pub mod init;

@@ -9,7 +9,7 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, RmsNorm};
-use burn::tensor::activation::{log_softmax, silu, softmax};
+use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::cache::{Cache, LayerCache};
@@ -155,8 +155,8 @@ impl FeedForward {
     /// # Shapes
     /// - `x`: [B, T, H] -> [B, T, H]
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let gate = silu(self.w1.forward(x.clone()));
-        self.w2.forward(gate * self.w3.forward(x))
+        let gate = self.w1.forward(x.clone());
+        self.w2.forward(crate::fused::swiglu(gate, self.w3.forward(x)))
     }
 }
 
@@ -573,7 +573,23 @@ impl Lfm2Model {
             Some(w) => w.val(),
             None => self.embed.weight.val(),
         };
-        let logits = w.matmul(h.transpose()); // [V, N]
+        let logits = crate::fused::matmul(w, h.transpose()); // [V, N]
+        if crate::fused::fused_available(&logits) {
+            // One fused pass each way over the [V, N] logits (see fused.rs); labels are host
+            // data anyway.
+            let targets: Vec<i32> = labels
+                .narrow(1, 1, t - 1)
+                .into_data()
+                .convert::<i64>()
+                .try_into_vec::<i64>()
+                .expect("int labels")
+                .into_iter()
+                .map(|l| if l < 0 { -1 } else { l as i32 })
+                .collect();
+            let count = targets.iter().filter(|&&l| l >= 0).count().max(1);
+            let per_token = crate::fused::cross_entropy_vocab_major(logits, &targets);
+            return per_token.sum().reshape([1]) / count as f64;
+        }
         let targets = labels.narrow(1, 1, t - 1).reshape([1, n]);
         let keep = targets.clone().not_equal_elem(-100);
         let safe_targets = targets.mask_fill(keep.clone().bool_not(), 0);

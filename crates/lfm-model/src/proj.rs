@@ -92,7 +92,7 @@ impl Proj {
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match &self.quant {
-            None => burn::tensor::module::linear(x, self.weight.val(), self.bias.as_ref().map(|b| b.val())),
+            None => crate::fused::linear(x, self.weight.val(), self.bias.as_ref().map(|b| b.val())),
             Some(q) => {
                 let y = q.apply(x);
                 match &self.bias {

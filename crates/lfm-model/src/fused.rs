@@ -1,0 +1,602 @@
+//! Fused CPU kernels for the training step and prefill, through burn's backend-extension API.
+//!
+//! Profiling a 350M training step on the CPU device showed about a third of its wall time
+//! outside the matmul kernels, on one thread: burn's CPU backend (flex) runs element-wise ops
+//! single-threaded, builds SiLU and the softmax of the loss out of several passes (and
+//! recomputes them in backward), and allocates every matmul output twice (a zeroed byte vector,
+//! then an aligned copy of it). Three differentiable ops replace those compositions:
+//!
+//! - [`matmul`]: a 2-D product through the gemm crate (as burn calls it) into one fresh
+//!   buffer; linear layers and the output head use it.
+//! - [`swiglu`]: `silu(gate) * up` and its backward in one multi-threaded pass each.
+//! - [`cross_entropy_vocab_major`]: per-token `logsumexp − logit(target)` over [V, N] logits,
+//!   with the softmax gradient written in one pass.
+//!
+//! They run only on the CPU device with f32 tensors ([`fused_available`]); every other device
+//! and dtype keeps the composition of burn ops, which is also the reference the tests hold
+//! these kernels to. `LFM_NO_FUSED=1` switches them off (for A/B measurements).
+//!
+//! Hand-written: burn has no fused kernels for these on its CPU backend. The trait goes through
+//! `#[backend_extension]`, burn's extension point for custom ops; the autodiff implementation
+//! below supplies the backward passes.
+
+use std::sync::OnceLock;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::Autodiff;
+use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{backend_extension, Backend, Dispatch, Flex};
+use burn::tensor::activation::silu;
+use burn::tensor::{Bytes, DType, Device, Shape, Tensor};
+use rayon::prelude::*;
+
+/// Custom ops of lfm-model. The `*_backward` / `*_forward` methods are kernels the autodiff
+/// implementation calls on the inner backend; they are not differentiable themselves.
+#[backend_extension(Flex, Autodiff)]
+pub trait FusedOps: Backend {
+    /// `a · b` for 2-D `a` [M, K] and `b` [K, N] of any strides; output [M, N] contiguous.
+    fn fused_matmul(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `silu(gate) * up`, same shapes.
+    fn fused_swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Gradients of [`fused_swiglu`](FusedOps::fused_swiglu) for `gate` and `up`.
+    fn fused_swiglu_backward(
+        gate: FloatTensor<Self>,
+        up: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+    /// Per-token cross-entropy of vocabulary-major logits [V, N]; `targets[n] < 0` is ignored
+    /// (loss 0). Returns the loss [N].
+    fn fused_cross_entropy(logits: FloatTensor<Self>, targets: Vec<i32>) -> FloatTensor<Self>;
+    /// Forward kernel: (loss [N], logsumexp [N]).
+    fn fused_cross_entropy_forward(
+        logits: FloatTensor<Self>,
+        targets: Vec<i32>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+    /// Backward kernel: `grad[n] * (softmax(logits)[:, n] − onehot(targets[n]))` as [V, N].
+    fn fused_cross_entropy_backward(
+        logits: FloatTensor<Self>,
+        lse: FloatTensor<Self>,
+        targets: Vec<i32>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tensor-level entry points
+// ---------------------------------------------------------------------------------------------
+
+/// Whether the fused kernels serve this tensor: CPU device, f32, and not switched off.
+pub fn fused_available<const D: usize>(t: &Tensor<D>) -> bool {
+    static OFF: OnceLock<bool> = OnceLock::new();
+    let off = *OFF.get_or_init(|| std::env::var("LFM_NO_FUSED").is_ok_and(|v| v != "0" && !v.is_empty()));
+    !off && t.dtype() == DType::F32 && t.device().inner() == Device::flex()
+}
+
+/// `a · b` for 2-D tensors (differentiable).
+pub fn matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+    if fused_available(&a) && b.dtype() == DType::F32 {
+        Tensor::from_dispatch(<Dispatch as FusedOps>::fused_matmul(a.into_dispatch(), b.into_dispatch()))
+    } else {
+        a.matmul(b)
+    }
+}
+
+/// `x W (+ b)` for `x` [..., in] and `W` [in, out] (differentiable).
+pub fn linear<const D: usize>(x: Tensor<D>, w: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
+    if D < 2 || !fused_available(&x) || w.dtype() != DType::F32 {
+        return burn::tensor::module::linear(x, w, bias);
+    }
+    let dims = x.dims();
+    let [inp, out] = w.dims();
+    let rows = dims[..D - 1].iter().product::<usize>();
+    let y = matmul(x.reshape([rows, inp]), w);
+    let y = match bias {
+        Some(b) => y + b.unsqueeze::<2>(),
+        None => y,
+    };
+    let mut out_dims = dims;
+    out_dims[D - 1] = out;
+    y.reshape(out_dims)
+}
+
+/// `silu(gate) * up` (differentiable).
+pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
+    if fused_available(&gate) && up.dtype() == DType::F32 && gate.dims() == up.dims() {
+        Tensor::from_dispatch(<Dispatch as FusedOps>::fused_swiglu(gate.into_dispatch(), up.into_dispatch()))
+    } else {
+        swiglu_reference(gate, up)
+    }
+}
+
+/// The composition of burn ops [`swiglu`] replaces.
+pub fn swiglu_reference<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
+    silu(gate) * up
+}
+
+/// Per-token cross-entropy of vocabulary-major logits [V, N] against `targets` (negative =
+/// ignored, loss 0): `logsumexp(logits[:, n]) − logits[targets[n], n]`, shape [N]
+/// (differentiable in the logits).
+pub fn cross_entropy_vocab_major(logits: Tensor<2>, targets: &[i32]) -> Tensor<1> {
+    let [v, n] = logits.dims();
+    assert_eq!(n, targets.len(), "one target per logits column");
+    if let Some(t) = targets.iter().find(|&&t| t >= v as i32) {
+        panic!("label {t} is outside the vocabulary ({v} tokens)");
+    }
+    if fused_available(&logits) {
+        Tensor::from_dispatch(<Dispatch as FusedOps>::fused_cross_entropy(logits.into_dispatch(), targets.to_vec()))
+    } else {
+        cross_entropy_reference(logits, targets)
+    }
+}
+
+/// The composition of burn ops [`cross_entropy_vocab_major`] replaces.
+pub fn cross_entropy_reference(logits: Tensor<2>, targets: &[i32]) -> Tensor<1> {
+    let n = targets.len();
+    let device = logits.device();
+    let safe: Vec<i64> = targets.iter().map(|&t| t.max(0) as i64).collect();
+    let keep: Vec<f32> = targets.iter().map(|&t| if t >= 0 { 1.0 } else { 0.0 }).collect();
+    let safe = Tensor::<2, burn::tensor::Int>::from_data(burn::tensor::TensorData::new(safe, [1, n]), &device);
+    let keep = Tensor::<1>::from_data(burn::tensor::TensorData::new(keep, [n]), &device);
+    let max = logits.clone().detach().max_dim(0);
+    let lse = (logits.clone() - max.clone()).exp().sum_dim(0).log() + max;
+    let picked = logits.gather(0, safe);
+    (lse - picked).reshape([n]) * keep
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flex (CPU) kernels
+// ---------------------------------------------------------------------------------------------
+
+/// Elements per parallel task of the element-wise kernels.
+const CHUNK: usize = 1 << 14;
+
+/// The f32 values of a tensor in row-major order (a copy only when it is not contiguous).
+fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    assert_eq!(t.dtype(), DType::F32, "fused kernels take f32 tensors");
+    let n = t.layout().shape().num_elements();
+    if t.layout().is_contiguous() {
+        let off = t.layout().start_offset();
+        std::borrow::Cow::Borrowed(&t.storage::<f32>()[off..off + n])
+    } else {
+        let c = t.to_contiguous();
+        std::borrow::Cow::Owned(c.storage::<f32>()[..n].to_vec())
+    }
+}
+
+fn from_vec(v: Vec<f32>, shape: Shape) -> FlexTensor {
+    debug_assert_eq!(v.len(), shape.num_elements());
+    FlexTensor::new(Bytes::from_elems(v), Layout::contiguous(shape), DType::F32)
+}
+
+/// A buffer of `n` f32 filled by `fill(offset, chunk)` over parallel chunks (never zeroed
+/// first: every element is written exactly once).
+fn build(n: usize, fill: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync) -> Vec<f32> {
+    let mut v: Vec<f32> = Vec::with_capacity(n);
+    v.spare_capacity_mut()[..n]
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(i, c)| fill(i * CHUNK, c));
+    // Safety: `fill` wrote all n elements (each chunk is written in full by the callers).
+    unsafe { v.set_len(n) };
+    v
+}
+
+/// `exp(x)` to about 2 ulp for x in [-87, 88] (clamped outside), branch-free so the compiler
+/// vectorises the loops that call it: `2^k · p(r)` with `x = k ln2 + r`, |r| ≤ ln2/2, and a
+/// degree-6 polynomial for `e^r`.
+#[inline(always)]
+pub fn fast_exp(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    // Round to nearest by adding and subtracting 1.5 * 2^23 (exact for |x log2 e| < 2^22;
+    // `f32::round` would be a libm call the loops cannot vectorise).
+    const SHIFT: f32 = 12_582_912.0;
+    let k = (x * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
+    let r = x - k * 0.693_145_75 - k * 1.428_606_8e-6;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (0.166_666_67 + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
+    let scale = f32::from_bits(((k as i32 + 127) as u32) << 23);
+    p * scale
+}
+
+#[inline(always)]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + fast_exp(-x))
+}
+
+fn matmul_kernel(a: &FlexTensor, b: &FlexTensor) -> FlexTensor {
+    let (sa, sb) = (a.layout().shape(), b.layout().shape());
+    assert!(sa.num_dims() == 2 && sb.num_dims() == 2, "fused_matmul takes 2-D tensors");
+    let (m, k, n) = (sa[0], sa[1], sb[1]);
+    assert_eq!(k, sb[0], "fused_matmul: inner dimensions differ");
+    assert!(a.dtype() == DType::F32 && b.dtype() == DType::F32, "fused_matmul takes f32");
+    let (ars, acs) = (a.layout().strides()[0], a.layout().strides()[1]);
+    let (brs, bcs) = (b.layout().strides()[0], b.layout().strides()[1]);
+    let mut out: Vec<f32> = Vec::with_capacity(m * n);
+    if k == 0 {
+        out.resize(m * n, 0.0);
+    } else if m * n > 0 {
+        let work = m.saturating_mul(n).saturating_mul(k);
+        let par = if work >= 192 * 192 * 192 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+        // Safety: pointers and strides describe the two operands inside their storage (the
+        // layouts come from flex); the output has room for m*n elements and gemm writes every
+        // one of them without reading it (read_dst = false).
+        unsafe {
+            let ap = a.storage::<f32>().as_ptr().add(a.layout().start_offset());
+            let bp = b.storage::<f32>().as_ptr().add(b.layout().start_offset());
+            gemm::gemm(
+                m, n, k, out.as_mut_ptr(), 1, n as isize, false, ap, acs, ars, bp, bcs, brs, 0.0f32, 1.0f32, false,
+                false, false, par,
+            );
+            out.set_len(m * n);
+        }
+    }
+    from_vec(out, Shape::new([m, n]))
+}
+
+fn swiglu_kernel(gate: &FlexTensor, up: &FlexTensor) -> FlexTensor {
+    let (g, u) = (values(gate), values(up));
+    assert_eq!(g.len(), u.len(), "swiglu: shapes differ");
+    let out = build(g.len(), |off, c| {
+        let (g, u) = (&g[off..off + c.len()], &u[off..off + c.len()]);
+        for ((o, &a), &b) in c.iter_mut().zip(g).zip(u) {
+            o.write(a * sigmoid(a) * b);
+        }
+    });
+    from_vec(out, gate.layout().shape().clone())
+}
+
+fn swiglu_backward_kernel(gate: &FlexTensor, up: &FlexTensor, grad: &FlexTensor) -> (FlexTensor, FlexTensor) {
+    let (g, u, d) = (values(gate), values(up), values(grad));
+    let n = g.len();
+    assert!(u.len() == n && d.len() == n, "swiglu backward: shapes differ");
+    let mut dg: Vec<f32> = Vec::with_capacity(n);
+    let mut du: Vec<f32> = Vec::with_capacity(n);
+    dg.spare_capacity_mut()[..n]
+        .par_chunks_mut(CHUNK)
+        .zip(du.spare_capacity_mut()[..n].par_chunks_mut(CHUNK))
+        .enumerate()
+        .for_each(|(i, (cg, cu))| {
+            let off = i * CHUNK;
+            let len = cg.len();
+            let (g, u, d) = (&g[off..off + len], &u[off..off + len], &d[off..off + len]);
+            for j in 0..len {
+                let (a, b, y) = (g[j], u[j], d[j]);
+                let s = sigmoid(a);
+                let silu = a * s;
+                // d/da [a s(a)] = s (1 + a (1 - s)).
+                cg[j].write(y * b * s * (1.0 + a * (1.0 - s)));
+                cu[j].write(y * silu);
+            }
+        });
+    // Safety: every chunk of both buffers was written in full above.
+    unsafe {
+        dg.set_len(n);
+        du.set_len(n);
+    }
+    let shape = gate.layout().shape().clone();
+    (from_vec(dg, shape.clone()), from_vec(du, shape))
+}
+
+/// Columns per parallel task of the cross-entropy reductions.
+const CE_COLS: usize = 64;
+
+fn cross_entropy_forward_kernel(logits: &FlexTensor, targets: &[i32]) -> (FlexTensor, FlexTensor) {
+    let shape = logits.layout().shape();
+    assert_eq!(shape.num_dims(), 2, "cross entropy takes [V, N] logits");
+    let (v, n) = (shape[0], shape[1]);
+    assert_eq!(targets.len(), n, "one target per logits column");
+    let l = values(logits);
+    let mut loss = vec![0.0f32; n];
+    let mut lse = vec![0.0f32; n];
+    loss.par_chunks_mut(CE_COLS).zip(lse.par_chunks_mut(CE_COLS)).enumerate().for_each(|(i, (lo, ls))| {
+        let c0 = i * CE_COLS;
+        let w = lo.len();
+        let mut max = [f32::NEG_INFINITY; CE_COLS];
+        for r in 0..v {
+            let row = &l[r * n + c0..r * n + c0 + w];
+            for (m, &x) in max.iter_mut().zip(row) {
+                *m = m.max(x);
+            }
+        }
+        let mut sum = [0.0f32; CE_COLS];
+        for r in 0..v {
+            let row = &l[r * n + c0..r * n + c0 + w];
+            for ((s, &m), &x) in sum.iter_mut().zip(&max).zip(row) {
+                *s += fast_exp(x - m);
+            }
+        }
+        for j in 0..w {
+            let e = sum[j].ln() + max[j];
+            ls[j] = e;
+            let t = targets[c0 + j];
+            lo[j] = if t >= 0 { e - l[t as usize * n + c0 + j] } else { 0.0 };
+        }
+    });
+    (from_vec(loss, Shape::new([n])), from_vec(lse, Shape::new([n])))
+}
+
+fn cross_entropy_backward_kernel(logits: &FlexTensor, lse: &FlexTensor, targets: &[i32], grad: &FlexTensor) -> FlexTensor {
+    let shape = logits.layout().shape().clone();
+    let (v, n) = (shape[0], shape[1]);
+    let (l, lse, g) = (values(logits), values(lse), values(grad));
+    // Ignored tokens have a constant loss: no gradient.
+    let g: Vec<f32> = g.iter().zip(targets).map(|(&g, &t)| if t >= 0 { g } else { 0.0 }).collect();
+    let mut out: Vec<f32> = Vec::with_capacity(v * n);
+    let rows_per = (CHUNK / n.max(1)).max(1);
+    out.spare_capacity_mut()[..v * n].par_chunks_mut(rows_per * n).enumerate().for_each(|(i, c)| {
+        let r0 = i * rows_per;
+        for (k, row) in c.chunks_mut(n).enumerate() {
+            let r = r0 + k;
+            let src = &l[r * n..(r + 1) * n];
+            for j in 0..n {
+                let p = fast_exp(src[j] - lse[j]);
+                let hot = if targets[j] == r as i32 { 1.0 } else { 0.0 };
+                row[j].write(g[j] * (p - hot));
+            }
+        }
+    });
+    // Safety: the chunks cover all v*n elements, each row written in full.
+    unsafe { out.set_len(v * n) };
+    from_vec(out, shape)
+}
+
+impl FusedOps for Flex {
+    fn fused_matmul(a: FlexTensor, b: FlexTensor) -> FlexTensor {
+        matmul_kernel(&a, &b)
+    }
+    fn fused_swiglu(gate: FlexTensor, up: FlexTensor) -> FlexTensor {
+        swiglu_kernel(&gate, &up)
+    }
+    fn fused_swiglu_backward(gate: FlexTensor, up: FlexTensor, grad: FlexTensor) -> (FlexTensor, FlexTensor) {
+        swiglu_backward_kernel(&gate, &up, &grad)
+    }
+    fn fused_cross_entropy(logits: FlexTensor, targets: Vec<i32>) -> FlexTensor {
+        cross_entropy_forward_kernel(&logits, &targets).0
+    }
+    fn fused_cross_entropy_forward(logits: FlexTensor, targets: Vec<i32>) -> (FlexTensor, FlexTensor) {
+        cross_entropy_forward_kernel(&logits, &targets)
+    }
+    fn fused_cross_entropy_backward(logits: FlexTensor, lse: FlexTensor, targets: Vec<i32>, grad: FlexTensor) -> FlexTensor {
+        cross_entropy_backward_kernel(&logits, &lse, &targets, &grad)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Autodiff: backward passes
+// ---------------------------------------------------------------------------------------------
+
+const NOT_DIFFERENTIABLE: &str = "fused backward kernels run on the inner backend only";
+
+impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
+    fn fused_matmul(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct MatmulBackward;
+
+        impl<B: Backend + FusedOps> Backward<B, 2> for MatmulBackward {
+            type State = (Option<burn::backend::autodiff::NodeId>, Option<burn::backend::autodiff::NodeId>);
+
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+                let [node_a, node_b] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (a_state, b_state) = ops.state;
+                let a = a_state.map(|id| checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(id));
+                let b = b_state.map(|id| checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(id));
+                if let Some(node) = node_a {
+                    // dA = dY · Bᵀ
+                    let bt = B::float_swap_dims(b.expect("b kept for dA"), 0, 1);
+                    grads.register::<B>(node.id, B::fused_matmul(grad.clone(), bt));
+                }
+                if let Some(node) = node_b {
+                    // dB = Aᵀ · dY
+                    let at = B::float_swap_dims(a.expect("a kept for dB"), 0, 1);
+                    grads.register::<B>(node.id, B::fused_matmul(at, grad));
+                }
+            }
+        }
+
+        let (a_tracked, b_tracked) = (a.is_tracked(), b.is_tracked());
+        match MatmulBackward.prepare::<C>([a.node(), b.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                // A is only needed for B's gradient and the other way round.
+                let a_state = b_tracked.then(|| prep.checkpoint(&a));
+                let b_state = a_tracked.then(|| prep.checkpoint(&b));
+                prep.finish((a_state, b_state), B::fused_matmul(a.into_primitive(), b.into_primitive()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_matmul(a.into_primitive(), b.into_primitive())),
+        }
+    }
+
+    fn fused_swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct SwigluBackward;
+
+        impl<B: Backend + FusedOps> Backward<B, 2> for SwigluBackward {
+            type State = (burn::backend::autodiff::NodeId, burn::backend::autodiff::NodeId);
+
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+                let [node_g, node_u] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let g = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state.0);
+                let u = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state.1);
+                let (dg, du) = B::fused_swiglu_backward(g, u, grad);
+                if let Some(node) = node_g {
+                    grads.register::<B>(node.id, dg);
+                }
+                if let Some(node) = node_u {
+                    grads.register::<B>(node.id, du);
+                }
+            }
+        }
+
+        match SwigluBackward.prepare::<C>([gate.node(), up.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&gate), prep.checkpoint(&up));
+                prep.finish(state, B::fused_swiglu(gate.into_primitive(), up.into_primitive()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_swiglu(gate.into_primitive(), up.into_primitive())),
+        }
+    }
+
+    fn fused_swiglu_backward(
+        _gate: FloatTensor<Self>,
+        _up: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        panic!("{NOT_DIFFERENTIABLE}")
+    }
+
+    fn fused_cross_entropy(logits: FloatTensor<Self>, targets: Vec<i32>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct CrossEntropyBackward<B: Backend> {
+            _b: std::marker::PhantomData<B>,
+        }
+
+        impl<B: Backend + FusedOps> Backward<B, 1> for CrossEntropyBackward<B> {
+            type State = (burn::backend::autodiff::NodeId, B::FloatTensorPrimitive, Vec<i32>);
+
+            fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+                let [node] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (logits_id, lse, targets) = ops.state;
+                if let Some(node) = node {
+                    let logits = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(logits_id);
+                    grads.register::<B>(node.id, B::fused_cross_entropy_backward(logits, lse, targets, grad));
+                }
+            }
+        }
+
+        let op = CrossEntropyBackward::<B> { _b: std::marker::PhantomData };
+        match op.prepare::<C>([logits.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let id = prep.checkpoint(&logits);
+                let (loss, lse) = B::fused_cross_entropy_forward(logits.into_primitive(), targets.clone());
+                prep.finish((id, lse, targets), loss)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_cross_entropy(logits.into_primitive(), targets)),
+        }
+    }
+
+    fn fused_cross_entropy_forward(
+        _logits: FloatTensor<Self>,
+        _targets: Vec<i32>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        panic!("{NOT_DIFFERENTIABLE}")
+    }
+
+    fn fused_cross_entropy_backward(
+        _logits: FloatTensor<Self>,
+        _lse: FloatTensor<Self>,
+        _targets: Vec<i32>,
+        _grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        panic!("{NOT_DIFFERENTIABLE}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, TensorData};
+
+    fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
+        (a - b).abs().max().into_data().try_to_vec::<f32>().unwrap()[0]
+    }
+
+    fn rand(shape: [usize; 2], device: &Device) -> Tensor<2> {
+        Tensor::random(shape, Distribution::Normal(0.0, 2.0), device)
+    }
+
+    #[test]
+    fn fast_exp_matches_libm() {
+        let mut worst = 0.0f32;
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let rel = ((fast_exp(x) - x.exp()) / x.exp()).abs();
+            worst = worst.max(rel);
+            x += 0.0137;
+        }
+        assert!(worst < 5e-7, "worst relative error {worst}");
+        assert_eq!(fast_exp(-1000.0), fast_exp(-87.0));
+        assert_eq!(fast_exp(1000.0), fast_exp(88.0));
+    }
+
+    /// Values and gradients of `f_fused` against `f_ref` for the same random inputs, on the
+    /// CPU device with autodiff (where the fused kernels run).
+    fn check_grads(
+        shapes: &[[usize; 2]],
+        f_fused: impl Fn(&[Tensor<2>]) -> Tensor<2>,
+        f_ref: impl Fn(&[Tensor<2>]) -> Tensor<2>,
+        tol: f32,
+    ) {
+        let device = Device::flex().autodiff();
+        let base: Vec<Tensor<2>> = shapes.iter().map(|&s| rand(s, &Device::flex())).collect();
+        let run = |f: &dyn Fn(&[Tensor<2>]) -> Tensor<2>| {
+            let xs: Vec<Tensor<2>> = base.iter().map(|t| Tensor::<2>::from_data(t.to_data(), &device).require_grad()).collect();
+            let y = f(&xs);
+            // A weighted sum, so every output element has its own upstream gradient.
+            let w = Tensor::<2>::from_data(
+                TensorData::new((0..y.shape().num_elements()).map(|i| ((i % 7) as f32 - 3.0) * 0.25).collect::<Vec<_>>(), y.shape()),
+                &device,
+            );
+            let grads = (y.clone() * w).sum().backward();
+            let gs: Vec<Tensor<2>> = xs.iter().map(|x| x.grad(&grads).expect("input grad")).collect();
+            (y.inner(), gs)
+        };
+        let (y1, g1) = run(&f_fused);
+        let (y0, g0) = run(&f_ref);
+        let scale = max_abs_diff(y0.clone(), y0.clone() * 0.0).max(1.0);
+        assert!(max_abs_diff(y1, y0) <= tol * scale, "values differ");
+        for (a, b) in g1.into_iter().zip(g0) {
+            let scale = max_abs_diff(b.clone(), b.clone() * 0.0).max(1.0);
+            let d = max_abs_diff(a, b);
+            assert!(d <= tol * scale, "gradients differ by {d} (scale {scale})");
+        }
+    }
+
+    #[test]
+    fn matmul_matches_burn_with_gradients() {
+        let f = |x: &[Tensor<2>]| matmul(x[0].clone(), x[1].clone());
+        let r = |x: &[Tensor<2>]| x[0].clone().matmul(x[1].clone());
+        check_grads(&[[37, 53], [53, 29]], f, r, 1e-5);
+        // Transposed (strided) operands, as the output head uses them, and a product large
+        // enough to run on every thread.
+        let f = |x: &[Tensor<2>]| matmul(x[0].clone(), x[1].clone().transpose());
+        let r = |x: &[Tensor<2>]| x[0].clone().matmul(x[1].clone().transpose());
+        check_grads(&[[300, 200], [250, 200]], f, r, 1e-5);
+    }
+
+    #[test]
+    fn swiglu_matches_silu_times_up_with_gradients() {
+        let f = |x: &[Tensor<2>]| swiglu(x[0].clone(), x[1].clone());
+        let r = |x: &[Tensor<2>]| swiglu_reference(x[0].clone(), x[1].clone());
+        // 3 * 16384 + 5 elements: several parallel chunks and a short last one.
+        check_grads(&[[7, 7022], [7, 7022]], f, r, 1e-5);
+    }
+
+    #[test]
+    fn cross_entropy_matches_log_softmax_with_gradients() {
+        let (v, n) = (301, 70);
+        let targets: Vec<i32> = (0..n).map(|j| if j % 9 == 4 { -100 } else { ((j * 37) % v) as i32 }).collect();
+        let t2 = targets.clone();
+        let f = move |x: &[Tensor<2>]| cross_entropy_vocab_major(x[0].clone(), &targets).reshape([1, n]);
+        let r = move |x: &[Tensor<2>]| cross_entropy_reference(x[0].clone(), &t2).reshape([1, n]);
+        check_grads(&[[v, n]], f, r, 1e-5);
+    }
+
+    #[test]
+    fn cross_entropy_by_hand() {
+        // Two classes, logits (0, ln 3) in column 0: p = (1/4, 3/4); target 1 -> −ln(3/4).
+        // Column 1 is ignored.
+        let device = Device::flex();
+        let logits = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 5.0, 3.0f32.ln(), -2.0], [2, 2]), &device);
+        let loss: Vec<f32> = cross_entropy_vocab_major(logits, &[1, -1]).into_data().try_to_vec::<f32>().unwrap();
+        assert!((loss[0] - (4.0f32 / 3.0).ln()).abs() < 1e-6, "{loss:?}");
+        assert_eq!(loss[1], 0.0);
+    }
+}
