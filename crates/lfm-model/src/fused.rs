@@ -239,14 +239,58 @@ fn matmul_kernel(a: &FlexTensor, b: &FlexTensor) -> FlexTensor {
     from_vec(out, Shape::new([m, n]))
 }
 
+/// For each `fn name(args) => body;` defines `name`, which runs the `#[inline(always)]` loop
+/// `body` compiled for AVX-512 when the CPU has it (the default x86-64 target is SSE2, four
+/// lanes), else as compiled. No FMA contraction happens in Rust, so both compute the same bits.
+macro_rules! widened {
+    ($(fn $name:ident($($a:ident: $t:ty),*) => $body:ident;)*) => {$(
+        fn $name($($a: $t),*) {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                #[target_feature(enable = "avx512f")]
+                fn wide($($a: $t),*) {
+                    $body($($a),*)
+                }
+                // Safety: the CPU has AVX-512F (checked just above).
+                return unsafe { wide($($a),*) };
+            }
+            $body($($a),*)
+        }
+    )*};
+}
+
+widened! {
+    fn swiglu_chunk_w(o: &mut [Out], g: &[f32], u: &[f32]) => swiglu_chunk;
+    fn swiglu_backward_chunk_w(dg: &mut [Out], du: &mut [Out], g: &[f32], u: &[f32], d: &[f32]) => swiglu_backward_chunk;
+    fn ce_block_w(l: &[f32], v: usize, n: usize, c0: usize, w: usize, max: &mut [f32; CE_COLS], sum: &mut [f32; CE_COLS]) => ce_block;
+    fn ce_backward_rows_w(c: &mut [Out], r0: usize, n: usize, l: &[f32], lse: &[f32], g: &[f32]) => ce_backward_rows;
+}
+
+type Out = std::mem::MaybeUninit<f32>;
+
+#[inline(always)]
+fn swiglu_chunk(o: &mut [Out], g: &[f32], u: &[f32]) {
+    for ((o, &a), &b) in o.iter_mut().zip(g).zip(u) {
+        o.write(a * sigmoid(a) * b);
+    }
+}
+
+#[inline(always)]
+fn swiglu_backward_chunk(dg: &mut [Out], du: &mut [Out], g: &[f32], u: &[f32], d: &[f32]) {
+    for ((((dg, du), &a), &b), &y) in dg.iter_mut().zip(du.iter_mut()).zip(g).zip(u).zip(d) {
+        let s = sigmoid(a);
+        // d/da [a s(a)] = s (1 + a (1 - s)).
+        dg.write(y * b * s * (1.0 + a * (1.0 - s)));
+        du.write(y * a * s);
+    }
+}
+
 fn swiglu_kernel(gate: &FlexTensor, up: &FlexTensor) -> FlexTensor {
     let (g, u) = (values(gate), values(up));
     assert_eq!(g.len(), u.len(), "swiglu: shapes differ");
     let out = build(g.len(), |off, c| {
-        let (g, u) = (&g[off..off + c.len()], &u[off..off + c.len()]);
-        for ((o, &a), &b) in c.iter_mut().zip(g).zip(u) {
-            o.write(a * sigmoid(a) * b);
-        }
+        let len = c.len();
+        swiglu_chunk_w(c, &g[off..off + len], &u[off..off + len])
     });
     from_vec(out, gate.layout().shape().clone())
 }
@@ -262,17 +306,8 @@ fn swiglu_backward_kernel(gate: &FlexTensor, up: &FlexTensor, grad: &FlexTensor)
         .zip(du.spare_capacity_mut()[..n].par_chunks_mut(CHUNK))
         .enumerate()
         .for_each(|(i, (cg, cu))| {
-            let off = i * CHUNK;
-            let len = cg.len();
-            let (g, u, d) = (&g[off..off + len], &u[off..off + len], &d[off..off + len]);
-            for j in 0..len {
-                let (a, b, y) = (g[j], u[j], d[j]);
-                let s = sigmoid(a);
-                let silu = a * s;
-                // d/da [a s(a)] = s (1 + a (1 - s)).
-                cg[j].write(y * b * s * (1.0 + a * (1.0 - s)));
-                cu[j].write(y * silu);
-            }
+            let (off, len) = (i * CHUNK, cg.len());
+            swiglu_backward_chunk_w(cg, cu, &g[off..off + len], &u[off..off + len], &d[off..off + len])
         });
     // Safety: every chunk of both buffers was written in full above.
     unsafe {
@@ -286,6 +321,34 @@ fn swiglu_backward_kernel(gate: &FlexTensor, up: &FlexTensor, grad: &FlexTensor)
 /// Columns per parallel task of the cross-entropy reductions.
 const CE_COLS: usize = 64;
 
+/// Column-wise max and sum of `exp(x - max)` over the rows of a block of `w` columns.
+#[inline(always)]
+fn ce_block(l: &[f32], v: usize, n: usize, c0: usize, w: usize, max: &mut [f32; CE_COLS], sum: &mut [f32; CE_COLS]) {
+    for r in 0..v {
+        let row = &l[r * n + c0..r * n + c0 + w];
+        for (m, &x) in max.iter_mut().zip(row) {
+            *m = if x > *m { x } else { *m };
+        }
+    }
+    for r in 0..v {
+        let row = &l[r * n + c0..r * n + c0 + w];
+        for ((s, &m), &x) in sum.iter_mut().zip(max.iter()).zip(row) {
+            *s += fast_exp(x - m);
+        }
+    }
+}
+
+/// Rows `r0..` of `g[n] * exp(x - lse[n])` into `c` (whole rows of n).
+#[inline(always)]
+fn ce_backward_rows(c: &mut [Out], r0: usize, n: usize, l: &[f32], lse: &[f32], g: &[f32]) {
+    for (k, row) in c.chunks_mut(n).enumerate() {
+        let r = r0 + k;
+        for (((o, &x), &e), &g) in row.iter_mut().zip(&l[r * n..(r + 1) * n]).zip(lse).zip(g) {
+            o.write(g * fast_exp(x - e));
+        }
+    }
+}
+
 fn cross_entropy_forward_kernel(logits: &FlexTensor, targets: &[i32]) -> (FlexTensor, FlexTensor) {
     let shape = logits.layout().shape();
     assert_eq!(shape.num_dims(), 2, "cross entropy takes [V, N] logits");
@@ -295,22 +358,10 @@ fn cross_entropy_forward_kernel(logits: &FlexTensor, targets: &[i32]) -> (FlexTe
     let mut loss = vec![0.0f32; n];
     let mut lse = vec![0.0f32; n];
     loss.par_chunks_mut(CE_COLS).zip(lse.par_chunks_mut(CE_COLS)).enumerate().for_each(|(i, (lo, ls))| {
-        let c0 = i * CE_COLS;
-        let w = lo.len();
+        let (c0, w) = (i * CE_COLS, lo.len());
         let mut max = [f32::NEG_INFINITY; CE_COLS];
-        for r in 0..v {
-            let row = &l[r * n + c0..r * n + c0 + w];
-            for (m, &x) in max.iter_mut().zip(row) {
-                *m = m.max(x);
-            }
-        }
         let mut sum = [0.0f32; CE_COLS];
-        for r in 0..v {
-            let row = &l[r * n + c0..r * n + c0 + w];
-            for ((s, &m), &x) in sum.iter_mut().zip(&max).zip(row) {
-                *s += fast_exp(x - m);
-            }
-        }
+        ce_block_w(&l, v, n, c0, w, &mut max, &mut sum);
         for j in 0..w {
             let e = sum[j].ln() + max[j];
             ls[j] = e;
@@ -330,19 +381,16 @@ fn cross_entropy_backward_kernel(logits: &FlexTensor, lse: &FlexTensor, targets:
     let mut out: Vec<f32> = Vec::with_capacity(v * n);
     let rows_per = (CHUNK / n.max(1)).max(1);
     out.spare_capacity_mut()[..v * n].par_chunks_mut(rows_per * n).enumerate().for_each(|(i, c)| {
-        let r0 = i * rows_per;
-        for (k, row) in c.chunks_mut(n).enumerate() {
-            let r = r0 + k;
-            let src = &l[r * n..(r + 1) * n];
-            for j in 0..n {
-                let p = fast_exp(src[j] - lse[j]);
-                let hot = if targets[j] == r as i32 { 1.0 } else { 0.0 };
-                row[j].write(g[j] * (p - hot));
-            }
-        }
+        ce_backward_rows_w(c, i * rows_per, n, &l, &lse, &g)
     });
     // Safety: the chunks cover all v*n elements, each row written in full.
     unsafe { out.set_len(v * n) };
+    // The one-hot part of softmax − onehot.
+    for (j, &t) in targets.iter().enumerate() {
+        if t >= 0 {
+            out[t as usize * n + j] -= g[j];
+        }
+    }
     from_vec(out, shape)
 }
 
