@@ -9,6 +9,8 @@
 //! - [`matmul`]: a 2-D product through the gemm crate (as burn calls it) into one fresh
 //!   buffer; linear layers and the output head use it.
 //! - [`swiglu`]: `silu(gate) * up` and its backward in one multi-threaded pass each.
+//! - [`rms_norm`]: RMSNorm and its backward (dx and dgamma), one pass each.
+//! - [`softmax_last`]: the attention softmax and its backward, one pass each.
 //! - [`cross_entropy_vocab_major`]: per-token `logsumexp − logit(target)` over [V, N] logits,
 //!   with the softmax gradient written in one pass.
 //!
@@ -48,6 +50,20 @@ pub trait FusedOps: Backend {
         up: FloatTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
+    /// RMSNorm over the last dimension: `x / sqrt(mean(x²) + eps) * gamma`.
+    fn fused_rms_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, eps: f64) -> FloatTensor<Self>;
+    /// Backward kernel of [`fused_rms_norm`](FusedOps::fused_rms_norm): (dx, dgamma).
+    fn fused_rms_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+    /// Softmax over the last dimension.
+    fn fused_softmax(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Backward kernel of [`fused_softmax`](FusedOps::fused_softmax) from its output `y`:
+    /// `y * (grad - sum(grad * y))` row by row.
+    fn fused_softmax_backward(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
     /// Per-token cross-entropy of vocabulary-major logits [V, N]; `targets[n] < 0` is ignored
     /// (loss 0). Returns the loss [N].
     fn fused_cross_entropy(logits: FloatTensor<Self>, targets: Vec<i32>) -> FloatTensor<Self>;
@@ -115,6 +131,31 @@ pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
 /// The composition of burn ops [`swiglu`] replaces.
 pub fn swiglu_reference<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
     silu(gate) * up
+}
+
+/// burn's `RmsNorm::forward` (differentiable in `x` and `gamma`).
+pub fn rms_norm<const D: usize>(norm: &burn::nn::RmsNorm, x: Tensor<D>) -> Tensor<D> {
+    rms_norm_with(x, norm.gamma.val(), norm.epsilon)
+}
+
+/// `x / sqrt(mean(x²) + eps) * gamma` over the last dimension (differentiable in both).
+pub fn rms_norm_with<const D: usize>(x: Tensor<D>, gamma: Tensor<1>, eps: f64) -> Tensor<D> {
+    if fused_available(&x) && gamma.dtype() == DType::F32 && x.dims()[D - 1] == gamma.dims()[0] {
+        Tensor::from_dispatch(<Dispatch as FusedOps>::fused_rms_norm(x.into_dispatch(), gamma.into_dispatch(), eps))
+    } else {
+        // burn's RmsNorm::forward, for f32.
+        let rms = (x.clone().square().mean_dim(D - 1) + eps).sqrt();
+        (x / rms) * gamma.unsqueeze()
+    }
+}
+
+/// Softmax over the last dimension (differentiable).
+pub fn softmax_last<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if fused_available(&x) {
+        Tensor::from_dispatch(<Dispatch as FusedOps>::fused_softmax(x.into_dispatch()))
+    } else {
+        burn::tensor::activation::softmax(x, D - 1)
+    }
 }
 
 /// Per-token cross-entropy of vocabulary-major logits [V, N] against `targets` (negative =
@@ -185,12 +226,12 @@ fn build(n: usize, fill: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Syn
     v
 }
 
-/// `exp(x)` to about 2 ulp for x in [-87, 88] (clamped outside), branch-free so the compiler
+/// `exp(x)` to about 2 ulp for x in [-87, 88] (0 below, `exp(88)` above), branch-free so the compiler
 /// vectorises the loops that call it: `2^k · p(r)` with `x = k ln2 + r`, |r| ≤ ln2/2, and a
 /// degree-6 polynomial for `e^r`.
 #[inline(always)]
-pub fn fast_exp(x: f32) -> f32 {
-    let x = x.clamp(-87.0, 88.0);
+pub fn fast_exp(x0: f32) -> f32 {
+    let x = x0.clamp(-87.0, 88.0);
     // Round to nearest by adding and subtracting 1.5 * 2^23 (exact for |x log2 e| < 2^22;
     // `f32::round` would be a libm call the loops cannot vectorise).
     const SHIFT: f32 = 12_582_912.0;
@@ -201,7 +242,8 @@ pub fn fast_exp(x: f32) -> f32 {
             + r * (0.5
                 + r * (0.166_666_67 + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
     let scale = f32::from_bits(((k as i32 + 127) as u32) << 23);
-    p * scale
+    // Below -87 the result flushes to 0 (a masked attention score must weigh nothing).
+    if x0 < -87.0 { 0.0 } else { p * scale }
 }
 
 #[inline(always)]
@@ -394,7 +436,182 @@ fn cross_entropy_backward_kernel(logits: &FlexTensor, lse: &FlexTensor, targets:
     from_vec(out, shape)
 }
 
+#[inline(always)]
+fn softmax_rows(o: &mut [Out], x: &[f32], t: usize) {
+    for (o, x) in o.chunks_mut(t).zip(x.chunks(t)) {
+        let mut m = f32::NEG_INFINITY;
+        for &v in x {
+            m = if v > m { v } else { m };
+        }
+        let mut sum = 0.0f32;
+        for (o, &v) in o.iter_mut().zip(x) {
+            let e = fast_exp(v - m);
+            sum += e;
+            o.write(e);
+        }
+        let inv = 1.0 / sum;
+        for o in o.iter_mut() {
+            // Safety: written just above.
+            let e = unsafe { o.assume_init() };
+            o.write(e * inv);
+        }
+    }
+}
+
+#[inline(always)]
+fn softmax_backward_rows(o: &mut [Out], y: &[f32], d: &[f32], t: usize) {
+    for ((o, y), d) in o.chunks_mut(t).zip(y.chunks(t)).zip(d.chunks(t)) {
+        let mut dot = 0.0f32;
+        for (&y, &d) in y.iter().zip(d) {
+            dot += y * d;
+        }
+        for ((o, &y), &d) in o.iter_mut().zip(y).zip(d) {
+            o.write(y * (d - dot));
+        }
+    }
+}
+
+widened! {
+    fn softmax_rows_w(o: &mut [Out], x: &[f32], t: usize) => softmax_rows;
+    fn softmax_backward_rows_w(o: &mut [Out], y: &[f32], d: &[f32], t: usize) => softmax_backward_rows;
+}
+
+/// Whole rows of length `t` per parallel task, about CHUNK elements.
+fn row_chunk(t: usize) -> usize {
+    (CHUNK / t.max(1)).max(1) * t.max(1)
+}
+
+fn softmax_kernel(x: &FlexTensor) -> FlexTensor {
+    let shape = x.layout().shape().clone();
+    let t = shape[shape.num_dims() - 1];
+    let v = values(x);
+    let step = row_chunk(t);
+    let mut out: Vec<f32> = Vec::with_capacity(v.len());
+    out.spare_capacity_mut()[..v.len()].par_chunks_mut(step).enumerate().for_each(|(i, c)| {
+        let off = i * step;
+        softmax_rows_w(c, &v[off..off + c.len()], t)
+    });
+    // Safety: the chunks cover every element, whole rows each.
+    unsafe { out.set_len(v.len()) };
+    from_vec(out, shape)
+}
+
+fn softmax_backward_kernel(y: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
+    let shape = y.layout().shape().clone();
+    let t = shape[shape.num_dims() - 1];
+    let (yv, d) = (values(y), values(grad));
+    assert_eq!(yv.len(), d.len(), "softmax backward: shapes differ");
+    let step = row_chunk(t);
+    let mut out: Vec<f32> = Vec::with_capacity(yv.len());
+    out.spare_capacity_mut()[..yv.len()].par_chunks_mut(step).enumerate().for_each(|(i, c)| {
+        let off = i * step;
+        softmax_backward_rows_w(c, &yv[off..off + c.len()], &d[off..off + c.len()], t)
+    });
+    // Safety: the chunks cover every element, whole rows each.
+    unsafe { out.set_len(yv.len()) };
+    from_vec(out, shape)
+}
+
+#[inline(always)]
+fn rms_norm_rows(o: &mut [Out], x: &[f32], gamma: &[f32], eps: f32) {
+    let h = gamma.len();
+    for (o, x) in o.chunks_mut(h).zip(x.chunks(h)) {
+        let mut ss = 0.0f32;
+        for &v in x {
+            ss += v * v;
+        }
+        let r = 1.0 / (ss / h as f32 + eps).sqrt();
+        for ((o, &v), &g) in o.iter_mut().zip(x).zip(gamma) {
+            o.write(v * r * g);
+        }
+    }
+}
+
+/// dx for whole rows, and this task's share of dgamma added into `dgamma`.
+#[inline(always)]
+fn rms_norm_backward_rows(o: &mut [Out], x: &[f32], d: &[f32], gamma: &[f32], eps: f32, dgamma: &mut [f32]) {
+    let h = gamma.len();
+    for ((o, x), d) in o.chunks_mut(h).zip(x.chunks(h)).zip(d.chunks(h)) {
+        let mut ss = 0.0f32;
+        let mut s = 0.0f32;
+        for ((&v, &dy), &g) in x.iter().zip(d).zip(gamma) {
+            ss += v * v;
+            s += dy * g * v;
+        }
+        let r = 1.0 / (ss / h as f32 + eps).sqrt();
+        // dx_j = r (gamma_j dy_j - x_j r² s / H)
+        let c = r * r * s / h as f32;
+        for ((((o, &v), &dy), &g), dg) in o.iter_mut().zip(x).zip(d).zip(gamma).zip(dgamma.iter_mut()) {
+            o.write(r * (g * dy - v * c));
+            *dg += dy * v * r;
+        }
+    }
+}
+
+widened! {
+    fn rms_norm_rows_w(o: &mut [Out], x: &[f32], gamma: &[f32], eps: f32) => rms_norm_rows;
+    fn rms_norm_backward_rows_w(o: &mut [Out], x: &[f32], d: &[f32], gamma: &[f32], eps: f32, dgamma: &mut [f32]) => rms_norm_backward_rows;
+}
+
+fn rms_norm_kernel(x: &FlexTensor, gamma: &FlexTensor, eps: f64) -> FlexTensor {
+    let shape = x.layout().shape().clone();
+    let (xv, g) = (values(x), values(gamma));
+    let h = g.len();
+    assert_eq!(shape[shape.num_dims() - 1], h, "rms_norm: last dimension differs from gamma");
+    let step = row_chunk(h);
+    let mut out: Vec<f32> = Vec::with_capacity(xv.len());
+    out.spare_capacity_mut()[..xv.len()].par_chunks_mut(step).enumerate().for_each(|(i, c)| {
+        let off = i * step;
+        rms_norm_rows_w(c, &xv[off..off + c.len()], &g, eps as f32)
+    });
+    // Safety: the chunks cover every element, whole rows each.
+    unsafe { out.set_len(xv.len()) };
+    from_vec(out, shape)
+}
+
+fn rms_norm_backward_kernel(x: &FlexTensor, gamma: &FlexTensor, grad: &FlexTensor, eps: f64) -> (FlexTensor, FlexTensor) {
+    let shape = x.layout().shape().clone();
+    let (xv, g, d) = (values(x), values(gamma), values(grad));
+    let h = g.len();
+    assert_eq!(xv.len(), d.len(), "rms_norm backward: shapes differ");
+    let step = row_chunk(h);
+    let tasks = xv.len().div_ceil(step);
+    let mut out: Vec<f32> = Vec::with_capacity(xv.len());
+    // One partial dgamma per task, summed in task order afterwards: the same bits whatever
+    // the thread count or scheduling.
+    let mut partial = vec![0.0f32; tasks * h];
+    out.spare_capacity_mut()[..xv.len()]
+        .par_chunks_mut(step)
+        .zip(partial.par_chunks_mut(h))
+        .enumerate()
+        .for_each(|(i, (c, dg))| {
+            let off = i * step;
+            rms_norm_backward_rows_w(c, &xv[off..off + c.len()], &d[off..off + c.len()], &g, eps as f32, dg)
+        });
+    // Safety: the chunks cover every element, whole rows each.
+    unsafe { out.set_len(xv.len()) };
+    let mut dgamma = vec![0.0f32; h];
+    for p in partial.chunks(h) {
+        for (a, &b) in dgamma.iter_mut().zip(p) {
+            *a += b;
+        }
+    }
+    (from_vec(out, shape), from_vec(dgamma, Shape::new([h])))
+}
+
 impl FusedOps for Flex {
+    fn fused_rms_norm(x: FlexTensor, gamma: FlexTensor, eps: f64) -> FlexTensor {
+        rms_norm_kernel(&x, &gamma, eps)
+    }
+    fn fused_rms_norm_backward(x: FlexTensor, gamma: FlexTensor, grad: FlexTensor, eps: f64) -> (FlexTensor, FlexTensor) {
+        rms_norm_backward_kernel(&x, &gamma, &grad, eps)
+    }
+    fn fused_softmax(x: FlexTensor) -> FlexTensor {
+        softmax_kernel(&x)
+    }
+    fn fused_softmax_backward(y: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        softmax_backward_kernel(&y, &grad)
+    }
     fn fused_matmul(a: FlexTensor, b: FlexTensor) -> FlexTensor {
         matmul_kernel(&a, &b)
     }
@@ -499,6 +716,80 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         panic!("{NOT_DIFFERENTIABLE}")
     }
 
+    fn fused_rms_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, eps: f64) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct RmsNormBackward;
+
+        impl<B: Backend + FusedOps> Backward<B, 2> for RmsNormBackward {
+            type State = (burn::backend::autodiff::NodeId, burn::backend::autodiff::NodeId, f64);
+
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+                let [node_x, node_g] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x_id, g_id, eps) = ops.state;
+                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_id);
+                let g = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(g_id);
+                let (dx, dg) = B::fused_rms_norm_backward(x, g, grad, eps);
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, dx);
+                }
+                if let Some(node) = node_g {
+                    grads.register::<B>(node.id, dg);
+                }
+            }
+        }
+
+        match RmsNormBackward.prepare::<C>([x.node(), gamma.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&x), prep.checkpoint(&gamma), eps);
+                prep.finish(state, B::fused_rms_norm(x.into_primitive(), gamma.into_primitive(), eps))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_rms_norm(x.into_primitive(), gamma.into_primitive(), eps)),
+        }
+    }
+
+    fn fused_rms_norm_backward(
+        _x: FloatTensor<Self>,
+        _gamma: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
+        _eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        panic!("{NOT_DIFFERENTIABLE}")
+    }
+
+    fn fused_softmax(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct SoftmaxBackward<B: Backend> {
+            _b: std::marker::PhantomData<B>,
+        }
+
+        impl<B: Backend + FusedOps> Backward<B, 1> for SoftmaxBackward<B> {
+            /// The op's own output.
+            type State = B::FloatTensorPrimitive;
+
+            fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+                let [node] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                if let Some(node) = node {
+                    grads.register::<B>(node.id, B::fused_softmax_backward(ops.state, grad));
+                }
+            }
+        }
+
+        let op = SoftmaxBackward::<B> { _b: std::marker::PhantomData };
+        match op.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let y = B::fused_softmax(x.into_primitive());
+                prep.finish(y.clone(), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_softmax(x.into_primitive())),
+        }
+    }
+
+    fn fused_softmax_backward(_y: FloatTensor<Self>, _grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        panic!("{NOT_DIFFERENTIABLE}")
+    }
+
     fn fused_cross_entropy(logits: FloatTensor<Self>, targets: Vec<i32>) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct CrossEntropyBackward<B: Backend> {
@@ -570,7 +861,7 @@ mod tests {
             x += 0.0137;
         }
         assert!(worst < 5e-7, "worst relative error {worst}");
-        assert_eq!(fast_exp(-1000.0), fast_exp(-87.0));
+        assert_eq!(fast_exp(-1000.0), 0.0);
         assert_eq!(fast_exp(1000.0), fast_exp(88.0));
     }
 
@@ -625,6 +916,32 @@ mod tests {
         let r = |x: &[Tensor<2>]| swiglu_reference(x[0].clone(), x[1].clone());
         // 3 * 16384 + 5 elements: several parallel chunks and a short last one.
         check_grads(&[[7, 7022], [7, 7022]], f, r, 1e-5);
+    }
+
+    #[test]
+    fn rms_norm_matches_burn_with_gradients() {
+        let h = 96;
+        // gamma rides along as a [1, H] input so check_grads compares its gradient too; 700
+        // rows make several parallel tasks (and several dgamma partials).
+        let f = move |x: &[Tensor<2>]| rms_norm_with(x[0].clone(), x[1].clone().reshape([h]), 1e-5);
+        let r = move |x: &[Tensor<2>]| {
+            let g = x[1].clone().reshape([h]);
+            let rms = (x[0].clone().square().mean_dim(1) + 1e-5).sqrt();
+            (x[0].clone() / rms) * g.unsqueeze()
+        };
+        check_grads(&[[700, h], [1, h]], f, r, 2e-5);
+    }
+
+    #[test]
+    fn softmax_matches_burn_with_gradients() {
+        let f = |x: &[Tensor<2>]| softmax_last(x[0].clone());
+        let r = |x: &[Tensor<2>]| burn::tensor::activation::softmax(x[0].clone(), 1);
+        // Rows of 300 (several rows per parallel task, 40 tasks) and a masked-like -1e9 entry.
+        check_grads(&[[4000, 300]], f, r, 1e-5);
+        let device = Device::flex();
+        let x = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3.0f32.ln(), -1.0e9], [1, 3]), &device);
+        let p: Vec<f32> = softmax_last(x).into_data().try_to_vec::<f32>().unwrap();
+        assert!((p[0] - 0.25).abs() < 1e-6 && (p[1] - 0.75).abs() < 1e-6 && p[2] == 0.0, "{p:?}");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! - [`generate`]: batched sampling (greedy, temperature, top-k, top-p, repetition penalty).
 //! - [`device`]: the one place where a device string becomes a burn `Device`.
 //! - [`proj`]: linear layers with dense or packed (quantized) weights.
+//! - [`fused`]: fused CPU kernels (matmul, SwiGLU, cross-entropy) with their backward passes,
+//!   through burn's backend-extension API.
 
 pub mod cache;
 pub mod config;

@@ -9,7 +9,7 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, RmsNorm};
-use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::cache::{Cache, LayerCache};
@@ -114,8 +114,8 @@ impl Attention {
         let k = self.k_proj.forward(h.clone()).reshape([b, t, nkv, hd]);
         let v = self.v_proj.forward(h).reshape([b, t, nkv, hd]);
         // Norm per head, then RoPE; heads move in front of time: [B, heads, T, hd].
-        let q = rope.apply(self.q_norm.forward(q)).swap_dims(1, 2);
-        let k = rope.apply(self.k_norm.forward(k)).swap_dims(1, 2);
+        let q = rope.apply(crate::fused::rms_norm(&self.q_norm, q)).swap_dims(1, 2);
+        let k = rope.apply(crate::fused::rms_norm(&self.k_norm, k)).swap_dims(1, 2);
         let v = v.swap_dims(1, 2);
         let (k, v) = match kv {
             Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)),
@@ -132,7 +132,7 @@ impl Attention {
             // Masks are expanded to the full shape: not every backend broadcasts them.
             scores = scores.clone().mask_fill(mask.expand(scores.shape()), MASKED);
         }
-        let probs = softmax(scores, 3); // [B, nkv, g*T, P+T]
+        let probs = crate::fused::softmax_last(scores); // [B, nkv, g*T, P+T]
         let out = probs.matmul(v.clone()); // [B, nkv, g*T, hd]
         let out = out.reshape([b, nh, t, hd]).swap_dims(1, 2).reshape([b, t, nh * hd]);
         debug_assert_eq!(tk, k.dims()[2]);
@@ -494,7 +494,7 @@ impl Lfm2Model {
         let pad_rows = pad_mask(past, t, &pads, &device);
         let mut layer_outputs = Vec::new();
         for (i, layer) in self.layers.iter().enumerate() {
-            let mut h = layer.operator_norm.forward(x.clone());
+            let mut h = crate::fused::rms_norm(&layer.operator_norm, x.clone());
             let op_out = match &layer.operator {
                 Operator::ShortConv(conv) => {
                     if let Some(m) = &pad_rows {
@@ -517,7 +517,7 @@ impl Lfm2Model {
                 }
             };
             x = x + op_out;
-            x = x.clone() + layer.feed_forward.forward(layer.ffn_norm.forward(x));
+            x = x.clone() + layer.feed_forward.forward(crate::fused::rms_norm(&layer.ffn_norm, x));
             if collect {
                 layer_outputs.push(x.clone());
             }
@@ -525,7 +525,7 @@ impl Lfm2Model {
         if let Some(c) = cache {
             c.advance(t);
         }
-        HiddenOutput { last_hidden: self.final_norm.forward(x), layer_outputs }
+        HiddenOutput { last_hidden: crate::fused::rms_norm(&self.final_norm, x), layer_outputs }
     }
 
     /// Embedding lookup. Under autodiff the lookup path sends no gradient into the
