@@ -10,6 +10,7 @@
 //!   buffer; linear layers and the output head use it.
 //! - [`swiglu`]: `silu(gate) * up` and its backward in one multi-threaded pass each.
 //! - [`rms_norm`]: RMSNorm and its backward (dx and dgamma), one pass each.
+//! - [`short_conv`]: the gated depthwise convolution of the conv blocks (no cached state).
 //! - [`softmax_last`]: the attention softmax and its backward, one pass each.
 //! - [`cross_entropy_vocab_major`]: per-token `logsumexp − logit(target)` over [V, N] logits,
 //!   with the softmax gradient written in one pass.
@@ -58,6 +59,16 @@ pub trait FusedOps: Backend {
         gamma: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+    /// The short convolution between LFM2's projections, without cached state: with `bcx`
+    /// [B, T, 3H] split into gates b, c and input x, `y[t] = c[t] * Σ_k K[:, k] * (b x)[t + k
+    /// - (L-1)]` (zero before the first token); `kernel` [H, L]. Returns y [B, T, H].
+    fn fused_short_conv(bcx: FloatTensor<Self>, kernel: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// Backward kernel of [`fused_short_conv`](FusedOps::fused_short_conv): (dbcx, dkernel).
+    fn fused_short_conv_backward(
+        bcx: FloatTensor<Self>,
+        kernel: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>);
     /// Softmax over the last dimension.
     fn fused_softmax(x: FloatTensor<Self>) -> FloatTensor<Self>;
@@ -147,6 +158,18 @@ pub fn rms_norm_with<const D: usize>(x: Tensor<D>, gamma: Tensor<1>, eps: f64) -
         let rms = (x.clone().square().mean_dim(D - 1) + eps).sqrt();
         (x / rms) * gamma.unsqueeze()
     }
+}
+
+/// The short convolution of [`FusedOps::fused_short_conv`] (differentiable in both inputs);
+/// `None` when the fused kernel does not serve these tensors.
+pub fn short_conv(bcx: &Tensor<3>, kernel: &Tensor<2>) -> Option<Tensor<3>> {
+    if !(fused_available(bcx) && kernel.dtype() == DType::F32 && bcx.dims()[2] == 3 * kernel.dims()[0]) {
+        return None;
+    }
+    Some(Tensor::from_dispatch(<Dispatch as FusedOps>::fused_short_conv(
+        bcx.clone().into_dispatch(),
+        kernel.clone().into_dispatch(),
+    )))
 }
 
 /// Softmax over the last dimension (differentiable).
@@ -599,7 +622,166 @@ fn rms_norm_backward_kernel(x: &FlexTensor, gamma: &FlexTensor, grad: &FlexTenso
     (from_vec(out, shape), from_vec(dgamma, Shape::new([h])))
 }
 
+/// Forward rows `r0..` (flat b*T + t) of the short convolution; `acc` is scratch of H.
+#[inline(always)]
+fn short_conv_rows(o: &mut [Out], r0: usize, t_len: usize, l: usize, bcx: &[f32], kt: &[f32], acc: &mut [f32]) {
+    let h = acc.len();
+    for (i, orow) in o.chunks_mut(h).enumerate() {
+        let r = r0 + i;
+        let t = r % t_len;
+        acc.iter_mut().for_each(|a| *a = 0.0);
+        for k in 0..l {
+            // Source token t + k - (L-1) of the same sequence; before its start the input is 0.
+            let Some(s) = (t + k).checked_sub(l - 1) else { continue };
+            let src = (r - t + s) * 3 * h;
+            let (gb, gx) = (&bcx[src..src + h], &bcx[src + 2 * h..src + 3 * h]);
+            for (((a, &b), &x), &w) in acc.iter_mut().zip(gb).zip(gx).zip(&kt[k * h..(k + 1) * h]) {
+                *a += (b * x) * w;
+            }
+        }
+        let gc = &bcx[r * 3 * h + h..r * 3 * h + 2 * h];
+        for ((o, &c), &a) in orow.iter_mut().zip(gc).zip(acc.iter()) {
+            o.write(c * a);
+        }
+    }
+}
+
+/// Backward rows `r0..`: d(bcx) rows [db | dc | dx] into `o`, this task's dK (k-major [L, H])
+/// added into `dk`; `acc`, `du` are scratch of H.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn short_conv_backward_rows(
+    o: &mut [Out],
+    dk: &mut [f32],
+    r0: usize,
+    t_len: usize,
+    l: usize,
+    bcx: &[f32],
+    kt: &[f32],
+    dy: &[f32],
+    acc: &mut [f32],
+    du: &mut [f32],
+) {
+    let h = acc.len();
+    for (i, orow) in o.chunks_mut(3 * h).enumerate() {
+        let r = r0 + i;
+        let t = r % t_len;
+        let row = |q: usize| q * 3 * h;
+        // conv at this row (for dc) and dK's terms: dconv[t] * u[t + k - (L-1)].
+        acc.iter_mut().for_each(|a| *a = 0.0);
+        let (gc, dyr) = (&bcx[row(r) + h..row(r) + 2 * h], &dy[r * h..(r + 1) * h]);
+        for k in 0..l {
+            let Some(s) = (t + k).checked_sub(l - 1) else { continue };
+            let src = row(r - t + s);
+            let (gb, gx) = (&bcx[src..src + h], &bcx[src + 2 * h..src + 3 * h]);
+            let kk = &kt[k * h..(k + 1) * h];
+            let dkk = &mut dk[k * h..(k + 1) * h];
+            for (((((a, d), &b), &x), &w), (&c, &g)) in
+                acc.iter_mut().zip(dkk.iter_mut()).zip(gb).zip(gx).zip(kk).zip(gc.iter().zip(dyr))
+            {
+                let u = b * x;
+                *a += u * w;
+                *d += (g * c) * u;
+            }
+        }
+        // du[t] = Σ_k K[:, k] * dconv[t + (L-1) - k] over the tokens of this sequence.
+        du.iter_mut().for_each(|a| *a = 0.0);
+        for k in 0..l {
+            let q = t + (l - 1) - k;
+            if q >= t_len {
+                continue;
+            }
+            let qr = r - t + q;
+            let (gcq, dyq) = (&bcx[row(qr) + h..row(qr) + 2 * h], &dy[qr * h..(qr + 1) * h]);
+            for (((a, &w), &c), &g) in du.iter_mut().zip(&kt[k * h..(k + 1) * h]).zip(gcq).zip(dyq) {
+                *a += w * (g * c);
+            }
+        }
+        let (gb, gx) = (&bcx[row(r)..row(r) + h], &bcx[row(r) + 2 * h..row(r) + 3 * h]);
+        let (ob, rest) = orow.split_at_mut(h);
+        let (oc, ox) = rest.split_at_mut(h);
+        for ((((((ob, oc), ox), &b), &x), &u), (&a, &g)) in ob
+            .iter_mut()
+            .zip(oc.iter_mut())
+            .zip(ox.iter_mut())
+            .zip(gb)
+            .zip(gx)
+            .zip(du.iter())
+            .zip(acc.iter().zip(dyr))
+        {
+            ob.write(u * x);
+            oc.write(g * a);
+            ox.write(u * b);
+        }
+    }
+}
+
+widened! {
+    fn short_conv_rows_w(o: &mut [Out], r0: usize, t_len: usize, l: usize, bcx: &[f32], kt: &[f32], acc: &mut [f32]) => short_conv_rows;
+    fn short_conv_backward_rows_w(o: &mut [Out], dk: &mut [f32], r0: usize, t_len: usize, l: usize, bcx: &[f32], kt: &[f32], dy: &[f32], acc: &mut [f32], du: &mut [f32]) => short_conv_backward_rows;
+}
+
+/// (B, T, H, L) and the kernel transposed to [L, H].
+fn short_conv_dims(bcx: &FlexTensor, kernel: &FlexTensor) -> (usize, usize, usize, usize, Vec<f32>) {
+    let (sb, sk) = (bcx.layout().shape(), kernel.layout().shape());
+    assert!(sb.num_dims() == 3 && sk.num_dims() == 2 && sb[2] == 3 * sk[0], "short conv: bcx [B, T, 3H], kernel [H, L]");
+    let (h, l) = (sk[0], sk[1]);
+    let kt = crate::model::transpose_host(&values(kernel), h, l);
+    (sb[0], sb[1], h, l, kt)
+}
+
+fn short_conv_kernel(bcx: &FlexTensor, kernel: &FlexTensor) -> FlexTensor {
+    let (b, t, h, l, kt) = short_conv_dims(bcx, kernel);
+    let x = values(bcx);
+    let rows_per = (CHUNK / h.max(1)).max(1);
+    let n = b * t * h;
+    let mut out: Vec<f32> = Vec::with_capacity(n);
+    out.spare_capacity_mut()[..n].par_chunks_mut(rows_per * h).enumerate().for_each(|(i, c)| {
+        let mut acc = vec![0.0f32; h];
+        short_conv_rows_w(c, i * rows_per, t, l, &x, &kt, &mut acc)
+    });
+    // Safety: the chunks cover every element, whole rows each.
+    unsafe { out.set_len(n) };
+    from_vec(out, Shape::new([b, t, h]))
+}
+
+fn short_conv_backward_kernel(bcx: &FlexTensor, kernel: &FlexTensor, grad: &FlexTensor) -> (FlexTensor, FlexTensor) {
+    let (b, t, h, l, kt) = short_conv_dims(bcx, kernel);
+    let (x, dy) = (values(bcx), values(grad));
+    assert_eq!(dy.len(), b * t * h, "short conv backward: gradient shape");
+    let rows_per = (CHUNK / h.max(1)).max(1);
+    let tasks = (b * t).div_ceil(rows_per);
+    let n = b * t * 3 * h;
+    let mut out: Vec<f32> = Vec::with_capacity(n);
+    // One partial dK per task, summed in task order: the same bits on any thread count.
+    let mut partial = vec![0.0f32; tasks * l * h];
+    out.spare_capacity_mut()[..n]
+        .par_chunks_mut(rows_per * 3 * h)
+        .zip(partial.par_chunks_mut(l * h))
+        .enumerate()
+        .for_each(|(i, (c, dk))| {
+            let (mut acc, mut du) = (vec![0.0f32; h], vec![0.0f32; h]);
+            short_conv_backward_rows_w(c, dk, i * rows_per, t, l, &x, &kt, &dy, &mut acc, &mut du)
+        });
+    // Safety: the chunks cover every element, whole rows each.
+    unsafe { out.set_len(n) };
+    let mut dkt = vec![0.0f32; l * h];
+    for p in partial.chunks(l * h) {
+        for (a, &v) in dkt.iter_mut().zip(p) {
+            *a += v;
+        }
+    }
+    let dk = crate::model::transpose_host(&dkt, l, h);
+    (from_vec(out, Shape::new([b, t, 3 * h])), from_vec(dk, Shape::new([h, l])))
+}
+
 impl FusedOps for Flex {
+    fn fused_short_conv(bcx: FlexTensor, kernel: FlexTensor) -> FlexTensor {
+        short_conv_kernel(&bcx, &kernel)
+    }
+    fn fused_short_conv_backward(bcx: FlexTensor, kernel: FlexTensor, grad: FlexTensor) -> (FlexTensor, FlexTensor) {
+        short_conv_backward_kernel(&bcx, &kernel, &grad)
+    }
     fn fused_rms_norm(x: FlexTensor, gamma: FlexTensor, eps: f64) -> FlexTensor {
         rms_norm_kernel(&x, &gamma, eps)
     }
@@ -753,6 +935,45 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         _gamma: FloatTensor<Self>,
         _grad: FloatTensor<Self>,
         _eps: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        panic!("{NOT_DIFFERENTIABLE}")
+    }
+
+    fn fused_short_conv(bcx: FloatTensor<Self>, kernel: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct ShortConvBackward;
+
+        impl<B: Backend + FusedOps> Backward<B, 2> for ShortConvBackward {
+            type State = (burn::backend::autodiff::NodeId, burn::backend::autodiff::NodeId);
+
+            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+                let [node_x, node_k] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state.0);
+                let k = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state.1);
+                let (dx, dk) = B::fused_short_conv_backward(x, k, grad);
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, dx);
+                }
+                if let Some(node) = node_k {
+                    grads.register::<B>(node.id, dk);
+                }
+            }
+        }
+
+        match ShortConvBackward.prepare::<C>([bcx.node(), kernel.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&bcx), prep.checkpoint(&kernel));
+                prep.finish(state, B::fused_short_conv(bcx.into_primitive(), kernel.into_primitive()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_short_conv(bcx.into_primitive(), kernel.into_primitive())),
+        }
+    }
+
+    fn fused_short_conv_backward(
+        _bcx: FloatTensor<Self>,
+        _kernel: FloatTensor<Self>,
+        _grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         panic!("{NOT_DIFFERENTIABLE}")
     }
@@ -930,6 +1151,32 @@ mod tests {
             (x[0].clone() / rms) * g.unsqueeze()
         };
         check_grads(&[[700, h], [1, h]], f, r, 2e-5);
+    }
+
+    /// The composition ShortConv::forward uses without the fused kernel.
+    fn short_conv_reference(bcx: Tensor<3>, kernel: Tensor<2>) -> Tensor<3> {
+        let [b, t, h3] = bcx.dims();
+        let (h, l) = (h3 / 3, kernel.dims()[1]);
+        let u = bcx.clone().narrow(2, 0, h) * bcx.clone().narrow(2, 2 * h, h);
+        let seq = Tensor::cat(vec![Tensor::zeros([b, l - 1, h], &u.device()), u], 1);
+        let mut y = seq.clone().narrow(1, 0, t) * kernel.clone().narrow(1, 0, 1).reshape([1, 1, h]);
+        for k in 1..l {
+            y = y + seq.clone().narrow(1, k, t) * kernel.clone().narrow(1, k, 1).reshape([1, 1, h]);
+        }
+        bcx.narrow(2, h, h) * y
+    }
+
+    #[test]
+    fn short_conv_matches_the_composition_with_gradients() {
+        // B = 3 sequences of T = 40 tokens, H = 700 channels (rows per task do not divide the
+        // sequences, so tasks straddle sequence boundaries), L = 3; then T = 2 < L - 1 + 1.
+        for (b, t, h, l) in [(3, 40, 700, 3), (2, 2, 33, 4)] {
+            let f = move |x: &[Tensor<2>]| {
+                short_conv(&x[0].clone().reshape([b, t, 3 * h]), &x[1]).expect("fused on CPU").reshape([b * t, h])
+            };
+            let r = move |x: &[Tensor<2>]| short_conv_reference(x[0].clone().reshape([b, t, 3 * h]), x[1].clone()).reshape([b * t, h]);
+            check_grads(&[[b * t, 3 * h], [h, l]], f, r, 2e-5);
+        }
     }
 
     #[test]

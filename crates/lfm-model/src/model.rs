@@ -44,6 +44,23 @@ impl ShortConv {
         let [b, t, hidden] = h.dims();
         let [_, l] = self.kernel.dims();
         let bcx = self.in_proj.forward(h);
+        if state.is_none() && self.kernel_bias.is_none() {
+            // Training and uncached prefill: one fused pass each way (fused.rs).
+            if let Some(y) = crate::fused::short_conv(&bcx, &self.kernel.val()) {
+                // The cache's state: the last L-1 conv inputs, zeros before the first token.
+                let new_state = (l > 1).then(|| {
+                    let tail = t.min(l - 1);
+                    let rows = bcx.clone().narrow(1, t - tail, tail);
+                    let u = rows.clone().narrow(2, 0, hidden) * rows.narrow(2, 2 * hidden, hidden);
+                    if tail < l - 1 {
+                        Tensor::cat(vec![Tensor::zeros([b, l - 1 - tail, hidden], &u.device()), u], 1)
+                    } else {
+                        u
+                    }
+                });
+                return (self.out_proj.forward(y), new_state);
+            }
+        }
         let gate_b = bcx.clone().narrow(2, 0, hidden);
         let gate_c = bcx.clone().narrow(2, hidden, hidden);
         let x = bcx.narrow(2, 2 * hidden, hidden);
