@@ -2,18 +2,22 @@
 //!
 //! Profiling a 350M training step on the CPU device showed about a third of its wall time
 //! outside the matmul kernels, on one thread: burn's CPU backend (flex) runs element-wise ops
-//! single-threaded, builds SiLU and the softmax of the loss out of several passes (and
-//! recomputes them in backward), and allocates every matmul output twice (a zeroed byte vector,
-//! then an aligned copy of it). Three differentiable ops replace those compositions:
+//! single-threaded, builds SiLU, RMSNorm and the softmaxes out of several passes (and
+//! recomputes parts of them in backward), and allocates every matmul output twice (a zeroed
+//! byte vector, then an aligned copy of it). These differentiable ops replace those
+//! compositions, each one multi-threaded pass forward and one backward:
 //!
 //! - [`matmul`]: a 2-D product through the gemm crate (as burn calls it) into one fresh
 //!   buffer; linear layers and the output head use it.
-//! - [`swiglu`]: `silu(gate) * up` and its backward in one multi-threaded pass each.
-//! - [`rms_norm`]: RMSNorm and its backward (dx and dgamma), one pass each.
+//! - [`swiglu`]: `silu(gate) * up`.
+//! - [`rms_norm`]: RMSNorm (gradients for x and gamma).
 //! - [`short_conv`]: the gated depthwise convolution of the conv blocks (no cached state).
-//! - [`softmax_last`]: the attention softmax and its backward, one pass each.
-//! - [`cross_entropy_vocab_major`]: per-token `logsumexp − logit(target)` over [V, N] logits,
-//!   with the softmax gradient written in one pass.
+//! - [`softmax_last`]: the attention softmax.
+//! - [`cross_entropy_vocab_major`]: per-token `logsumexp − logit(target)` over [V, N] logits.
+//!
+//! Reductions that cross parallel tasks (dgamma, the conv kernel's gradient) are summed in task
+//! order, and the element loops compute the same bits at every SIMD width, so a step gives the
+//! same result however rayon schedules the tasks (resumed runs stay bit-exact).
 //!
 //! They run only on the CPU device with f32 tensors ([`fused_available`]); every other device
 //! and dtype keeps the composition of burn ops, which is also the reference the tests hold
@@ -146,7 +150,12 @@ pub fn swiglu_reference<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tenso
 
 /// burn's `RmsNorm::forward` (differentiable in `x` and `gamma`).
 pub fn rms_norm<const D: usize>(norm: &burn::nn::RmsNorm, x: Tensor<D>) -> Tensor<D> {
-    rms_norm_with(x, norm.gamma.val(), norm.epsilon)
+    if fused_available(&x) {
+        rms_norm_with(x, norm.gamma.val(), norm.epsilon)
+    } else {
+        // Other devices and dtypes: burn's module as it is (it reduces in f32 for half types).
+        norm.forward(x)
+    }
 }
 
 /// `x / sqrt(mean(x²) + eps) * gamma` over the last dimension (differentiable in both).
@@ -249,8 +258,8 @@ fn build(n: usize, fill: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Syn
     v
 }
 
-/// `exp(x)` to about 2 ulp for x in [-87, 88] (0 below, `exp(88)` above), branch-free so the compiler
-/// vectorises the loops that call it: `2^k · p(r)` with `x = k ln2 + r`, |r| ≤ ln2/2, and a
+/// `exp(x)` to about 2 ulp for x in [-87, 88] (0 below, `exp(88)` above), branch-free so the
+/// compiler vectorises the loops that call it: `2^k · p(r)` with `x = k ln2 + r`, |r| ≤ ln2/2, and a
 /// degree-6 polynomial for `e^r`.
 #[inline(always)]
 pub fn fast_exp(x0: f32) -> f32 {
@@ -753,7 +762,7 @@ fn short_conv_backward_kernel(bcx: &FlexTensor, kernel: &FlexTensor, grad: &Flex
     let tasks = (b * t).div_ceil(rows_per);
     let n = b * t * 3 * h;
     let mut out: Vec<f32> = Vec::with_capacity(n);
-    // One partial dK per task, summed in task order: the same bits on any thread count.
+    // One partial dK per task, summed in task order: the same bits however tasks are scheduled.
     let mut partial = vec![0.0f32; tasks * l * h];
     out.spare_capacity_mut()[..n]
         .par_chunks_mut(rows_per * 3 * h)
