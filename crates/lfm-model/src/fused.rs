@@ -829,6 +829,59 @@ impl FusedOps for Flex {
 
 const NOT_DIFFERENTIABLE: &str = "fused backward kernels run on the inner backend only";
 
+/// Gradients of a two-input op from one inner-backend kernel: (a, b, output grad, parameter)
+/// -> (da, db).
+type PairKernel<B> = fn(
+    FloatTensor<B>,
+    FloatTensor<B>,
+    FloatTensor<B>,
+    f64,
+) -> (FloatTensor<B>, FloatTensor<B>);
+
+/// Backward of a two-input op whose inputs are kept for backward (SwiGLU, RMSNorm, the short
+/// convolution). The state carries the op's scalar parameter (RMSNorm's eps; 0 elsewhere).
+#[derive(Debug)]
+struct PairBackward<B: Backend> {
+    kernel: PairKernel<B>,
+}
+
+impl<B: Backend> Backward<B, 2> for PairBackward<B> {
+    type State = (burn::backend::autodiff::NodeId, burn::backend::autodiff::NodeId, f64);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [node_a, node_b] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (a_id, b_id, arg) = ops.state;
+        let a = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(a_id);
+        let b = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(b_id);
+        let (da, db) = (self.kernel)(a, b, grad, arg);
+        if let Some(node) = node_a {
+            grads.register::<B>(node.id, da);
+        }
+        if let Some(node) = node_b {
+            grads.register::<B>(node.id, db);
+        }
+    }
+}
+
+/// Runs `forward` on the inner backend; when either input is tracked, keeps both for
+/// [`PairBackward`] with `kernel`.
+fn pair_op<B: Backend, C: CheckpointStrategy>(
+    a: FloatTensor<Autodiff<B, C>>,
+    b: FloatTensor<Autodiff<B, C>>,
+    arg: f64,
+    forward: fn(FloatTensor<B>, FloatTensor<B>, f64) -> FloatTensor<B>,
+    kernel: PairKernel<B>,
+) -> FloatTensor<Autodiff<B, C>> {
+    match (PairBackward::<B> { kernel }).prepare::<C>([a.node(), b.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(mut prep) => {
+            let state = (prep.checkpoint(&a), prep.checkpoint(&b), arg);
+            prep.finish(state, forward(a.into_primitive(), b.into_primitive(), arg))
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(a.into_primitive(), b.into_primitive(), arg)),
+    }
+}
+
 impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     fn fused_matmul(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
         #[derive(Debug)]
@@ -869,34 +922,7 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     }
 
     fn fused_swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct SwigluBackward;
-
-        impl<B: Backend + FusedOps> Backward<B, 2> for SwigluBackward {
-            type State = (burn::backend::autodiff::NodeId, burn::backend::autodiff::NodeId);
-
-            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-                let [node_g, node_u] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let g = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state.0);
-                let u = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state.1);
-                let (dg, du) = B::fused_swiglu_backward(g, u, grad);
-                if let Some(node) = node_g {
-                    grads.register::<B>(node.id, dg);
-                }
-                if let Some(node) = node_u {
-                    grads.register::<B>(node.id, du);
-                }
-            }
-        }
-
-        match SwigluBackward.prepare::<C>([gate.node(), up.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&gate), prep.checkpoint(&up));
-                prep.finish(state, B::fused_swiglu(gate.into_primitive(), up.into_primitive()))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::fused_swiglu(gate.into_primitive(), up.into_primitive())),
-        }
+        pair_op::<B, C>(gate, up, 0.0, |g, u, _| B::fused_swiglu(g, u), |g, u, d, _| B::fused_swiglu_backward(g, u, d))
     }
 
     fn fused_swiglu_backward(
@@ -908,35 +934,7 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     }
 
     fn fused_rms_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, eps: f64) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct RmsNormBackward;
-
-        impl<B: Backend + FusedOps> Backward<B, 2> for RmsNormBackward {
-            type State = (burn::backend::autodiff::NodeId, burn::backend::autodiff::NodeId, f64);
-
-            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-                let [node_x, node_g] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let (x_id, g_id, eps) = ops.state;
-                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_id);
-                let g = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(g_id);
-                let (dx, dg) = B::fused_rms_norm_backward(x, g, grad, eps);
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_g {
-                    grads.register::<B>(node.id, dg);
-                }
-            }
-        }
-
-        match RmsNormBackward.prepare::<C>([x.node(), gamma.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&x), prep.checkpoint(&gamma), eps);
-                prep.finish(state, B::fused_rms_norm(x.into_primitive(), gamma.into_primitive(), eps))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::fused_rms_norm(x.into_primitive(), gamma.into_primitive(), eps)),
-        }
+        pair_op::<B, C>(x, gamma, eps, B::fused_rms_norm, B::fused_rms_norm_backward)
     }
 
     fn fused_rms_norm_backward(
@@ -949,34 +947,13 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     }
 
     fn fused_short_conv(bcx: FloatTensor<Self>, kernel: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct ShortConvBackward;
-
-        impl<B: Backend + FusedOps> Backward<B, 2> for ShortConvBackward {
-            type State = (burn::backend::autodiff::NodeId, burn::backend::autodiff::NodeId);
-
-            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-                let [node_x, node_k] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state.0);
-                let k = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(ops.state.1);
-                let (dx, dk) = B::fused_short_conv_backward(x, k, grad);
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_k {
-                    grads.register::<B>(node.id, dk);
-                }
-            }
-        }
-
-        match ShortConvBackward.prepare::<C>([bcx.node(), kernel.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&bcx), prep.checkpoint(&kernel));
-                prep.finish(state, B::fused_short_conv(bcx.into_primitive(), kernel.into_primitive()))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::fused_short_conv(bcx.into_primitive(), kernel.into_primitive())),
-        }
+        pair_op::<B, C>(
+            bcx,
+            kernel,
+            0.0,
+            |x, k, _| B::fused_short_conv(x, k),
+            |x, k, d, _| B::fused_short_conv_backward(x, k, d),
+        )
     }
 
     fn fused_short_conv_backward(
