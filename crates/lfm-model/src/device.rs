@@ -31,6 +31,12 @@ fn index(spec: &str, s: &str) -> Result<Option<usize>, LfmError> {
     }
 }
 
+/// Whether `device` is the CPU device (with or without autodiff), where host-side kernels
+/// (lfm-model's fused ops, lfm-train's fused AdamW) can work on tensor memory directly.
+pub fn is_cpu(device: &Device) -> bool {
+    device.clone().inner() == Device::flex()
+}
+
 /// Parses `cpu`, `ndarray`, `wgpu[:N]` or `cuda[:N]` into a burn device.
 pub fn parse_device(spec: &str) -> Result<Device, LfmError> {
     let kind = spec.split(':').next().unwrap_or("");

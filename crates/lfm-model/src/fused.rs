@@ -38,7 +38,7 @@ use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Backend, Dispatch, Flex};
 use burn::tensor::activation::silu;
-use burn::tensor::{Bytes, DType, Device, Shape, Tensor};
+use burn::tensor::{Bytes, DType, Shape, Tensor};
 use rayon::prelude::*;
 
 /// Custom ops of lfm-model. The `*_backward` / `*_forward` methods are kernels the autodiff
@@ -104,7 +104,7 @@ pub trait FusedOps: Backend {
 pub fn fused_available<const D: usize>(t: &Tensor<D>) -> bool {
     static OFF: OnceLock<bool> = OnceLock::new();
     let off = *OFF.get_or_init(|| std::env::var("LFM_NO_FUSED").is_ok_and(|v| v != "0" && !v.is_empty()));
-    !off && t.dtype() == DType::F32 && t.device().inner() == Device::flex()
+    !off && t.dtype() == DType::F32 && crate::device::is_cpu(&t.device())
 }
 
 /// `a · b` for 2-D tensors (differentiable).
@@ -1048,7 +1048,7 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::{Distribution, TensorData};
+    use burn::tensor::{Device, Distribution, TensorData};
 
     fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
         (a - b).abs().max().into_data().try_to_vec::<f32>().unwrap()[0]

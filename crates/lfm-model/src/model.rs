@@ -591,32 +591,21 @@ impl Lfm2Model {
             None => self.embed.weight.val(),
         };
         let logits = crate::fused::matmul(w, h.transpose()); // [V, N]
-        if crate::fused::fused_available(&logits) {
-            // One fused pass each way over the [V, N] logits (see fused.rs); labels are host
-            // data anyway.
-            let targets: Vec<i32> = labels
-                .narrow(1, 1, t - 1)
-                .into_data()
-                .convert::<i64>()
-                .try_into_vec::<i64>()
-                .expect("int labels")
-                .into_iter()
-                .map(|l| if l < 0 { -1 } else { l as i32 })
-                .collect();
-            let count = targets.iter().filter(|&&l| l >= 0).count().max(1);
-            let per_token = crate::fused::cross_entropy_vocab_major(logits, &targets);
-            return per_token.sum().reshape([1]) / count as f64;
-        }
-        let targets = labels.narrow(1, 1, t - 1).reshape([1, n]);
-        let keep = targets.clone().not_equal_elem(-100);
-        let safe_targets = targets.mask_fill(keep.clone().bool_not(), 0);
-        // −log p(target) = logsumexp − logit(target), with a detached max shift.
-        let max = logits.clone().detach().max_dim(0); // [1, N]
-        let lse = (logits.clone() - max.clone()).exp().sum_dim(0).log() + max;
-        let picked = logits.gather(0, safe_targets); // [1, N]
-        let keep_f = keep.float();
-        let count = keep_f.clone().sum().clamp_min(1.0);
-        ((lse - picked) * keep_f).sum().reshape([1]) / count
+        // Labels are host data anyway; negative ones (HF's -100) are ignored.
+        let targets: Vec<i32> = labels
+            .narrow(1, 1, t - 1)
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .expect("int labels")
+            .into_iter()
+            .map(|l| if l < 0 { -1 } else { l as i32 })
+            .collect();
+        debug_assert_eq!(targets.len(), n);
+        let count = targets.iter().filter(|&&l| l >= 0).count().max(1);
+        // One fused pass each way over the [V, N] logits on the CPU; burn ops elsewhere.
+        let per_token = crate::fused::cross_entropy_vocab_major(logits, &targets);
+        per_token.sum().reshape([1]) / count as f64
     }
 
     /// Mean next-token cross-entropy (HF `labels=` semantics, spec §6): position t predicts

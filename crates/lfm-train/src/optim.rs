@@ -138,7 +138,7 @@ impl GradAccumulator {
 }
 
 fn sum_of_squares(g: &Tensor<1>) -> f64 {
-    if is_host(&g.device()) {
+    if lfm_model::device::is_cpu(&g.device()) {
         let d = g.to_data();
         if let Ok(x) = d.as_slice::<f32>() {
             use rayon::prelude::*;
@@ -209,7 +209,7 @@ impl ModuleMapper for Update<'_> {
             },
         };
         let moments = self.opt.moments.remove(&name);
-        let (p, m, v) = if self.opt.fused_host && is_host(&p.device()) {
+        let (p, m, v) = if self.opt.fused_host && lfm_model::device::is_cpu(&p.device()) {
             update_host(p, g, moments, &h)
         } else {
             update_tensors(p, g, moments, &h)
@@ -234,12 +234,6 @@ struct Hyper {
     lr: f32,
     /// `1 − lr·wd` for a decayed parameter.
     keep: Option<f32>,
-}
-
-/// Whether `device` keeps tensors in this process's memory (burn's CPU backends), where the
-/// fused update below reads and writes the buffers directly.
-fn is_host(device: &Device) -> bool {
-    device.clone().inner() == Device::flex()
 }
 
 /// The update as burn tensor ops: runs on every backend (GPUs included), one pass over memory
@@ -545,7 +539,7 @@ mod tests {
     #[test]
     fn fused_host_update_matches_tensor_ops() {
         let device = parse_device("cpu").unwrap().autodiff();
-        assert!(is_host(&device), "the CPU device takes the fused path");
+        assert!(lfm_model::device::is_cpu(&device), "the CPU device takes the fused path");
         let c = crate::trainer::tiny_config(64);
         let mut init = lfm_model::init::RandomInit::new(&c, 5);
         let start = Lfm2Model::build(&c, &device, &mut init).unwrap();
