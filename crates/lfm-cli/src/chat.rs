@@ -95,7 +95,8 @@ impl TextCodec {
             None => {
                 // LFM2's chat format as lfm-data writes it (spec §10.2).
                 let conv: lfm_data::chat::Conversation =
-                    serde_json::from_value(serde_json::json!({ "messages": messages })).context("building the conversation")?;
+                    serde_json::from_value(serde_json::json!({ "messages": messages }))
+                        .context("building the conversation")?;
                 let opts = lfm_data::chat::RenderOptions { add_generation_prompt: true, ..Default::default() };
                 Ok(lfm_data::chat::render(&conv, &opts)?.text)
             }

@@ -102,7 +102,11 @@ fn random_model(preset: &str, device: &Device) -> Result<(Lfm2Config, Lfm2Model)
     // does (progress::load_for_inference); training keeps burn parameters.
     let m = if progress::packs_f32(device) {
         let mut pack = |_, v, shape| lfm_quant::qmatrix::f32_handle(v, shape);
-        Lfm2Model::build(&cfg, device, &mut lfm_model::model::PackingSource { inner: &mut init, cfg: &cfg, pack: &mut pack })
+        Lfm2Model::build(
+            &cfg,
+            device,
+            &mut lfm_model::model::PackingSource { inner: &mut init, cfg: &cfg, pack: &mut pack },
+        )
     } else {
         Lfm2Model::build(&cfg, device, &mut init)
     }
@@ -140,12 +144,19 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
     let own: Option<(String, f64)> = match &a.model {
         Some(p) if progress::is_gguf(p) => {
             let g = lfm_quant::gguf::GgufFile::open(p)?;
-            let fmt = g.tensors.iter().find(|t| t.name.ends_with("ffn_up.weight")).map(|t| t.ty.name().to_lowercase()).unwrap_or_else(|| "gguf".into());
+            let fmt = g
+                .tensors
+                .iter()
+                .find(|t| t.name.ends_with("ffn_up.weight"))
+                .map(|t| t.ty.name().to_lowercase())
+                .unwrap_or_else(|| "gguf".into());
             Some((fmt, g.tensors.iter().map(|t| t.nbytes).sum::<usize>() as f64))
         }
         _ => None,
     };
-    let inference = |fmt: &str| own.is_none() && ["prefill_512_", "decode_b1_", "decode_b8_"].iter().any(|p| want(&format!("{p}{fmt}")));
+    let inference = |fmt: &str| {
+        own.is_none() && ["prefill_512_", "decode_b1_", "decode_b8_"].iter().any(|p| want(&format!("{p}{fmt}")))
+    };
     // Packed formats go through a GGUF file, as a user would run them. They are written first,
     // so that the f32 model is gone (and out of the peak RSS) when they run.
     let tmp = tempfile::tempdir()?;
@@ -165,12 +176,21 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
         let rss = progress::peak_rss_bytes().unwrap_or(0);
         let mut o = json!({"name": name, "tokens_per_s": tokens_per_s, "peak_rss_bytes": rss});
         o.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
-        let bwf = o.get("bandwidth_fraction").and_then(|v| v.as_f64()).map(|f| format!("  {:.0}% of bandwidth", 100.0 * f)).unwrap_or_default();
+        let bwf = o
+            .get("bandwidth_fraction")
+            .and_then(|v| v.as_f64())
+            .map(|f| format!("  {:.0}% of bandwidth", 100.0 * f))
+            .unwrap_or_default();
         println!("{name:<18} {tokens_per_s:>9.1} tok/s  peak RSS {:>7.1} MiB{bwf}", rss as f64 / (1 << 20) as f64);
         results.push(o);
     };
     let vocab = cfg.vocab_size;
-    let ids = |b: usize, t: usize, d: &Device| Tensor::<2, Int>::from_data(TensorData::new((0..b * t).map(|i| (i * 7919 % vocab) as i64).collect::<Vec<_>>(), [b, t]), d);
+    let ids = |b: usize, t: usize, d: &Device| {
+        Tensor::<2, Int>::from_data(
+            TensorData::new((0..b * t).map(|i| (i * 7919 % vocab) as i64).collect::<Vec<_>>(), [b, t]),
+            d,
+        )
+    };
     let mut bench = |fmt: &str, model: &Lfm2Model, weight_bytes: f64| -> Result<()> {
         let name = format!("prefill_512_{fmt}");
         if want(&name) {
@@ -191,7 +211,12 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
             }
             reset_peak_rss();
             let prompts: Vec<Vec<u32>> = (0..b).map(|r| vec![1, 100 + r as u32]).collect();
-            let opts = GenerateOptions { max_new_tokens: 128, stop_tokens: vec![], sampling: SamplingConfig::greedy(), keep_logits: false };
+            let opts = GenerateOptions {
+                max_new_tokens: 128,
+                stop_tokens: vec![],
+                sampling: SamplingConfig::greedy(),
+                keep_logits: false,
+            };
             let secs = best_of(a.repeats, || {
                 let t = Instant::now();
                 generate(model, &cfg, &prompts, &opts, device, |_, _| {})?;
@@ -226,7 +251,10 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
         // Trainable parameters are created on the autodiff device, as `lfm train` does.
         let mut model = Some(match &a.model {
             Some(p) if !progress::is_gguf(p) => lfm_model::hf::load_dir(p, &ad).map_err(|e| anyhow!("{e}"))?.1,
-            Some(p) => bail!("{}: a GGUF model cannot be trained; benchmark training with a checkpoint directory or --preset", p.display()),
+            Some(p) => bail!(
+                "{}: a GGUF model cannot be trained; benchmark training with a checkpoint directory or --preset",
+                p.display()
+            ),
             None => random_model(&a.preset, &ad)?.1,
         });
         let mut opt = lfm_train::optim::AdamW::new(toml_optim());
@@ -257,8 +285,15 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
             }
             Ok(t4)
         })?;
-        println!("  {name}: forward {:.2} s, backward {:.2} s, gradients {:.2} s, optimizer {:.2} s", phases[0], phases[1], phases[2], phases[3]);
-        report(name, (b * t) as f64 / secs, json!({"forward_s": phases[0], "backward_s": phases[1], "gradients_s": phases[2], "optimizer_s": phases[3]}));
+        println!(
+            "  {name}: forward {:.2} s, backward {:.2} s, gradients {:.2} s, optimizer {:.2} s",
+            phases[0], phases[1], phases[2], phases[3]
+        );
+        report(
+            name,
+            (b * t) as f64 / secs,
+            json!({"forward_s": phases[0], "backward_s": phases[1], "gradients_s": phases[2], "optimizer_s": phases[3]}),
+        );
     }
 
     if let Some(p) = &a.json {

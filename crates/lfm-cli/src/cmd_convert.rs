@@ -21,7 +21,8 @@ pub struct ConvertArgs {
     out: PathBuf,
 }
 
-const SIDE_FILES: [&str; 4] = ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json"];
+const SIDE_FILES: [&str; 4] =
+    ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json"];
 
 pub fn run(a: &ConvertArgs, device: &Device) -> Result<()> {
     if a.out.exists() {

@@ -93,7 +93,9 @@ pub fn tokenizer_train(a: &TokenizerTrainArgs) -> Result<()> {
     let files = expand_inputs(&a.input)?;
     let total: u64 = files.iter().map(|f| std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0)).sum();
     let pb = ProgressBar::new(total);
-    pb.set_style(ProgressStyle::with_template("reading {bar:30} {bytes}/{total_bytes} [{elapsed} < {eta}, {bytes_per_sec}]")?);
+    pb.set_style(ProgressStyle::with_template(
+        "reading {bar:30} {bytes}/{total_bytes} [{elapsed} < {eta}, {bytes_per_sec}]",
+    )?);
     let mut stream = DocStream::new(files, read_opts(&a.text_field));
     let mut error = None;
     let mut docs = 0u64;
@@ -111,7 +113,12 @@ pub fn tokenizer_train(a: &TokenizerTrainArgs) -> Result<()> {
             }
             None => None,
         });
-        let opts = BpeOptions { vocab_size: a.vocab_size, min_frequency: a.min_frequency, add_bos: true, show_progress: false };
+        let opts = BpeOptions {
+            vocab_size: a.vocab_size,
+            min_frequency: a.min_frequency,
+            add_bos: true,
+            show_progress: false,
+        };
         tokenizer::train_bpe(iter, &opts)
     };
     pb.finish_and_clear();
@@ -174,7 +181,13 @@ pub fn data_inspect(a: &DataInspectArgs) -> Result<()> {
     let m = Manifest::load(&a.dir)?;
     m.verify(&a.dir)?;
     println!("dataset     {}", a.dir.display());
-    println!("tokenizer   {} (from {}, sha256 {}…, vocab {})", m.tokenizer.path, m.tokenizer.source, &m.tokenizer.sha256[..12], m.tokenizer.vocab_size);
+    println!(
+        "tokenizer   {} (from {}, sha256 {}…, vocab {})",
+        m.tokenizer.path,
+        m.tokenizer.source,
+        &m.tokenizer.sha256[..12],
+        m.tokenizer.vocab_size
+    );
     for s in &m.sources {
         println!("source      {} ({} documents, {} empty skipped)", s.path, s.documents, s.skipped_empty);
     }

@@ -107,8 +107,10 @@ fn parse_mc_row(line: &str, at: &str) -> Result<McRow> {
 pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
     use lfm_eval::choice::{argmax, continuation_logprobs, extract_letter, render, render_chat, PromptStyle, LETTERS};
     let text = std::fs::read_to_string(&a.data).with_context(|| format!("{}: cannot read", a.data.display()))?;
-    let lines: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).take(a.limit.unwrap_or(usize::MAX)).collect();
-    let rows: Vec<(usize, Result<McRow>)> = lines.iter().map(|(i, l)| (i + 1, parse_mc_row(l, &format!("{}:{}", a.data.display(), i + 1)))).collect();
+    let lines: Vec<(usize, &str)> =
+        text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).take(a.limit.unwrap_or(usize::MAX)).collect();
+    let rows: Vec<(usize, Result<McRow>)> =
+        lines.iter().map(|(i, l)| (i + 1, parse_mc_row(l, &format!("{}:{}", a.data.display(), i + 1)))).collect();
     let letters: Vec<char> = LETTERS.chars().collect();
     let style = match a.prompt {
         McPrompt::MmluPro => PromptStyle::MmluPro,
@@ -121,13 +123,21 @@ pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
         McMethod::Loglik => {
             let (_, model, tok, bos) = load_scoring_model(&a.model, device)?;
             let enc = |s: &str| -> Result<Vec<u32>> {
-                Ok(tok.encode(s, false).map_err(|e| anyhow!("tokenizing: {e}"))?.get_ids().iter().copied().filter(|&t| t != bos).collect())
+                Ok(tok
+                    .encode(s, false)
+                    .map_err(|e| anyhow!("tokenizing: {e}"))?
+                    .get_ids()
+                    .iter()
+                    .copied()
+                    .filter(|&t| t != bos)
+                    .collect())
             };
             let pb = progress::bar(good.len() as u64, "questions");
             for r in &good {
                 let mut prompt = vec![bos];
                 prompt.extend(enc(&render(&r.question, &r.options))?);
-                let conts: Vec<Vec<u32>> = (0..r.options.len()).map(|k| enc(&format!(" {}", letters[k]))).collect::<Result<_>>()?;
+                let conts: Vec<Vec<u32>> =
+                    (0..r.options.len()).map(|k| enc(&format!(" {}", letters[k]))).collect::<Result<_>>()?;
                 let scores = continuation_logprobs(&model, &prompt, &conts, device);
                 preds.push((Some(argmax(&scores)), json!({"logprobs": scores})));
                 pb.inc(1);
@@ -138,7 +148,11 @@ pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
             let convs: Vec<Conversation> = good
                 .iter()
                 .map(|r| Conversation {
-                    messages: vec![Message { role: "user".into(), content: json!(render_chat(style, &r.question, &r.options)), tool_calls: vec![] }],
+                    messages: vec![Message {
+                        role: "user".into(),
+                        content: json!(render_chat(style, &r.question, &r.options)),
+                        tool_calls: vec![],
+                    }],
                     tools: vec![],
                 })
                 .collect();
@@ -172,7 +186,9 @@ pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
     let n = rows.len();
     let method = match a.method {
         McMethod::Loglik => "loglik of the answer letter".to_string(),
-        McMethod::Generate => format!("generated letter ({})", if style == PromptStyle::MmluPro { "mmlu-pro" } else { "gpqa" }),
+        McMethod::Generate => {
+            format!("generated letter ({})", if style == PromptStyle::MmluPro { "mmlu-pro" } else { "gpqa" })
+        }
     };
     let summary = json!({"acc": correct as f64 / n.max(1) as f64, "questions": n, "correct": correct, "malformed": malformed, "no_answer_extracted": unanswered, "method": method, "data": a.data.display().to_string()});
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
@@ -212,7 +228,10 @@ pub struct PerplexityArgs {
 }
 
 /// A checkpoint with its own tokenizer (checked against the config) and BOS id.
-fn load_scoring_model(dir: &Path, device: &Device) -> Result<(lfm_model::Lfm2Config, lfm_model::Lfm2Model, tokenizers::Tokenizer, u32)> {
+fn load_scoring_model(
+    dir: &Path,
+    device: &Device,
+) -> Result<(lfm_model::Lfm2Config, lfm_model::Lfm2Model, tokenizers::Tokenizer, u32)> {
     let (cfg, model) = progress::load_for_inference(dir, device)?;
     let tok = progress::load_tokenizer(dir)?;
     lfm_data::tokenizer::check_against_model(&tok, &cfg, &dir.display().to_string())?;
@@ -247,7 +266,9 @@ pub fn perplexity(a: &PerplexityArgs, device: &Device) -> Result<()> {
     }
     let to_score: usize = docs.iter().map(|d| d.len() - 1).sum();
     let pb = progress::bar(to_score as u64, "tokens scored");
-    let r = lfm_eval::perplexity::score_docs_with_progress(&model, &docs, a.seq_len, a.batch_size, device, |n| pb.set_position(n as u64));
+    let r = lfm_eval::perplexity::score_docs_with_progress(&model, &docs, a.seq_len, a.batch_size, device, |n| {
+        pb.set_position(n as u64)
+    });
     pb.finish_and_clear();
     let summary = json!({
         "model": a.model.display().to_string(),
@@ -375,10 +396,17 @@ pub(crate) fn chat_generate(
     let mut prompts = Vec::new();
     for (i, conv) in convs.iter().enumerate() {
         let r = chat::render(conv, &RenderOptions { add_generation_prompt: true, ..Default::default() })?;
-        prompts.push(tok.encode(r.text.as_str(), false).map_err(|e| anyhow!("prompt {i}: tokenizing: {e}"))?.get_ids().to_vec());
+        prompts.push(
+            tok.encode(r.text.as_str(), false).map_err(|e| anyhow!("prompt {i}: tokenizing: {e}"))?.get_ids().to_vec(),
+        );
     }
     let stop = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tok.token_to_id(t)).collect::<Vec<_>>();
-    let opts = GenerateOptions { max_new_tokens, stop_tokens: stop.clone(), sampling: SamplingConfig::greedy(), keep_logits: false };
+    let opts = GenerateOptions {
+        max_new_tokens,
+        stop_tokens: stop.clone(),
+        sampling: SamplingConfig::greedy(),
+        keep_logits: false,
+    };
     let pb = progress::bar(prompts.len() as u64, "prompts");
     let mut out = Vec::new();
     for chunk in prompts.chunks(batch_size.max(1)) {
@@ -396,10 +424,19 @@ pub(crate) fn chat_generate(
     Ok(out)
 }
 
-fn generate_responses(a: &BfclArgs, dir: &Path, device: &Device, recs: &[Record], questions: &[Value]) -> Result<HashMap<String, String>> {
+fn generate_responses(
+    a: &BfclArgs,
+    dir: &Path,
+    device: &Device,
+    recs: &[Record],
+    questions: &[Value],
+) -> Result<HashMap<String, String>> {
     let mut convs = Vec::new();
     for (rec, q) in recs.iter().zip(questions) {
-        let turn = q.pointer("/question/0").and_then(Value::as_array).ok_or_else(|| anyhow!("{}: no question turn", rec.id))?;
+        let turn = q
+            .pointer("/question/0")
+            .and_then(Value::as_array)
+            .ok_or_else(|| anyhow!("{}: no question turn", rec.id))?;
         let messages: Vec<Message> = turn
             .iter()
             .map(|m| Message {
@@ -464,10 +501,17 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
         (None, Some(dir)) => {
             let convs: Vec<Conversation> = prompts
                 .iter()
-                .map(|p| Conversation { messages: vec![Message { role: "user".into(), content: json!(p.prompt), tool_calls: vec![] }], tools: vec![] })
+                .map(|p| Conversation {
+                    messages: vec![Message { role: "user".into(), content: json!(p.prompt), tool_calls: vec![] }],
+                    tools: vec![],
+                })
                 .collect();
             let texts = chat_generate(dir, device, &convs, a.max_new_tokens, a.batch_size, false)?;
-            let body: String = prompts.iter().zip(&texts).map(|(p, t)| json!({"key": p.key, "prompt": p.prompt, "response": t}).to_string() + "\n").collect();
+            let body: String = prompts
+                .iter()
+                .zip(&texts)
+                .map(|(p, t)| json!({"key": p.key, "prompt": p.prompt, "response": t}).to_string() + "\n")
+                .collect();
             lfm_data::tokenizer::write_atomic(&a.out.join("responses.jsonl"), body.as_bytes())?;
             let mut r = ifeval::Responses::default();
             r.by_key = prompts.iter().map(|p| p.key).zip(texts).collect();
@@ -501,8 +545,18 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
     lfm_data::tokenizer::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     // Short table: the four metrics, then instruction-level accuracy by group.
     println!("{:<22} {:>8} {:>8}", "", "strict", "loose");
-    println!("{:<22} {:>7.2}% {:>7.2}%", format!("prompt-level ({})", s.prompts), 100.0 * s.prompt_level_strict, 100.0 * s.prompt_level_loose);
-    println!("{:<22} {:>7.2}% {:>7.2}%", format!("instruction ({})", s.instructions), 100.0 * s.inst_level_strict, 100.0 * s.inst_level_loose);
+    println!(
+        "{:<22} {:>7.2}% {:>7.2}%",
+        format!("prompt-level ({})", s.prompts),
+        100.0 * s.prompt_level_strict,
+        100.0 * s.prompt_level_loose
+    );
+    println!(
+        "{:<22} {:>7.2}% {:>7.2}%",
+        format!("instruction ({})", s.instructions),
+        100.0 * s.inst_level_strict,
+        100.0 * s.inst_level_loose
+    );
     let mut groups: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
     for (id, c) in &s.per_instruction {
         let g = groups.entry(id.split(':').next().unwrap_or(id)).or_default();
@@ -511,7 +565,13 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
         }
     }
     for (g, c) in &groups {
-        println!("  {:<20} {:>7.2}% {:>7.2}%   ({} instructions)", g, 100.0 * c[1] as f64 / c[0] as f64, 100.0 * c[2] as f64 / c[0] as f64, c[0]);
+        println!(
+            "  {:<20} {:>7.2}% {:>7.2}%   ({} instructions)",
+            g,
+            100.0 * c[1] as f64 / c[0] as f64,
+            100.0 * c[2] as f64 / c[0] as f64,
+            c[0]
+        );
     }
     if s.malformed_input_lines + s.missing_responses + s.instruction_errors + responses.bad_lines.len() > 0 {
         println!(
@@ -543,8 +603,12 @@ pub fn bfcl(a: &BfclArgs, device: &Device) -> Result<()> {
         (Some(p), None) => read_responses(p)?,
         (None, Some(dir)) => {
             let text = std::fs::read_to_string(&a.data)?;
-            let questions: Vec<Value> =
-                text.lines().filter(|l| !l.trim().is_empty()).take(recs.len()).map(serde_json::from_str).collect::<Result<_, _>>()?;
+            let questions: Vec<Value> = text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .take(recs.len())
+                .map(serde_json::from_str)
+                .collect::<Result<_, _>>()?;
             let r = generate_responses(a, dir, device, &recs, &questions)?;
             let mut f = std::fs::File::create(a.out.join("responses.jsonl"))?;
             for rec in &recs {
@@ -568,7 +632,12 @@ pub fn bfcl(a: &BfclArgs, device: &Device) -> Result<()> {
             Some(r) => bfcl::score(rec, r, mode),
             None => {
                 missing += 1;
-                bfcl::Verdict { valid: false, error_type: Some("no_response".into()), reason: Some("no response for this id".into()), decoded: None }
+                bfcl::Verdict {
+                    valid: false,
+                    error_type: Some("no_response".into()),
+                    reason: Some("no response for this id".into()),
+                    decoded: None,
+                }
             }
         };
         let e = by_cat.entry(cat).or_default();
@@ -601,7 +670,10 @@ pub fn bfcl(a: &BfclArgs, device: &Device) -> Result<()> {
     }
     println!("{:<20} {total:>8} {valid:>8} {:>8.2}%", "all", 100.0 * valid as f64 / total as f64);
     if missing > 0 || !bad_lines.is_empty() {
-        println!("({missing} records without a response, {} malformed response lines — counted as invalid)", bad_lines.len());
+        println!(
+            "({missing} records without a response, {} malformed response lines — counted as invalid)",
+            bad_lines.len()
+        );
     }
     println!("-> {}", a.out.display());
     Ok(())

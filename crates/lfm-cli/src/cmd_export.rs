@@ -81,7 +81,14 @@ fn held_out_windows(a: &GgufArgs, bos: u32) -> Result<Option<Vec<Vec<u32>>>> {
         while let Some(d) = stream.next() {
             let d = d?;
             ids.push(bos);
-            ids.extend(tok.encode(d.text.as_str(), false).map_err(|e| anyhow!("tokenizing: {e}"))?.get_ids().iter().copied().filter(|&t| t != bos));
+            ids.extend(
+                tok.encode(d.text.as_str(), false)
+                    .map_err(|e| anyhow!("tokenizing: {e}"))?
+                    .get_ids()
+                    .iter()
+                    .copied()
+                    .filter(|&t| t != bos),
+            );
             if ids.len() >= w * a.eval_windows {
                 break;
             }
@@ -121,7 +128,13 @@ pub fn compare(reference: &Lfm2Model, candidate: &Lfm2Model, windows: &[Vec<u32>
         pb.inc(rows as u64);
     }
     pb.finish_and_clear();
-    Quality { windows: windows.len(), tokens: n, ppl_f32: (nll_a / n as f64).exp(), ppl_quant: (nll_b / n as f64).exp(), top1_agreement: agree as f64 / n as f64 }
+    Quality {
+        windows: windows.len(),
+        tokens: n,
+        ppl_f32: (nll_a / n as f64).exp(),
+        ppl_quant: (nll_b / n as f64).exp(),
+        top1_agreement: agree as f64 / n as f64,
+    }
 }
 
 fn nll(logits: &[f32], target: usize) -> f64 {
@@ -137,7 +150,10 @@ fn argmax(v: &[f32]) -> usize {
 pub fn gguf(a: &GgufArgs, device: &Device) -> Result<()> {
     let mix = Mix::parse(&a.quant)?;
     if progress::is_gguf(&a.model) {
-        bail!("{}: --model must be a checkpoint directory (re-exporting a GGUF would quantize twice)", a.model.display());
+        bail!(
+            "{}: --model must be a checkpoint directory (re-exporting a GGUF would quantize twice)",
+            a.model.display()
+        );
     }
     let (cfg, model) = progress::load_model(&a.model, device)?;
     let windows = held_out_windows(a, cfg.bos_token_id)?;
@@ -165,11 +181,20 @@ pub fn export_and_report(
     let sp = progress::spinner(format!("writing {}", out.display()));
     let bytes = w.write(out)?;
     sp.finish_and_clear();
-    println!("wrote {} ({:.2} MiB, {} tensors, {})", out.display(), bytes as f64 / (1 << 20) as f64, w.tensors.len(), mix.name());
+    println!(
+        "wrote {} ({:.2} MiB, {} tensors, {})",
+        out.display(),
+        bytes as f64 / (1 << 20) as f64,
+        w.tensors.len(),
+        mix.name()
+    );
     for (ty, n, elems) in &summary.by_type {
         println!("  {:<6} {n:>4} tensors {elems:>12} weights", ty.name());
     }
-    println!("  2-D weights: {:.2} bits per weight", 8.0 * summary.weight_bytes as f64 / summary.weight_elements as f64);
+    println!(
+        "  2-D weights: {:.2} bits per weight",
+        8.0 * summary.weight_bytes as f64 / summary.weight_elements as f64
+    );
     match windows {
         None => println!("(no quality report: pass --eval-data DATASET_DIR or --eval-text FILE)"),
         Some(windows) => {
@@ -185,5 +210,11 @@ pub fn print_quality(format: &str, r: &Quality) {
     println!("quality on {} held-out windows ({} tokens):", r.windows, r.tokens);
     println!("  {:<14} {:>10} {:>14}", "", "perplexity", "top-1 vs f32");
     println!("  {:<14} {:>10.3} {:>13.2}%", "f32", r.ppl_f32, 100.0);
-    println!("  {:<14} {:>10.3} {:>13.2}%   (perplexity {:+.2}%)", format, r.ppl_quant, 100.0 * r.top1_agreement, 100.0 * (r.ppl_quant / r.ppl_f32 - 1.0));
+    println!(
+        "  {:<14} {:>10.3} {:>13.2}%   (perplexity {:+.2}%)",
+        format,
+        r.ppl_quant,
+        100.0 * r.top1_agreement,
+        100.0 * (r.ppl_quant / r.ppl_f32 - 1.0)
+    );
 }

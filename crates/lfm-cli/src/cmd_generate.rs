@@ -92,7 +92,9 @@ pub fn run(a: &GenerateArgs, device: &Device) -> Result<()> {
         prompts.len(),
         prompts.iter().map(Vec::len).sum::<usize>(),
         n_tokens as f64 / secs.max(1e-9),
-        progress::peak_rss_bytes().map(|b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64)).unwrap_or_else(|| "n/a".into())
+        progress::peak_rss_bytes()
+            .map(|b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64))
+            .unwrap_or_else(|| "n/a".into())
     );
     Ok(())
 }

@@ -20,7 +20,12 @@ pub fn run(dir: &Path) -> Result<()> {
     let src = SafetensorsSource::open_dir(dir)?;
     let expected = lfm_model::hf::expected_names(&cfg);
     let missing: Vec<_> = expected.iter().filter(|n| !src.names().contains(&n.as_str())).collect();
-    println!("  weights:           {} tensors in the checkpoint, {} expected, {} missing", src.names().len(), expected.len(), missing.len());
+    println!(
+        "  weights:           {} tensors in the checkpoint, {} expected, {} missing",
+        src.names().len(),
+        expected.len(),
+        missing.len()
+    );
     for f in ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja"] {
         if dir.join(f).exists() {
             println!("  {f:<18} present");

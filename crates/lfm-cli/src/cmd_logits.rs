@@ -43,7 +43,8 @@ pub struct LogitsArgs {
 /// Reads `input_ids` as (rows of ids, [B, S]).
 fn read_input_ids(path: &Path, vocab: usize) -> Result<(Vec<i64>, [usize; 2])> {
     let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| anyhow::anyhow!("{}: bad safetensors file: {e}", path.display()))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: bad safetensors file: {e}", path.display()))?;
     let t = st.tensor("input_ids").map_err(|_| anyhow::anyhow!("{}: no tensor \"input_ids\"", path.display()))?;
     let shape = t.shape();
     if shape.len() != 2 || shape[0] == 0 || shape[1] == 0 {
@@ -55,7 +56,10 @@ fn read_input_ids(path: &Path, vocab: usize) -> Result<(Vec<i64>, [usize; 2])> {
         d => bail!("{}: tensor input_ids: dtype {d:?}, expected I64 or I32", path.display()),
     };
     if let Some((i, bad)) = ids.iter().enumerate().find(|(_, &x)| x < 0 || x as usize >= vocab) {
-        bail!("{}: tensor input_ids: id {bad} at flat index {i} is outside the vocabulary [0, {vocab})", path.display());
+        bail!(
+            "{}: tensor input_ids: id {bad} at flat index {i} is outside the vocabulary [0, {vocab})",
+            path.display()
+        );
     }
     Ok((ids, [shape[0], shape[1]]))
 }
@@ -71,7 +75,12 @@ pub fn run(a: &LogitsArgs, device: &Device) -> Result<()> {
 
     let pb = progress::spinner(format!("forward pass over {b}x{s} tokens"));
     let input: Tensor<2, Int> = Tensor::from_data(TensorData::new(ids.clone(), [b, s]), device);
-    let logits = model.forward(input).into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let logits = model
+        .forward(input)
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     pb.finish_and_clear();
 
     let mut out: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![
@@ -80,7 +89,12 @@ pub fn run(a: &LogitsArgs, device: &Device) -> Result<()> {
     ];
     if let Some(n) = a.generate {
         let prompts: Vec<Vec<u32>> = ids.chunks(s).map(|r| r.iter().map(|&x| x as u32).collect()).collect();
-        let opts = GenerateOptions { max_new_tokens: n, stop_tokens: vec![], sampling: SamplingConfig::greedy(), keep_logits: true };
+        let opts = GenerateOptions {
+            max_new_tokens: n,
+            stop_tokens: vec![],
+            sampling: SamplingConfig::greedy(),
+            keep_logits: true,
+        };
         let pb = progress::bar((n * b) as u64, "tokens");
         let gen = generate(&model, &cfg, &prompts, &opts, device, |_, _| pb.inc(1))?;
         pb.finish_and_clear();
@@ -95,7 +109,11 @@ pub fn run(a: &LogitsArgs, device: &Device) -> Result<()> {
         .collect::<Result<Vec<_>, safetensors::SafeTensorError>>()?;
     // serialize_to_file writes a temporary sibling and renames it: no partial output.
     safetensors::serialize_to_file(views, None, &a.out).map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
-    println!("wrote {} ({})", a.out.display(), out.iter().map(|(n, _, s, _)| format!("{n} {s:?}")).collect::<Vec<_>>().join(", "));
+    println!(
+        "wrote {} ({})",
+        a.out.display(),
+        out.iter().map(|(n, _, s, _)| format!("{n} {s:?}")).collect::<Vec<_>>().join(", ")
+    );
 
     if let Some(reference) = &a.reference {
         let ours: HashMap<String, (Vec<usize>, Vec<u8>)> = out.into_iter().map(|(n, _, s, b)| (n, (s, b))).collect();
@@ -108,7 +126,8 @@ pub fn run(a: &LogitsArgs, device: &Device) -> Result<()> {
 /// greedy ids differ.
 fn compare(path: &Path, ours: &HashMap<String, (Vec<usize>, Vec<u8>)>, tol: f32) -> Result<()> {
     let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| anyhow::anyhow!("{}: bad safetensors file: {e}", path.display()))?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| anyhow::anyhow!("{}: bad safetensors file: {e}", path.display()))?;
     let mut failures = Vec::new();
     for name in ["logits", "gen_logits", "gen_ids"] {
         let (Some((shape, mine)), Ok(theirs)) = (ours.get(name), st.tensor(name)) else { continue };

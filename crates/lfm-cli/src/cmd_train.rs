@@ -39,7 +39,8 @@ fn grpo(a: &TrainArgs, device_flag: Option<&str>) -> Result<()> {
     }
     cfg.validate(&a.config.display().to_string())?;
     let device = lfm_model::device::parse_device(cfg.run.device.as_deref().unwrap_or("cpu"))?;
-    let s = grpo::run(&cfg, &device, &GrpoOptions { resume: a.resume.clone(), stop_after: a.stop_after, progress: true })?;
+    let s =
+        grpo::run(&cfg, &device, &GrpoOptions { resume: a.resume.clone(), stop_after: a.stop_after, progress: true })?;
     println!("run directory   {}", s.run_dir.display());
     println!("steps           {}", s.steps_done);
     if let (Some(f), Some(l)) = (s.first_reward, s.last_reward) {
@@ -48,7 +49,11 @@ fn grpo(a: &TrainArgs, device_flag: Option<&str>) -> Result<()> {
     if let Some(c) = &s.last_checkpoint {
         println!("checkpoint      {}", c.display());
     }
-    println!("metrics         {} (one object per step), curves {}", s.run_dir.join("metrics.jsonl").display(), s.run_dir.join("reward.png").display());
+    println!(
+        "metrics         {} (one object per step), curves {}",
+        s.run_dir.join("metrics.jsonl").display(),
+        s.run_dir.join("reward.png").display()
+    );
     Ok(())
 }
 
@@ -89,11 +94,7 @@ pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
             "{}: job = {:?} but this is `lfm train {}`",
             a.config.display(),
             cfg.job,
-            if job == Job::Pretrain {
-                "pretrain"
-            } else {
-                "sft"
-            }
+            if job == Job::Pretrain { "pretrain" } else { "sft" }
         );
     }
     cfg.apply(&Overrides {

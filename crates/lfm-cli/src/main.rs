@@ -22,11 +22,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "lfm",
-    version,
-    about = "Train, evaluate and export LFM2-family language models"
-)]
+#[command(name = "lfm", version, about = "Train, evaluate and export LFM2-family language models")]
 struct Cli {
     /// Device to run on: cpu, wgpu[:N] or cuda[:N] (the GPU ones need the matching build feature).
     /// Default: cpu (for `lfm train`, the config's `[run] device`, else cpu).

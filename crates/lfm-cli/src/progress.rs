@@ -48,7 +48,9 @@ pub fn load_model(
 /// Whether f32 weights loaded for inference on `device` go to lfm-quant's f32 kernels: on the
 /// plain CPU device, unless `LFM_DENSE_F32=1` keeps burn's matmul (for comparisons).
 pub fn packs_f32(device: &burn::tensor::Device) -> bool {
-    !device.is_autodiff() && *device == burn::tensor::Device::flex() && std::env::var_os("LFM_DENSE_F32").is_none_or(|v| v != "1")
+    !device.is_autodiff()
+        && *device == burn::tensor::Device::flex()
+        && std::env::var_os("LFM_DENSE_F32").is_none_or(|v| v != "1")
 }
 
 /// [`load_model`] for inference: on the CPU device, an f32 checkpoint's linear weights,
@@ -79,8 +81,9 @@ pub fn load_tokenizer(path: &std::path::Path) -> anyhow::Result<tokenizers::Toke
 
 /// The tokenizer stored in an opened GGUF file, or an error saying it has none.
 pub fn gguf_tokenizer(g: &lfm_quant::gguf::GgufFile) -> anyhow::Result<tokenizers::Tokenizer> {
-    lfm_quant::import::hf_tokenizer(g)?
-        .ok_or_else(|| anyhow::anyhow!("{}: no tokenizer.huggingface.json in the file (GGUFs exported by lfm-rs carry one)", g.path))
+    lfm_quant::import::hf_tokenizer(g)?.ok_or_else(|| {
+        anyhow::anyhow!("{}: no tokenizer.huggingface.json in the file (GGUFs exported by lfm-rs carry one)", g.path)
+    })
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), in bytes.

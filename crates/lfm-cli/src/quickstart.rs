@@ -26,26 +26,11 @@ use crate::chat::TextCodec;
 use crate::progress;
 
 const FILES: [(&str, &[u8]); 5] = [
-    (
-        "config.json",
-        include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/config.json"),
-    ),
-    (
-        "model.safetensors",
-        include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/model.safetensors"),
-    ),
-    (
-        "tokenizer.json",
-        include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/tokenizer.json"),
-    ),
-    (
-        "tokenizer_config.json",
-        include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/tokenizer_config.json"),
-    ),
-    (
-        "reference.safetensors",
-        include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/reference.safetensors"),
-    ),
+    ("config.json", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/config.json")),
+    ("model.safetensors", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/model.safetensors")),
+    ("tokenizer.json", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/tokenizer.json")),
+    ("tokenizer_config.json", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/tokenizer_config.json")),
+    ("reference.safetensors", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/reference.safetensors")),
 ];
 
 const CORPUS: &[u8] = include_bytes!("../../../data/corpus/jargon.jsonl");
@@ -68,38 +53,21 @@ pub struct QuickstartArgs {
 }
 
 fn read_f32(st: &SafeTensors, name: &str) -> Result<Vec<f32>> {
-    Ok(st
-        .tensor(name)?
-        .data()
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-        .collect())
+    Ok(st.tensor(name)?.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect())
 }
 
 fn read_i64(st: &SafeTensors, name: &str) -> Result<(Vec<usize>, Vec<i64>)> {
     let t = st.tensor(name)?;
-    Ok((
-        t.shape().to_vec(),
-        t.data()
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-            .collect(),
-    ))
+    Ok((t.shape().to_vec(), t.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()))
 }
 
 pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     let dir = match &a.out {
         Some(d) => d.clone(),
-        None => tempfile::Builder::new()
-            .prefix("lfm-quickstart-")
-            .tempdir()?
-            .keep(),
+        None => tempfile::Builder::new().prefix("lfm-quickstart-").tempdir()?.keep(),
     };
     if dir.join("run").exists() {
-        bail!(
-            "{}: already holds a quickstart run; choose another --out",
-            dir.display()
-        );
+        bail!("{}: already holds a quickstart run; choose another --out", dir.display());
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     println!("lfm quickstart -> {}", dir.display());
@@ -114,31 +82,22 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter_map(|v| v["text"].as_str().map(str::to_string))
         .collect();
-    let pb = progress::spinner(format!(
-        "training a {}-token BPE on {} documents",
-        a.vocab_size,
-        texts.len()
-    ));
-    let tok = tokenizer::train_bpe(
-        texts.iter(),
-        &BpeOptions {
-            vocab_size: a.vocab_size,
-            ..Default::default()
-        },
-    )?;
+    let pb = progress::spinner(format!("training a {}-token BPE on {} documents", a.vocab_size, texts.len()));
+    let tok = tokenizer::train_bpe(texts.iter(), &BpeOptions { vocab_size: a.vocab_size, ..Default::default() })?;
     let tok_dir = dir.join("tokenizer");
     tokenizer::save_dir(&tok, &tok_dir, 4096)?;
     pb.finish_and_clear();
-    println!("2/6 tokenizer: byte-level BPE, {} tokens, trained on the bundled Jargon File ({} documents, {:.1} MB) -> {}",
-        tok.get_vocab_size(true), texts.len(), CORPUS.len() as f64 / 1e6, tok_dir.display());
+    println!(
+        "2/6 tokenizer: byte-level BPE, {} tokens, trained on the bundled Jargon File ({} documents, {:.1} MB) -> {}",
+        tok.get_vocab_size(true),
+        texts.len(),
+        CORPUS.len() as f64 / 1e6,
+        tok_dir.display()
+    );
 
     // 3. Shards.
     let data = dir.join("data");
-    let mut o = BuildOptions::new(
-        vec![corpus.display().to_string()],
-        tok_dir.join("tokenizer.json"),
-        data.clone(),
-    );
+    let mut o = BuildOptions::new(vec![corpus.display().to_string()], tok_dir.join("tokenizer.json"), data.clone());
     o.val_fraction = 0.05;
     o.row_group_tokens = 16384;
     let pb = progress::spinner("building shards");
@@ -156,34 +115,16 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     // 4. Training.
     let mut cfg = RunConfig::from_toml(CONFIG, "configs/quickstart.toml (embedded)")?;
     cfg.data.dataset = Some(data.clone());
-    cfg.apply(&Overrides {
-        steps: a.steps,
-        out: Some(dir.join("run")),
-        seed: None,
-        device: None,
-        init_from: None,
-    });
+    cfg.apply(&Overrides { steps: a.steps, out: Some(dir.join("run")), seed: None, device: None, init_from: None });
     println!(
         "4/6 training a tiny LFM2 from scratch: {} steps of {} tokens (configs/quickstart.toml)",
         cfg.run.steps,
         cfg.batch.micro_batch * cfg.accum() * cfg.data.seq_len
     );
-    let s = trainer::run(
-        &cfg,
-        device,
-        &RunOptions {
-            progress: true,
-            ..Default::default()
-        },
-    )?;
-    let ckpt = s
-        .last_checkpoint
-        .clone()
-        .ok_or_else(|| anyhow!("the run wrote no checkpoint"))?;
+    let s = trainer::run(&cfg, device, &RunOptions { progress: true, ..Default::default() })?;
+    let ckpt = s.last_checkpoint.clone().ok_or_else(|| anyhow!("the run wrote no checkpoint"))?;
     let h = lfm_data::loader::unigram_entropy(&data)?;
-    let val = s
-        .last_val_loss
-        .ok_or_else(|| anyhow!("the run reported no validation loss"))?;
+    let val = s.last_val_loss.ok_or_else(|| anyhow!("the run reported no validation loss"))?;
     println!(
         "    {:.0} tokens/s; train loss {:.3}; curves {}",
         s.tokens_per_s,
@@ -196,21 +137,11 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     println!("5/6 validation perplexity {:.1} (loss {val:.3} nats/token); unigram baseline perplexity {:.1} ({h:.3}); uniform {}",
         val.exp(), h.exp(), mcfg.vocab_size);
     let codec = TextCodec::load(&ckpt)?;
-    let prompts: Vec<Vec<u32>> = a
-        .prompt
-        .iter()
-        .map(|p| codec.encode_plain(p))
-        .collect::<Result<_>>()?;
+    let prompts: Vec<Vec<u32>> = a.prompt.iter().map(|p| codec.encode_plain(p)).collect::<Result<_>>()?;
     let opts = GenerateOptions {
         max_new_tokens: 40,
         stop_tokens: vec![mcfg.eos_token_id],
-        sampling: SamplingConfig {
-            temperature: 0.8,
-            top_k: 40,
-            top_p: 0.95,
-            repetition_penalty: 1.1,
-            seed: 0,
-        },
+        sampling: SamplingConfig { temperature: 0.8, top_k: 40, top_p: 0.95, repetition_penalty: 1.1, seed: 0 },
         keep_logits: false,
     };
     let out = generate(&model, &mcfg, &prompts, &opts, device, |_, _| {})?;
@@ -221,7 +152,15 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     let gguf = dir.join("model-q8_0.gguf");
     println!("6/6 export: {} (Q8_0; quality on the validation split)", gguf.display());
     let windows = crate::cmd_export::val_windows(&data, 128, 32)?;
-    crate::cmd_export::export_and_report(&ckpt, &mcfg, &model, lfm_quant::export::Mix::Q8_0, &gguf, Some(&windows), device)?;
+    crate::cmd_export::export_and_report(
+        &ckpt,
+        &mcfg,
+        &model,
+        lfm_quant::export::Mix::Q8_0,
+        &gguf,
+        Some(&windows),
+        device,
+    )?;
     println!(
         "done. tokenizer {}, dataset {}, run {} (metrics.jsonl, loss.png), checkpoint {}, GGUF {}",
         tok_dir.display(),
@@ -230,10 +169,7 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
         ckpt.display(),
         gguf.display()
     );
-    println!(
-        "next: lfm generate --model {} --raw --prompt \"The hacker\" --temperature 0.8",
-        ckpt.display()
-    );
+    println!("next: lfm generate --model {} --raw --prompt \"The hacker\" --temperature 0.8", ckpt.display());
     Ok(())
 }
 
@@ -247,25 +183,13 @@ fn parity(dir: &std::path::Path, device: &Device) -> Result<()> {
     let refs = std::fs::read(dir.join("reference.safetensors"))?;
     let st = SafeTensors::deserialize(&refs)?;
     let (shape, ids) = read_i64(&st, "input_ids")?;
-    let input: Tensor<2, Int> =
-        Tensor::from_data(TensorData::new(ids.clone(), [shape[0], shape[1]]), device);
-    let logits = model
-        .forward(input)
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| anyhow!("{e:?}"))?;
+    let input: Tensor<2, Int> = Tensor::from_data(TensorData::new(ids.clone(), [shape[0], shape[1]]), device);
+    let logits =
+        model.forward(input).into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow!("{e:?}"))?;
     let want = read_f32(&st, "logits")?;
-    let diff = logits
-        .iter()
-        .zip(&want)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
+    let diff = logits.iter().zip(&want).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
     let (gshape, gen_want) = read_i64(&st, "gen_ids")?;
-    let prompts: Vec<Vec<u32>> = ids
-        .chunks(shape[1])
-        .map(|r| r.iter().map(|&x| x as u32).collect())
-        .collect();
+    let prompts: Vec<Vec<u32>> = ids.chunks(shape[1]).map(|r| r.iter().map(|&x| x as u32).collect()).collect();
     let opts = GenerateOptions {
         max_new_tokens: gshape[1],
         stop_tokens: vec![],
@@ -273,12 +197,7 @@ fn parity(dir: &std::path::Path, device: &Device) -> Result<()> {
         keep_logits: false,
     };
     let gen = generate(&model, &cfg, &prompts, &opts, device, |_, _| {})?;
-    let same = gen
-        .tokens
-        .iter()
-        .flatten()
-        .map(|&t| t as i64)
-        .eq(gen_want.iter().copied());
+    let same = gen.tokens.iter().flatten().map(|&t| t as i64).eq(gen_want.iter().copied());
     println!("1/6 parity: the embedded transformers-made LFM2 ({}) — logits max-abs-diff {diff:.2e} (tol 1e-4), cached greedy ids {}",
         cfg.pattern(), if same { "identical" } else { "DIFFERENT" });
     if diff > 1e-4 || !same {

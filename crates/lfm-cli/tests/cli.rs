@@ -26,17 +26,26 @@ fn fails(cmd: &mut Command) -> String {
 
 #[test]
 fn logits_match_the_reference_for_every_fixture() {
-    for dir in std::fs::read_dir(fixtures()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("reference.safetensors").exists()) {
-        let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    for dir in std::fs::read_dir(fixtures())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("reference.safetensors").exists())
+    {
+        let expected: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
         let n = expected["gen_ids"][0].as_array().unwrap().len();
         let out = tempfile::tempdir().unwrap();
         let out_file = out.path().join("out.safetensors");
         let r = lfm()
-            .args(["logits", "--model"]).arg(&dir)
-            .arg("--input").arg(dir.join("reference.safetensors"))
-            .arg("--out").arg(&out_file)
+            .args(["logits", "--model"])
+            .arg(&dir)
+            .arg("--input")
+            .arg(dir.join("reference.safetensors"))
+            .arg("--out")
+            .arg(&out_file)
             .args(["--generate", &n.to_string()])
-            .arg("--reference").arg(dir.join("reference.safetensors"))
+            .arg("--reference")
+            .arg(dir.join("reference.safetensors"))
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&r.stdout);
@@ -57,10 +66,15 @@ fn reference_mismatch_fails() {
     let out = tempfile::tempdir().unwrap();
     let f = fixtures();
     let err = fails(
-        lfm().args(["logits", "--model"]).arg(f.join("lfm2-tiny"))
-            .arg("--input").arg(f.join("lfm2-tiny/reference.safetensors"))
-            .arg("--out").arg(out.path().join("o.safetensors"))
-            .arg("--reference").arg(f.join("lfm2-untied-bias/reference.safetensors")),
+        lfm()
+            .args(["logits", "--model"])
+            .arg(f.join("lfm2-tiny"))
+            .arg("--input")
+            .arg(f.join("lfm2-tiny/reference.safetensors"))
+            .arg("--out")
+            .arg(out.path().join("o.safetensors"))
+            .arg("--reference")
+            .arg(f.join("lfm2-untied-bias/reference.safetensors")),
     );
     assert!(err.contains("mismatch against reference"), "{err}");
 }
@@ -72,7 +86,15 @@ fn bad_inputs_give_one_line_errors_and_no_output() {
     let out = tmp.path().join("out.safetensors");
 
     // Input without input_ids.
-    let err = fails(lfm().args(["logits", "--model"]).arg(&f).arg("--input").arg(f.join("model.safetensors")).arg("--out").arg(&out));
+    let err = fails(
+        lfm()
+            .args(["logits", "--model"])
+            .arg(&f)
+            .arg("--input")
+            .arg(f.join("model.safetensors"))
+            .arg("--out")
+            .arg(&out),
+    );
     assert!(err.contains("no tensor \"input_ids\""), "{err}");
     // Truncated input file.
     let trunc = tmp.path().join("trunc.safetensors");
@@ -82,7 +104,15 @@ fn bad_inputs_give_one_line_errors_and_no_output() {
     assert!(err.contains("trunc.safetensors") && err.contains("bad safetensors"), "{err}");
     // Ids outside the vocabulary: the tiny model (V=512) on input made for... itself, but
     // the mha-l2 model has V=256 and the tiny inputs go up to 481.
-    let err = fails(lfm().args(["logits", "--model"]).arg(fixtures().join("lfm2-mha-l2")).arg("--input").arg(f.join("reference.safetensors")).arg("--out").arg(&out));
+    let err = fails(
+        lfm()
+            .args(["logits", "--model"])
+            .arg(fixtures().join("lfm2-mha-l2"))
+            .arg("--input")
+            .arg(f.join("reference.safetensors"))
+            .arg("--out")
+            .arg(&out),
+    );
     assert!(err.contains("outside the vocabulary"), "{err}");
     // Missing model directory.
     let err = fails(lfm().args(["info", "--model"]).arg(tmp.path().join("nope")));
@@ -93,7 +123,15 @@ fn bad_inputs_give_one_line_errors_and_no_output() {
     std::fs::copy(f.join("config.json"), model.join("config.json")).unwrap();
     let w = std::fs::read(f.join("model.safetensors")).unwrap();
     std::fs::write(model.join("model.safetensors"), &w[..w.len() - 100]).unwrap();
-    let err = fails(lfm().args(["logits", "--model"]).arg(&model).arg("--input").arg(f.join("reference.safetensors")).arg("--out").arg(&out));
+    let err = fails(
+        lfm()
+            .args(["logits", "--model"])
+            .arg(&model)
+            .arg("--input")
+            .arg(f.join("reference.safetensors"))
+            .arg("--out")
+            .arg(&out),
+    );
     assert!(err.contains("model.safetensors") && err.contains("bad safetensors"), "{err}");
     // Unknown device.
     let err = fails(lfm().args(["info", "--device", "tpu:0", "--model"]).arg(&f));
@@ -110,7 +148,8 @@ fn generate_streams_text_and_info_prints_the_count() {
     let s = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success() && s.contains("308864 parameters"), "{s}");
     let out = lfm()
-        .args(["generate", "--model"]).arg(&f)
+        .args(["generate", "--model"])
+        .arg(&f)
         .args(["--prompt", "Hello", "--max-new-tokens", "6", "--temperature", "0.7", "--top-k", "20", "--seed", "1"])
         .output()
         .unwrap();
@@ -118,7 +157,8 @@ fn generate_streams_text_and_info_prints_the_count() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("6 new tokens"));
     // Same seed, same text.
     let again = lfm()
-        .args(["generate", "--model"]).arg(&f)
+        .args(["generate", "--model"])
+        .arg(&f)
         .args(["--prompt", "Hello", "--max-new-tokens", "6", "--temperature", "0.7", "--top-k", "20", "--seed", "1"])
         .output()
         .unwrap();
@@ -129,13 +169,21 @@ fn generate_streams_text_and_info_prints_the_count() {
 fn quickstart_runs_and_checks_parity() {
     let tmp = tempfile::tempdir().unwrap();
     // Shortened (3 steps, small vocabulary): the full default run is for humans.
-    let out = lfm().args(["quickstart", "--steps", "3", "--vocab-size", "600", "--out"]).arg(tmp.path()).output().unwrap();
+    let out =
+        lfm().args(["quickstart", "--steps", "3", "--vocab-size", "600", "--out"]).arg(tmp.path()).output().unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{s} {}", String::from_utf8_lossy(&out.stderr));
     assert!(s.contains("cached greedy ids identical"), "{s}");
     assert!(s.contains("validation perplexity") && s.contains("unigram baseline"), "{s}");
     assert!(s.contains("6/6 export") && s.contains("top-1 vs f32"), "{s}");
-    for p in ["tokenizer/tokenizer.json", "data/manifest.json", "run/metrics.jsonl", "run/loss.png", "run/checkpoints/step-000003/DONE", "model-q8_0.gguf"] {
+    for p in [
+        "tokenizer/tokenizer.json",
+        "data/manifest.json",
+        "run/metrics.jsonl",
+        "run/loss.png",
+        "run/checkpoints/step-000003/DONE",
+        "model-q8_0.gguf",
+    ] {
         assert!(tmp.path().join(p).exists(), "{p}");
     }
     // A second quickstart into the same directory is refused rather than mixing runs.
@@ -155,17 +203,23 @@ fn convert_writes_a_loadable_checkpoint_and_refuses_to_overwrite() {
     }
     // The converted model reproduces transformers' reference.
     let r = lfm()
-        .args(["logits", "--model"]).arg(&dst)
-        .arg("--input").arg(f.join("reference.safetensors"))
-        .arg("--out").arg(tmp.path().join("o.safetensors"))
-        .arg("--reference").arg(f.join("reference.safetensors"))
+        .args(["logits", "--model"])
+        .arg(&dst)
+        .arg("--input")
+        .arg(f.join("reference.safetensors"))
+        .arg("--out")
+        .arg(tmp.path().join("o.safetensors"))
+        .arg("--reference")
+        .arg(f.join("reference.safetensors"))
         .output()
         .unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let err = fails(lfm().args(["convert", "--model"]).arg(&f).arg("--out").arg(&dst));
     assert!(err.contains("already exists"), "{err}");
     // A failed conversion (bad source) leaves nothing behind.
-    let err = fails(lfm().args(["convert", "--model"]).arg(tmp.path().join("missing")).arg("--out").arg(tmp.path().join("x")));
+    let err = fails(
+        lfm().args(["convert", "--model"]).arg(tmp.path().join("missing")).arg("--out").arg(tmp.path().join("x")),
+    );
     assert!(err.contains("missing"), "{err}");
     let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left.len(), 2, "only `converted` and `o.safetensors`: {left:?}");
@@ -182,33 +236,47 @@ fn tokenizer_train_then_data_build_then_inspect_on_the_bundled_corpus() {
     let sft = repo().join("data/sft/tool_calls.jsonl");
     let tok_dir = tmp.path().join("tok");
     let out = lfm()
-        .args(["tokenizer", "train", "--vocab-size", "2048", "--input"]).arg(&corpus)
-        .arg("--out").arg(&tok_dir)
-        .output().unwrap();
+        .args(["tokenizer", "train", "--vocab-size", "2048", "--input"])
+        .arg(&corpus)
+        .arg("--out")
+        .arg(&tok_dir)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let tok = tokenizers::Tokenizer::from_file(tok_dir.join("tokenizer.json")).unwrap();
     assert_eq!(tok.get_vocab_size(true), 2048);
     assert_eq!(tok.token_to_id("<|im_end|>"), Some(7));
-    let cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tok_dir.join("tokenizer_config.json")).unwrap()).unwrap();
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tok_dir.join("tokenizer_config.json")).unwrap()).unwrap();
     assert_eq!(cfg["eos_token"], "<|im_end|>");
 
     let ds = tmp.path().join("ds");
     let out = lfm()
-        .args(["data", "build", "--input"]).arg(&corpus).arg(&sft)
-        .arg("--tokenizer").arg(tok_dir.join("tokenizer.json"))
-        .arg("--out").arg(&ds)
+        .args(["data", "build", "--input"])
+        .arg(&corpus)
+        .arg(&sft)
+        .arg("--tokenizer")
+        .arg(tok_dir.join("tokenizer.json"))
+        .arg("--out")
+        .arg(&ds)
         .args(["--shard-tokens", "100000", "--val-fraction", "0.05"])
-        .output().unwrap();
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ds.join("manifest.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ds.join("manifest.json")).unwrap()).unwrap();
     let docs = m["train"]["documents"].as_u64().unwrap() + m["val"]["documents"].as_u64().unwrap();
-    let lines = std::fs::read_to_string(&corpus).unwrap().lines().count() + std::fs::read_to_string(&sft).unwrap().lines().count();
+    let lines = std::fs::read_to_string(&corpus).unwrap().lines().count()
+        + std::fs::read_to_string(&sft).unwrap().lines().count();
     assert_eq!(docs as usize, lines);
     assert!(m["train"]["shards"].as_array().unwrap().len() >= 2);
 
     let out = lfm().args(["data", "inspect"]).arg(&ds).args(["--seq-len", "8"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains("checksums   ok") && stdout.contains("<|startoftext|>Chapter 1."), "{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("checksums   ok") && stdout.contains("<|startoftext|>Chapter 1."),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -218,17 +286,24 @@ fn data_build_bad_input_fails_cleanly() {
     std::fs::write(&bad, "{\"text\": \"fine\"}\n{oops}\n").unwrap();
     let ds = tmp.path().join("ds");
     let err = fails(
-        lfm().args(["data", "build", "--input"]).arg(&bad)
-            .arg("--tokenizer").arg(fixtures().join("lfm2-tiny/tokenizer.json"))
-            .arg("--out").arg(&ds),
+        lfm()
+            .args(["data", "build", "--input"])
+            .arg(&bad)
+            .arg("--tokenizer")
+            .arg(fixtures().join("lfm2-tiny/tokenizer.json"))
+            .arg("--out")
+            .arg(&ds),
     );
     assert!(err.contains("bad.jsonl:2: invalid JSON"), "{err}");
     assert!(!ds.exists() && !tmp.path().join("ds.partial").exists());
     let err = fails(lfm().args(["data", "inspect"]).arg(tmp.path()));
     assert!(err.contains("no manifest.json"), "{err}");
     let err = fails(
-        lfm().args(["tokenizer", "train", "--vocab-size", "10", "--input"]).arg(repo().join("data/sft/tool_calls.jsonl"))
-            .arg("--out").arg(tmp.path().join("t")),
+        lfm()
+            .args(["tokenizer", "train", "--vocab-size", "10", "--input"])
+            .arg(repo().join("data/sft/tool_calls.jsonl"))
+            .arg("--out")
+            .arg(tmp.path().join("t")),
     );
     assert!(err.contains("too small"), "{err}");
     // A tokenizer that does not fit the model: the 2-token vocabulary of a hand-made BPE.
@@ -241,10 +316,15 @@ fn data_build_bad_input_fails_cleanly() {
     let ok_src = tmp.path().join("ok.jsonl");
     std::fs::write(&ok_src, "{\"text\": \"ab\"}\n").unwrap();
     let err = fails(
-        lfm().args(["data", "build", "--input"]).arg(&ok_src)
-            .arg("--tokenizer").arg(&small_tok)
-            .arg("--model").arg(fixtures().join("lfm2-tiny"))
-            .arg("--out").arg(&ds),
+        lfm()
+            .args(["data", "build", "--input"])
+            .arg(&ok_src)
+            .arg("--tokenizer")
+            .arg(&small_tok)
+            .arg("--model")
+            .arg(fixtures().join("lfm2-tiny"))
+            .arg("--out")
+            .arg(&ds),
     );
     assert!(err.contains("small.json") && err.contains("bos_token_id 1"), "{err}");
     assert!(!ds.exists());
@@ -260,9 +340,15 @@ fn eval_bfcl_scores_responses_and_model_generations() {
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|v: &serde_json::Value| v["case"] == "oracle" && v["id"].as_str().unwrap().starts_with("parallel_") && !v["id"].as_str().unwrap().starts_with("parallel_multiple") && v["id"] != "parallel_3")
+        .filter(|v: &serde_json::Value| {
+            v["case"] == "oracle"
+                && v["id"].as_str().unwrap().starts_with("parallel_")
+                && !v["id"].as_str().unwrap().starts_with("parallel_multiple")
+                && v["id"] != "parallel_3"
+        })
         .collect();
-    let mut text: String = rows.iter().map(|v| serde_json::json!({"id": v["id"], "result": v["result"]}).to_string() + "\n").collect();
+    let mut text: String =
+        rows.iter().map(|v| serde_json::json!({"id": v["id"], "result": v["result"]}).to_string() + "\n").collect();
     text.push_str("{not json\n");
     let resp = tmp.path().join("r.jsonl");
     std::fs::write(&resp, text).unwrap();
@@ -280,7 +366,8 @@ fn eval_bfcl_scores_responses_and_model_generations() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("r.jsonl:25: invalid JSON"));
-    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     // 24 oracle answers are valid; the record without a response counts against the total.
     assert_eq!((s["records"].as_u64(), s["valid"].as_u64()), (Some(25), Some(24)));
     assert_eq!(s["missing_responses"], 1);
@@ -305,7 +392,8 @@ fn eval_bfcl_scores_responses_and_model_generations() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(std::fs::read_to_string(out2.join("responses.jsonl")).unwrap().lines().count(), 2);
-    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out2.join("summary.json")).unwrap()).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out2.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["records"], 2);
 }
 
@@ -314,7 +402,9 @@ fn eval_ifeval_scores_responses_against_the_official_verdicts() {
     use serde_json::{json, Value};
     let evals = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../evals/ifeval");
     let tmp = tempfile::tempdir().unwrap();
-    let read = |p: &Path| -> Vec<Value> { std::fs::read_to_string(p).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect() };
+    let read = |p: &Path| -> Vec<Value> {
+        std::fs::read_to_string(p).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
     let inputs = read(&evals.join("input_data.jsonl"));
     let responses = read(&evals.join("responses.jsonl"));
     let official = read(&evals.join("official_verdicts.jsonl"));
@@ -328,7 +418,11 @@ fn eval_ifeval_scores_responses_against_the_official_verdicts() {
         if !seen.insert(r["key"].as_i64().unwrap()) {
             continue;
         }
-        let row = if seen.len() % 2 == 0 { json!({"key": r["key"], "response": r["response"]}) } else { json!({"prompt": prompt_of(&r["key"]), "response": r["response"]}) };
+        let row = if seen.len() % 2 == 0 {
+            json!({"key": r["key"], "response": r["response"]})
+        } else {
+            json!({"prompt": prompt_of(&r["key"]), "response": r["response"]})
+        };
         body.push_str(&(row.to_string() + "\n"));
         let o = o.get("letter_fallback").map(|f| &f["literal"]).unwrap_or(o);
         ps += o["prompt_strict"].as_bool().unwrap() as usize;
@@ -344,7 +438,9 @@ fn eval_ifeval_scores_responses_against_the_official_verdicts() {
     // 542..544), and a malformed response line. All are counted, none shrinks a denominator.
     let mut input_text = std::fs::read_to_string(evals.join("input_data.jsonl")).unwrap();
     input_text.push_str("{\"key\": 9000, oops\n");
-    input_text.push_str(&(json!({"key": 9001, "prompt": "p1", "instruction_id_list": ["foo:bar"], "kwargs": [{}]}).to_string() + "\n"));
+    input_text.push_str(
+        &(json!({"key": 9001, "prompt": "p1", "instruction_id_list": ["foo:bar"], "kwargs": [{}]}).to_string() + "\n"),
+    );
     input_text.push_str(
         &(json!({"key": 9002, "prompt": "p2", "instruction_id_list": ["punctuation:no_comma", "length_constraints:number_words"], "kwargs": [{}, {"num_words": "ten", "relation": "at least"}]}).to_string() + "\n"),
     );
@@ -352,7 +448,15 @@ fn eval_ifeval_scores_responses_against_the_official_verdicts() {
     let (inp, resp, out) = (tmp.path().join("in.jsonl"), tmp.path().join("r.jsonl"), tmp.path().join("out"));
     std::fs::write(&inp, input_text).unwrap();
     std::fs::write(&resp, body).unwrap();
-    let o = lfm().args(["eval", "ifeval", "--input"]).arg(&inp).arg("--responses").arg(&resp).arg("--out").arg(&out).output().unwrap();
+    let o = lfm()
+        .args(["eval", "ifeval", "--input"])
+        .arg(&inp)
+        .arg("--responses")
+        .arg(&resp)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     assert!(stderr.contains("in.jsonl:542: invalid JSON"), "{stderr}");
@@ -422,10 +526,15 @@ fn eval_perplexity_reports_loss_perplexity_and_bits_per_byte() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(s["documents"], 2);
-    let (loss, tokens, bytes) = (s["loss"].as_f64().unwrap(), s["tokens_scored"].as_f64().unwrap(), s["bytes"].as_f64().unwrap());
-    assert_eq!(bytes as usize, "The hacker wrote a kludge.".len() + "A second, longer document about compilers and their bugs.".len());
+    let (loss, tokens, bytes) =
+        (s["loss"].as_f64().unwrap(), s["tokens_scored"].as_f64().unwrap(), s["bytes"].as_f64().unwrap());
+    assert_eq!(
+        bytes as usize,
+        "The hacker wrote a kludge.".len() + "A second, longer document about compilers and their bugs.".len()
+    );
     // A random 512-token model (the fixture's loss on its own ids is 7.98): no better than
     // uniform; bits per byte is the same NLL per byte.
     assert!(loss > (512f64).ln() - 0.5 && loss < 12.0, "{loss}");
@@ -433,7 +542,13 @@ fn eval_perplexity_reports_loss_perplexity_and_bits_per_byte() {
     assert!((bpb - loss * tokens / std::f64::consts::LN_2 / bytes).abs() < 1e-9);
     assert!((s["perplexity"].as_f64().unwrap() - loss.exp()).abs() < 1e-6 * loss.exp());
     // A missing input is a one-line error.
-    let err = fails(lfm().args(["eval", "perplexity", "--model"]).arg(fixtures().join("lfm2-tiny")).args(["--input", "/nonexistent.txt", "--out"]).arg(&out));
+    let err = fails(
+        lfm()
+            .args(["eval", "perplexity", "--model"])
+            .arg(fixtures().join("lfm2-tiny"))
+            .args(["--input", "/nonexistent.txt", "--out"])
+            .arg(&out),
+    );
     assert!(err.contains("nonexistent"), "{err}");
 }
 
@@ -449,13 +564,25 @@ fn eval_mc_scores_every_row_and_counts_malformed_ones() {
     )
     .unwrap();
     let out = tmp.path().join("mc");
-    let o = lfm().args(["eval", "mc", "--model"]).arg(fixtures().join("lfm2-tiny")).arg("--data").arg(&data).arg("--out").arg(&out).output().unwrap();
+    let o = lfm()
+        .args(["eval", "mc", "--model"])
+        .arg(fixtures().join("lfm2-tiny"))
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("mc.jsonl:3: 1 options"));
-    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!((s["questions"].as_u64(), s["malformed"].as_u64()), (Some(3), Some(1)));
-    let per: Vec<serde_json::Value> =
-        std::fs::read_to_string(out.join("per_record.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let per: Vec<serde_json::Value> = std::fs::read_to_string(out.join("per_record.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(per.len(), 3);
     assert_eq!(per[0]["logprobs"].as_array().unwrap().len(), 3);
     let hits = per.iter().filter(|p| p["correct"] == true).count() as u64;
@@ -474,12 +601,17 @@ fn eval_mc_scores_every_row_and_counts_malformed_ones() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!((s["questions"].as_u64(), s["malformed"].as_u64()), (Some(3), Some(1)));
-    let per: Vec<serde_json::Value> =
-        std::fs::read_to_string(out.join("per_record.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let per: Vec<serde_json::Value> = std::fs::read_to_string(out.join("per_record.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     for (p, n, ans) in [(&per[0], 3, 1), (&per[1], 2, 0)] {
-        let pred = lfm_eval::choice::extract_letter(lfm_eval::choice::PromptStyle::Gpqa, p["reply"].as_str().unwrap(), n);
+        let pred =
+            lfm_eval::choice::extract_letter(lfm_eval::choice::PromptStyle::Gpqa, p["reply"].as_str().unwrap(), n);
         assert_eq!(p["correct"], pred == Some(ans));
     }
 }
@@ -501,22 +633,36 @@ fn export_gguf_writes_a_file_that_generate_logits_and_eval_run_packed() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(stdout.contains("8.50 bits per weight"), "{stdout}");
-    assert!(stdout.contains("quality on 4 held-out windows (64 tokens)") && stdout.contains("top-1 vs f32"), "{stdout}");
+    assert!(
+        stdout.contains("quality on 4 held-out windows (64 tokens)") && stdout.contains("top-1 vs f32"),
+        "{stdout}"
+    );
 
     // generate: the tokenizer and chat template come from the file; peak RSS is reported.
-    let o = lfm().args(["generate", "--prompt", "hello", "--max-new-tokens", "4", "--model"]).arg(&gguf).output().unwrap();
+    let o =
+        lfm().args(["generate", "--prompt", "hello", "--max-new-tokens", "4", "--model"]).arg(&gguf).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("peak RSS"));
 
     // logits: the packed model against the f32 checkpoint on the fixture's inputs (close, not equal).
     let out = tmp.path().join("q.safetensors");
-    let o = lfm().args(["logits", "--model"]).arg(&gguf).arg("--input").arg(model.join("reference.safetensors")).arg("--out").arg(&out).output().unwrap();
+    let o = lfm()
+        .args(["logits", "--model"])
+        .arg(&gguf)
+        .arg("--input")
+        .arg(model.join("reference.safetensors"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let q = std::fs::read(&out).unwrap();
     let q = safetensors::SafeTensors::deserialize(&q).unwrap();
     let r = std::fs::read(model.join("reference.safetensors")).unwrap();
     let r = safetensors::SafeTensors::deserialize(&r).unwrap();
-    let f = |t: safetensors::tensor::TensorView<'_>| -> Vec<f32> { t.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect() };
+    let f = |t: safetensors::tensor::TensorView<'_>| -> Vec<f32> {
+        t.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+    };
     let (a, b) = (f(q.tensor("logits").unwrap()), f(r.tensor("logits").unwrap()));
     assert_eq!(a.len(), b.len());
     let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
@@ -525,7 +671,15 @@ fn export_gguf_writes_a_file_that_generate_logits_and_eval_run_packed() {
     // eval: a GGUF is a model like any other.
     let data = tmp.path().join("mc.jsonl");
     std::fs::write(&data, "{\"question\": \"2+2?\", \"options\": [\"3\", \"4\"], \"answer\": \"B\"}\n").unwrap();
-    let o = lfm().args(["eval", "mc", "--model"]).arg(&gguf).arg("--data").arg(&data).arg("--out").arg(tmp.path().join("mc")).output().unwrap();
+    let o = lfm()
+        .args(["eval", "mc", "--model"])
+        .arg(&gguf)
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(tmp.path().join("mc"))
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -534,16 +688,34 @@ fn export_and_gguf_bad_input_fail_in_one_line_without_output() {
     let tmp = tempfile::tempdir().unwrap();
     // Rows of 48 (lfm2-mha-l2's hidden size) do not fit the 32-element blocks: refused, no file.
     let out = tmp.path().join("x.gguf");
-    let err = fails(lfm().args(["export", "gguf", "--quant", "q4_0", "--model"]).arg(fixtures().join("lfm2-mha-l2")).arg("--out").arg(&out));
+    let err = fails(
+        lfm()
+            .args(["export", "gguf", "--quant", "q4_0", "--model"])
+            .arg(fixtures().join("lfm2-mha-l2"))
+            .arg("--out")
+            .arg(&out),
+    );
     assert!(err.contains("not a multiple of the") && err.contains("block size 32"), "{err}");
     assert!(!out.exists());
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "no temporary file left behind");
-    let err = fails(lfm().args(["export", "gguf", "--quant", "q3_k", "--model"]).arg(fixtures().join("lfm2-tiny")).arg("--out").arg(&out));
+    let err = fails(
+        lfm()
+            .args(["export", "gguf", "--quant", "q3_k", "--model"])
+            .arg(fixtures().join("lfm2-tiny"))
+            .arg("--out")
+            .arg(&out),
+    );
     assert!(err.contains("unknown --quant \"q3_k\""), "{err}");
 
     // A good file, then broken copies of it.
     let good = tmp.path().join("good.gguf");
-    let o = lfm().args(["export", "gguf", "--quant", "q4_0", "--model"]).arg(fixtures().join("lfm2-tiny")).arg("--out").arg(&good).output().unwrap();
+    let o = lfm()
+        .args(["export", "gguf", "--quant", "q4_0", "--model"])
+        .arg(fixtures().join("lfm2-tiny"))
+        .arg("--out")
+        .arg(&good)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let bytes = std::fs::read(&good).unwrap();
     let bad = tmp.path().join("bad.gguf");
@@ -590,7 +762,16 @@ fn bench_writes_named_results_with_throughput_and_peak_rss() {
     let tmp = tempfile::tempdir().unwrap();
     let json = tmp.path().join("bench.json");
     let o = lfm()
-        .args(["bench", "--preset", "tiny", "--repeats", "1", "--only", "decode_b1_f32,decode_b1_q4_0,train_1x512", "--json"])
+        .args([
+            "bench",
+            "--preset",
+            "tiny",
+            "--repeats",
+            "1",
+            "--only",
+            "decode_b1_f32,decode_b1_q4_0,train_1x512",
+            "--json",
+        ])
         .arg(&json)
         .output()
         .unwrap();
@@ -603,5 +784,8 @@ fn bench_writes_named_results_with_throughput_and_peak_rss() {
     }
     // Decode reports the bandwidth fraction: weight bytes per token over the measured bandwidth.
     assert!(v[0]["bandwidth_fraction"].as_f64().unwrap() > 0.0);
-    assert!(v[1]["weight_bytes"].as_f64().unwrap() < v[0]["weight_bytes"].as_f64().unwrap() / 4.0, "q4_0 reads < 1/4 of f32's bytes");
+    assert!(
+        v[1]["weight_bytes"].as_f64().unwrap() < v[0]["weight_bytes"].as_f64().unwrap() / 4.0,
+        "q4_0 reads < 1/4 of f32's bytes"
+    );
 }

@@ -18,15 +18,7 @@ fn lfm() -> std::process::Command {
 fn dataset(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(repo().join("data/corpus/jargon.jsonl")).unwrap();
     let src = dir.join("corpus.jsonl");
-    std::fs::write(
-        &src,
-        text.lines()
-            .skip(20)
-            .take(150)
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
-    .unwrap();
+    std::fs::write(&src, text.lines().skip(20).take(150).collect::<Vec<_>>().join("\n")).unwrap();
     let ok = |c: &mut std::process::Command| {
         let o = c.output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -100,21 +92,10 @@ fn train_runs_and_reports() {
     let tmp = tempfile::tempdir().unwrap();
     let data = dataset(tmp.path());
     let cfg = config(tmp.path(), &data, 6, 3);
-    let o = lfm()
-        .args(["train", "pretrain", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let o = lfm().args(["train", "pretrain", "--config"]).arg(&cfg).output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out} {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(
-        out.contains("val loss") && out.contains("step-000006"),
-        "{out}"
-    );
+    assert!(o.status.success(), "{out} {}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("val loss") && out.contains("step-000006"), "{out}");
     let run = tmp.path().join("run");
     let lines = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     let steps: Vec<serde_json::Value> = lines
@@ -123,24 +104,13 @@ fn train_runs_and_reports() {
         .filter(|v| v.get("loss").is_some())
         .collect();
     assert_eq!(steps.len(), 6);
-    for k in [
-        "step",
-        "loss",
-        "lr",
-        "grad_norm",
-        "tokens_per_s",
-        "elapsed_s",
-    ] {
+    for k in ["step", "loss", "lr", "grad_norm", "tokens_per_s", "elapsed_s"] {
         assert!(steps[0].get(k).is_some(), "metrics.jsonl lacks {k}");
     }
     // The resolved config is in the run directory and parses back.
     lfm_train::config::RunConfig::load(&run.join("config.toml")).unwrap();
     // The checkpoint is an HF directory `lfm info` reads.
-    let o = lfm()
-        .args(["info", "--model"])
-        .arg(run.join("checkpoints/step-000006"))
-        .output()
-        .unwrap();
+    let o = lfm().args(["info", "--model"]).arg(run.join("checkpoints/step-000006")).output().unwrap();
     assert!(o.status.success());
     // The shipped SFT recipe, shortened, from this checkpoint (its tokenizer comes along).
     let o = lfm()
@@ -155,31 +125,14 @@ fn train_runs_and_reports() {
     assert!(o.status.success(), "{out} {}", String::from_utf8_lossy(&o.stderr));
     assert!(out.contains("val loss") && tmp.path().join("sft/checkpoints/step-000001/DONE").exists(), "{out}");
     // `sft` with a pretrain config is refused; an unknown key is named.
-    let o = lfm()
-        .args(["train", "sft", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let o = lfm().args(["train", "sft", "--config"]).arg(&cfg).output().unwrap();
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("job"));
     let bad = tmp.path().join("bad.toml");
-    std::fs::write(
-        &bad,
-        std::fs::read_to_string(&cfg)
-            .unwrap()
-            .replace("lr = 2e-3", "lr = 2e-3\nwarmup = 5"),
-    )
-    .unwrap();
-    let o = lfm()
-        .args(["train", "pretrain", "--config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    std::fs::write(&bad, std::fs::read_to_string(&cfg).unwrap().replace("lr = 2e-3", "lr = 2e-3\nwarmup = 5")).unwrap();
+    let o = lfm().args(["train", "pretrain", "--config"]).arg(&bad).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        err.contains("warmup") && err.contains("bad.toml") && err.trim_end().lines().count() == 1,
-        "{err}"
-    );
+    assert!(err.contains("warmup") && err.contains("bad.toml") && err.trim_end().lines().count() == 1, "{err}");
 }
 
 /// SIGKILL at pseudo-random moments (mostly during checkpoint writes, since one is written
@@ -198,14 +151,8 @@ fn sigkill_never_leaves_a_trusted_but_broken_checkpoint() {
         if !lfm_train::checkpoint::complete(&run).unwrap().is_empty() {
             cmd.args(["--resume", "latest"]);
         }
-        let mut child = cmd
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        x = x
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        let mut child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         let wait_ms = 400 + (x >> 33) % 1600;
         std::thread::sleep(Duration::from_millis(wait_ms));
         if child.try_wait().unwrap().is_none() {
@@ -218,15 +165,9 @@ fn sigkill_never_leaves_a_trusted_but_broken_checkpoint() {
     }
     assert!(kills >= 6, "the runs should have been killed mid-way");
     // Finish from the newest complete checkpoint, with fewer steps to keep the test short.
-    let latest = lfm_train::checkpoint::complete(&run)
-        .unwrap()
-        .last()
-        .unwrap()
-        .0;
+    let latest = lfm_train::checkpoint::complete(&run).unwrap().last().unwrap().0;
     assert!(latest >= 1, "some checkpoint was completed between kills");
-    let meta =
-        lfm_train::checkpoint::read_meta(&lfm_train::checkpoint::resolve(&run, "latest").unwrap())
-            .unwrap();
+    let meta = lfm_train::checkpoint::read_meta(&lfm_train::checkpoint::resolve(&run, "latest").unwrap()).unwrap();
     assert_eq!(meta.step, latest);
     let o = lfm()
         .args(["train", "pretrain", "--resume", "latest", "--stop-after"])
@@ -236,13 +177,6 @@ fn sigkill_never_leaves_a_trusted_but_broken_checkpoint() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(
-        lfm_train::checkpoint::complete(&run)
-            .unwrap()
-            .last()
-            .unwrap()
-            .0,
-        latest + 2
-    );
+    assert_eq!(lfm_train::checkpoint::complete(&run).unwrap().last().unwrap().0, latest + 2);
     all_complete_checkpoints_load(&run);
 }

@@ -41,7 +41,8 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 fn write_corpus(path: &Path, target_mb: usize) -> usize {
-    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/corpus/jargon.jsonl")).unwrap();
+    let src =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/corpus/jargon.jsonl")).unwrap();
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut written = 0usize;
     let mut rep = 0;
@@ -72,8 +73,12 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
 
     // Tokenizer: a 16k BPE trained on the bundled corpus.
-    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/corpus/jargon.jsonl")).unwrap();
-    let texts: Vec<String> = src.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string()).collect();
+    let src =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/corpus/jargon.jsonl")).unwrap();
+    let texts: Vec<String> = src
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string())
+        .collect();
     let tok = tokenizer::train_bpe(texts.iter(), &BpeOptions { vocab_size: 16384, ..Default::default() }).unwrap();
     tokenizer::save_dir(&tok, &tmp.path().join("tok"), 32768).unwrap();
     let tok_path = tmp.path().join("tok/tokenizer.json");
@@ -131,5 +136,9 @@ fn main() {
     }
     let train_tps = t as f64 / best;
     println!("train      350M fwd+bwd 1x{t}: {train_tps:.1} tok/s");
-    println!("ratio      loader / training = {:.0}x (need >= 100x); build / training = {:.0}x", loader_tps / train_tps, tps / train_tps);
+    println!(
+        "ratio      loader / training = {:.0}x (need >= 100x); build / training = {:.0}x",
+        loader_tps / train_tps,
+        tps / train_tps
+    );
 }

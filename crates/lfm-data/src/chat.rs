@@ -19,7 +19,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokenizers::Tokenizer;
 
-use crate::tokenizer::{BOS, IM_END, IM_START, TOOL_CALL_END, TOOL_CALL_START, TOOL_LIST_END, TOOL_LIST_START, TOOL_RESPONSE_END, TOOL_RESPONSE_START};
+use crate::tokenizer::{
+    BOS, IM_END, IM_START, TOOL_CALL_END, TOOL_CALL_START, TOOL_LIST_END, TOOL_LIST_START, TOOL_RESPONSE_END,
+    TOOL_RESPONSE_START,
+};
 
 /// One function call: a name and keyword arguments.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -129,10 +132,18 @@ pub fn py_json(v: &Value) -> String {
     struct PyFormatter;
     impl serde_json::ser::Formatter for PyFormatter {
         fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
-            if first { Ok(()) } else { w.write_all(b", ") }
+            if first {
+                Ok(())
+            } else {
+                w.write_all(b", ")
+            }
         }
         fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
-            if first { Ok(()) } else { w.write_all(b", ") }
+            if first {
+                Ok(())
+            } else {
+                w.write_all(b", ")
+            }
         }
         fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
             w.write_all(b": ")
@@ -163,7 +174,10 @@ pub fn py_literal(v: &Value) -> String {
         Value::Array(a) => format!("[{}]", a.iter().map(py_literal).collect::<Vec<_>>().join(", ")),
         Value::Object(m) => format!(
             "{{{}}}",
-            m.iter().map(|(k, v)| format!("{}: {}", py_json(&Value::String(k.clone())), py_literal(v))).collect::<Vec<_>>().join(", ")
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", py_json(&Value::String(k.clone())), py_literal(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -373,7 +387,9 @@ impl Py<'_> {
     fn ident(&mut self) -> Result<String> {
         self.ws();
         let start = self.i;
-        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || matches!(self.s[self.i], b'_' | b'.' | b'-')) {
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric() || matches!(self.s[self.i], b'_' | b'.' | b'-'))
+        {
             self.i += 1;
         }
         if start == self.i || self.s[start].is_ascii_digit() {
@@ -535,7 +551,10 @@ mod tests {
     fn spec_chat_example_renders_exactly() {
         // spec §10.2
         let conv = Conversation {
-            messages: vec![Message::new("system", "You are a helpful assistant."), Message::new("user", "What is C. elegans?")],
+            messages: vec![
+                Message::new("system", "You are a helpful assistant."),
+                Message::new("user", "What is C. elegans?"),
+            ],
             tools: vec![],
         };
         let r = render(&conv, &RenderOptions { add_generation_prompt: true, ..Default::default() }).unwrap();
@@ -573,7 +592,10 @@ mod tests {
         let spans: Vec<&str> = r.trainable.iter().map(|s| &r.text[s.clone()]).collect();
         assert_eq!(
             spans,
-            vec!["<|tool_call_start|>[get_candidate_status(candidate_id=\"12345\")]<|tool_call_end|><|im_end|>", "Hired.<|im_end|>"]
+            vec![
+                "<|tool_call_start|>[get_candidate_status(candidate_id=\"12345\")]<|tool_call_end|><|im_end|>",
+                "Hired.<|im_end|>"
+            ]
         );
         let last = render(&conv, &RenderOptions { train_on: TrainOn::LastAssistant, ..Default::default() }).unwrap();
         assert_eq!(last.trainable.len(), 1);
@@ -582,7 +604,10 @@ mod tests {
 
     #[test]
     fn system_text_and_tools_join_with_a_newline() {
-        let conv = Conversation { messages: vec![Message::new("system", "Be brief."), Message::new("user", "hi")], tools: vec![json!("f(x)")] };
+        let conv = Conversation {
+            messages: vec![Message::new("system", "Be brief."), Message::new("user", "hi")],
+            tools: vec![json!("f(x)")],
+        };
         let r = render(&conv, &RenderOptions::default()).unwrap();
         assert!(r.text.starts_with("<|startoftext|><|im_start|>system\nBe brief.\nList of tools: <|tool_list_start|>[f(x)]<|tool_list_end|><|im_end|>\n"), "{}", r.text);
     }
@@ -597,12 +622,24 @@ mod tests {
     #[test]
     fn pythonic_calls_parse() {
         // spec §10.3 example
-        let p = parse_reply("<|tool_call_start|>[get_candidate_status(candidate_id=\"12345\")]<|tool_call_end|>Checking now.").unwrap();
+        let p = parse_reply(
+            "<|tool_call_start|>[get_candidate_status(candidate_id=\"12345\")]<|tool_call_end|>Checking now.",
+        )
+        .unwrap();
         assert_eq!(p.text, "Checking now.");
-        assert_eq!(p.calls, vec![ToolCall { name: "get_candidate_status".into(), arguments: json!({"candidate_id": "12345"}).as_object().unwrap().clone() }]);
+        assert_eq!(
+            p.calls,
+            vec![ToolCall {
+                name: "get_candidate_status".into(),
+                arguments: json!({"candidate_id": "12345"}).as_object().unwrap().clone()
+            }]
+        );
         let c = parse_calls("[f(a=1, b='x', c=[1, -2.5e3], d={'k': None}, e=True), g()]").unwrap();
         assert_eq!(c.len(), 2);
-        assert_eq!(Value::Object(c[0].arguments.clone()), json!({"a": 1, "b": "x", "c": [1, -2500.0], "d": {"k": null}, "e": true}));
+        assert_eq!(
+            Value::Object(c[0].arguments.clone()),
+            json!({"a": 1, "b": "x", "c": [1, -2500.0], "d": {"k": null}, "e": true})
+        );
         assert_eq!(c[1].name, "g");
         assert!(c[1].arguments.is_empty());
         // Round trip through the formatter.
@@ -612,7 +649,8 @@ mod tests {
 
     #[test]
     fn json_calls_parse() {
-        let c = parse_calls(r#"[{"name": "f", "arguments": {"a": 1}}, {"name": "g", "arguments": "{\"b\": \"x\"}"}]"#).unwrap();
+        let c = parse_calls(r#"[{"name": "f", "arguments": {"a": 1}}, {"name": "g", "arguments": "{\"b\": \"x\"}"}]"#)
+            .unwrap();
         assert_eq!(c[0].name, "f");
         assert_eq!(c[1].arguments["b"], json!("x"));
         let one = parse_calls(r#"{"name": "h", "parameters": {}}"#).unwrap();

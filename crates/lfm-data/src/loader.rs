@@ -60,11 +60,31 @@ pub struct LoaderConfig {
 impl LoaderConfig {
     /// Training: shuffled, endless, rank 0 of 1.
     pub fn train(batch_size: usize, seq_len: usize, seed: u64) -> Self {
-        Self { batch_size, seq_len, seed, shuffle: true, rank: 0, world_size: 1, split: Split::Train, prefetch: 4, max_epochs: None }
+        Self {
+            batch_size,
+            seq_len,
+            seed,
+            shuffle: true,
+            rank: 0,
+            world_size: 1,
+            split: Split::Train,
+            prefetch: 4,
+            max_epochs: None,
+        }
     }
     /// Validation: the val split once, in order.
     pub fn val(batch_size: usize, seq_len: usize) -> Self {
-        Self { batch_size, seq_len, seed: 0, shuffle: false, rank: 0, world_size: 1, split: Split::Val, prefetch: 2, max_epochs: Some(1) }
+        Self {
+            batch_size,
+            seq_len,
+            seed: 0,
+            shuffle: false,
+            rank: 0,
+            world_size: 1,
+            split: Split::Val,
+            prefetch: 2,
+            max_epochs: Some(1),
+        }
     }
 }
 
@@ -171,7 +191,12 @@ pub fn read_row_group(path: &Path, rg: usize) -> Result<Vec<Vec<u32>>> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(h)
         .map_err(|e| anyhow!("{}: not a readable parquet shard: {}", path.display(), one_line(&e.to_string())))?;
     if rg >= builder.metadata().num_row_groups() {
-        bail!("{}: has {} row groups, manifest expects at least {}", path.display(), builder.metadata().num_row_groups(), rg + 1);
+        bail!(
+            "{}: has {} row groups, manifest expects at least {}",
+            path.display(),
+            builder.metadata().num_row_groups(),
+            rg + 1
+        );
     }
     if builder.schema().index_of(IDS_COLUMN).is_err() {
         bail!("{}: no {IDS_COLUMN:?} column", path.display());
@@ -184,7 +209,8 @@ pub fn read_row_group(path: &Path, rg: usize) -> Result<Vec<Vec<u32>>> {
     let mut docs = Vec::new();
     for b in reader {
         let b = b.map_err(|e| anyhow!("{}: corrupt row group {rg}: {}", path.display(), one_line(&e.to_string())))?;
-        let col = b.column_by_name(IDS_COLUMN).ok_or_else(|| anyhow!("{}: no {IDS_COLUMN:?} column", path.display()))?;
+        let col =
+            b.column_by_name(IDS_COLUMN).ok_or_else(|| anyhow!("{}: no {IDS_COLUMN:?} column", path.display()))?;
         let list = col
             .as_any()
             .downcast_ref::<ListArray>()
@@ -235,7 +261,15 @@ impl Cursor {
             Some(s) => {
                 let fresh = LoaderState::start(&cfg);
                 let same = (s.seed, s.shuffle, s.rank, s.world_size, s.seq_len, s.batch_size, s.split)
-                    == (fresh.seed, fresh.shuffle, fresh.rank, fresh.world_size, fresh.seq_len, fresh.batch_size, fresh.split);
+                    == (
+                        fresh.seed,
+                        fresh.shuffle,
+                        fresh.rank,
+                        fresh.world_size,
+                        fresh.seq_len,
+                        fresh.batch_size,
+                        fresh.split,
+                    );
                 if !same {
                     bail!(
                         "loader state was saved with seed {} rank {}/{} batch {}x{} split {:?}, but this run uses seed {} rank {}/{} batch {}x{} split {:?}",
@@ -249,7 +283,12 @@ impl Cursor {
         let mut c = Self { dir: dir.to_path_buf(), shards, cfg, state, units: vec![], units_epoch: None, docs: None };
         c.ensure_units();
         if c.units.is_empty() {
-            bail!("{}: rank {} of {} gets no row groups (the split has fewer row groups than ranks)", dir.display(), c.cfg.rank, c.cfg.world_size);
+            bail!(
+                "{}: rank {} of {} gets no row groups (the split has fewer row groups than ranks)",
+                dir.display(),
+                c.cfg.rank,
+                c.cfg.world_size
+            );
         }
         Ok(c)
     }
@@ -262,11 +301,16 @@ impl Cursor {
     pub fn units_of_epoch(&self, epoch: u64) -> Vec<(usize, usize)> {
         let seed = self.cfg.seed;
         let n = self.shards.len();
-        let shard_order = if self.cfg.shuffle { permutation(n, key(&[seed, epoch, u64::MAX])) } else { (0..n).collect() };
+        let shard_order =
+            if self.cfg.shuffle { permutation(n, key(&[seed, epoch, u64::MAX])) } else { (0..n).collect() };
         let mut all = Vec::new();
         for s in shard_order {
             let rgs = self.shards[s].row_groups as usize;
-            let order = if self.cfg.shuffle { permutation(rgs, key(&[seed, epoch, s as u64, u64::MAX - 1])) } else { (0..rgs).collect() };
+            let order = if self.cfg.shuffle {
+                permutation(rgs, key(&[seed, epoch, s as u64, u64::MAX - 1]))
+            } else {
+                (0..rgs).collect()
+            };
             all.extend(order.into_iter().map(|r| (s, r)));
         }
         all.into_iter().enumerate().filter(|(i, _)| i % self.cfg.world_size == self.cfg.rank).map(|(_, u)| u).collect()

@@ -33,46 +33,28 @@ pub fn load_examples(
     seq_len: usize,
 ) -> Result<(Vec<SftExample>, usize)> {
     let text = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let text = String::from_utf8(text).map_err(|e| {
-        anyhow!(
-            "{}: invalid UTF-8 at byte {}",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        )
-    })?;
+    let text = String::from_utf8(text)
+        .map_err(|e| anyhow!("{}: invalid UTF-8 at byte {}", path.display(), e.utf8_error().valid_up_to()))?;
     let mut out = Vec::new();
     let mut skipped = 0;
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let conv: Conversation = serde_json::from_str(line).map_err(|e| {
-            anyhow!(
-                "{}:{}: not a conversation record: {e}",
-                path.display(),
-                i + 1
-            )
-        })?;
-        let r =
-            chat::render(&conv, opts).map_err(|e| anyhow!("{}:{}: {e}", path.display(), i + 1))?;
-        let mut enc =
-            chat::encode(tok, &r).map_err(|e| anyhow!("{}:{}: {e}", path.display(), i + 1))?;
+        let conv: Conversation = serde_json::from_str(line)
+            .map_err(|e| anyhow!("{}:{}: not a conversation record: {e}", path.display(), i + 1))?;
+        let r = chat::render(&conv, opts).map_err(|e| anyhow!("{}:{}: {e}", path.display(), i + 1))?;
+        let mut enc = chat::encode(tok, &r).map_err(|e| anyhow!("{}:{}: {e}", path.display(), i + 1))?;
         enc.ids.truncate(seq_len + 1);
         enc.mask.truncate(seq_len + 1);
         if !enc.mask.iter().skip(1).any(|&m| m) {
             skipped += 1;
             continue;
         }
-        out.push(SftExample {
-            ids: enc.ids,
-            mask: enc.mask,
-        });
+        out.push(SftExample { ids: enc.ids, mask: enc.mask });
     }
     if out.is_empty() {
-        bail!(
-            "{}: no conversation with an assistant reply",
-            path.display()
-        );
+        bail!("{}: no conversation with an assistant reply", path.display());
     }
     Ok((out, skipped))
 }
@@ -116,25 +98,12 @@ impl SftLoader {
         if examples.is_empty() || batch == 0 {
             bail!("SFT loader needs examples and a positive batch size");
         }
-        let state = state.unwrap_or(SftState {
-            seed,
-            epoch: 0,
-            next: 0,
-        });
+        let state = state.unwrap_or(SftState { seed, epoch: 0, next: 0 });
         if state.seed != seed {
-            bail!(
-                "SFT loader state was saved with seed {}, this run uses {seed}",
-                state.seed
-            );
+            bail!("SFT loader state was saved with seed {}, this run uses {seed}", state.seed);
         }
         let order = permutation(examples.len(), mix64(seed ^ mix64(state.epoch)));
-        Ok(Self {
-            examples,
-            batch,
-            pad_id,
-            state,
-            order,
-        })
+        Ok(Self { examples, batch, pad_id, state, order })
     }
 
     pub fn state(&self) -> &SftState {
@@ -147,10 +116,7 @@ impl SftLoader {
             if self.state.next as usize >= self.order.len() {
                 self.state.epoch += 1;
                 self.state.next = 0;
-                self.order = permutation(
-                    self.examples.len(),
-                    mix64(self.state.seed ^ mix64(self.state.epoch)),
-                );
+                self.order = permutation(self.examples.len(), mix64(self.state.seed ^ mix64(self.state.epoch)));
             }
             rows.push(&self.examples[self.order[self.state.next as usize]]);
             self.state.next += 1;
@@ -170,14 +136,7 @@ impl SftLoader {
                 }
             }
         }
-        SftBatch {
-            ids,
-            labels,
-            batch: self.batch,
-            len,
-            target_tokens,
-            state: self.state.clone(),
-        }
+        SftBatch { ids, labels, batch: self.batch, len, target_tokens, state: self.state.clone() }
     }
 }
 
@@ -186,10 +145,7 @@ mod tests {
     use super::*;
 
     fn ex(n: usize, first_trained: usize) -> SftExample {
-        SftExample {
-            ids: (100..100 + n as u32).collect(),
-            mask: (0..n).map(|i| i >= first_trained).collect(),
-        }
+        SftExample { ids: (100..100 + n as u32).collect(), mask: (0..n).map(|i| i >= first_trained).collect() }
     }
 
     #[test]
@@ -198,14 +154,9 @@ mod tests {
         let b = l.next_batch();
         assert_eq!((b.batch, b.len), (2, 5));
         // Find each row by its length: the short one is right-padded with pad id 0.
-        let rows: Vec<(&[i64], &[i64])> = (0..2)
-            .map(|r| (&b.ids[r * 5..r * 5 + 5], &b.labels[r * 5..r * 5 + 5]))
-            .collect();
-        let (long, short) = if rows[0].0[4] != 0 {
-            (rows[0], rows[1])
-        } else {
-            (rows[1], rows[0])
-        };
+        let rows: Vec<(&[i64], &[i64])> =
+            (0..2).map(|r| (&b.ids[r * 5..r * 5 + 5], &b.labels[r * 5..r * 5 + 5])).collect();
+        let (long, short) = if rows[0].0[4] != 0 { (rows[0], rows[1]) } else { (rows[1], rows[0]) };
         assert_eq!(long.0, &[100, 101, 102, 103, 104]);
         assert_eq!(long.1, &[-100, -100, -100, 103, 104]);
         assert_eq!(short.0, &[100, 101, 102, 0, 0]);

@@ -313,12 +313,14 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<(Manifest, B
     let tok = tokenizer::load(&opts.tokenizer)?;
     let tok_name = opts.tokenizer.display().to_string();
     let bos = tok.token_to_id(BOS).ok_or_else(|| anyhow!("{tok_name}: tokenizer has no {BOS} token"))?;
-    let eos = tok.token_to_id(END_OF_TEXT).ok_or_else(|| anyhow!("{tok_name}: tokenizer has no {END_OF_TEXT} token"))?;
+    let eos =
+        tok.token_to_id(END_OF_TEXT).ok_or_else(|| anyhow!("{tok_name}: tokenizer has no {END_OF_TEXT} token"))?;
     let files = expand_inputs(&opts.inputs)?;
 
     let partial = PathBuf::from(format!("{}.partial", out.display()));
     if partial.exists() {
-        std::fs::remove_dir_all(&partial).with_context(|| format!("{}: cannot remove a stale partial build", partial.display()))?;
+        std::fs::remove_dir_all(&partial)
+            .with_context(|| format!("{}: cannot remove a stale partial build", partial.display()))?;
     }
     std::fs::create_dir_all(&partial).with_context(|| format!("{}: cannot create", partial.display()))?;
     let result = build_into(opts, &tok, bos, eos, files, &partial, progress);

@@ -190,9 +190,8 @@ impl DocStream {
                 File::open(p)
                     .and_then(|mut h| h.read_to_end(&mut bytes))
                     .with_context(|| format!("{}: cannot read", p.display()))?;
-                let text = String::from_utf8(bytes).map_err(|e| {
-                    anyhow!("{}: invalid UTF-8 at byte {}", p.display(), e.utf8_error().valid_up_to())
-                })?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|e| anyhow!("{}: invalid UTF-8 at byte {}", p.display(), e.utf8_error().valid_up_to()))?;
                 Ok(Open::Text(Some(text)))
             }
             Format::Jsonl => {
@@ -201,8 +200,9 @@ impl DocStream {
             }
             Format::Parquet => {
                 let h = File::open(p).with_context(|| format!("{}: cannot open", p.display()))?;
-                let builder = ParquetRecordBatchReaderBuilder::try_new(h)
-                    .map_err(|e| anyhow!("{}: not a readable parquet file: {}", p.display(), one_line(&e.to_string())))?;
+                let builder = ParquetRecordBatchReaderBuilder::try_new(h).map_err(|e| {
+                    anyhow!("{}: not a readable parquet file: {}", p.display(), one_line(&e.to_string()))
+                })?;
                 let schema = builder.schema().clone();
                 let column = schema.index_of(&self.opts.text_field).map_err(|_| {
                     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -211,7 +211,9 @@ impl DocStream {
                 use arrow_schema::DataType;
                 match schema.field(column).data_type() {
                     DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {}
-                    other => bail!("{}: column {:?} is {other}, not a string column", p.display(), self.opts.text_field),
+                    other => {
+                        bail!("{}: column {:?} is {other}, not a string column", p.display(), self.opts.text_field)
+                    }
                 }
                 let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [column]);
                 let reader = builder
@@ -234,7 +236,8 @@ impl DocStream {
                 let mut buf = Vec::new();
                 loop {
                     buf.clear();
-                    let n = reader.read_until(b'\n', &mut buf).with_context(|| format!("{}: read failed", p.display()))?;
+                    let n =
+                        reader.read_until(b'\n', &mut buf).with_context(|| format!("{}: read failed", p.display()))?;
                     if n == 0 {
                         return Ok(None);
                     }
@@ -245,8 +248,8 @@ impl DocStream {
                     if s.trim().is_empty() {
                         continue;
                     }
-                    let v: serde_json::Value = serde_json::from_str(s)
-                        .map_err(|e| anyhow!("{}:{}: invalid JSON: {e}", p.display(), line))?;
+                    let v: serde_json::Value =
+                        serde_json::from_str(s).map_err(|e| anyhow!("{}:{}: invalid JSON: {e}", p.display(), line))?;
                     if let Some(t) = v.get(&self.opts.text_field) {
                         let t = t.as_str().ok_or_else(|| {
                             anyhow!("{}:{}: field {:?} is not a string", p.display(), line, self.opts.text_field)
@@ -298,7 +301,9 @@ impl DocStream {
                         *batch = Some(b);
                         *pos = 0;
                     }
-                    Some(Err(e)) => bail!("{}: corrupt parquet near row {}: {}", p.display(), row, one_line(&e.to_string())),
+                    Some(Err(e)) => {
+                        bail!("{}: corrupt parquet near row {}: {}", p.display(), row, one_line(&e.to_string()))
+                    }
                 }
             },
         }

@@ -53,7 +53,8 @@ pub const PRETOKENIZE_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p
 /// Loads a `tokenizer.json` with a one-line error naming the file.
 pub fn load(path: &Path) -> Result<Tokenizer> {
     let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    Tokenizer::from_bytes(&bytes).map_err(|e| anyhow!("{}: not a valid tokenizer.json: {}", path.display(), one_line(&e.to_string())))
+    Tokenizer::from_bytes(&bytes)
+        .map_err(|e| anyhow!("{}: not a valid tokenizer.json: {}", path.display(), one_line(&e.to_string())))
 }
 
 /// sha256 of a file, hex.
@@ -103,7 +104,10 @@ where
 {
     let min = SPECIAL_TOKENS.len() + 256;
     if opts.vocab_size < min {
-        bail!("--vocab-size {} is too small: LFM2's 14 special tokens and 256 byte symbols need {min}", opts.vocab_size);
+        bail!(
+            "--vocab-size {} is too small: LFM2's 14 special tokens and 256 byte symbols need {min}",
+            opts.vocab_size
+        );
     }
     let split = Split::new(SplitPattern::Regex(PRETOKENIZE_REGEX.into()), SplitDelimiterBehavior::Isolated, false)
         .map_err(|e| anyhow!("pre-tokenizer regex: {e}"))?;
@@ -165,7 +169,8 @@ pub fn save_dir(tok: &Tokenizer, dir: &Path, model_max_length: usize) -> Result<
 /// temp file in the same directory + rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("{}: cannot create a temp file", dir.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("{}: cannot create a temp file", dir.display()))?;
     std::io::Write::write_all(&mut tmp, bytes).with_context(|| format!("{}: write failed", path.display()))?;
     tmp.as_file().sync_all().ok();
     tmp.persist(path).map_err(|e| anyhow!("{}: rename failed: {}", path.display(), e.error))?;
@@ -184,7 +189,9 @@ pub fn check_against_model(tok: &Tokenizer, cfg: &Lfm2Config, what: &str) -> Res
         let tok_str = tok.id_to_token(id);
         match tok_str {
             Some(s) if allowed.contains(&s.as_str()) => Ok(()),
-            Some(s) => bail!("{what}: model's {name} {id} is {s:?} in this tokenizer, expected {}", allowed.join(" or ")),
+            Some(s) => {
+                bail!("{what}: model's {name} {id} is {s:?} in this tokenizer, expected {}", allowed.join(" or "))
+            }
             None => bail!("{what}: model's {name} {id} is not in this tokenizer"),
         }
     };

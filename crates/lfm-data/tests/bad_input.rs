@@ -15,15 +15,17 @@ use lfm_data::shards::{build, BuildOptions};
 use parquet::arrow::ArrowWriter;
 
 fn try_build(inputs: &[&Path], out: &Path) -> anyhow::Result<lfm_data::shards::Manifest> {
-    let o = BuildOptions::new(inputs.iter().map(|p| p.display().to_string()).collect(), fixture_tokenizer(), out.to_path_buf());
+    let o = BuildOptions::new(
+        inputs.iter().map(|p| p.display().to_string()).collect(),
+        fixture_tokenizer(),
+        out.to_path_buf(),
+    );
     build(&o, &ProgressBar::hidden()).map(|x| x.0)
 }
 
 fn write_parquet(path: &Path, col: &str, values: Vec<Option<&str>>) {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new(col, DataType::Utf8, true),
-        Field::new("id", DataType::Int64, false),
-    ]));
+    let schema =
+        Arc::new(Schema::new(vec![Field::new(col, DataType::Utf8, true), Field::new("id", DataType::Int64, false)]));
     let n = values.len() as i64;
     let batch = RecordBatch::try_new(
         schema.clone(),
@@ -68,12 +70,7 @@ fn mixed_sources_text_jsonl_parquet_chat_and_empty_documents() {
         .collect();
     assert_eq!(
         per,
-        vec![
-            ("a.txt".into(), 1, 0),
-            ("c.jsonl".into(), 2, 1),
-            ("d.parquet".into(), 2, 1),
-            ("b.md".into(), 0, 1),
-        ]
+        vec![("a.txt".into(), 1, 0), ("c.jsonl".into(), 2, 1), ("d.parquet".into(), 2, 1), ("b.md".into(), 0, 1),]
     );
     assert_eq!(m.train.documents + m.val.documents, 5);
     // The chat record was rendered with the chat template.
@@ -172,7 +169,8 @@ fn unknown_inputs_and_existing_outputs_are_refused() {
 fn tokenizer_without_lfm2_specials_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let tok_path = tmp.path().join("tokenizer.json");
-    let mut t: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixture_tokenizer()).unwrap()).unwrap();
+    let mut t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture_tokenizer()).unwrap()).unwrap();
     t["added_tokens"] = serde_json::json!([]);
     let vocab = t["model"]["vocab"].as_object_mut().unwrap();
     vocab.remove("<|endoftext|>");

@@ -71,11 +71,19 @@ fn build_writes_every_document_once_with_a_consistent_manifest() {
     assert_eq!(m.sources.len(), 1);
     assert_eq!(m.sources[0].documents, 400);
     assert!(m.train.shards.len() > 3, "20k-token shards: {}", m.train.shards.len());
-    assert!(m.train.shards.iter().all(|s| s.row_groups >= 1 && s.tokens >= 4_000 || s.file == m.train.shards.last().unwrap().file));
+    assert!(m
+        .train
+        .shards
+        .iter()
+        .all(|s| s.row_groups >= 1 && s.tokens >= 4_000 || s.file == m.train.shards.last().unwrap().file));
     // ~10% validation (binomial: 400 docs, p = 0.1 -> 40 ± 6).
     assert!((20..=65).contains(&val.len()), "val docs {}", val.len());
     assert_eq!(m.tokenizer.sha256, tokenizer::file_sha256(&fixture_tokenizer()).unwrap());
-    assert_eq!(tokenizer::file_sha256(&out.join(&m.tokenizer.path)).unwrap(), m.tokenizer.sha256, "the dataset carries its tokenizer");
+    assert_eq!(
+        tokenizer::file_sha256(&out.join(&m.tokenizer.path)).unwrap(),
+        m.tokenizer.sha256,
+        "the dataset carries its tokenizer"
+    );
     assert_eq!(Manifest::load(&out).unwrap(), m);
     m.verify(&out).unwrap();
     assert!(!Path::new(&format!("{}.partial", out.display())).exists());
@@ -197,7 +205,8 @@ fn ranks_split_the_row_groups_without_overlap() {
     }
     // The token streams of two ranks are disjoint sets of documents.
     let docs_of = |rank| {
-        let cfg = LoaderConfig { rank, world_size: 2, shuffle: false, max_epochs: Some(1), ..LoaderConfig::train(1, 8, 5) };
+        let cfg =
+            LoaderConfig { rank, world_size: 2, shuffle: false, max_epochs: Some(1), ..LoaderConfig::train(1, 8, 5) };
         let mut c = Cursor::new(&out, cfg, None).unwrap();
         let mut toks = Vec::new();
         while let Some(b) = c.next_batch().unwrap() {

@@ -48,8 +48,12 @@ fn trained_bpe_has_lfm2_special_ids_and_round_trips_text() {
     let dir = tempfile::tempdir().unwrap();
     tokenizer::save_dir(&tok, dir.path(), 32768).unwrap();
     let back = tokenizer::load(&dir.path().join("tokenizer.json")).unwrap();
-    assert_eq!(back.encode(sample.as_str(), true).unwrap().get_ids(), tok.encode(sample.as_str(), true).unwrap().get_ids());
-    let mut cfg = Lfm2Config::from_hf_file(&repo().join("crates/lfm-model/tests/fixtures/lfm2-tiny/config.json")).unwrap();
+    assert_eq!(
+        back.encode(sample.as_str(), true).unwrap().get_ids(),
+        tok.encode(sample.as_str(), true).unwrap().get_ids()
+    );
+    let mut cfg =
+        Lfm2Config::from_hf_file(&repo().join("crates/lfm-model/tests/fixtures/lfm2-tiny/config.json")).unwrap();
     cfg.vocab_size = 1000;
     tokenizer::check_against_model(&back, &cfg, "tokenizer.json").unwrap();
 }

@@ -173,6 +173,9 @@ mod tests {
         let g = render_chat(PromptStyle::Gpqa, "Sky?", &o);
         assert!(g.contains("one of ABC.") && g.ends_with("Sky?\n\nA) red\nB) blue\nC) green"), "{g}");
         let m = render_chat(PromptStyle::MmluPro, "Sky?", &o);
-        assert!(m.contains("Question: Sky?\nOptions:\nA. red\nB. blue\nC. green\nAnswer: Let's think step by step."), "{m}");
+        assert!(
+            m.contains("Question: Sky?\nOptions:\nA. red\nB. blue\nC. green\nAnswer: Let's think step by step."),
+            "{m}"
+        );
     }
 }

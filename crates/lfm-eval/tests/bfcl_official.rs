@@ -13,7 +13,12 @@ fn evals() -> PathBuf {
 }
 
 fn lines(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p).unwrap().lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn records() -> HashMap<String, Record> {
@@ -58,11 +63,18 @@ fn verdicts_match_the_official_checker_on_every_row() {
             ));
         } else if !want && v.error_type.as_deref() != o["error_type"].as_str() {
             type_mismatches += 1;
-            println!("error type differs: {} [{}]: ours {:?}, official {}", r["id"], r["case"], v.error_type, o["error_type"]);
+            println!(
+                "error type differs: {} [{}]: ours {:?}, official {}",
+                r["id"], r["case"], v.error_type, o["error_type"]
+            );
         }
     }
     println!("per category (rows, officially valid): {by_cat:?}");
-    println!("{} rows, {} verdict mismatches, {type_mismatches} error-type differences", responses.len(), mismatches.len());
+    println!(
+        "{} rows, {} verdict mismatches, {type_mismatches} error-type differences",
+        responses.len(),
+        mismatches.len()
+    );
     assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
     assert_eq!(type_mismatches, 0, "error types differ from the official ones");
 }
@@ -80,7 +92,11 @@ fn lfm2_wrappers_are_stripped_in_lfm2_mode() {
         }
         let rec = &recs[r["id"].as_str().unwrap()];
         let raw = r["result"].as_str().unwrap();
-        for wrapped in [format!("<|tool_call_start|>{raw}<|tool_call_end|>"), format!("```python\n{raw}\n```"), format!("{raw}<|im_end|>")] {
+        for wrapped in [
+            format!("<|tool_call_start|>{raw}<|tool_call_end|>"),
+            format!("```python\n{raw}\n```"),
+            format!("{raw}<|im_end|>"),
+        ] {
             let wrapped = wrapped.replace("<|im_end|>", "");
             let v = score(rec, &wrapped, Mode::Lfm2);
             assert!(v.valid, "{}: {wrapped:?}: {v:?}", rec.id);

@@ -14,12 +14,18 @@ fn evals() -> PathBuf {
 }
 
 fn lines(p: &Path) -> Vec<Value> {
-    std::fs::read_to_string(p).unwrap().lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
 fn verdicts_match_the_official_checker() {
-    let inputs: HashMap<i64, _> = load_inputs(&evals().join("input_data.jsonl")).unwrap().into_iter().map(|p| (p.key, p)).collect();
+    let inputs: HashMap<i64, _> =
+        load_inputs(&evals().join("input_data.jsonl")).unwrap().into_iter().map(|p| (p.key, p)).collect();
     assert_eq!(inputs.len(), 541);
     let responses = lines(&evals().join("responses.jsonl"));
     let official = lines(&evals().join("official_verdicts.jsonl"));

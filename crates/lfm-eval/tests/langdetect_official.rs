@@ -29,7 +29,8 @@ fn detections_match_the_python_package() {
                     .collect();
                 let want_lang = row["lang"].as_str().unwrap();
                 let got_lang = got.first().map(|x| x.0.as_str()).unwrap_or("unknown");
-                let same = got.len() == want.len() && got.iter().zip(&want).all(|(a, b)| a.0 == b.0 && (a.1 - b.1).abs() <= 1e-12);
+                let same = got.len() == want.len()
+                    && got.iter().zip(&want).all(|(a, b)| a.0 == b.0 && (a.1 - b.1).abs() <= 1e-12);
                 if got_lang != want_lang || !same {
                     bad.push(format!("{t:?}: ours {got:?}, python {want:?}"));
                 }
@@ -38,5 +39,10 @@ fn detections_match_the_python_package() {
         }
     }
     assert_eq!(n, 4255);
-    assert!(bad.is_empty(), "{} of {n} differ:\n{}", bad.len(), bad.iter().take(20).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {n} differ:\n{}",
+        bad.len(),
+        bad.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+    );
 }

@@ -53,14 +53,19 @@ fn measure(name: &str, cfg: &Lfm2Config, device: Device) -> [f64; 3] {
         let _grads = loss.backward();
         64.0 / start.elapsed().as_secs_f64()
     });
-    println!("{name:<8} prefill {prefill:>8.1} tok/s   decode {decode:>7.2} tok/s   train(fwd+bwd 1x64) {train:>7.1} tok/s");
+    println!(
+        "{name:<8} prefill {prefill:>8.1} tok/s   decode {decode:>7.2} tok/s   train(fwd+bwd 1x64) {train:>7.1} tok/s"
+    );
     [prefill, decode, train]
 }
 
 fn main() {
     let preset = std::env::args().skip_while(|a| a != "--preset").nth(1).unwrap_or_else(|| "350m".into());
     let cfg = match preset.as_str() {
-        "tiny" => Lfm2Config::from_hf_file(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lfm2-tiny/config.json")).unwrap(),
+        "tiny" => Lfm2Config::from_hf_file(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lfm2-tiny/config.json"),
+        )
+        .unwrap(),
         _ => Lfm2Config::lfm2_350m(),
     };
     println!("preset {preset}: {}", cfg.summary());

@@ -96,9 +96,8 @@ impl Lfm2Config {
     /// LFM2-350M / LFM2.5-350M (spec §2.1). The only place the 350M shape is written.
     pub fn lfm2_350m() -> Self {
         let attn = [2, 5, 8, 10, 12, 14];
-        let layer_types = (0..16)
-            .map(|i| if attn.contains(&i) { LayerKind::Attention } else { LayerKind::Conv })
-            .collect();
+        let layer_types =
+            (0..16).map(|i| if attn.contains(&i) { LayerKind::Attention } else { LayerKind::Conv }).collect();
         let mut c = Self {
             vocab_size: 65536,
             hidden_size: 1024,
@@ -137,10 +136,7 @@ impl Lfm2Config {
 
     /// Compact pattern such as `ccAccA...` (c = conv, A = attention).
     pub fn pattern(&self) -> String {
-        self.layer_types
-            .iter()
-            .map(|k| if *k == LayerKind::Conv { 'c' } else { 'A' })
-            .collect()
+        self.layer_types.iter().map(|k| if *k == LayerKind::Conv { 'c' } else { 'A' }).collect()
     }
 
     /// Total parameter count (spec §7).
@@ -234,7 +230,8 @@ impl Lfm2Config {
             (_, Some(Value::Array(idx))) => {
                 let mut kinds = vec![LayerKind::Conv; num_layers];
                 for i in idx {
-                    let i = i.as_u64().ok_or_else(|| err(format!("full_attn_idxs entry {i} is not an index")))? as usize;
+                    let i =
+                        i.as_u64().ok_or_else(|| err(format!("full_attn_idxs entry {i} is not an index")))? as usize;
                     if i >= num_layers {
                         return Err(err(format!("full_attn_idxs entry {i} >= num_hidden_layers {num_layers}")));
                     }
@@ -305,8 +302,10 @@ impl Lfm2Config {
     /// Reads `config.json` from a file.
     pub fn from_hf_file(path: &Path) -> Result<Self, LfmError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| LfmError::Io { file: origin.clone(), msg: e.to_string() })?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| LfmError::Config { file: origin.clone(), msg: format!("invalid JSON: {e}") })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| LfmError::Io { file: origin.clone(), msg: e.to_string() })?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| LfmError::Config { file: origin.clone(), msg: format!("invalid JSON: {e}") })?;
         Self::from_hf_value(&v, &origin)
     }
 

@@ -24,10 +24,9 @@ pub fn available() -> Vec<&'static str> {
 fn index(spec: &str, s: &str) -> Result<Option<usize>, LfmError> {
     match s.split_once(':') {
         None => Ok(None),
-        Some((_, n)) => n
-            .parse::<usize>()
-            .map(Some)
-            .map_err(|_| LfmError::Invalid(format!("bad device index in {spec:?}"))),
+        Some((_, n)) => {
+            n.parse::<usize>().map(Some).map_err(|_| LfmError::Invalid(format!("bad device index in {spec:?}")))
+        }
     }
 }
 
@@ -86,10 +85,7 @@ pub fn parse_device(spec: &str) -> Result<Device, LfmError> {
             #[cfg(not(feature = "cuda"))]
             Err(unavailable("cuda"))
         }
-        _ => Err(LfmError::Invalid(format!(
-            "unknown device {spec:?} (expected one of: {})",
-            available().join(", ")
-        ))),
+        _ => Err(LfmError::Invalid(format!("unknown device {spec:?} (expected one of: {})", available().join(", ")))),
     }
 }
 

@@ -249,10 +249,7 @@ fn from_vec(v: Vec<f32>, shape: Shape) -> FlexTensor {
 /// first: every element is written exactly once).
 fn build(n: usize, fill: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync) -> Vec<f32> {
     let mut v: Vec<f32> = Vec::with_capacity(n);
-    v.spare_capacity_mut()[..n]
-        .par_chunks_mut(CHUNK)
-        .enumerate()
-        .for_each(|(i, c)| fill(i * CHUNK, c));
+    v.spare_capacity_mut()[..n].par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| fill(i * CHUNK, c));
     // Safety: `fill` wrote all n elements (each chunk is written in full by the callers).
     unsafe { v.set_len(n) };
     v
@@ -270,12 +267,14 @@ pub fn fast_exp(x0: f32) -> f32 {
     let k = (x * std::f32::consts::LOG2_E + SHIFT) - SHIFT;
     let r = x - k * 0.693_145_75 - k * 1.428_606_8e-6;
     let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (0.166_666_67 + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
+        + r * (1.0 + r * (0.5 + r * (0.166_666_67 + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
     let scale = f32::from_bits(((k as i32 + 127) as u32) << 23);
     // Below -87 the result flushes to 0 (a masked attention score must weigh nothing).
-    if x0 < -87.0 { 0.0 } else { p * scale }
+    if x0 < -87.0 {
+        0.0
+    } else {
+        p * scale
+    }
 }
 
 #[inline(always)]
@@ -304,8 +303,25 @@ fn matmul_kernel(a: &FlexTensor, b: &FlexTensor) -> FlexTensor {
             let ap = a.storage::<f32>().as_ptr().add(a.layout().start_offset());
             let bp = b.storage::<f32>().as_ptr().add(b.layout().start_offset());
             gemm::gemm(
-                m, n, k, out.as_mut_ptr(), 1, n as isize, false, ap, acs, ars, bp, bcs, brs, 0.0f32, 1.0f32, false,
-                false, false, par,
+                m,
+                n,
+                k,
+                out.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                ap,
+                acs,
+                ars,
+                bp,
+                bcs,
+                brs,
+                0.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                par,
             );
             out.set_len(m * n);
         }
@@ -446,7 +462,12 @@ fn cross_entropy_forward_kernel(logits: &FlexTensor, targets: &[i32]) -> (FlexTe
     (from_vec(loss, Shape::new([n])), from_vec(lse, Shape::new([n])))
 }
 
-fn cross_entropy_backward_kernel(logits: &FlexTensor, lse: &FlexTensor, targets: &[i32], grad: &FlexTensor) -> FlexTensor {
+fn cross_entropy_backward_kernel(
+    logits: &FlexTensor,
+    lse: &FlexTensor,
+    targets: &[i32],
+    grad: &FlexTensor,
+) -> FlexTensor {
     let shape = logits.layout().shape().clone();
     let (v, n) = (shape[0], shape[1]);
     let (l, lse, g) = (values(logits), values(lse), values(grad));
@@ -454,9 +475,10 @@ fn cross_entropy_backward_kernel(logits: &FlexTensor, lse: &FlexTensor, targets:
     let g: Vec<f32> = g.iter().zip(targets).map(|(&g, &t)| if t >= 0 { g } else { 0.0 }).collect();
     let mut out: Vec<f32> = Vec::with_capacity(v * n);
     let rows_per = (CHUNK / n.max(1)).max(1);
-    out.spare_capacity_mut()[..v * n].par_chunks_mut(rows_per * n).enumerate().for_each(|(i, c)| {
-        ce_backward_rows_w(c, i * rows_per, n, &l, &lse, &g)
-    });
+    out.spare_capacity_mut()[..v * n]
+        .par_chunks_mut(rows_per * n)
+        .enumerate()
+        .for_each(|(i, c)| ce_backward_rows_w(c, i * rows_per, n, &l, &lse, &g));
     // Safety: the chunks cover all v*n elements, each row written in full.
     unsafe { out.set_len(v * n) };
     // The one-hot part of softmax − onehot.
@@ -601,7 +623,12 @@ fn rms_norm_kernel(x: &FlexTensor, gamma: &FlexTensor, eps: f64) -> FlexTensor {
     from_vec(out, shape)
 }
 
-fn rms_norm_backward_kernel(x: &FlexTensor, gamma: &FlexTensor, grad: &FlexTensor, eps: f64) -> (FlexTensor, FlexTensor) {
+fn rms_norm_backward_kernel(
+    x: &FlexTensor,
+    gamma: &FlexTensor,
+    grad: &FlexTensor,
+    eps: f64,
+) -> (FlexTensor, FlexTensor) {
     let shape = x.layout().shape().clone();
     let (xv, g, d) = (values(x), values(gamma), values(grad));
     let h = g.len();
@@ -612,14 +639,12 @@ fn rms_norm_backward_kernel(x: &FlexTensor, gamma: &FlexTensor, grad: &FlexTenso
     // One partial dgamma per task, summed in task order afterwards: the same bits whatever
     // the thread count or scheduling.
     let mut partial = vec![0.0f32; tasks * h];
-    out.spare_capacity_mut()[..xv.len()]
-        .par_chunks_mut(step)
-        .zip(partial.par_chunks_mut(h))
-        .enumerate()
-        .for_each(|(i, (c, dg))| {
+    out.spare_capacity_mut()[..xv.len()].par_chunks_mut(step).zip(partial.par_chunks_mut(h)).enumerate().for_each(
+        |(i, (c, dg))| {
             let off = i * step;
             rms_norm_backward_rows_w(c, &xv[off..off + c.len()], &d[off..off + c.len()], &g, eps as f32, dg)
-        });
+        },
+    );
     // Safety: the chunks cover every element, whole rows each.
     unsafe { out.set_len(xv.len()) };
     let mut dgamma = vec![0.0f32; h];
@@ -709,14 +734,8 @@ fn short_conv_backward_rows(
         let (gb, gx) = (&bcx[row(r)..row(r) + h], &bcx[row(r) + 2 * h..row(r) + 3 * h]);
         let (ob, rest) = orow.split_at_mut(h);
         let (oc, ox) = rest.split_at_mut(h);
-        for ((((((ob, oc), ox), &b), &x), &u), (&a, &g)) in ob
-            .iter_mut()
-            .zip(oc.iter_mut())
-            .zip(ox.iter_mut())
-            .zip(gb)
-            .zip(gx)
-            .zip(du.iter())
-            .zip(acc.iter().zip(dyr))
+        for ((((((ob, oc), ox), &b), &x), &u), (&a, &g)) in
+            ob.iter_mut().zip(oc.iter_mut()).zip(ox.iter_mut()).zip(gb).zip(gx).zip(du.iter()).zip(acc.iter().zip(dyr))
         {
             ob.write(u * x);
             oc.write(g * a);
@@ -733,7 +752,10 @@ widened! {
 /// (B, T, H, L) and the kernel transposed to [L, H].
 fn short_conv_dims(bcx: &FlexTensor, kernel: &FlexTensor) -> (usize, usize, usize, usize, Vec<f32>) {
     let (sb, sk) = (bcx.layout().shape(), kernel.layout().shape());
-    assert!(sb.num_dims() == 3 && sk.num_dims() == 2 && sb[2] == 3 * sk[0], "short conv: bcx [B, T, 3H], kernel [H, L]");
+    assert!(
+        sb.num_dims() == 3 && sk.num_dims() == 2 && sb[2] == 3 * sk[0],
+        "short conv: bcx [B, T, 3H], kernel [H, L]"
+    );
     let (h, l) = (sk[0], sk[1]);
     let kt = crate::model::transpose_host(&values(kernel), h, l);
     (sb[0], sb[1], h, l, kt)
@@ -794,7 +816,12 @@ impl FusedOps for Flex {
     fn fused_rms_norm(x: FlexTensor, gamma: FlexTensor, eps: f64) -> FlexTensor {
         rms_norm_kernel(&x, &gamma, eps)
     }
-    fn fused_rms_norm_backward(x: FlexTensor, gamma: FlexTensor, grad: FlexTensor, eps: f64) -> (FlexTensor, FlexTensor) {
+    fn fused_rms_norm_backward(
+        x: FlexTensor,
+        gamma: FlexTensor,
+        grad: FlexTensor,
+        eps: f64,
+    ) -> (FlexTensor, FlexTensor) {
         rms_norm_backward_kernel(&x, &gamma, &grad, eps)
     }
     fn fused_softmax(x: FlexTensor) -> FlexTensor {
@@ -818,7 +845,12 @@ impl FusedOps for Flex {
     fn fused_cross_entropy_forward(logits: FlexTensor, targets: Vec<i32>) -> (FlexTensor, FlexTensor) {
         cross_entropy_forward_kernel(&logits, &targets)
     }
-    fn fused_cross_entropy_backward(logits: FlexTensor, lse: FlexTensor, targets: Vec<i32>, grad: FlexTensor) -> FlexTensor {
+    fn fused_cross_entropy_backward(
+        logits: FlexTensor,
+        lse: FlexTensor,
+        targets: Vec<i32>,
+        grad: FlexTensor,
+    ) -> FlexTensor {
         cross_entropy_backward_kernel(&logits, &lse, &targets, &grad)
     }
 }
@@ -831,12 +863,7 @@ const NOT_DIFFERENTIABLE: &str = "fused backward kernels run on the inner backen
 
 /// Gradients of a two-input op from one inner-backend kernel: (a, b, output grad, parameter)
 /// -> (da, db).
-type PairKernel<B> = fn(
-    FloatTensor<B>,
-    FloatTensor<B>,
-    FloatTensor<B>,
-    f64,
-) -> (FloatTensor<B>, FloatTensor<B>);
+type PairKernel<B> = fn(FloatTensor<B>, FloatTensor<B>, FloatTensor<B>, f64) -> (FloatTensor<B>, FloatTensor<B>);
 
 /// Backward of a two-input op whose inputs are kept for backward (SwiGLU, RMSNorm, the short
 /// convolution). The state carries the op's scalar parameter (RMSNorm's eps; 0 elsewhere).
@@ -1083,11 +1110,15 @@ mod tests {
         let device = Device::flex().autodiff();
         let base: Vec<Tensor<2>> = shapes.iter().map(|&s| rand(s, &Device::flex())).collect();
         let run = |f: &dyn Fn(&[Tensor<2>]) -> Tensor<2>| {
-            let xs: Vec<Tensor<2>> = base.iter().map(|t| Tensor::<2>::from_data(t.to_data(), &device).require_grad()).collect();
+            let xs: Vec<Tensor<2>> =
+                base.iter().map(|t| Tensor::<2>::from_data(t.to_data(), &device).require_grad()).collect();
             let y = f(&xs);
             // A weighted sum, so every output element has its own upstream gradient.
             let w = Tensor::<2>::from_data(
-                TensorData::new((0..y.shape().num_elements()).map(|i| ((i % 7) as f32 - 3.0) * 0.25).collect::<Vec<_>>(), y.shape()),
+                TensorData::new(
+                    (0..y.shape().num_elements()).map(|i| ((i % 7) as f32 - 3.0) * 0.25).collect::<Vec<_>>(),
+                    y.shape(),
+                ),
                 &device,
             );
             let grads = (y.clone() * w).sum().backward();
@@ -1160,7 +1191,9 @@ mod tests {
             let f = move |x: &[Tensor<2>]| {
                 short_conv(&x[0].clone().reshape([b, t, 3 * h]), &x[1]).expect("fused on CPU").reshape([b * t, h])
             };
-            let r = move |x: &[Tensor<2>]| short_conv_reference(x[0].clone().reshape([b, t, 3 * h]), x[1].clone()).reshape([b * t, h]);
+            let r = move |x: &[Tensor<2>]| {
+                short_conv_reference(x[0].clone().reshape([b, t, 3 * h]), x[1].clone()).reshape([b * t, h])
+            };
             check_grads(&[[b * t, 3 * h], [h, l]], f, r, 2e-5);
         }
     }

@@ -43,14 +43,17 @@ impl SafetensorsSource {
             return Err(LfmError::io(dir, "no model.safetensors or model.safetensors.index.json in this directory"));
         }
         let text = std::fs::read_to_string(&index_path).map_err(|e| LfmError::io(&index_path, e))?;
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| st_err(&index_path, format!("invalid JSON: {e}")))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| st_err(&index_path, format!("invalid JSON: {e}")))?;
         let map = v
             .get("weight_map")
             .and_then(|m| m.as_object())
             .ok_or_else(|| st_err(&index_path, "missing \"weight_map\" object"))?;
         let mut shard_names: Vec<String> = Vec::new();
         for (tensor, file) in map {
-            let file = file.as_str().ok_or_else(|| st_err(&index_path, format!("weight_map entry {tensor:?} is not a file name")))?;
+            let file = file
+                .as_str()
+                .ok_or_else(|| st_err(&index_path, format!("weight_map entry {tensor:?} is not a file name")))?;
             if file.contains('/') || file.contains("..") {
                 return Err(st_err(&index_path, format!("shard name {file:?} must be a plain file name")));
             }
@@ -175,7 +178,9 @@ fn load_dir_impl(
     let cfg = Lfm2Config::from_hf_file(&dir.join("config.json"))?;
     let mut src = SafetensorsSource::open_dir(dir)?;
     let model = match pack {
-        Some(pack) => Lfm2Model::build(&cfg, device, &mut crate::model::PackingSource { inner: &mut src, cfg: &cfg, pack })?,
+        Some(pack) => {
+            Lfm2Model::build(&cfg, device, &mut crate::model::PackingSource { inner: &mut src, cfg: &cfg, pack })?
+        }
         None => Lfm2Model::build(&cfg, device, &mut src)?,
     };
     // Tensors the config does not account for mean config and weights disagree (e.g. a conv

@@ -554,7 +554,14 @@ impl Lfm2Model {
         if let Some(q) = &self.embed_quant {
             let [b, t] = ids.dims();
             let device = ids.device();
-            let flat: Vec<usize> = ids.into_data().convert::<i64>().try_into_vec::<i64>().expect("int ids").into_iter().map(|i| i as usize).collect();
+            let flat: Vec<usize> = ids
+                .into_data()
+                .convert::<i64>()
+                .try_into_vec::<i64>()
+                .expect("int ids")
+                .into_iter()
+                .map(|i| i as usize)
+                .collect();
             let h = q.0.shape()[1];
             return q.gather(&flat, &device).reshape([b, t, h]);
         }
@@ -591,7 +598,7 @@ impl Lfm2Model {
             None => self.embed.weight.val(),
         };
         let logits = crate::fused::matmul(w, h.transpose()); // [V, N]
-        // Labels are host data anyway; negative ones (HF's -100) are ignored.
+                                                             // Labels are host data anyway; negative ones (HF's -100) are ignored.
         let targets: Vec<i32> = labels
             .narrow(1, 1, t - 1)
             .into_data()

@@ -20,9 +20,8 @@ impl Rope {
     /// `pads[r]` left-pad tokens, so a padded row sees the same positions as alone.
     pub fn new(theta: f64, head_dim: usize, past: usize, t: usize, pads: &[usize], device: &Device) -> Self {
         let half = head_dim / 2;
-        let inv_freq: Vec<f32> = (0..half)
-            .map(|i| 1.0f32 / (theta as f32).powf((2 * i) as f32 / head_dim as f32))
-            .collect();
+        let inv_freq: Vec<f32> =
+            (0..half).map(|i| 1.0f32 / (theta as f32).powf((2 * i) as f32 / head_dim as f32)).collect();
         let b = pads.len();
         let mut cos = Vec::with_capacity(b * t * half);
         let mut sin = Vec::with_capacity(b * t * half);

@@ -25,10 +25,8 @@ fn read_all(path: &Path) -> HashMap<String, (Dtype, Vec<usize>, Vec<u8>)> {
 }
 
 fn write_st(path: &Path, tensors: &HashMap<String, (Dtype, Vec<usize>, Vec<u8>)>) {
-    let views: Vec<(String, TensorView)> = tensors
-        .iter()
-        .map(|(n, (d, s, b))| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
-        .collect();
+    let views: Vec<(String, TensorView)> =
+        tensors.iter().map(|(n, (d, s, b))| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap())).collect();
     safetensors::serialize_to_file(views, None, path).unwrap();
 }
 
@@ -106,7 +104,11 @@ fn sharded_checkpoint_loads_like_the_single_file() {
     for (i, (name, t)) in all.into_iter().enumerate() {
         let shard = if i % 2 == 0 { "model-00001-of-00002.safetensors" } else { "model-00002-of-00002.safetensors" };
         weight_map.insert(name.clone(), shard.into());
-        if i % 2 == 0 { a.insert(name, t) } else { b.insert(name, t) };
+        if i % 2 == 0 {
+            a.insert(name, t)
+        } else {
+            b.insert(name, t)
+        };
     }
     write_st(&dir.path().join("model-00001-of-00002.safetensors"), &a);
     write_st(&dir.path().join("model-00002-of-00002.safetensors"), &b);
@@ -194,7 +196,10 @@ fn wrong_shape_is_named_with_both_shapes() {
     v["intermediate_size"] = 260.into(); // F = 192 instead of 160
     std::fs::write(&p, v.to_string()).unwrap();
     let e = load_err(dir.path());
-    assert!(e.contains("model.layers.0.feed_forward.w1.weight") && e.contains("[160, 64]") && e.contains("[192, 64]"), "{e}");
+    assert!(
+        e.contains("model.layers.0.feed_forward.w1.weight") && e.contains("[160, 64]") && e.contains("[192, 64]"),
+        "{e}"
+    );
 }
 
 #[test]

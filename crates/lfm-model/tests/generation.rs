@@ -20,11 +20,15 @@ fn batched_ragged_generation_equals_one_prompt_at_a_time() {
         SamplingConfig::greedy(),
         SamplingConfig { temperature: 0.8, top_k: 20, top_p: 0.9, repetition_penalty: 1.1, seed: 11 },
     ] {
-        let opts = GenerateOptions { max_new_tokens: 12, stop_tokens: vec![], sampling: sampling.clone(), keep_logits: true };
+        let opts =
+            GenerateOptions { max_new_tokens: 12, stop_tokens: vec![], sampling: sampling.clone(), keep_logits: true };
         let batched = generate(&model, &cfg, &prompts, &opts, &device, |_, _| {}).unwrap();
         for (r, p) in prompts.iter().enumerate() {
             // Row r of a batch draws with seed + r; alone, the same stream is seed + r at row 0.
-            let solo_opts = GenerateOptions { sampling: SamplingConfig { seed: sampling.seed + r as u64, ..sampling.clone() }, ..opts.clone() };
+            let solo_opts = GenerateOptions {
+                sampling: SamplingConfig { seed: sampling.seed + r as u64, ..sampling.clone() },
+                ..opts.clone()
+            };
             let alone = generate(&model, &cfg, &[p.clone()], &solo_opts, &device, |_, _| {}).unwrap();
             assert_eq!(batched.tokens[r], alone.tokens[0], "prompt {r} (len {}) with {sampling:?}", p.len());
             let a: Vec<f32> = batched.logits.as_ref().unwrap()[r].concat();
@@ -46,7 +50,12 @@ fn stop_token_ends_a_row_and_is_kept() {
     // Row 0's greedy continuation is 381 327 277 ...: stopping on 327 ends it after 2 tokens;
     // row 1 never emits it and runs to the limit.
     let stop = gen[1] as u32;
-    let opts = GenerateOptions { max_new_tokens: 8, stop_tokens: vec![stop], sampling: SamplingConfig::greedy(), keep_logits: false };
+    let opts = GenerateOptions {
+        max_new_tokens: 8,
+        stop_tokens: vec![stop],
+        sampling: SamplingConfig::greedy(),
+        keep_logits: false,
+    };
     let mut streamed = vec![Vec::new(); 2];
     let out = generate(&model, &cfg, &prompts, &opts, &device, |row, tok| streamed[row].push(tok)).unwrap();
     assert_eq!(out.tokens[0], vec![gen[0] as u32, stop]);

@@ -31,7 +31,12 @@ fn forward_matches_transformers_on_every_fixture() {
         let out = model.forward_hidden(ids.clone(), None, true);
         for (i, layer) in out.layer_outputs.iter().enumerate() {
             let (_, want) = r.f32(&format!("layer_out.{i}"));
-            assert_close(&format!("{name}: layer_out.{i} ({:?})", cfg.layer_types[i]), &host(layer.clone()), &want, 1e-4);
+            assert_close(
+                &format!("{name}: layer_out.{i} ({:?})", cfg.layer_types[i]),
+                &host(layer.clone()),
+                &want,
+                1e-4,
+            );
         }
         assert_eq!(out.layer_outputs.len(), cfg.num_layers());
         let (_, want) = r.f32("last_hidden_state");

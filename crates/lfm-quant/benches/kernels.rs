@@ -24,11 +24,13 @@ fn matrix(ty: GgmlType, rows: usize, cols: usize) -> QuantMatrix {
 
 fn best(reps: usize, mut f: impl FnMut()) -> f64 {
     f();
-    (0..reps).map(|_| {
-        let t = Instant::now();
-        f();
-        t.elapsed().as_secs_f64()
-    }).fold(f64::INFINITY, f64::min)
+    (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 fn main() {
@@ -48,7 +50,13 @@ fn main() {
                     continue;
                 }
                 let x: Vec<f32> = (0..n * cols).map(|i| ((i * 31 % 97) as f32 - 48.0) / 48.0).collect();
-                let reps = if quick { 2 } else if n == 1 { 50 } else { 3 };
+                let reps = if quick {
+                    2
+                } else if n == 1 {
+                    50
+                } else {
+                    3
+                };
                 let shape = format!("{} [{rows} x {cols}] n={n}", ty.name());
                 if !filters.is_empty() && !filters.iter().all(|f| shape.contains(f.as_str())) {
                     continue;
@@ -60,8 +68,17 @@ fn main() {
                         std::hint::black_box(m.matmul_t_with(isa, &x, n));
                     });
                     let base_t = *base.get_or_insert(t);
-                    let rate = if n == 1 { format!("{:6.1} GB/s", nbytes / t / 1e9) } else { format!("{:6.1} GMAC/s", (rows * cols * n) as f64 / t / 1e9) };
-                    println!("{label} {:9.3} ms  {rate}  x{:.1} vs {}", t * 1e3, base_t / t, Isa::available()[0].name());
+                    let rate = if n == 1 {
+                        format!("{:6.1} GB/s", nbytes / t / 1e9)
+                    } else {
+                        format!("{:6.1} GMAC/s", (rows * cols * n) as f64 / t / 1e9)
+                    };
+                    println!(
+                        "{label} {:9.3} ms  {rate}  x{:.1} vs {}",
+                        t * 1e3,
+                        base_t / t,
+                        Isa::available()[0].name()
+                    );
                 }
             }
         }

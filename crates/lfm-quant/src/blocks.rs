@@ -175,7 +175,16 @@ fn quantize_q4_0(x: &[f32], out: &mut Vec<u8>) {
 /// ggml's `make_qkx2_quants`: an affine quantizer x ≈ scale·L + min (min ≤ 0) over `x`,
 /// weighted least squares refined over `nstep` trial scales. Returns (scale, -min).
 #[allow(clippy::too_many_arguments)]
-fn make_qkx2_quants(nmax: i32, x: &[f32], weights: &[f32], l: &mut [u8], laux: &mut [u8], rmin: f32, rdelta: f32, nstep: i32) -> (f32, f32) {
+fn make_qkx2_quants(
+    nmax: i32,
+    x: &[f32],
+    weights: &[f32],
+    l: &mut [u8],
+    laux: &mut [u8],
+    rmin: f32,
+    rdelta: f32,
+    nstep: i32,
+) -> (f32, f32) {
     let n = x.len();
     let mut min = x[0];
     let mut max = x[0];
@@ -398,7 +407,10 @@ mod tests {
 
     #[test]
     fn nearest_int_rounds_half_to_even() {
-        assert_eq!([nearest_int(0.5), nearest_int(1.5), nearest_int(2.5), nearest_int(-0.5), nearest_int(-1.5)], [0, 2, 2, 0, -2]);
+        assert_eq!(
+            [nearest_int(0.5), nearest_int(1.5), nearest_int(2.5), nearest_int(-0.5), nearest_int(-1.5)],
+            [0, 2, 2, 0, -2]
+        );
         assert_eq!([nearest_int(2.4999), nearest_int(-7.6)], [2, -8]);
     }
 

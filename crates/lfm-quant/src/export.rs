@@ -145,7 +145,10 @@ pub fn tokenizer_metadata(w: &mut GgufWriter, dir: &Path, cfg: &Lfm2Config) -> R
     if model.get("type").and_then(Json::as_str) != Some("BPE") {
         bail!("{}: only BPE tokenizers can be exported to GGUF", path.display());
     }
-    let vocab = model.get("vocab").and_then(Json::as_object).ok_or_else(|| anyhow!("{}: no model.vocab object", path.display()))?;
+    let vocab = model
+        .get("vocab")
+        .and_then(Json::as_object)
+        .ok_or_else(|| anyhow!("{}: no model.vocab object", path.display()))?;
     let mut tokens: Vec<Option<String>> = vec![None; cfg.vocab_size];
     let mut types = vec![1i32; cfg.vocab_size]; // NORMAL
     let mut put = |tok: &str, id: u64| -> Result<()> {
@@ -160,7 +163,8 @@ pub fn tokenizer_metadata(w: &mut GgufWriter, dir: &Path, cfg: &Lfm2Config) -> R
         put(tok, id.as_u64().ok_or_else(|| anyhow!("{}: vocab id of {tok:?} is not an integer", path.display()))?)?;
     }
     for a in tj.get("added_tokens").and_then(Json::as_array).map(|v| v.as_slice()).unwrap_or_default() {
-        let (Some(id), Some(content)) = (a.get("id").and_then(Json::as_u64), a.get("content").and_then(Json::as_str)) else {
+        let (Some(id), Some(content)) = (a.get("id").and_then(Json::as_u64), a.get("content").and_then(Json::as_str))
+        else {
             bail!("{}: malformed added_tokens entry {a}", path.display());
         };
         put(content, id)?;
@@ -204,7 +208,8 @@ pub fn tokenizer_metadata(w: &mut GgufWriter, dir: &Path, cfg: &Lfm2Config) -> R
     w.set("tokenizer.ggml.bos_token_id", Value::U32(cfg.bos_token_id));
     w.set("tokenizer.ggml.eos_token_id", Value::U32(cfg.eos_token_id));
     w.set("tokenizer.ggml.padding_token_id", Value::U32(cfg.pad_token_id));
-    let tcfg: Option<Json> = std::fs::read_to_string(dir.join("tokenizer_config.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let tcfg: Option<Json> =
+        std::fs::read_to_string(dir.join("tokenizer_config.json")).ok().and_then(|t| serde_json::from_str(&t).ok());
     let add_bos = tcfg.as_ref().and_then(|v| v.get("add_bos_token")).and_then(Json::as_bool).unwrap_or(true);
     w.set("tokenizer.ggml.add_bos_token", Value::Bool(add_bos));
     w.set("tokenizer.ggml.add_eos_token", Value::Bool(false));
@@ -233,7 +238,11 @@ pub fn model_metadata(w: &mut GgufWriter, cfg: &Lfm2Config, name: &str, mix: Mix
     w.set("lfm2.feed_forward_length", Value::U32(cfg.ff_dim as u32));
     w.set("lfm2.block_count", Value::U32(cfg.num_layers() as u32));
     w.set("lfm2.attention.head_count", Value::U32(cfg.num_attention_heads as u32));
-    let kv: Vec<i32> = cfg.layer_types.iter().map(|k| if *k == LayerKind::Attention { cfg.num_key_value_heads as i32 } else { 0 }).collect();
+    let kv: Vec<i32> = cfg
+        .layer_types
+        .iter()
+        .map(|k| if *k == LayerKind::Attention { cfg.num_key_value_heads as i32 } else { 0 })
+        .collect();
     w.set("lfm2.attention.head_count_kv", Value::i32s(kv));
     w.set("lfm2.attention.key_length", Value::U32(cfg.head_dim as u32));
     w.set("lfm2.attention.value_length", Value::U32(cfg.head_dim as u32));
@@ -244,10 +253,18 @@ pub fn model_metadata(w: &mut GgufWriter, cfg: &Lfm2Config, name: &str, mix: Mix
 
 /// Builds the GGUF image of `model` (metadata, tokenizer from `tok_dir` when given — llama.cpp
 /// needs it —, every tensor).
-pub fn build(model: &Lfm2Model, cfg: &Lfm2Config, tok_dir: Option<&Path>, name: &str, mix: Mix, mut progress: impl FnMut(usize, usize)) -> Result<(GgufWriter, ExportSummary)> {
+pub fn build(
+    model: &Lfm2Model,
+    cfg: &Lfm2Config,
+    tok_dir: Option<&Path>,
+    name: &str,
+    mix: Mix,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<(GgufWriter, ExportSummary)> {
     // Check every tensor's type first: a bad shape fails before any work.
     let slots = tensor_table(cfg);
-    let types: Vec<GgmlType> = slots.iter().map(|s| tensor_type(mix, *s, cfg, s.gguf_dims(cfg)[0])).collect::<Result<_>>()?;
+    let types: Vec<GgmlType> =
+        slots.iter().map(|s| tensor_type(mix, *s, cfg, s.gguf_dims(cfg)[0])).collect::<Result<_>>()?;
     let mut w = GgufWriter::default();
     model_metadata(&mut w, cfg, name, mix);
     if let Some(dir) = tok_dir {

@@ -137,7 +137,9 @@ impl Value {
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Value::Str(s) if s.len() > 60 => write!(f, "{:?}… ({} bytes)", &s[..s.char_indices().nth(60).map(|x| x.0).unwrap_or(s.len())], s.len()),
+            Value::Str(s) if s.len() > 60 => {
+                write!(f, "{:?}… ({} bytes)", &s[..s.char_indices().nth(60).map(|x| x.0).unwrap_or(s.len())], s.len())
+            }
             Value::Str(s) => write!(f, "{s:?}"),
             Value::Array(_, v) if v.len() > 8 => write!(f, "[{}, {}, … ({} items)]", v[0], v[1], v.len()),
             Value::Array(_, v) => write!(f, "[{}]", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")),
@@ -183,7 +185,14 @@ impl GgufWriter {
 
     pub fn add_tensor(&mut self, t: WriteTensor) {
         let n: usize = t.dims.iter().product();
-        assert_eq!(t.data.len(), t.ty.row_bytes(n), "{}: {} bytes for {n} {} elements", t.name, t.data.len(), t.ty.name());
+        assert_eq!(
+            t.data.len(),
+            t.ty.row_bytes(n),
+            "{}: {} bytes for {n} {} elements",
+            t.name,
+            t.data.len(),
+            t.ty.name()
+        );
         self.tensors.push(t);
     }
 
@@ -218,7 +227,8 @@ impl GgufWriter {
     /// interrupted export leaves no partial `path`.
     pub fn write(&self, path: &Path) -> Result<u64> {
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("{}: cannot create a temporary file", path.display()))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("{}: cannot create a temporary file", path.display()))?;
         let header = self.header();
         let mut written = header.len();
         {
@@ -307,7 +317,10 @@ impl<'a> Cursor<'a> {
     }
     fn len(&mut self, what: &str) -> Result<usize> {
         let n = self.u64(what)?;
-        usize::try_from(n).ok().filter(|&n| n <= self.b.len() - self.pos).ok_or_else(|| anyhow!("{what} of {n} bytes runs past the end of the file"))
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.b.len() - self.pos)
+            .ok_or_else(|| anyhow!("{what} of {n} bytes runs past the end of the file"))
     }
     fn string(&mut self, what: &str) -> Result<String> {
         let n = self.len(what)?;
@@ -370,7 +383,10 @@ impl GgufFile {
         // Names and keys come from the file: control characters are escaped so that the
         // error stays on one line.
         Self::parse_inner(bytes, name).map_err(|e| {
-            let msg: String = format!("{e:#}").chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect();
+            let msg: String = format!("{e:#}")
+                .chars()
+                .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+                .collect();
             anyhow!("{name}: {msg}")
         })
     }
@@ -420,13 +436,23 @@ impl GgufFile {
                 if d == 0 {
                     bail!("tensor {tname}: zero-sized dimension");
                 }
-                n = n.checked_mul(d).filter(|&n| n <= (b.len() as u64) * 8).ok_or_else(|| anyhow!("tensor {tname}: dimensions {dims:?}×{d} are larger than the file"))?;
+                n = n
+                    .checked_mul(d)
+                    .filter(|&n| n <= (b.len() as u64) * 8)
+                    .ok_or_else(|| anyhow!("tensor {tname}: dimensions {dims:?}×{d} are larger than the file"))?;
                 dims.push(d as usize);
             }
             let tid = c.u32(&format!("type of {tname}"))?;
-            let ty = GgmlType::from_id(tid).ok_or_else(|| anyhow!("tensor {tname}: unsupported ggml type id {tid} (supported: f32, f16, bf16, q8_0, q4_0, q4_K)"))?;
+            let ty = GgmlType::from_id(tid).ok_or_else(|| {
+                anyhow!("tensor {tname}: unsupported ggml type id {tid} (supported: f32, f16, bf16, q8_0, q4_0, q4_K)")
+            })?;
             if dims[0] % ty.block_size() != 0 {
-                bail!("tensor {tname}: row length {} is not a multiple of the {} block size {}", dims[0], ty.name(), ty.block_size());
+                bail!(
+                    "tensor {tname}: row length {} is not a multiple of the {} block size {}",
+                    dims[0],
+                    ty.name(),
+                    ty.block_size()
+                );
             }
             let offset = c.u64(&format!("offset of {tname}"))?;
             if offset % alignment as u64 != 0 {
@@ -441,14 +467,17 @@ impl GgufFile {
         let data_start = align_up(c.pos, alignment);
         let mut tensors = Vec::with_capacity(infos.len());
         for (tname, dims, ty, offset, nbytes) in infos {
-            let start = (data_start as u64).checked_add(offset).filter(|s| s.checked_add(nbytes as u64).is_some_and(|e| e <= b.len() as u64));
+            let start = (data_start as u64)
+                .checked_add(offset)
+                .filter(|s| s.checked_add(nbytes as u64).is_some_and(|e| e <= b.len() as u64));
             let Some(start) = start else {
                 bail!("truncated: tensor {tname} ({nbytes} bytes at data offset {offset}) runs past the end of the file ({} bytes)", b.len());
             };
             tensors.push(TensorInfo { name: tname, dims, ty, start: start as usize, nbytes });
         }
         // Tensors must not overlap.
-        let mut spans: Vec<(usize, usize, &str)> = tensors.iter().map(|t| (t.start, t.start + t.nbytes, t.name.as_str())).collect();
+        let mut spans: Vec<(usize, usize, &str)> =
+            tensors.iter().map(|t| (t.start, t.start + t.nbytes, t.name.as_str())).collect();
         spans.sort();
         for w in spans.windows(2) {
             if w[1].0 < w[0].1 {
@@ -472,12 +501,16 @@ impl GgufFile {
 
     /// A required integer key.
     pub fn u64_key(&self, key: &str) -> Result<u64> {
-        self.get(key).and_then(Value::as_u64).ok_or_else(|| anyhow!("{}: missing or non-integer metadata key {key}", self.path))
+        self.get(key)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| anyhow!("{}: missing or non-integer metadata key {key}", self.path))
     }
 
     /// A required float key.
     pub fn f64_key(&self, key: &str) -> Result<f64> {
-        self.get(key).and_then(Value::as_f64).ok_or_else(|| anyhow!("{}: missing or non-numeric metadata key {key}", self.path))
+        self.get(key)
+            .and_then(Value::as_f64)
+            .ok_or_else(|| anyhow!("{}: missing or non-numeric metadata key {key}", self.path))
     }
 }
 
@@ -494,8 +527,18 @@ mod tests {
         w.set("x.f", Value::F32(1.5));
         w.set("x.b", Value::Bool(true));
         let x: Vec<f32> = (0..64).map(|i| i as f32 / 7.0).collect();
-        w.add_tensor(WriteTensor { name: "t.q".into(), dims: vec![32, 2], ty: GgmlType::Q8_0, data: crate::blocks::quantize_row(GgmlType::Q8_0, &x) });
-        w.add_tensor(WriteTensor { name: "t.f".into(), dims: vec![3], ty: GgmlType::F32, data: crate::blocks::quantize_row(GgmlType::F32, &[1.0, 2.0, 3.0]) });
+        w.add_tensor(WriteTensor {
+            name: "t.q".into(),
+            dims: vec![32, 2],
+            ty: GgmlType::Q8_0,
+            data: crate::blocks::quantize_row(GgmlType::Q8_0, &x),
+        });
+        w.add_tensor(WriteTensor {
+            name: "t.f".into(),
+            dims: vec![3],
+            ty: GgmlType::F32,
+            data: crate::blocks::quantize_row(GgmlType::F32, &[1.0, 2.0, 3.0]),
+        });
         w
     }
 

@@ -11,7 +11,7 @@ use burn::tensor::Device;
 use lfm_model::model::WeightSource;
 use lfm_model::names::{tensor_table, Role, Slot};
 use lfm_model::proj::QuantHandle;
-use lfm_model::{LayerKind, LfmError, Lfm2Config, Lfm2Model};
+use lfm_model::{LayerKind, Lfm2Config, Lfm2Model, LfmError};
 
 use crate::blocks::{dequantize, GgmlType};
 use crate::gguf::GgufFile;
@@ -32,9 +32,15 @@ pub fn config_from_gguf(g: &GgufFile) -> Result<Lfm2Config> {
     c.block_auto_adjust_ff_dim = false;
     c.block_ffn_dim_multiplier = None;
     c.num_attention_heads = g.u64_key(&k("attention.head_count"))? as usize;
-    let kv = g.get(&k("attention.head_count_kv")).ok_or_else(|| anyhow!("{}: missing lfm2.attention.head_count_kv", g.path))?;
+    let kv = g
+        .get(&k("attention.head_count_kv"))
+        .ok_or_else(|| anyhow!("{}: missing lfm2.attention.head_count_kv", g.path))?;
     let per_layer: Vec<usize> = match kv.as_array() {
-        Some(a) => a.iter().map(|v| v.as_u64().map(|x| x as usize)).collect::<Option<_>>().ok_or_else(|| anyhow!("{}: head_count_kv must hold integers", g.path))?,
+        Some(a) => a
+            .iter()
+            .map(|v| v.as_u64().map(|x| x as usize))
+            .collect::<Option<_>>()
+            .ok_or_else(|| anyhow!("{}: head_count_kv must hold integers", g.path))?,
         None => bail!("{}: lfm2.attention.head_count_kv must be a per-layer array (0 marks a conv layer)", g.path),
     };
     if per_layer.len() != n_layers {
@@ -79,10 +85,18 @@ pub struct GgufSource<'a> {
 impl GgufSource<'_> {
     fn info(&self, slot: Slot) -> Result<&crate::gguf::TensorInfo, LfmError> {
         let name = slot.gguf_name();
-        let t = self.g.tensor(&name).ok_or_else(|| LfmError::Tensor { file: self.g.path.clone(), tensor: name.clone(), msg: "missing from the GGUF file".into() })?;
+        let t = self.g.tensor(&name).ok_or_else(|| LfmError::Tensor {
+            file: self.g.path.clone(),
+            tensor: name.clone(),
+            msg: "missing from the GGUF file".into(),
+        })?;
         let want = slot.gguf_dims(self.cfg);
         if t.dims != want {
-            return Err(LfmError::Tensor { file: self.g.path.clone(), tensor: name, msg: format!("dims {:?} do not match {want:?} expected from the metadata", t.dims) });
+            return Err(LfmError::Tensor {
+                file: self.g.path.clone(),
+                tensor: name,
+                msg: format!("dims {:?} do not match {want:?} expected from the metadata", t.dims),
+            });
         }
         Ok(t)
     }
@@ -143,7 +157,10 @@ pub fn load_gguf(path: &Path, device: &Device) -> Result<Loaded> {
 /// The HF tokenizer a GGUF carries as `tokenizer.huggingface.json` (lfm-rs exports do).
 pub fn hf_tokenizer(g: &GgufFile) -> Result<Option<tokenizers::Tokenizer>> {
     match g.get("tokenizer.huggingface.json").and_then(|v| v.as_str()) {
-        Some(s) => Ok(Some(tokenizers::Tokenizer::from_bytes(s.as_bytes()).map_err(|e| anyhow!("{}: tokenizer.huggingface.json: {e}", g.path))?)),
+        Some(s) => Ok(Some(
+            tokenizers::Tokenizer::from_bytes(s.as_bytes())
+                .map_err(|e| anyhow!("{}: tokenizer.huggingface.json: {e}", g.path))?,
+        )),
         None => Ok(None),
     }
 }

@@ -94,7 +94,10 @@ impl Isa {
         {
             if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
                 v.push(Isa::Avx2);
-                if is_x86_feature_detected!("avx512vnni") && is_x86_feature_detected!("avx512vl") && is_x86_feature_detected!("avx512bw") {
+                if is_x86_feature_detected!("avx512vnni")
+                    && is_x86_feature_detected!("avx512vl")
+                    && is_x86_feature_detected!("avx512bw")
+                {
                     v.push(Isa::Vnni);
                 }
             }
@@ -327,7 +330,11 @@ pub mod scalar {
         match ty {
             GgmlType::Q8_0 => {
                 for (b, blk) in w.chunks_exact(34).enumerate() {
-                    let isum: i32 = blk[2..34].iter().zip(&q[32 * b..32 * b + 32]).map(|(&w, &x)| (w as i8) as i32 * x as i32).sum();
+                    let isum: i32 = blk[2..34]
+                        .iter()
+                        .zip(&q[32 * b..32 * b + 32])
+                        .map(|(&w, &x)| (w as i8) as i32 * x as i32)
+                        .sum();
                     acc += f16_at(blk, 0) * d[b] * isum as f32;
                 }
             }
@@ -350,7 +357,11 @@ pub mod scalar {
                         let qs = &blk[16 + 32 * k..48 + 32 * k];
                         for (j, shift) in [(2 * k, 0), (2 * k + 1, 4)] {
                             let b = 8 * sb + j;
-                            let isum: i32 = qs.iter().zip(&q[32 * b..32 * b + 32]).map(|(&v, &x)| ((v >> shift) & 0x0f) as i32 * x as i32).sum();
+                            let isum: i32 = qs
+                                .iter()
+                                .zip(&q[32 * b..32 * b + 32])
+                                .map(|(&v, &x)| ((v >> shift) & 0x0f) as i32 * x as i32)
+                                .sum();
                             acc += dd * sc[j] * d[b] * isum as f32 - dmin * m[j] * d[b] * s[b] as f32;
                         }
                     }
@@ -366,9 +377,15 @@ pub mod scalar {
         let mut acc = [0.0f32; 8];
         let mut add = |i: usize, v: f32| acc[i % 8] += v * x[i];
         match ty {
-            GgmlType::F32 => w.chunks_exact(4).enumerate().for_each(|(i, c)| add(i, f32::from_le_bytes([c[0], c[1], c[2], c[3]]))),
-            GgmlType::F16 => w.chunks_exact(2).enumerate().for_each(|(i, c)| add(i, f16::from_le_bytes([c[0], c[1]]).to_f32())),
-            GgmlType::BF16 => w.chunks_exact(2).enumerate().for_each(|(i, c)| add(i, bf16::from_le_bytes([c[0], c[1]]).to_f32())),
+            GgmlType::F32 => {
+                w.chunks_exact(4).enumerate().for_each(|(i, c)| add(i, f32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+            }
+            GgmlType::F16 => {
+                w.chunks_exact(2).enumerate().for_each(|(i, c)| add(i, f16::from_le_bytes([c[0], c[1]]).to_f32()))
+            }
+            GgmlType::BF16 => {
+                w.chunks_exact(2).enumerate().for_each(|(i, c)| add(i, bf16::from_le_bytes([c[0], c[1]]).to_f32()))
+            }
             _ => unreachable!("{} is a block format", ty.name()),
         }
         acc.iter().sum()
@@ -575,7 +592,8 @@ mod x86 {
         #[target_feature(enable = "avx2,f16c")]
         #[inline]
         unsafe fn two_f16(a: *const u8, b: *const u8) -> __m128 {
-            let x = std::ptr::read_unaligned(a as *const u16) as i32 | (std::ptr::read_unaligned(b as *const u16) as i32) << 16;
+            let x = std::ptr::read_unaligned(a as *const u16) as i32
+                | (std::ptr::read_unaligned(b as *const u16) as i32) << 16;
             _mm_cvtph_ps(_mm_cvtsi32_si128(x))
         }
 
@@ -802,7 +820,9 @@ mod tests {
         for (ty, cols) in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4K, GgmlType::F32, GgmlType::F16, GgmlType::BF16]
             .into_iter()
             .flat_map(|t| [(t, 512), (t, 96), (t, 100)])
-            .filter(|&(t, c)| c % t.block_size() == 0 && (c % 32 == 0 || !t.is_quantized()) && (t != GgmlType::Q4K || c % 256 == 0))
+            .filter(|&(t, c)| {
+                c % t.block_size() == 0 && (c % 32 == 0 || !t.is_quantized()) && (t != GgmlType::Q4K || c % 256 == 0)
+            })
         {
             let w = quantize_row(ty, &gauss(cols, 1));
             let x = gauss(7 * cols, 2);
@@ -840,7 +860,13 @@ mod tests {
                     for j in 0..8 {
                         let r = 8 * g + j;
                         let nb = cols / 32;
-                        let e = scalar::quant(ty, &w[r * rb..(r + 1) * rb], &a.q[k * cols..(k + 1) * cols], &a.d[k * nb..(k + 1) * nb], &a.s[k * nb..(k + 1) * nb]);
+                        let e = scalar::quant(
+                            ty,
+                            &w[r * rb..(r + 1) * rb],
+                            &a.q[k * cols..(k + 1) * cols],
+                            &a.d[k * nb..(k + 1) * nb],
+                            &a.s[k * nb..(k + 1) * nb],
+                        );
                         assert!((o[j] - e).abs() <= 1e-4 * (1.0 + e.abs()), "{ty:?} row {r} act {k}: {} vs {e}", o[j]);
                     }
                 }

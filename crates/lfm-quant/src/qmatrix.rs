@@ -45,7 +45,11 @@ impl QuantMatrix {
     /// resident twice.
     pub fn new(bytes: Arc<Bytes>, start: usize, ty: GgmlType, rows: usize, cols: usize) -> Self {
         let len = ty.row_bytes(cols) * rows;
-        let il = if Isa::current() == Isa::Vnni { Interleaved::pack(ty, &bytes[start..start + len], rows, cols).map(Arc::new) } else { None };
+        let il = if Isa::current() == Isa::Vnni {
+            Interleaved::pack(ty, &bytes[start..start + len], rows, cols).map(Arc::new)
+        } else {
+            None
+        };
         if il.is_some() {
             if let Bytes::Mapped(m) = &*bytes {
                 // Safety: a read-only, file-backed private map: dropping its pages only means
@@ -282,7 +286,11 @@ impl F32Matrix {
             self.tile(x, n, i, o, &mut acc);
             acc
         };
-        let parts: Vec<Vec<f32>> = if bands > 1 { (0..tiles * bands).into_par_iter().map(run).collect() } else { (0..tiles).map(run).collect() };
+        let parts: Vec<Vec<f32>> = if bands > 1 {
+            (0..tiles * bands).into_par_iter().map(run).collect()
+        } else {
+            (0..tiles).map(run).collect()
+        };
         let mut y = vec![0.0f32; n * rows];
         for (k, acc) in parts.iter().enumerate() {
             let (o0, w) = ((k / bands) * tw, acc.len() / n);
@@ -304,11 +312,25 @@ impl F32Matrix {
         // Safety: the three buffers hold n·rows, n·cols and cols·rows values.
         unsafe {
             gemm::gemm(
-                n, rows, cols,
-                y.as_mut_ptr(), 1, rows as isize, false,
-                x.as_ptr(), 1, cols as isize,
-                self.wt.as_ptr(), 1, rows as isize,
-                0.0, 1.0, false, false, false, par,
+                n,
+                rows,
+                cols,
+                y.as_mut_ptr(),
+                1,
+                rows as isize,
+                false,
+                x.as_ptr(),
+                1,
+                cols as isize,
+                self.wt.as_ptr(),
+                1,
+                rows as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                par,
             );
         }
         y
@@ -368,7 +390,10 @@ mod f32_tests {
                     for o in 0..rows {
                         let want: f64 = (0..cols).map(|i| x[r * cols + i] as f64 * w[o * cols + i] as f64).sum();
                         let got = y[r * rows + o] as f64;
-                        assert!((got - want).abs() <= 1e-4 * (1.0 + want.abs()), "[{rows}x{cols}] n={n} y[{r},{o}] {got} vs {want}");
+                        assert!(
+                            (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                            "[{rows}x{cols}] n={n} y[{r},{o}] {got} vs {want}"
+                        );
                     }
                 }
             }

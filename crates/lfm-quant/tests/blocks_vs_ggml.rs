@@ -42,12 +42,23 @@ fn encodings_are_byte_identical_to_ggml() {
     let f = Fixture::load();
     let input = f.f32_rows("input");
     assert_eq!(input.len(), 16);
-    for (ty, name) in [(GgmlType::Q8_0, "q8_0"), (GgmlType::Q4_0, "q4_0"), (GgmlType::Q4K, "q4_k"), (GgmlType::F16, "f16"), (GgmlType::BF16, "bf16")] {
+    for (ty, name) in [
+        (GgmlType::Q8_0, "q8_0"),
+        (GgmlType::Q4_0, "q4_0"),
+        (GgmlType::Q4K, "q4_k"),
+        (GgmlType::F16, "f16"),
+        (GgmlType::BF16, "bf16"),
+    ] {
         for (r, (x, want)) in input.iter().zip(f.byte_rows(name)).enumerate() {
             let got = quantize_row(ty, x);
             if got != want {
                 let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
-                panic!("{name} row {r}: first differing byte {at} (block {}): ours {:?}, ggml {:?}", at / ty.type_size(), &got[at..(at + 4).min(got.len())], &want[at..(at + 4).min(want.len())]);
+                panic!(
+                    "{name} row {r}: first differing byte {at} (block {}): ours {:?}, ggml {:?}",
+                    at / ty.type_size(),
+                    &got[at..(at + 4).min(got.len())],
+                    &want[at..(at + 4).min(want.len())]
+                );
             }
         }
     }

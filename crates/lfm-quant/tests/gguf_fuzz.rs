@@ -43,7 +43,8 @@ thread_local! {
 
 /// The header part of the valid file (metadata and tensor infos), where mutations matter most.
 fn header_len() -> usize {
-    VALID.with(|v| GgufFile::parse(Bytes::Owned(v.clone()), "x").unwrap().tensors.iter().map(|t| t.start).min().unwrap())
+    VALID
+        .with(|v| GgufFile::parse(Bytes::Owned(v.clone()), "x").unwrap().tensors.iter().map(|t| t.start).min().unwrap())
 }
 
 proptest! {

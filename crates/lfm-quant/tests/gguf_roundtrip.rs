@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use lfm_model::model::WeightSource;
 use lfm_model::names::Slot;
-use lfm_model::{LfmError, Lfm2Model};
+use lfm_model::{Lfm2Model, LfmError};
 use lfm_quant::blocks::{dequantize, quantize_row, GgmlType};
 use lfm_quant::export::{build, Mix};
 use lfm_quant::gguf::{GgufFile, Value};
@@ -23,7 +23,11 @@ fn logits(m: &Lfm2Model, ids: &[i64], device: &Device) -> Vec<f32> {
     m.forward(x).into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
 }
 
-fn export(name: &str, mix: Mix, with_tokenizer: bool) -> (tempfile::TempDir, PathBuf, lfm_model::Lfm2Config, Lfm2Model) {
+fn export(
+    name: &str,
+    mix: Mix,
+    with_tokenizer: bool,
+) -> (tempfile::TempDir, PathBuf, lfm_model::Lfm2Config, Lfm2Model) {
     let device = Device::default();
     let (cfg, model) = lfm_model::hf::load_dir(&fixture(name), &device).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -73,7 +77,10 @@ fn f32_gguf_loads_back_to_the_same_model() {
         let (_d, path, cfg, model) = export(name, Mix::F32, name == "lfm2-tiny");
         let l = load_gguf(&path, &device).unwrap();
         assert_eq!(l.cfg.layer_types, cfg.layer_types, "{name}");
-        assert_eq!((l.cfg.tie_embedding, l.cfg.conv_bias, l.cfg.num_key_value_heads), (cfg.tie_embedding, cfg.conv_bias, cfg.num_key_value_heads));
+        assert_eq!(
+            (l.cfg.tie_embedding, l.cfg.conv_bias, l.cfg.num_key_value_heads),
+            (cfg.tie_embedding, cfg.conv_bias, cfg.num_key_value_heads)
+        );
         let ids: Vec<i64> = (0..12).map(|i| (i * 37 % cfg.vocab_size) as i64).collect();
         // The weights come back bit for bit; the f32 kernels sum in another order than burn's
         // matmul, so the logits agree to rounding.
@@ -109,14 +116,16 @@ fn packed_weights_compute_what_their_dequantized_values_compute() {
             assert_eq!(dequantize(t.ty, g.data(t)), want, "{:?} {}", mix, t.name);
         }
         // The packed model against a dense model holding the dequantized weights.
-        let deq: HashMap<String, Vec<f32>> = l.model.hf_tensors(&l.cfg).into_iter().map(|(s, _, v)| (s.hf_name(), v)).collect();
+        let deq: HashMap<String, Vec<f32>> =
+            l.model.hf_tensors(&l.cfg).into_iter().map(|(s, _, v)| (s.hf_name(), v)).collect();
         let dense = Lfm2Model::build(&l.cfg, &device, &mut MapSource(deq)).unwrap();
         assert!(dense.layers.iter().all(|x| x.feed_forward.w1.quant.is_none()));
         assert!(l.model.layers.iter().all(|x| x.feed_forward.w1.quant.is_some()), "{mix:?}: weights stay packed");
         let ids: Vec<i64> = (0..17).map(|i| (i * 29 % 512) as i64).collect();
         let (a, b) = (logits(&l.model, &ids, &device), logits(&dense, &ids, &device));
         let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-        let rel = (a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum::<f32>() / b.iter().map(|y| y * y).sum::<f32>()).sqrt();
+        let rel =
+            (a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum::<f32>() / b.iter().map(|y| y * y).sum::<f32>()).sqrt();
         println!("{mix:?}: packed vs dense max |diff| {max}, relative rms {rel}");
         if matches!(mix, Mix::F16 | Mix::BF16) {
             // f32 activations: only the summation order differs.

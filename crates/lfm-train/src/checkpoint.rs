@@ -96,26 +96,18 @@ pub fn save_with_meta(
     let name = step_name(step);
     let tmp = root.join(format!(".tmp-{name}"));
     if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)
-            .with_context(|| format!("{}: cannot clear", tmp.display()))?;
+        std::fs::remove_dir_all(&tmp).with_context(|| format!("{}: cannot clear", tmp.display()))?;
     }
     lfm_model::hf::save_dir(model, cfg, &tmp).map_err(|e| anyhow!("{e}"))?;
     for f in tokenizer_files {
         if f.exists() {
             let dest = tmp.join(f.file_name().unwrap());
-            std::fs::copy(f, &dest)
-                .with_context(|| format!("{}: cannot copy into the checkpoint", f.display()))?;
+            std::fs::copy(f, &dest).with_context(|| format!("{}: cannot copy into the checkpoint", f.display()))?;
         }
     }
     opt.save(&tmp.join("optimizer.safetensors"))?;
-    lfm_model::hf::write_atomic(&tmp.join("meta.json"), meta_json.as_bytes())
-        .map_err(|e| anyhow!("{e}"))?;
-    for f in [
-        "model.safetensors",
-        "optimizer.safetensors",
-        "meta.json",
-        "config.json",
-    ] {
+    lfm_model::hf::write_atomic(&tmp.join("meta.json"), meta_json.as_bytes()).map_err(|e| anyhow!("{e}"))?;
+    for f in ["model.safetensors", "optimizer.safetensors", "meta.json", "config.json"] {
         sync_file(&tmp.join(f));
     }
     std::fs::write(tmp.join("DONE"), format!("{step}\n"))
@@ -139,10 +131,7 @@ pub fn save_with_meta(
 }
 
 fn retire(root: &Path, dir: &Path) -> Result<()> {
-    let dead = root.join(format!(
-        ".del-{}",
-        dir.file_name().unwrap().to_string_lossy()
-    ));
+    let dead = root.join(format!(".del-{}", dir.file_name().unwrap().to_string_lossy()));
     if dead.exists() {
         let _ = std::fs::remove_dir_all(&dead);
     }
@@ -189,35 +178,24 @@ pub fn clean_partial(run_dir: &Path) {
 /// `latest` → the newest complete checkpoint of `run_dir`; anything else is a checkpoint path.
 pub fn resolve(run_dir: &Path, spec: &str) -> Result<PathBuf> {
     if spec == "latest" {
-        return complete(run_dir)?.pop().map(|(_, p)| p).ok_or_else(|| {
-            anyhow!(
-                "{}: no complete checkpoint to resume from",
-                root(run_dir).display()
-            )
-        });
+        return complete(run_dir)?
+            .pop()
+            .map(|(_, p)| p)
+            .ok_or_else(|| anyhow!("{}: no complete checkpoint to resume from", root(run_dir).display()));
     }
     let p = PathBuf::from(spec);
     if !p.join("DONE").exists() {
-        bail!(
-            "{}: not a complete checkpoint (no DONE marker)",
-            p.display()
-        );
+        bail!("{}: not a complete checkpoint (no DONE marker)", p.display());
     }
     Ok(p)
 }
 
 pub fn read_meta(dir: &Path) -> Result<Meta> {
     let p = dir.join("meta.json");
-    let text =
-        std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
-    let m: Meta =
-        serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid: {e}", p.display()))?;
+    let text = std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+    let m: Meta = serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid: {e}", p.display()))?;
     if m.format != FORMAT {
-        bail!(
-            "{}: format {:?}, expected {FORMAT:?}",
-            p.display(),
-            m.format
-        );
+        bail!("{}: format {:?}, expected {FORMAT:?}", p.display(), m.format);
     }
     Ok(m)
 }
@@ -232,12 +210,7 @@ pub fn load(
     let (cfg, model) = lfm_model::hf::load_dir(dir, device).map_err(|e| anyhow!("{e}"))?;
     let opt = AdamW::load(opt_cfg, &dir.join("optimizer.safetensors"), device)?;
     if opt.step != meta.step {
-        bail!(
-            "{}: optimizer step {} but meta step {}",
-            dir.display(),
-            opt.step,
-            meta.step
-        );
+        bail!("{}: optimizer step {} but meta step {}", dir.display(), opt.step, meta.step);
     }
     Ok((cfg, model, opt, meta))
 }

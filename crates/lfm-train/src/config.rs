@@ -205,19 +205,14 @@ impl RunConfig {
                 let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
                 format!(" (line {line})")
             });
-            anyhow!(
-                "{origin}: {}{}",
-                msg.replace('\n', " "),
-                at.unwrap_or_default()
-            )
+            anyhow!("{origin}: {}{}", msg.replace('\n', " "), at.unwrap_or_default())
         })?;
         cfg.validate(origin)?;
         Ok(cfg)
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
         Self::from_toml(&text, &path.display().to_string())
     }
 
@@ -337,31 +332,18 @@ out = "runs/x"
     #[test]
     fn unknown_keys_are_named() {
         let bad = OK.replace("lr = 1e-3", "lr = 1e-3\nlearning_rate = 2");
-        let e = RunConfig::from_toml(&bad, "t.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("t.toml") && e.contains("learning_rate") && e.contains("line"),
-            "{e}"
-        );
+        let e = RunConfig::from_toml(&bad, "t.toml").unwrap_err().to_string();
+        assert!(e.contains("t.toml") && e.contains("learning_rate") && e.contains("line"), "{e}");
         let bad = OK.replace("[run]", "[runn]");
-        let e = RunConfig::from_toml(&bad, "t.toml")
-            .unwrap_err()
-            .to_string();
+        let e = RunConfig::from_toml(&bad, "t.toml").unwrap_err().to_string();
         assert!(e.contains("runn"), "{e}");
     }
 
     #[test]
     fn inconsistent_sections_are_refused() {
         let bad = OK.replace("preset = \"tiny\"", "preset = \"tiny\"\ninit_from = \"x\"");
-        assert!(RunConfig::from_toml(&bad, "t")
-            .unwrap_err()
-            .to_string()
-            .contains("exactly one"));
+        assert!(RunConfig::from_toml(&bad, "t").unwrap_err().to_string().contains("exactly one"));
         let bad = OK.replace("job = \"pretrain\"", "job = \"sft\"");
-        assert!(RunConfig::from_toml(&bad, "t")
-            .unwrap_err()
-            .to_string()
-            .contains("sft_jsonl"));
+        assert!(RunConfig::from_toml(&bad, "t").unwrap_err().to_string().contains("sft_jsonl"));
     }
 }

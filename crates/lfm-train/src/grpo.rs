@@ -167,7 +167,8 @@ impl GrpoConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
         let origin = path.display().to_string();
-        let cfg: GrpoConfig = toml::from_str(&text).map_err(|e| anyhow!("{origin}: {}", e.message().replace('\n', " ")))?;
+        let cfg: GrpoConfig =
+            toml::from_str(&text).map_err(|e| anyhow!("{origin}: {}", e.message().replace('\n', " ")))?;
         cfg.validate(&origin)?;
         Ok(cfg)
     }
@@ -192,11 +193,18 @@ impl GrpoConfig {
         if g.prompts_per_step == 0 || g.max_new_tokens == 0 || g.ppo_epochs == 0 {
             bail!("{origin}: [grpo] prompts_per_step, max_new_tokens and ppo_epochs must be positive");
         }
-        if !(g.clip_eps > 0.0 && g.clip_eps < 1.0) || g.beta < 0.0 || g.temperature <= 0.0 || !(0.0..=1.0).contains(&g.top_p) {
+        if !(g.clip_eps > 0.0 && g.clip_eps < 1.0)
+            || g.beta < 0.0
+            || g.temperature <= 0.0
+            || !(0.0..=1.0).contains(&g.top_p)
+        {
             bail!("{origin}: [grpo] needs 0 < clip_eps < 1, beta >= 0, temperature > 0, 0 <= top_p <= 1");
         }
         if self.rewards.is_empty() {
-            bail!("{origin}: [rewards] is empty (name = weight; known: {})", rewards::REGISTRY.iter().map(|r| r.0).collect::<Vec<_>>().join(", "));
+            bail!(
+                "{origin}: [rewards] is empty (name = weight; known: {})",
+                rewards::REGISTRY.iter().map(|r| r.0).collect::<Vec<_>>().join(", ")
+            );
         }
         for name in self.rewards.keys() {
             rewards::lookup(name).map_err(|e| anyhow!("{origin}: [rewards] {e}"))?;
@@ -223,7 +231,8 @@ pub fn group_advantages(rewards: &[f64], g: usize, eps: f64) -> Vec<f64> {
     for grp in rewards.chunks(g) {
         let n = grp.len() as f64;
         let mean = grp.iter().sum::<f64>() / n;
-        let var = if grp.len() > 1 { grp.iter().map(|r| (r - mean) * (r - mean)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+        let var =
+            if grp.len() > 1 { grp.iter().map(|r| (r - mean) * (r - mean)).sum::<f64>() / (n - 1.0) } else { 0.0 };
         out.extend(grp.iter().map(|r| (r - mean) / (var.sqrt() + eps)));
     }
     out
@@ -234,7 +243,15 @@ pub fn group_advantages(rewards: &[f64], g: usize, eps: f64) -> Vec<f64> {
 /// # Shapes
 /// - `new`, `old`, `mask`: [B, T]; `reference`: [B, T] or `None`; `adv`: [B, 1]
 /// - returns (Σ loss_t over mask [1], Σ KL_t over mask [1], clipped-token count [1])
-pub fn token_loss_sums(new: Tensor<2>, old: Tensor<2>, reference: Option<Tensor<2>>, adv: Tensor<2>, mask: Tensor<2>, clip_eps: f64, beta: f64) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
+pub fn token_loss_sums(
+    new: Tensor<2>,
+    old: Tensor<2>,
+    reference: Option<Tensor<2>>,
+    adv: Tensor<2>,
+    mask: Tensor<2>,
+    clip_eps: f64,
+    beta: f64,
+) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
     let shape = new.shape();
     let adv = adv.expand(shape.clone());
     let ratio = (new.clone() - old).exp();
@@ -388,22 +405,26 @@ fn warm_start(cfg: &GrpoConfig, device: &Device) -> Result<PathBuf> {
     );
     let sft = crate::config::RunConfig::from_toml(&toml_text, "[warm_start]")?;
     let resume = (!done.is_empty()).then(|| "latest".to_string());
-    let s = crate::trainer::run(&sft, device, &crate::trainer::RunOptions { resume, stop_after: None, progress: true })?;
+    let s =
+        crate::trainer::run(&sft, device, &crate::trainer::RunOptions { resume, stop_after: None, progress: true })?;
     s.last_checkpoint.ok_or_else(|| anyhow!("the warm-start SFT wrote no checkpoint"))
 }
 
 /// Runs (or resumes) GRPO on `device`.
 pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<GrpoSummary> {
     let run_dir = cfg.run.out.clone();
-    std::fs::create_dir_all(&run_dir).with_context(|| format!("{}: cannot create the run directory", run_dir.display()))?;
+    std::fs::create_dir_all(&run_dir)
+        .with_context(|| format!("{}: cannot create the run directory", run_dir.display()))?;
     checkpoint::clean_partial(&run_dir);
     let ad = device.clone().autodiff();
 
     // Policy, optimizer and the starting point (also the KL reference).
     let (init, model_cfg, mut model, mut opt, start, elapsed0) = if let Some(spec) = &opts.resume {
         let dir = checkpoint::resolve(&run_dir, spec)?;
-        let text = std::fs::read_to_string(dir.join("meta.json")).with_context(|| format!("{}: no meta.json", dir.display()))?;
-        let meta: GrpoMeta = serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid GRPO meta.json: {e}", dir.display()))?;
+        let text = std::fs::read_to_string(dir.join("meta.json"))
+            .with_context(|| format!("{}: no meta.json", dir.display()))?;
+        let meta: GrpoMeta =
+            serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid GRPO meta.json: {e}", dir.display()))?;
         if meta.format != FORMAT {
             bail!("{}: format {:?}, expected {FORMAT:?}", dir.display(), meta.format);
         }
@@ -424,18 +445,27 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
         let (mc, m) = lfm_model::hf::load_dir(&init, &ad).map_err(|e| anyhow!("{e}"))?;
         (init, mc, m, AdamW::new(cfg.optim.clone()), 0, 0.0)
     };
-    let reference = if cfg.grpo.beta > 0.0 { Some(lfm_model::hf::load_dir(&init, device).map_err(|e| anyhow!("{e}"))?.1) } else { None };
+    let reference = if cfg.grpo.beta > 0.0 {
+        Some(lfm_model::hf::load_dir(&init, device).map_err(|e| anyhow!("{e}"))?.1)
+    } else {
+        None
+    };
     let tok_path = cfg.data.tokenizer.clone().unwrap_or_else(|| init.join("tokenizer.json"));
     let tok = lfm_data::tokenizer::load(&tok_path)?;
     lfm_data::tokenizer::check_against_model(&tok, &model_cfg, &tok_path.display().to_string())?;
-    let tok_files: Vec<PathBuf> = [tok_path.clone(), tok_path.with_file_name("tokenizer_config.json")].into_iter().filter(|p| p.exists()).collect();
+    let tok_files: Vec<PathBuf> = [tok_path.clone(), tok_path.with_file_name("tokenizer_config.json")]
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect();
 
     let tasks = rewards::load_tasks(&cfg.data.prompts)?;
-    let fns: Vec<(String, f64, RewardFn)> = cfg.rewards.iter().map(|(n, w)| Ok((n.clone(), *w, rewards::lookup(n)?))).collect::<Result<_>>()?;
+    let fns: Vec<(String, f64, RewardFn)> =
+        cfg.rewards.iter().map(|(n, w)| Ok((n.clone(), *w, rewards::lookup(n)?))).collect::<Result<_>>()?;
     let prompt_ids: Vec<Vec<u32>> = tasks
         .iter()
         .map(|t| {
-            let r = chat::render(&t.conversation, &RenderOptions { add_generation_prompt: true, ..Default::default() })?;
+            let r =
+                chat::render(&t.conversation, &RenderOptions { add_generation_prompt: true, ..Default::default() })?;
             Ok(tok.encode(r.text.as_str(), false).map_err(|e| anyhow!("{}: tokenizing: {e}", t.id))?.get_ids().to_vec())
         })
         .collect::<Result<_>>()?;
@@ -448,10 +478,17 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
     let started = Instant::now();
     let end = opts.stop_after.map_or(cfg.run.steps, |s| s.min(cfg.run.steps));
     let pb = if opts.progress { ProgressBar::new(cfg.run.steps) } else { ProgressBar::hidden() };
-    pb.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} GRPO steps {msg} [{elapsed} < {eta}]").expect("template"));
+    pb.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} GRPO steps {msg} [{elapsed} < {eta}]").expect("template"),
+    );
     pb.set_position(start);
     let (mut first_reward, mut last_reward, mut last_ckpt) = (None, None, None);
-    let title = format!("{} · GRPO · G={} · {} prompts/step", run_dir.file_name().map_or_else(|| run_dir.display().to_string(), |n| n.to_string_lossy().into_owned()), g, p_step);
+    let title = format!(
+        "{} · GRPO · G={} · {} prompts/step",
+        run_dir.file_name().map_or_else(|| run_dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        g,
+        p_step
+    );
 
     let mut step = start;
     while step < end {
@@ -465,13 +502,25 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
                 lfm_data::loader::permutation(tasks.len(), cfg.run.seed ^ (epoch as u64).wrapping_mul(0x51ED))[pos]
             })
             .collect();
-        let rows_prompts: Vec<Vec<u32>> = chosen.iter().flat_map(|&i| std::iter::repeat_n(prompt_ids[i].clone(), g)).collect();
+        let rows_prompts: Vec<Vec<u32>> =
+            chosen.iter().flat_map(|&i| std::iter::repeat_n(prompt_ids[i].clone(), g)).collect();
 
         // 1. Sample G completions per prompt (one batch through the cache).
         let t0 = Instant::now();
         let policy = model.valid();
-        let sampling = SamplingConfig { temperature: cfg.grpo.temperature as f32, top_k: cfg.grpo.top_k, top_p: cfg.grpo.top_p as f32, repetition_penalty: 1.0, seed: step_seed(cfg.run.seed, step) };
-        let gen_opts = GenerateOptions { max_new_tokens: cfg.grpo.max_new_tokens, stop_tokens: stop.clone(), sampling, keep_logits: false };
+        let sampling = SamplingConfig {
+            temperature: cfg.grpo.temperature as f32,
+            top_k: cfg.grpo.top_k,
+            top_p: cfg.grpo.top_p as f32,
+            repetition_penalty: 1.0,
+            seed: step_seed(cfg.run.seed, step),
+        };
+        let gen_opts = GenerateOptions {
+            max_new_tokens: cfg.grpo.max_new_tokens,
+            stop_tokens: stop.clone(),
+            sampling,
+            keep_logits: false,
+        };
         let gen = generate(&policy, &model_cfg, &rows_prompts, &gen_opts, device, |_, _| {})?;
         let completions = gen.tokens;
         let sample_s = t0.elapsed().as_secs_f64();
@@ -504,13 +553,29 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
         let ro = rollout_batch(&rows_prompts, &completions, model_cfg.pad_token_id);
         let n_tok = ro.completion_tokens.max(1) as f64;
         let mb = if cfg.grpo.micro_batch == 0 { ro.rows } else { cfg.grpo.micro_batch };
-        let chunk_ids = |d: &Device, lo: usize, hi: usize| Tensor::<2, Int>::from_data(TensorData::new(ro.ids[lo * ro.len..hi * ro.len].to_vec(), [hi - lo, ro.len]), d);
-        let chunk_f = |v: &[f32], d: &Device, lo: usize, hi: usize| Tensor::<2>::from_data(TensorData::new(v[lo * (ro.len - 1)..hi * (ro.len - 1)].to_vec(), [hi - lo, ro.len - 1]), d);
+        let chunk_ids = |d: &Device, lo: usize, hi: usize| {
+            Tensor::<2, Int>::from_data(
+                TensorData::new(ro.ids[lo * ro.len..hi * ro.len].to_vec(), [hi - lo, ro.len]),
+                d,
+            )
+        };
+        let chunk_f = |v: &[f32], d: &Device, lo: usize, hi: usize| {
+            Tensor::<2>::from_data(
+                TensorData::new(v[lo * (ro.len - 1)..hi * (ro.len - 1)].to_vec(), [hi - lo, ro.len - 1]),
+                d,
+            )
+        };
         let host_lp = |m: &Lfm2Model| -> Vec<f32> {
             let mut out = Vec::with_capacity(ro.rows * (ro.len - 1));
             for lo in (0..ro.rows).step_by(mb) {
                 let hi = (lo + mb).min(ro.rows);
-                out.extend(token_logprobs(m, chunk_ids(device, lo, hi), cfg.grpo.temperature).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32"));
+                out.extend(
+                    token_logprobs(m, chunk_ids(device, lo, hi), cfg.grpo.temperature)
+                        .into_data()
+                        .convert::<f32>()
+                        .try_into_vec::<f32>()
+                        .expect("f32"),
+                );
             }
             out
         };
@@ -527,7 +592,15 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
                 let hi = (lo + mb).min(ro.rows);
                 let new = token_logprobs(&model, chunk_ids(&ad, lo, hi), cfg.grpo.temperature);
                 let a = Tensor::<2>::from_data(TensorData::new(adv_f[lo..hi].to_vec(), [hi - lo, 1]), &ad);
-                let (l, k, c) = token_loss_sums(new, chunk_f(&old, &ad, lo, hi), refl.as_ref().map(|r| chunk_f(r, &ad, lo, hi)), a, chunk_f(&ro.mask, &ad, lo, hi), cfg.grpo.clip_eps, cfg.grpo.beta);
+                let (l, k, c) = token_loss_sums(
+                    new,
+                    chunk_f(&old, &ad, lo, hi),
+                    refl.as_ref().map(|r| chunk_f(r, &ad, lo, hi)),
+                    a,
+                    chunk_f(&ro.mask, &ad, lo, hi),
+                    cfg.grpo.clip_eps,
+                    cfg.grpo.beta,
+                );
                 let loss = l / n_tok as f32;
                 let lv = loss.clone().into_scalar::<f32>() as f64;
                 if !lv.is_finite() {
@@ -569,12 +642,32 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
         first_reward.get_or_insert(rm);
         last_reward = Some(rm);
         pb.set_position(step);
-        pb.set_message(format!("reward {rm:.3} kl {:.4} clip {:.3} len {:.1}", rec.kl, rec.clip_frac, rec.completion_len));
+        pb.set_message(format!(
+            "reward {rm:.3} kl {:.4} clip {:.3} len {:.1}",
+            rec.kl, rec.clip_frac, rec.completion_len
+        ));
 
         let is_last = step == cfg.run.steps;
         if (cfg.run.checkpoint_every > 0 && step % cfg.run.checkpoint_every == 0) || is_last || step == end {
-            let meta = GrpoMeta { format: FORMAT.into(), step, lr, elapsed_s: rec.elapsed_s, config: cfg.clone(), model_config: model_cfg.to_hf_value(), init: init.clone() };
-            last_ckpt = Some(checkpoint::save_with_meta(&run_dir, &model.valid(), &model_cfg, &opt, step, &serde_json::to_string_pretty(&meta)?, &tok_files, cfg.run.keep_last)?);
+            let meta = GrpoMeta {
+                format: FORMAT.into(),
+                step,
+                lr,
+                elapsed_s: rec.elapsed_s,
+                config: cfg.clone(),
+                model_config: model_cfg.to_hf_value(),
+                init: init.clone(),
+            };
+            last_ckpt = Some(checkpoint::save_with_meta(
+                &run_dir,
+                &model.valid(),
+                &model_cfg,
+                &opt,
+                step,
+                &serde_json::to_string_pretty(&meta)?,
+                &tok_files,
+                cfg.run.keep_last,
+            )?);
             plot_rewards(&run_dir, &title)?;
         }
     }
@@ -586,10 +679,14 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
 pub fn plot_rewards(run_dir: &Path, title: &str) -> Result<PathBuf> {
     let text = std::fs::read_to_string(run_dir.join("metrics.jsonl"))?;
     let recs: Vec<GrpoRecord> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    let mut series: Vec<(String, Vec<(f64, f64)>)> = vec![("reward (weighted sum)".into(), recs.iter().map(|r| (r.step as f64, r.reward_mean)).collect())];
+    let mut series: Vec<(String, Vec<(f64, f64)>)> =
+        vec![("reward (weighted sum)".into(), recs.iter().map(|r| (r.step as f64, r.reward_mean)).collect())];
     let names: Vec<String> = recs.first().map(|r| r.rewards.keys().cloned().collect()).unwrap_or_default();
     for n in names {
-        series.push((n.clone(), recs.iter().map(|r| (r.step as f64, r.rewards.get(&n).map_or(f64::NAN, |x| x[0]))).collect()));
+        series.push((
+            n.clone(),
+            recs.iter().map(|r| (r.step as f64, r.rewards.get(&n).map_or(f64::NAN, |x| x[0]))).collect(),
+        ));
     }
     let borrowed: Vec<(&str, Vec<(f64, f64)>)> = series.iter().map(|(n, p)| (n.as_str(), p.clone())).collect();
     let path = run_dir.join("reward.png");
@@ -644,7 +741,8 @@ mod tests {
         // new = old (ratio 1, A = 0: no policy term); ref - new = 0.5 -> k3 = e^0.5 - 0.5 - 1.
         let new = t2(&[0.0, 0.0], 1, &d);
         let refl = t2(&[0.5, 0.0], 1, &d);
-        let (l, k, _) = token_loss_sums(new.clone(), new, Some(refl), t2(&[0.0], 1, &d), t2(&[1.0, 1.0], 1, &d), 0.2, 0.1);
+        let (l, k, _) =
+            token_loss_sums(new.clone(), new, Some(refl), t2(&[0.0], 1, &d), t2(&[1.0, 1.0], 1, &d), 0.2, 0.1);
         let k3 = 0.5f64.exp() - 1.5;
         assert!(close(k.into_scalar::<f32>() as f64, k3));
         assert!(close(l.into_scalar::<f32>() as f64, 0.1 * k3));

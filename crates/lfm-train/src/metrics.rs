@@ -41,8 +41,8 @@ impl MetricsLog {
         let path = run_dir.join("metrics.jsonl");
         match keep_up_to {
             Some(step) if path.exists() => {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("{}: cannot read", path.display()))?;
+                let text =
+                    std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
                 let kept: Vec<&str> = text
                     .lines()
                     .filter(|l| {
@@ -73,8 +73,7 @@ impl MetricsLog {
 
     pub fn write<T: Serialize>(&mut self, rec: &T) -> Result<()> {
         let line = serde_json::to_string(rec)?;
-        writeln!(self.file, "{line}")
-            .with_context(|| format!("{}: write failed", self.path.display()))?;
+        writeln!(self.file, "{line}").with_context(|| format!("{}: write failed", self.path.display()))?;
         self.file.flush()?;
         Ok(())
     }
@@ -82,8 +81,7 @@ impl MetricsLog {
     /// Train and validation series read back from the file.
     pub fn read(run_dir: &Path) -> Result<(Vec<StepRecord>, Vec<ValRecord>)> {
         let path = run_dir.join("metrics.jsonl");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read", path.display()))?;
         let mut train = Vec::new();
         let mut val = Vec::new();
         for l in text.lines() {
@@ -108,27 +106,14 @@ fn register_font() {
 
 /// Draws `series` (name, points, colour index) into a PNG at `path` (written to a temp name and
 /// renamed).
-pub fn plot(
-    path: &Path,
-    title: &str,
-    y_desc: &str,
-    series: &[(&str, Vec<(f64, f64)>)],
-) -> Result<()> {
+pub fn plot(path: &Path, title: &str, y_desc: &str, series: &[(&str, Vec<(f64, f64)>)]) -> Result<()> {
     register_font();
-    let pts: Vec<(f64, f64)> = series
-        .iter()
-        .flat_map(|s| s.1.iter().copied())
-        .filter(|p| p.1.is_finite())
-        .collect();
+    let pts: Vec<(f64, f64)> = series.iter().flat_map(|s| s.1.iter().copied()).filter(|p| p.1.is_finite()).collect();
     if pts.is_empty() {
         return Ok(());
     }
-    let (mut x0, mut x1) = pts
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
-    let (mut y0, mut y1) = pts
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    let (mut x0, mut x1) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (mut y0, mut y1) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
     if x1 <= x0 {
         x0 -= 1.0;
         x1 += 1.0;
@@ -154,12 +139,7 @@ pub fn plot(
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(|e| anyhow!("plot: {e}"))?;
-        let colours = [
-            RGBColor(31, 119, 180),
-            RGBColor(214, 39, 40),
-            RGBColor(44, 160, 44),
-            RGBColor(148, 103, 189),
-        ];
+        let colours = [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
         for (i, (name, s)) in series.iter().enumerate() {
             let c = colours[i % colours.len()];
             let s: Vec<(f64, f64)> = s.iter().copied().filter(|p| p.1.is_finite()).collect();
@@ -167,9 +147,7 @@ pub fn plot(
                 .draw_series(LineSeries::new(s.clone(), c.stroke_width(2)))
                 .map_err(|e| anyhow!("plot: {e}"))?
                 .label(*name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
             if s.len() <= 60 {
                 chart
                     .draw_series(s.iter().map(|&p| Circle::new(p, 3, c.filled())))
@@ -183,8 +161,7 @@ pub fn plot(
             .border_style(BLACK)
             .draw()
             .map_err(|e| anyhow!("plot: {e}"))?;
-        root.present()
-            .map_err(|e| anyhow!("plot {}: {e}", path.display()))?;
+        root.present().map_err(|e| anyhow!("plot {}: {e}", path.display()))?;
     }
     std::fs::rename(&tmp, path).with_context(|| format!("{}: rename failed", path.display()))?;
     Ok(())
@@ -199,14 +176,8 @@ pub fn plot_run(run_dir: &Path, title: &str) -> Result<PathBuf> {
         title,
         "loss (nats/token)",
         &[
-            (
-                "train",
-                train.iter().map(|r| (r.step as f64, r.loss)).collect(),
-            ),
-            (
-                "validation",
-                val.iter().map(|r| (r.step as f64, r.val_loss)).collect(),
-            ),
+            ("train", train.iter().map(|r| (r.step as f64, r.loss)).collect()),
+            ("validation", val.iter().map(|r| (r.step as f64, r.val_loss)).collect()),
         ],
     )?;
     Ok(path)

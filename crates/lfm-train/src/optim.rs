@@ -82,10 +82,7 @@ pub fn param_paths(model: &Lfm2Model) -> Vec<(String, usize)> {
             self.out.push((self.path.join("."), D));
         }
     }
-    let mut p = Paths {
-        path: vec![],
-        out: vec![],
-    };
+    let mut p = Paths { path: vec![], out: vec![] };
     model.visit(&mut p);
     p.out
 }
@@ -93,20 +90,10 @@ pub fn param_paths(model: &Lfm2Model) -> Vec<(String, usize)> {
 impl GradAccumulator {
     /// Adds `scale ×` the gradients of one backward pass.
     pub fn add(&mut self, model: &Lfm2Model, grads: &Gradients, scale: f32) -> Result<()> {
-        let mut c = Collect {
-            grads,
-            scale,
-            acc: &mut self.grads,
-            missing: vec![],
-            path: vec![],
-        };
+        let mut c = Collect { grads, scale, acc: &mut self.grads, missing: vec![], path: vec![] };
         model.visit(&mut c);
         if !c.missing.is_empty() {
-            bail!(
-                "no gradient for {} parameter(s), e.g. {}",
-                c.missing.len(),
-                c.missing[0]
-            );
+            bail!("no gradient for {} parameter(s), e.g. {}", c.missing.len(), c.missing[0]);
         }
         Ok(())
     }
@@ -142,10 +129,7 @@ fn sum_of_squares(g: &Tensor<1>) -> f64 {
         let d = g.to_data();
         if let Ok(x) = d.as_slice::<f32>() {
             use rayon::prelude::*;
-            return x
-                .par_chunks(1 << 16)
-                .map(|c| c.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>())
-                .sum();
+            return x.par_chunks(1 << 16).map(|c| c.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>()).sum();
         }
     }
     g.clone().powf_scalar(2.0).sum().into_scalar::<f32>() as f64
@@ -185,8 +169,7 @@ impl ModuleMapper for Update<'_> {
         let (id, tensor, mapper) = param.consume();
         let name = self.path.join(".");
         let Some(g) = self.grads.remove(&name) else {
-            self.error
-                .get_or_insert(format!("no accumulated gradient for {name}"));
+            self.error.get_or_insert(format!("no accumulated gradient for {name}"));
             return Param::from_mapped_value(id, tensor, mapper);
         };
         let require_grad = tensor.is_require_grad();
@@ -275,12 +258,8 @@ fn update_host(
         None => (TensorData::new(vec![0.0f32; n], [n]), TensorData::new(vec![0.0f32; n], [n])),
     };
     let (mut pd, gd, mut md, mut vd) = (p.into_data(), g.into_data(), m, v);
-    let ok = match (
-        pd.as_mut_slice::<f32>(),
-        gd.as_slice::<f32>(),
-        md.as_mut_slice::<f32>(),
-        vd.as_mut_slice::<f32>(),
-    ) {
+    let ok = match (pd.as_mut_slice::<f32>(), gd.as_slice::<f32>(), md.as_mut_slice::<f32>(), vd.as_mut_slice::<f32>())
+    {
         (Ok(p), Ok(g), Ok(m), Ok(v)) => {
             adamw_fused(p, g, m, v, h);
             true
@@ -339,29 +318,13 @@ fn adamw_chunk(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: &Hyper
 
 impl AdamW {
     pub fn new(cfg: OptimSection) -> Self {
-        Self {
-            cfg,
-            step: 0,
-            moments: BTreeMap::new(),
-            fused_host: true,
-        }
+        Self { cfg, step: 0, moments: BTreeMap::new(), fused_host: true }
     }
 
     /// One optimizer step with the accumulated (already clipped) gradients at rate `lr`.
-    pub fn step(
-        &mut self,
-        model: Lfm2Model,
-        acc: &mut GradAccumulator,
-        lr: f64,
-    ) -> Result<Lfm2Model> {
+    pub fn step(&mut self, model: Lfm2Model, acc: &mut GradAccumulator, lr: f64) -> Result<Lfm2Model> {
         self.step += 1;
-        let mut u = Update {
-            opt: self,
-            grads: &mut acc.grads,
-            lr,
-            path: vec![],
-            error: None,
-        };
+        let mut u = Update { opt: self, grads: &mut acc.grads, lr, path: vec![], error: None };
         let model = model.map(&mut u);
         if let Some(e) = u.error {
             bail!("{e}");
@@ -378,21 +341,14 @@ impl AdamW {
         for (name, (m, v)) in &self.moments {
             for (prefix, t) in [("exp_avg", m), ("exp_avg_sq", v)] {
                 let d = t.clone().into_data();
-                let vals: Vec<f32> = d
-                    .try_to_vec::<f32>()
-                    .map_err(|e| anyhow!("optimizer state {name}: {e:?}"))?;
+                let vals: Vec<f32> = d.try_to_vec::<f32>().map_err(|e| anyhow!("optimizer state {name}: {e:?}"))?;
                 let bytes: Vec<u8> = vals.iter().flat_map(|x| x.to_le_bytes()).collect();
                 data.push((format!("{prefix}.{name}"), bytes, vals.len()));
             }
         }
         let views: Vec<(String, TensorView)> = data
             .iter()
-            .map(|(n, b, len)| {
-                (
-                    n.clone(),
-                    TensorView::new(Dtype::F32, vec![*len], b).expect("consistent view"),
-                )
-            })
+            .map(|(n, b, len)| (n.clone(), TensorView::new(Dtype::F32, vec![*len], b).expect("consistent view")))
             .collect();
         // One metadata entry: safetensors writes its metadata map in hash order, and a
         // checkpoint must be byte-identical across processes (the exact-resume test compares
@@ -400,20 +356,18 @@ impl AdamW {
         let mut meta = std::collections::HashMap::new();
         let info = serde_json::json!({ "format": "lfm-train/adamw-v1", "step": self.step });
         meta.insert("lfm_train".to_string(), info.to_string());
-        let bytes = safetensors::serialize(views, Some(meta))
-            .map_err(|e| anyhow!("serializing optimizer state: {e}"))?;
+        let bytes =
+            safetensors::serialize(views, Some(meta)).map_err(|e| anyhow!("serializing optimizer state: {e}"))?;
         lfm_model::hf::write_atomic(path, &bytes).map_err(|e| anyhow!("{e}"))?;
         Ok(())
     }
 
     /// Reads what [`save`](Self::save) wrote onto `device`.
     pub fn load(cfg: OptimSection, path: &Path, device: &Device) -> Result<Self> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        let st = safetensors::SafeTensors::deserialize(&bytes)
-            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let (_, meta) =
+            safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let info: serde_json::Value = meta
             .metadata()
             .as_ref()
@@ -434,11 +388,8 @@ impl AdamW {
                 if v.dtype() != Dtype::F32 {
                     bail!("{}: {name} is not f32", path.display());
                 }
-                let vals: Vec<f32> = v
-                    .data()
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect();
+                let vals: Vec<f32> =
+                    v.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
                 let n = vals.len();
                 Ok(Tensor::from_data(TensorData::new(vals, [n]), &inner))
             };
@@ -480,11 +431,7 @@ pub fn grads_as_model(model: &Lfm2Model, acc: &GradAccumulator) -> Result<Lfm2Mo
             Param::from_mapped_value(id, out, mapper)
         }
     }
-    let mut m = ToGrad {
-        grads: &acc.grads,
-        path: vec![],
-        missing: None,
-    };
+    let mut m = ToGrad { grads: &acc.grads, path: vec![], missing: None };
     let out = model.clone().valid().map(&mut m);
     if let Some(n) = m.missing {
         bail!("no accumulated gradient for {n}");

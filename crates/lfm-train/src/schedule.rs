@@ -33,9 +33,7 @@ impl Schedule {
         let p = ((step - self.warmup.min(step)) as f64 / span).clamp(0.0, 1.0);
         match self.kind {
             ScheduleKind::Constant => self.peak,
-            ScheduleKind::Cosine => {
-                self.min + (self.peak - self.min) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos())
-            }
+            ScheduleKind::Cosine => self.min + (self.peak - self.min) * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()),
             ScheduleKind::Wsd => {
                 let decay_start = 1.0 - self.decay_fraction.clamp(0.0, 1.0);
                 if p <= decay_start {
@@ -54,16 +52,7 @@ mod tests {
     use super::*;
 
     fn sched(kind: ScheduleKind) -> Schedule {
-        Schedule::new(
-            &ScheduleSection {
-                kind,
-                warmup_steps: 10,
-                decay_fraction: 0.2,
-            },
-            1e-3,
-            0.1,
-            110,
-        )
+        Schedule::new(&ScheduleSection { kind, warmup_steps: 10, decay_fraction: 0.2 }, 1e-3, 0.1, 110)
     }
 
     #[test]

@@ -106,23 +106,15 @@ impl Micro {
 }
 
 enum Data {
-    Pretrain {
-        train: Loader,
-        dataset: PathBuf,
-    },
-    Sft {
-        train: SftLoader,
-        val: Option<Vec<sft::SftExample>>,
-    },
+    Pretrain { train: Loader, dataset: PathBuf },
+    Sft { train: SftLoader, val: Option<Vec<sft::SftExample>> },
 }
 
 impl Data {
     fn next(&mut self) -> Result<Micro> {
         match self {
             Data::Pretrain { train, .. } => {
-                let b = train
-                    .next_batch()?
-                    .ok_or_else(|| anyhow!("the training loader ended"))?;
+                let b = train.next_batch()?.ok_or_else(|| anyhow!("the training loader ended"))?;
                 Ok(Micro::from_packed(b))
             }
             Data::Sft { train, .. } => Ok(Micro::from_sft(train.next_batch())),
@@ -137,13 +129,7 @@ fn tensors(m: &Micro, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
 }
 
 /// Mean validation loss (token-weighted) over at most `max_batches` batches.
-fn evaluate(
-    model: &Lfm2Model,
-    data: &Data,
-    cfg: &RunConfig,
-    device: &Device,
-    pad: u32,
-) -> Result<Option<f64>> {
+fn evaluate(model: &Lfm2Model, data: &Data, cfg: &RunConfig, device: &Device, pad: u32) -> Result<Option<f64>> {
     let plain = model.valid();
     let mut sum = 0.0f64;
     let mut n = 0usize;
@@ -160,11 +146,7 @@ fn evaluate(
             if manifest.val.tokens as usize <= cfg.data.seq_len {
                 return Ok(None);
             }
-            let mut l = Loader::new(
-                dataset,
-                LoaderConfig::val(cfg.batch.micro_batch, cfg.data.seq_len),
-                None,
-            )?;
+            let mut l = Loader::new(dataset, LoaderConfig::val(cfg.batch.micro_batch, cfg.data.seq_len), None)?;
             for _ in 0..cfg.run.eval_batches {
                 let Some(b) = l.next_batch()? else { break };
                 run(&Micro::from_packed(b))?;
@@ -194,7 +176,12 @@ fn same_training(a: &RunConfig, b: &RunConfig) -> bool {
 
 /// Forward + backward of one replica's micro-batches, each weighted by its share of the whole
 /// step's target tokens. Returns the weighted gradient sum and Σ loss·targets.
-fn local_backward(model: &Lfm2Model, device: &Device, micros: &[&Micro], total: usize) -> Result<(GradAccumulator, f64)> {
+fn local_backward(
+    model: &Lfm2Model,
+    device: &Device,
+    micros: &[&Micro],
+    total: usize,
+) -> Result<(GradAccumulator, f64)> {
     let mut acc = GradAccumulator::default();
     let mut loss_sum = 0.0f64;
     for m in micros {
@@ -216,7 +203,12 @@ fn local_backward(model: &Lfm2Model, device: &Device, micros: &[&Micro], total: 
 /// onto their device (the broadcast of the weights), each running on its own thread. The
 /// replicas' gradients are brought onto replica 0's device with burn's device transfer and
 /// summed there, where the optimizer steps.
-fn parallel_backward(model: &Lfm2Model, devices: &[Device], micros: &[Micro], total: usize) -> Result<(GradAccumulator, f64)> {
+fn parallel_backward(
+    model: &Lfm2Model,
+    devices: &[Device],
+    micros: &[Micro],
+    total: usize,
+) -> Result<(GradAccumulator, f64)> {
     let world = devices.len();
     let split = |r: usize| -> Vec<&Micro> { micros.iter().skip(r).step_by(world).collect() };
     if world == 1 {
@@ -231,7 +223,10 @@ fn parallel_backward(model: &Lfm2Model, devices: &[Device], micros: &[Micro], to
                 s.spawn(move || local_backward(&replica, &device, &mine, total))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a data-parallel worker panicked")))).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a data-parallel worker panicked"))))
+            .collect()
     });
     let primary = devices[0].clone().inner();
     let mut acc = GradAccumulator::default();
@@ -296,7 +291,11 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         let dir = checkpoint::resolve(&run_dir, spec)?;
         let meta = checkpoint::read_meta(&dir)?;
         if meta.world != world {
-            bail!("{}: was written by a run on {} device(s), this one has {world} (the global batch would change)", dir.display(), meta.world);
+            bail!(
+                "{}: was written by a run on {} device(s), this one has {world} (the global batch would change)",
+                dir.display(),
+                meta.world
+            );
         }
         if !same_training(&meta.run_config, cfg) {
             bail!("{}: was written by a run with another configuration (model, data, batch, optimizer, schedule or seed differ)", dir.display());
@@ -305,17 +304,13 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         (mc, model, opt, meta.step, Some(meta))
     } else {
         if !checkpoint::complete(&run_dir)?.is_empty() {
-            bail!(
-                "{}: already has checkpoints; pass --resume latest, or choose another --out",
-                run_dir.display()
-            );
+            bail!("{}: already has checkpoints; pass --resume latest, or choose another --out", run_dir.display());
         }
         let (mc, model) = match (&cfg.model.preset, &cfg.model.init_from) {
             (Some(p), _) => {
                 let vocab = tok.get_vocab_size(true).div_ceil(64) * 64;
                 let mc = preset_config(p, vocab);
-                let mut init =
-                    RandomInit::new(&mc, cfg.run.seed).with_std(cfg.model.init_std as f32);
+                let mut init = RandomInit::new(&mc, cfg.run.seed).with_std(cfg.model.init_std as f32);
                 let m = Lfm2Model::build(&mc, &ad, &mut init).map_err(|e| anyhow!("{e}"))?;
                 (mc, m)
             }
@@ -335,22 +330,11 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
             let ds = cfg.data.dataset.clone().unwrap();
             let state = resumed_meta.as_ref().and_then(|m| m.loader.clone());
             let lc = LoaderConfig::train(cfg.batch.micro_batch, cfg.data.seq_len, cfg.run.seed);
-            Data::Pretrain {
-                train: Loader::new(&ds, lc, state)?,
-                dataset: ds,
-            }
+            Data::Pretrain { train: Loader::new(&ds, lc, state)?, dataset: ds }
         }
         Job::Sft => {
-            let ro = RenderOptions {
-                train_on: cfg.data.train_on,
-                ..Default::default()
-            };
-            let (ex, skipped) = sft::load_examples(
-                cfg.data.sft_jsonl.as_ref().unwrap(),
-                &tok,
-                &ro,
-                cfg.data.seq_len,
-            )?;
+            let ro = RenderOptions { train_on: cfg.data.train_on, ..Default::default() };
+            let (ex, skipped) = sft::load_examples(cfg.data.sft_jsonl.as_ref().unwrap(), &tok, &ro, cfg.data.seq_len)?;
             if skipped > 0 {
                 eprintln!("warning: {skipped} conversations skipped: no assistant token within seq_len = {} (no reply, or truncated away)", cfg.data.seq_len);
             }
@@ -359,28 +343,18 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
                 None => None,
             };
             let state = resumed_meta.as_ref().and_then(|m| m.sft.clone());
-            Data::Sft {
-                train: SftLoader::new(ex, cfg.batch.micro_batch, pad, cfg.run.seed, state)?,
-                val,
-            }
+            Data::Sft { train: SftLoader::new(ex, cfg.batch.micro_batch, pad, cfg.run.seed, state)?, val }
         }
     };
 
-    let sched = Schedule::new(
-        &cfg.schedule,
-        cfg.optim.lr,
-        cfg.optim.min_lr_ratio,
-        cfg.run.steps,
-    );
+    let sched = Schedule::new(&cfg.schedule, cfg.optim.lr, cfg.optim.min_lr_ratio, cfg.run.steps);
     let accum = cfg.accum_per_device(world);
     let mut log = MetricsLog::open(&run_dir, resumed_meta.as_ref().map(|m| m.step))?;
     let mut tokens_seen = resumed_meta.as_ref().map_or(0, |m| m.tokens_seen);
     let elapsed0 = resumed_meta.as_ref().map_or(0.0, |m| m.elapsed_s);
     let mut last_val = resumed_meta.as_ref().and_then(|m| m.last_val_loss);
     let started = Instant::now();
-    let end = opts
-        .stop_after
-        .map_or(cfg.run.steps, |s| s.min(cfg.run.steps));
+    let end = opts.stop_after.map_or(cfg.run.steps, |s| s.min(cfg.run.steps));
     let title = format!(
         "{} · {} · LFM2 {:.1}M params, {} blocks ({}), hidden {}",
         run_dir.file_name().map_or_else(|| run_dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
@@ -394,14 +368,9 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         model_cfg.hidden_size
     );
 
-    let pb = if opts.progress {
-        ProgressBar::new(cfg.run.steps)
-    } else {
-        ProgressBar::hidden()
-    };
+    let pb = if opts.progress { ProgressBar::new(cfg.run.steps) } else { ProgressBar::hidden() };
     pb.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]")
-            .expect("template"),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]").expect("template"),
     );
     pb.set_position(start);
 
@@ -449,28 +418,18 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         log.write(&rec)?;
         last_loss = loss;
         pb.set_position(step);
-        pb.set_message(format!(
-            "loss {loss:.4} lr {lr:.2e} |g| {norm:.3} {:.0} tok/s",
-            rec.tokens_per_s
-        ));
+        pb.set_message(format!("loss {loss:.4} lr {lr:.2e} |g| {norm:.3} {:.0} tok/s", rec.tokens_per_s));
 
         let is_last = step == cfg.run.steps;
         if (cfg.run.eval_every > 0 && step % cfg.run.eval_every == 0) || is_last {
             if let Some(v) = evaluate(&model, &data, cfg, &ad, pad)? {
-                log.write(&ValRecord {
-                    step,
-                    val_loss: v,
-                    val_ppl: v.exp(),
-                })?;
+                log.write(&ValRecord { step, val_loss: v, val_ppl: v.exp() })?;
                 last_val = Some(v);
                 pb.println(format!("step {step}: val loss {v:.4} (ppl {:.2})", v.exp()));
             }
             metrics::plot_run(&run_dir, &title)?;
         }
-        if (cfg.run.checkpoint_every > 0 && step % cfg.run.checkpoint_every == 0)
-            || is_last
-            || step == end
-        {
+        if (cfg.run.checkpoint_every > 0 && step % cfg.run.checkpoint_every == 0) || is_last || step == end {
             let meta = Meta {
                 world,
                 format: checkpoint::FORMAT.into(),
@@ -510,11 +469,8 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         steps_done: step,
         last_loss,
         last_val_loss: last_val,
-        last_checkpoint: last_ckpt.or_else(|| {
-            checkpoint::complete(&cfg.run.out)
-                .ok()
-                .and_then(|mut v| v.pop().map(|x| x.1))
-        }),
+        last_checkpoint: last_ckpt
+            .or_else(|| checkpoint::complete(&cfg.run.out).ok().and_then(|mut v| v.pop().map(|x| x.1))),
         tokens_per_s: run_tokens as f64 / started.elapsed().as_secs_f64().max(1e-9),
     })
 }

@@ -31,21 +31,11 @@ fn optim(lr: f64, wd: f64) -> OptimSection {
 fn i64s(st: &SafeTensors, name: &str) -> (Vec<usize>, Vec<i64>) {
     let v = st.tensor(name).unwrap();
     assert_eq!(v.dtype(), safetensors::Dtype::I64);
-    (
-        v.shape().to_vec(),
-        v.data()
-            .chunks_exact(8)
-            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-            .collect(),
-    )
+    (v.shape().to_vec(), v.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect())
 }
 
 fn hf_map(model: &Lfm2Model, cfg: &lfm_model::Lfm2Config) -> BTreeMap<String, Vec<f32>> {
-    model
-        .hf_tensors(cfg)
-        .into_iter()
-        .map(|(slot, _, v)| (slot.hf_name(), v))
-        .collect()
+    model.hf_tensors(cfg).into_iter().map(|(slot, _, v)| (slot.hf_name(), v)).collect()
 }
 
 /// The fixture's batch of 2 rows, fed as two micro-batches of one row and accumulated with the
@@ -62,25 +52,14 @@ fn first_step_matches_transformers_and_adamw_closed_form() {
     let (shape, ids) = i64s(&st, "input_ids");
     let (_, labels) = i64s(&st, "labels");
     let (b, t) = (shape[0], shape[1]);
-    let targets = |row: usize| {
-        labels[row * t + 1..(row + 1) * t]
-            .iter()
-            .filter(|&&l| l != -100)
-            .count()
-    };
+    let targets = |row: usize| labels[row * t + 1..(row + 1) * t].iter().filter(|&&l| l != -100).count();
     let total: usize = (0..b).map(targets).sum();
 
     let mut acc = GradAccumulator::default();
     let mut loss_sum = 0.0f64;
     for row in 0..b {
-        let x = Tensor::<2, Int>::from_data(
-            TensorData::new(ids[row * t..(row + 1) * t].to_vec(), [1, t]),
-            &device,
-        );
-        let y = Tensor::<2, Int>::from_data(
-            TensorData::new(labels[row * t..(row + 1) * t].to_vec(), [1, t]),
-            &device,
-        );
+        let x = Tensor::<2, Int>::from_data(TensorData::new(ids[row * t..(row + 1) * t].to_vec(), [1, t]), &device);
+        let y = Tensor::<2, Int>::from_data(TensorData::new(labels[row * t..(row + 1) * t].to_vec(), [1, t]), &device);
         let loss = model.lm_loss(x, y);
         let w = targets(row) as f32 / total as f32;
         loss_sum += loss.clone().into_scalar::<f32>() as f64 * targets(row) as f64;
@@ -88,10 +67,7 @@ fn first_step_matches_transformers_and_adamw_closed_form() {
     }
     let loss = loss_sum / total as f64;
     let want = r.read("loss").unwrap().1[0] as f64;
-    assert!(
-        (loss - want).abs() <= 1e-5,
-        "loss {loss} vs transformers {want}"
-    );
+    assert!((loss - want).abs() <= 1e-5, "loss {loss} vs transformers {want}");
 
     let grads = hf_map(&grads_as_model(&model, &acc).unwrap(), &cfg);
     let mut checked = 0;
@@ -103,21 +79,11 @@ fn first_step_matches_transformers_and_adamw_closed_form() {
         if r.names().contains(&key.as_str()) {
             let want = r.read(&key).unwrap().1[0] as f64;
             let rel = (norm.sqrt() - want).abs() / want;
-            assert!(
-                rel <= 1e-4,
-                "{key}: {} vs {want} (rel {rel:e})",
-                norm.sqrt()
-            );
+            assert!(rel <= 1e-4, "{key}: {} vs {want} (rel {rel:e})", norm.sqrt());
             checked += 1;
         }
     }
-    assert_eq!(
-        checked,
-        r.names()
-            .iter()
-            .filter(|n| n.starts_with("grad_norm."))
-            .count()
-    );
+    assert_eq!(checked, r.names().iter().filter(|n| n.starts_with("grad_norm.")).count());
     // The global norm used for clipping is the norm over all parameters.
     assert!((acc.global_norm() - sq.sqrt()).abs() <= 1e-5 * sq.sqrt());
 
@@ -128,10 +94,7 @@ fn first_step_matches_transformers_and_adamw_closed_form() {
         // Module path → decay flag, carried over to HF names by mapping a marker model.
         let paths = param_paths(&model);
         let o = optim(lr, wd);
-        paths
-            .into_iter()
-            .map(|(p, rank)| (p.clone(), decays(&p, rank, &o)))
-            .collect()
+        paths.into_iter().map(|(p, rank)| (p.clone(), decays(&p, rank, &o))).collect()
     };
     assert!(decayed.iter().any(|(_, &d)| d) && decayed.iter().any(|(_, &d)| !d));
     let mut opt = AdamW::new(optim(lr, wd));
@@ -142,16 +105,11 @@ fn first_step_matches_transformers_and_adamw_closed_form() {
     for (name, p0) in &before {
         let g = &grads[name];
         let p1 = &after[name];
-        let decay =
-            !name.contains("norm") && !name.contains("embed_tokens") && !name.ends_with("bias");
+        let decay = !name.contains("norm") && !name.contains("embed_tokens") && !name.ends_with("bias");
         for i in 0..p0.len() {
             let (p, gi) = (p0[i] as f64, g[i] as f64);
             let want = p * if decay { 1.0 - lr * wd } else { 1.0 } - lr * gi / (gi.abs() + 1e-8);
-            assert!(
-                (p1[i] as f64 - want).abs() <= 1e-6,
-                "{name}[{i}]: {} vs {want}",
-                p1[i]
-            );
+            assert!((p1[i] as f64 - want).abs() <= 1e-6, "{name}[{i}]: {} vs {want}", p1[i]);
         }
     }
     assert_eq!(opt.step, 1);
@@ -173,9 +131,7 @@ fn tiny_model_overfits_one_batch() {
     let mut x = 12345u64;
     let ids: Vec<i64> = (0..66)
         .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (14 + (x >> 33) % 240) as i64
         })
         .collect();
@@ -194,12 +150,6 @@ fn tiny_model_overfits_one_batch() {
         model = opt.step(model, &mut acc, 3e-3).unwrap();
     }
     println!("overfit: loss {first:.3} -> {last:.4}");
-    assert!(
-        (first - (256f64).ln()).abs() < 0.3,
-        "starts near ln V: {first}"
-    );
-    assert!(
-        last < 0.05,
-        "a 64-token batch is memorised: final loss {last}"
-    );
+    assert!((first - (256f64).ln()).abs() < 0.3, "starts near ln V: {first}");
+    assert!(last < 0.05, "a 64-token batch is memorised: final loss {last}");
 }

@@ -21,7 +21,11 @@ fn toy_config(out: &Path, edit: impl Fn(&mut GrpoConfig)) -> GrpoConfig {
 }
 
 fn records(dir: &Path) -> Vec<GrpoRecord> {
-    std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -52,20 +56,32 @@ fn resume_reproduces_the_uninterrupted_run_exactly() {
     assert_eq!(rb.len(), 4, "one object per step, the interrupted tail replaced");
     for (x, y) in ra.iter().zip(&rb) {
         assert_eq!(x.step, y.step);
-        assert_eq!((x.reward_mean, x.loss, x.grad_norm, x.kl, x.clip_frac, x.completion_len), (y.reward_mean, y.loss, y.grad_norm, y.kl, y.clip_frac, y.completion_len), "step {}", x.step);
+        assert_eq!(
+            (x.reward_mean, x.loss, x.grad_norm, x.kl, x.clip_frac, x.completion_len),
+            (y.reward_mean, y.loss, y.grad_norm, y.kl, y.clip_frac, y.completion_len),
+            "step {}",
+            x.step
+        );
         assert_eq!(x.rewards, y.rewards);
     }
     // With beta > 0 the reference is loaded. Until the first update that has a gradient, the
     // policy is the reference and the KL is exactly 0 (both score with the same kernels); from
     // the next step on the policy has moved and the KL is positive.
     let moved = ra.iter().position(|r| r.grad_norm > 0.0).expect("some step earns a reward and updates the policy");
-    assert!(moved + 1 < ra.len(), "the policy should move before the last step: {:?}", ra.iter().map(|r| r.grad_norm).collect::<Vec<_>>());
+    assert!(
+        moved + 1 < ra.len(),
+        "the policy should move before the last step: {:?}",
+        ra.iter().map(|r| r.grad_norm).collect::<Vec<_>>()
+    );
     let kls: Vec<f64> = ra.iter().map(|r| r.kl).collect();
     assert!(kls[..moved].iter().all(|&k| k == 0.0), "{kls:?}");
     assert!(kls[moved + 1..].iter().all(|&k| k > 0.0), "{kls:?}");
     let bytes = |d: &Path, f: &str| std::fs::read(d.join("checkpoints/step-000004").join(f)).unwrap();
     assert!(bytes(&a, "model.safetensors") == bytes(&b, "model.safetensors"), "weights differ after resume");
-    assert!(bytes(&a, "optimizer.safetensors") == bytes(&b, "optimizer.safetensors"), "optimizer state differs after resume");
+    assert!(
+        bytes(&a, "optimizer.safetensors") == bytes(&b, "optimizer.safetensors"),
+        "optimizer state differs after resume"
+    );
     assert!(a.join("reward.png").exists());
     // A run directory with checkpoints is not silently overwritten.
     let e = run(&cfg_a, &device, &GrpoOptions::default()).unwrap_err().to_string();

@@ -56,46 +56,20 @@ fn resume_is_bit_exact() {
 
     // Interrupted after N steps (as if killed right after the step-N checkpoint), then resumed.
     let b = pretrain_config(&ds, &tmp.path().join("b"), 2 * N, 3e-3, sched, extra);
-    let sb = run(
-        &b,
-        &cpu(),
-        &RunOptions {
-            stop_after: Some(N),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let sb = run(&b, &cpu(), &RunOptions { stop_after: Some(N), ..Default::default() }).unwrap();
     assert_eq!(sb.steps_done, N);
     // A fresh start into a directory with checkpoints is refused.
-    let e = run(&b, &cpu(), &RunOptions::default())
-        .unwrap_err()
-        .to_string();
+    let e = run(&b, &cpu(), &RunOptions::default()).unwrap_err().to_string();
     assert!(e.contains("--resume"), "{e}");
-    let sb = run(
-        &b,
-        &cpu(),
-        &RunOptions {
-            resume: Some("latest".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let sb = run(&b, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
     assert_eq!(sb.steps_done, 2 * N);
 
     let last = |dir: &Path| checkpoint::resolve(dir, "latest").unwrap();
     let (ca, cb) = (last(&a.run.out), last(&b.run.out));
-    assert!(
-        ca.ends_with(format!("step-{:06}", 2 * N)) && cb.ends_with(format!("step-{:06}", 2 * N))
-    );
+    assert!(ca.ends_with(format!("step-{:06}", 2 * N)) && cb.ends_with(format!("step-{:06}", 2 * N)));
     for f in ["model.safetensors", "optimizer.safetensors"] {
-        let (x, y) = (
-            std::fs::read(ca.join(f)).unwrap(),
-            std::fs::read(cb.join(f)).unwrap(),
-        );
-        assert!(
-            x == y,
-            "{f} differs between the uninterrupted and the resumed run"
-        );
+        let (x, y) = (std::fs::read(ca.join(f)).unwrap(), std::fs::read(cb.join(f)).unwrap());
+        assert!(x == y, "{f} differs between the uninterrupted and the resumed run");
     }
     // Same losses, learning rates, gradient norms and validation losses, step by step
     // (bit-for-bit: f64 equality of what was logged).
@@ -106,18 +80,11 @@ fn resume_is_bit_exact() {
     assert_eq!(va, vb);
     assert!(!va.is_empty());
     // The loader and meta agree too.
-    let (ma, mb) = (
-        checkpoint::read_meta(&ca).unwrap(),
-        checkpoint::read_meta(&cb).unwrap(),
-    );
+    let (ma, mb) = (checkpoint::read_meta(&ca).unwrap(), checkpoint::read_meta(&cb).unwrap());
     assert_eq!(ma.loader, mb.loader);
     assert_eq!(ma.tokens_seen, mb.tokens_seen);
     // keep_last = 2: only two complete checkpoints remain, no temp dirs.
-    let kept: Vec<u64> = checkpoint::complete(&a.run.out)
-        .unwrap()
-        .iter()
-        .map(|c| c.0)
-        .collect();
+    let kept: Vec<u64> = checkpoint::complete(&a.run.out).unwrap().iter().map(|c| c.0).collect();
     assert_eq!(kept, vec![6, 8]);
     let names: Vec<String> = std::fs::read_dir(checkpoint::root(&a.run.out))
         .unwrap()
@@ -140,27 +107,12 @@ fn resume_refuses_a_changed_config() {
     let ds = tiny_dataset(tmp.path(), 120, 400, 0.0);
     let sched = "kind = \"constant\"\nwarmup_steps = 0";
     let a = pretrain_config(&ds, &tmp.path().join("a"), 2, 1e-3, sched, "");
-    run(
-        &a,
-        &cpu(),
-        &RunOptions {
-            stop_after: Some(1),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    run(&a, &cpu(), &RunOptions { stop_after: Some(1), ..Default::default() }).unwrap();
     let mut changed = a.clone();
     changed.optim.lr = 2e-3;
-    let e = run(
-        &changed,
-        &cpu(),
-        &RunOptions {
-            resume: Some("latest".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap_err()
-    .to_string();
+    let e = run(&changed, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() })
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("another configuration"), "{e}");
 }
 
@@ -170,26 +122,11 @@ fn nonfinite_loss_stops_and_keeps_the_last_good_checkpoint() {
     let ds = tiny_dataset(tmp.path(), 120, 400, 0.0);
     // lr = 1e30: step 1 moves every weight by ~1e30, so step 2's activations overflow f32.
     let sched = "kind = \"constant\"\nwarmup_steps = 0";
-    let mut c = pretrain_config(
-        &ds,
-        &tmp.path().join("r"),
-        5,
-        1e30,
-        sched,
-        "checkpoint_every = 1",
-    );
+    let mut c = pretrain_config(&ds, &tmp.path().join("r"), 5, 1e30, sched, "checkpoint_every = 1");
     c.optim.grad_clip = 0.0;
-    let e = run(&c, &cpu(), &RunOptions::default())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("step 2") && (e.contains("loss is") || e.contains("gradient norm is")),
-        "{e}"
-    );
-    assert!(
-        e.contains("step-000001"),
-        "the message names the last good checkpoint: {e}"
-    );
+    let e = run(&c, &cpu(), &RunOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("step 2") && (e.contains("loss is") || e.contains("gradient norm is")), "{e}");
+    assert!(e.contains("step-000001"), "the message names the last good checkpoint: {e}");
     let kept = checkpoint::complete(&c.run.out).unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0].0, 1);
@@ -202,14 +139,7 @@ fn validation_loss_falls_well_below_unigram_entropy() {
     let ds = tiny_dataset(tmp.path(), 800, 1024, 0.05);
     let h = lfm_data::loader::unigram_entropy(&ds).unwrap();
     let sched = "kind = \"cosine\"\nwarmup_steps = 20";
-    let mut c = pretrain_config(
-        &ds,
-        &tmp.path().join("r"),
-        200,
-        3e-3,
-        sched,
-        "eval_every = 100",
-    );
+    let mut c = pretrain_config(&ds, &tmp.path().join("r"), 200, 3e-3, sched, "eval_every = 100");
     c.data.seq_len = 64;
     c.batch.micro_batch = 8;
     c.batch.grad_accum = 1;
@@ -217,16 +147,9 @@ fn validation_loss_falls_well_below_unigram_entropy() {
     let s = run(&c, &cpu(), &RunOptions::default()).unwrap();
     let val = s.last_val_loss.unwrap();
     let (train, vals) = curves(&c.run.out);
-    println!(
-        "unigram entropy {h:.3} nats; first train loss {:.3}; val losses {vals:?}",
-        train[0].1
-    );
+    println!("unigram entropy {h:.3} nats; first train loss {:.3}; val losses {vals:?}", train[0].1);
     // Starts near uniform (ln V), ends well below what a unigram model could reach.
-    assert!(
-        (train[0].1 - (1024f64).ln()).abs() < 0.5,
-        "first loss {}",
-        train[0].1
-    );
+    assert!((train[0].1 - (1024f64).ln()).abs() < 0.5, "first loss {}", train[0].1);
     assert!(val < h - 0.6, "val loss {val:.3} vs unigram entropy {h:.3}");
 }
 
@@ -267,29 +190,11 @@ checkpoint_every = 3
             out.display()
         )
     };
-    let a =
-        lfm_train::config::RunConfig::from_toml(&text(&tmp.path().join("a")), "sft.toml").unwrap();
-    let b =
-        lfm_train::config::RunConfig::from_toml(&text(&tmp.path().join("b")), "sft.toml").unwrap();
+    let a = lfm_train::config::RunConfig::from_toml(&text(&tmp.path().join("a")), "sft.toml").unwrap();
+    let b = lfm_train::config::RunConfig::from_toml(&text(&tmp.path().join("b")), "sft.toml").unwrap();
     let s = run(&a, &cpu(), &RunOptions::default()).unwrap();
-    run(
-        &b,
-        &cpu(),
-        &RunOptions {
-            stop_after: Some(3),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    run(
-        &b,
-        &cpu(),
-        &RunOptions {
-            resume: Some("latest".into()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    run(&b, &cpu(), &RunOptions { stop_after: Some(3), ..Default::default() }).unwrap();
+    run(&b, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
     let (ta, va) = curves(&a.run.out);
     let (tb, vb) = curves(&b.run.out);
     assert_eq!(ta, tb);
@@ -308,11 +213,7 @@ checkpoint_every = 3
 
 #[test]
 fn shipped_configs_parse() {
-    for (name, accum) in [
-        ("quickstart.toml", 1),
-        ("lfm2-350m-cpt.toml", 16),
-        ("sft-tools.toml", 4),
-    ] {
+    for (name, accum) in [("quickstart.toml", 1), ("lfm2-350m-cpt.toml", 16), ("sft-tools.toml", 4)] {
         let c = lfm_train::config::RunConfig::load(&repo().join("configs").join(name)).unwrap();
         assert_eq!(c.accum(), accum, "{name}");
     }
@@ -333,9 +234,15 @@ fn data_parallel_matches_single_device_accumulation() {
     let devices = lfm_model::device::parse_devices("cpu,cpu").unwrap();
     lfm_train::trainer::run_parallel(&dp, &devices, &RunOptions { stop_after: Some(2), ..Default::default() }).unwrap();
     // Resuming on another device count is refused (the global batch would change).
-    let e = run(&dp, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap_err().to_string();
+    let e =
+        run(&dp, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap_err().to_string();
     assert!(e.contains("2 device(s)"), "{e}");
-    lfm_train::trainer::run_parallel(&dp, &devices, &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
+    lfm_train::trainer::run_parallel(
+        &dp,
+        &devices,
+        &RunOptions { resume: Some("latest".into()), ..Default::default() },
+    )
+    .unwrap();
     let (t1, v1) = curves(&single.run.out);
     let (t2, v2) = curves(&dp.run.out);
     assert_eq!(t1.len(), t2.len());

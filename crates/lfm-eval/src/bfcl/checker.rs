@@ -89,7 +89,13 @@ fn answer_type(allowed: &[PyVal]) -> Option<&'static str> {
 }
 
 /// Type check; `Ok(true)` when the value passed only through the "variable" escape.
-fn type_check(param: &str, value: &PyVal, allowed: &[PyVal], expected: &str, nested: Option<&str>) -> Result<bool, Failure> {
+fn type_check(
+    param: &str,
+    value: &PyVal,
+    allowed: &[PyVal],
+    expected: &str,
+    nested: Option<&str>,
+) -> Result<bool, Failure> {
     let ans_t = answer_type(allowed);
     let is_variable = ans_t.is_some_and(|t| t != expected);
     if value.type_name() == expected {
@@ -106,7 +112,10 @@ fn type_check(param: &str, value: &PyVal, allowed: &[PyVal], expected: &str, nes
                 return Ok(is_variable);
             }
         }
-        return fail("type_error:nested", format!("nested type checking failed for {param:?}: expected elements of type {nested}"));
+        return fail(
+            "type_error:nested",
+            format!("nested type checking failed for {param:?}: expected elements of type {nested}"),
+        );
     }
     if ans_t.is_some_and(|t| t == value.type_name()) {
         return Ok(true);
@@ -135,12 +144,16 @@ fn list_check(param: &str, v: &[PyVal], allowed: &[PyVal]) -> Result<(), Failure
 }
 
 fn dict_check(param: &str, v: &[(PyVal, PyVal)], allowed: &[PyVal]) -> Result<(), Failure> {
-    let mut last = Failure { error_type: "dict_checker:unclear".into(), reason: format!("no candidate dict for {param:?}") };
+    let mut last =
+        Failure { error_type: "dict_checker:unclear".into(), reason: format!("no candidate dict for {param:?}") };
     'cands: for cand in allowed {
         let PyVal::Dict(cand) = cand else { continue };
         for (k, x) in v {
             let Some((_, choices)) = cand.iter().find(|(ck, _)| ck.py_eq(k)) else {
-                last = Failure { error_type: "value_error:dict_key".into(), reason: format!("unexpected dict key {} in {param:?}", k.repr()) };
+                last = Failure {
+                    error_type: "value_error:dict_key".into(),
+                    reason: format!("unexpected dict key {} in {param:?}", k.repr()),
+                };
                 continue 'cands;
             };
             let choices: Vec<PyVal> = match choices {
@@ -158,7 +171,10 @@ fn dict_check(param: &str, v: &[(PyVal, PyVal)], allowed: &[PyVal]) -> Result<()
         for (ck, choices) in cand {
             let optional = matches!(choices, PyVal::List(c) if contains(c, &PyVal::Str(String::new())));
             if !optional && !v.iter().any(|(k, _)| k.py_eq(ck)) {
-                last = Failure { error_type: "value_error:dict_key".into(), reason: format!("missing dict key {} in {param:?}", ck.repr()) };
+                last = Failure {
+                    error_type: "value_error:dict_key".into(),
+                    reason: format!("missing dict key {} in {param:?}", ck.repr()),
+                };
                 continue 'cands;
             }
         }
@@ -168,16 +184,23 @@ fn dict_check(param: &str, v: &[(PyVal, PyVal)], allowed: &[PyVal]) -> Result<()
 }
 
 fn list_dict_check(param: &str, v: &[PyVal], allowed: &[PyVal]) -> Result<(), Failure> {
-    let mut last = Failure { error_type: "list_dict_checker:unclear".into(), reason: format!("no candidate list for {param:?}") };
+    let mut last =
+        Failure { error_type: "list_dict_checker:unclear".into(), reason: format!("no candidate list for {param:?}") };
     'cands: for cand in allowed {
         let PyVal::List(cand) = cand else { continue };
         if cand.len() != v.len() {
-            last = Failure { error_type: "value_error:list_dict_count".into(), reason: format!("wrong number of dicts in {param:?}") };
+            last = Failure {
+                error_type: "value_error:list_dict_count".into(),
+                reason: format!("wrong number of dicts in {param:?}"),
+            };
             continue;
         }
         for (x, c) in v.iter().zip(cand) {
             let PyVal::Dict(d) = x else {
-                last = Failure { error_type: "value_error:list_dict_count".into(), reason: format!("non-dict element in {param:?}") };
+                last = Failure {
+                    error_type: "value_error:list_dict_count".into(),
+                    reason: format!("non-dict element in {param:?}"),
+                };
                 continue 'cands;
             };
             if let Err(f) = dict_check(param, d, std::slice::from_ref(c)) {
@@ -194,13 +217,19 @@ fn list_dict_check(param: &str, v: &[PyVal], allowed: &[PyVal]) -> Result<(), Fa
 pub fn check_call(doc: &Value, call: &Call, expected: &Value) -> Result<(), Failure> {
     let fname = doc.get("name").and_then(Value::as_str).unwrap_or_default();
     if call.name != fname {
-        return fail("simple_function_checker:wrong_func_name", format!("function name {:?} does not match {fname:?}", call.name));
+        return fail(
+            "simple_function_checker:wrong_func_name",
+            format!("function name {:?} does not match {fname:?}", call.name),
+        );
     }
     let empty = serde_json::Map::new();
     let answers = expected.get(fname).and_then(Value::as_object).unwrap_or(&empty);
     let params = doc.pointer("/parameters/properties").and_then(Value::as_object).unwrap_or(&empty);
-    let required: Vec<&str> =
-        doc.pointer("/parameters/required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let required: Vec<&str> = doc
+        .pointer("/parameters/required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     for r in &required {
         if !call.args.iter().any(|(k, _)| k == r) {
             return fail("simple_function_checker:missing_required", format!("missing required parameter {r:?}"));
@@ -261,7 +290,10 @@ pub fn check_call(doc: &Value, call: &Call, expected: &Value) -> Result<(), Fail
     for (param, allowed) in answers {
         let optional = allowed.as_array().is_some_and(|a| a.iter().any(|x| x.as_str() == Some("")));
         if !optional && !call.args.iter().any(|(k, _)| k == param) {
-            return fail("simple_function_checker:missing_optional", format!("optional parameter {param:?} not provided"));
+            return fail(
+                "simple_function_checker:missing_optional",
+                format!("optional parameter {param:?} not provided"),
+            );
         }
     }
     Ok(())
@@ -282,16 +314,22 @@ pub fn check(cat: Category, docs: &[Value], calls: &[Call], truth: &[Value]) -> 
             if calls.len() != 1 {
                 return fail("simple_function_checker:wrong_count", format!("expected 1 call, got {}", calls.len()));
             }
-            let doc = docs.first().ok_or_else(|| Failure { error_type: "data".into(), reason: "no function".into() })?;
+            let doc =
+                docs.first().ok_or_else(|| Failure { error_type: "data".into(), reason: "no function".into() })?;
             check_call(doc, &calls[0], truth.first().unwrap_or(&Value::Null))
         }
         Category::Multiple => {
             if calls.len() != truth.len() {
-                return fail("multiple_function_checker:wrong_count", format!("expected {} call(s), got {}", truth.len(), calls.len()));
+                return fail(
+                    "multiple_function_checker:wrong_count",
+                    format!("expected {} call(s), got {}", truth.len(), calls.len()),
+                );
             }
             let Some(t) = truth.first() else { return Ok(()) };
-            let doc = find_doc(docs, expected_name(t))
-                .ok_or_else(|| Failure { error_type: "data".into(), reason: format!("no function named {:?}", expected_name(t)) })?;
+            let doc = find_doc(docs, expected_name(t)).ok_or_else(|| Failure {
+                error_type: "data".into(),
+                reason: format!("no function named {:?}", expected_name(t)),
+            })?;
             check_call(doc, &calls[0], t)
         }
         Category::Parallel | Category::ParallelMultiple => {
@@ -303,8 +341,10 @@ pub fn check(cat: Category, docs: &[Value], calls: &[Call], truth: &[Value]) -> 
             }
             let mut used = vec![false; calls.len()];
             for t in truth {
-                let doc = find_doc(docs, expected_name(t))
-                    .ok_or_else(|| Failure { error_type: "data".into(), reason: format!("no function named {:?}", expected_name(t)) })?;
+                let doc = find_doc(docs, expected_name(t)).ok_or_else(|| Failure {
+                    error_type: "data".into(),
+                    reason: format!("no function named {:?}", expected_name(t)),
+                })?;
                 let hit = (0..calls.len()).find(|&i| !used[i] && check_call(doc, &calls[i], t).is_ok());
                 match hit {
                     Some(i) => used[i] = true,

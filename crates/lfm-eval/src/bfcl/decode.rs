@@ -22,7 +22,8 @@ pub struct Call {
 impl Call {
     /// `{name: {arg: value}}` as JSON (BFCL's decoded form).
     pub fn to_json(&self) -> serde_json::Value {
-        let args: serde_json::Map<String, serde_json::Value> = self.args.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+        let args: serde_json::Map<String, serde_json::Value> =
+            self.args.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
         serde_json::json!({ self.name.clone(): args })
     }
 }
@@ -93,13 +94,18 @@ fn resolve(e: &Expr) -> Result<PyVal, DecodeError> {
         Expr::Name(n) => PyVal::Str(n.clone()),
         Expr::List(v) => PyVal::List(v.iter().map(resolve).collect::<Result<_, _>>()?),
         Expr::Tuple(v) => PyVal::Tuple(v.iter().map(resolve).collect::<Result<_, _>>()?),
-        Expr::Dict(v) => PyVal::Dict(v.iter().map(|(k, x)| Ok((resolve(k)?, resolve(x)?))).collect::<Result<_, DecodeError>>()?),
+        Expr::Dict(v) => {
+            PyVal::Dict(v.iter().map(|(k, x)| Ok((resolve(k)?, resolve(x)?))).collect::<Result<_, DecodeError>>()?)
+        }
         Expr::Call { keywords, .. } => {
             if keywords.is_empty() {
                 PyVal::Str(unparse(e))
             } else {
                 let c = call(e)?;
-                PyVal::Dict(vec![(PyVal::Str(c.name), PyVal::Dict(c.args.into_iter().map(|(k, v)| (PyVal::Str(k), v)).collect()))])
+                PyVal::Dict(vec![(
+                    PyVal::Str(c.name),
+                    PyVal::Dict(c.args.into_iter().map(|(k, v)| (PyVal::Str(k), v)).collect()),
+                )])
             }
         }
         // Any unary operator: the negation of its operand, which must be a literal (`--2`,
@@ -163,7 +169,6 @@ fn json_calls_to_python(items: &[serde_json::Value]) -> Option<String> {
     Some(format!("[{}]", calls.join(", ")))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,7 +186,10 @@ mod tests {
         assert_eq!(c.args, vec![("number".into(), PyVal::Int(5))]);
         // Brackets added, positional dropped, names become strings, 1e3 a float.
         let c = one("f(1, a=x, b=1e3, c=None)");
-        assert_eq!(c.args, vec![("a".into(), PyVal::Str("x".into())), ("b".into(), PyVal::Float(1000.0)), ("c".into(), PyVal::None)]);
+        assert_eq!(
+            c.args,
+            vec![("a".into(), PyVal::Str("x".into())), ("b".into(), PyVal::Float(1000.0)), ("c".into(), PyVal::None)]
+        );
         // Unary operators all negate; arithmetic is evaluated.
         let c = one("[f(a=+5, b=not True, c=-2, d=2+3)]");
         assert_eq!(
@@ -190,15 +198,26 @@ mod tests {
         );
         // Nested calls.
         let c = one("[f(a=g(x=1), b=h(2))]");
-        assert_eq!(c.args[0].1, PyVal::Dict(vec![(PyVal::Str("g".into()), PyVal::Dict(vec![(PyVal::Str("x".into()), PyVal::Int(1))]))]));
+        assert_eq!(
+            c.args[0].1,
+            PyVal::Dict(vec![(PyVal::Str("g".into()), PyVal::Dict(vec![(PyVal::Str("x".into()), PyVal::Int(1))]))])
+        );
         assert_eq!(c.args[1].1, PyVal::Str("h(2)".into()));
         // Wrappers are decode failures for the bare decoder...
         assert!(decode_python("```python\n[f(a=1)]\n```").is_err());
         assert!(decode_python("Sure: [f(a=1)]").is_err());
         assert!(decode_python("<|tool_call_start|>[f(a=1)]<|tool_call_end|>").is_err());
         // ...and are stripped by the LFM2 extraction.
-        for t in ["<|tool_call_start|>[f(a=1)]<|tool_call_end|>", "```python\n[f(a=1)]\n```", "[{\"name\": \"f\", \"arguments\": {\"a\": 1}}]"] {
-            assert_eq!(decode_python(&extract_lfm2(t)).unwrap(), vec![Call { name: "f".into(), args: vec![("a".into(), PyVal::Int(1))] }], "{t}");
+        for t in [
+            "<|tool_call_start|>[f(a=1)]<|tool_call_end|>",
+            "```python\n[f(a=1)]\n```",
+            "[{\"name\": \"f\", \"arguments\": {\"a\": 1}}]",
+        ] {
+            assert_eq!(
+                decode_python(&extract_lfm2(t)).unwrap(),
+                vec![Call { name: "f".into(), args: vec![("a".into(), PyVal::Int(1))] }],
+                "{t}"
+            );
         }
     }
 }

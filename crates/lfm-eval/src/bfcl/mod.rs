@@ -67,8 +67,12 @@ pub fn score(rec: &Record, raw: &str, mode: Mode) -> Verdict {
             let has_call = matches!(&decoded, Ok(c) if !c.is_empty());
             let dj = decoded.as_ref().ok().map(|c| as_json(c));
             match (rec.category, has_call) {
-                (Category::Irrelevance, false) | (Category::Relevance, true) => Verdict { valid: true, error_type: None, reason: None, decoded: dj },
-                (Category::Irrelevance, true) => invalid("irrelevance_error:decoder_success", "a function was called".into(), dj),
+                (Category::Irrelevance, false) | (Category::Relevance, true) => {
+                    Verdict { valid: true, error_type: None, reason: None, decoded: dj }
+                }
+                (Category::Irrelevance, true) => {
+                    invalid("irrelevance_error:decoder_success", "a function was called".into(), dj)
+                }
                 _ => invalid("relevance_error:decoder_failed", "no function was called".into(), dj),
             }
         }
@@ -93,7 +97,8 @@ fn read_jsonl(path: &std::path::Path) -> anyhow::Result<Vec<Value>> {
         if line.trim().is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(line).map_err(|e| anyhow::anyhow!("{}:{}: invalid JSON: {e}", path.display(), i + 1))?;
+        let v: Value = serde_json::from_str(line)
+            .map_err(|e| anyhow::anyhow!("{}:{}: invalid JSON: {e}", path.display(), i + 1))?;
         out.push(v);
     }
     Ok(out)
@@ -111,8 +116,14 @@ pub fn load_records(questions: &std::path::Path, answers: Option<&std::path::Pat
     let mut by_id = std::collections::HashMap::new();
     if let (Some(ans), Some(p)) = (&ans, answers) {
         for (i, a) in ans.iter().enumerate() {
-            let id = a.get("id").and_then(Value::as_str).ok_or_else(|| anyhow::anyhow!("{}:{}: no \"id\"", p.display(), i + 1))?;
-            let gt = a.get("ground_truth").and_then(Value::as_array).ok_or_else(|| anyhow::anyhow!("{}:{}: no \"ground_truth\" list", p.display(), i + 1))?;
+            let id = a
+                .get("id")
+                .and_then(Value::as_str)
+                .ok_or_else(|| anyhow::anyhow!("{}:{}: no \"id\"", p.display(), i + 1))?;
+            let gt = a
+                .get("ground_truth")
+                .and_then(Value::as_array)
+                .ok_or_else(|| anyhow::anyhow!("{}:{}: no \"ground_truth\" list", p.display(), i + 1))?;
             by_id.insert(id.to_string(), gt.clone());
         }
     }
@@ -120,7 +131,8 @@ pub fn load_records(questions: &std::path::Path, answers: Option<&std::path::Pat
     for (i, q) in qs.iter().enumerate() {
         let at = || format!("{}:{}", questions.display(), i + 1);
         let id = q.get("id").and_then(Value::as_str).ok_or_else(|| anyhow::anyhow!("{}: no \"id\"", at()))?;
-        let category = Category::from_id(id).ok_or_else(|| anyhow::anyhow!("{}: unknown category for id {id:?}", at()))?;
+        let category =
+            Category::from_id(id).ok_or_else(|| anyhow::anyhow!("{}: unknown category for id {id:?}", at()))?;
         let functions = q.get("function").and_then(Value::as_array).cloned().unwrap_or_default();
         let truth = match category {
             Category::Irrelevance | Category::Relevance => vec![],

@@ -86,7 +86,10 @@ impl PyVal {
             PyVal::List(v) => format!("[{}]", v.iter().map(PyVal::repr).collect::<Vec<_>>().join(", ")),
             PyVal::Tuple(v) if v.len() == 1 => format!("({},)", v[0].repr()),
             PyVal::Tuple(v) => format!("({})", v.iter().map(PyVal::repr).collect::<Vec<_>>().join(", ")),
-            PyVal::Dict(v) => format!("{{{}}}", v.iter().map(|(k, x)| format!("{}: {}", k.repr(), x.repr())).collect::<Vec<_>>().join(", ")),
+            PyVal::Dict(v) => format!(
+                "{{{}}}",
+                v.iter().map(|(k, x)| format!("{}: {}", k.repr(), x.repr())).collect::<Vec<_>>().join(", ")
+            ),
         }
     }
 
@@ -214,7 +217,11 @@ pub enum Expr {
     Tuple(Vec<Expr>),
     Set(Vec<Expr>),
     Dict(Vec<(Expr, Expr)>),
-    Call { func: Box<Expr>, args: Vec<Expr>, keywords: Vec<(Option<String>, Expr)> },
+    Call {
+        func: Box<Expr>,
+        args: Vec<Expr>,
+        keywords: Vec<(Option<String>, Expr)>,
+    },
     Unary(UnOp, Box<Expr>),
     Binary(Box<Expr>, BinOp, Box<Expr>),
     /// `value[index]`; slices are kept as their source text.
@@ -307,9 +314,9 @@ fn tokenize(src: &str) -> Result<Vec<Tok>, String> {
 /// Python's reserved words (besides True/False/None).
 fn is_keyword(n: &str) -> bool {
     [
-        "and", "or", "not", "in", "is", "if", "else", "for", "lambda", "def", "class", "return", "import", "from", "while", "with",
-        "yield", "await", "async", "del", "pass", "raise", "try", "except", "finally", "global", "nonlocal", "assert", "break",
-        "continue", "elif", "as", "True", "False", "None",
+        "and", "or", "not", "in", "is", "if", "else", "for", "lambda", "def", "class", "return", "import", "from",
+        "while", "with", "yield", "await", "async", "del", "pass", "raise", "try", "except", "finally", "global",
+        "nonlocal", "assert", "break", "continue", "elif", "as", "True", "False", "None",
     ]
     .contains(&n)
 }
@@ -600,7 +607,9 @@ impl Parser {
                             return Err("iterable argument unpacking follows keyword argument unpacking".into());
                         }
                         args.push(Expr::Starred(Box::new(self.expr()?)));
-                    } else if matches!(self.peek(), Some(Tok::Name(_))) && matches!(self.toks.get(self.pos + 1), Some(Tok::Op("="))) {
+                    } else if matches!(self.peek(), Some(Tok::Name(_)))
+                        && matches!(self.toks.get(self.pos + 1), Some(Tok::Op("=")))
+                    {
                         let Some(Tok::Name(k)) = self.peek().cloned() else { unreachable!() };
                         if is_keyword(&k) {
                             return Err(format!("invalid syntax: keyword {k} used as an argument name"));
@@ -785,7 +794,10 @@ pub fn unparse(e: &Expr) -> String {
         Expr::Tuple(v) if v.len() == 1 => format!("({},)", unparse(&v[0])),
         Expr::Tuple(v) => format!("({})", v.iter().map(unparse).collect::<Vec<_>>().join(", ")),
         Expr::Set(v) => format!("{{{}}}", v.iter().map(unparse).collect::<Vec<_>>().join(", ")),
-        Expr::Dict(v) => format!("{{{}}}", v.iter().map(|(k, x)| format!("{}: {}", unparse(k), unparse(x))).collect::<Vec<_>>().join(", ")),
+        Expr::Dict(v) => format!(
+            "{{{}}}",
+            v.iter().map(|(k, x)| format!("{}: {}", unparse(k), unparse(x))).collect::<Vec<_>>().join(", ")
+        ),
         Expr::Call { func, args, keywords } => {
             let mut parts: Vec<String> = args.iter().map(unparse).collect();
             for (k, v) in keywords {
@@ -1015,7 +1027,19 @@ mod tests {
 
     #[test]
     fn unsupported_syntax_is_an_error_not_a_panic() {
-        for s in ["f(x=lambda y: y)", "a[0, 1]", "f(class=1)", "x if y else z", "1 < 2", "[x for x in y]", "f(a=1, 2)", "'unterminated", "1j", "f(", ""] {
+        for s in [
+            "f(x=lambda y: y)",
+            "a[0, 1]",
+            "f(class=1)",
+            "x if y else z",
+            "1 < 2",
+            "[x for x in y]",
+            "f(a=1, 2)",
+            "'unterminated",
+            "1j",
+            "f(",
+            "",
+        ] {
             assert!(parse(s).and_then(|e| eval(&e).map(|_| ())).is_err(), "{s}");
         }
     }

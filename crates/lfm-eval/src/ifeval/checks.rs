@@ -47,7 +47,9 @@ pub fn py_islower(s: &str) -> bool {
 }
 
 fn kw_str<'a>(kw: &'a Map<String, Value>, k: &str, id: &str) -> Result<&'a str, CheckError> {
-    kw.get(k).and_then(Value::as_str).ok_or_else(|| CheckError::BadKwargs(format!("{id}: kwarg {k:?} must be a string")))
+    kw.get(k)
+        .and_then(Value::as_str)
+        .ok_or_else(|| CheckError::BadKwargs(format!("{id}: kwarg {k:?} must be a string")))
 }
 
 fn kw_int(kw: &Map<String, Value>, k: &str, id: &str) -> Result<i64, CheckError> {
@@ -75,7 +77,10 @@ fn relation(kw: &Map<String, Value>, k: &str, id: &str, actual: i64, n: i64) -> 
 }
 
 fn re_ci(pattern: &str, id: &str) -> Result<Regex, CheckError> {
-    RegexBuilder::new(pattern).case_insensitive(true).build().map_err(|e| CheckError::BadKwargs(format!("{id}: bad pattern {pattern:?}: {e}")))
+    RegexBuilder::new(pattern)
+        .case_insensitive(true)
+        .build()
+        .map_err(|e| CheckError::BadKwargs(format!("{id}: bad pattern {pattern:?}: {e}")))
 }
 
 fn re(pattern: &str) -> Regex {
@@ -194,7 +199,8 @@ pub fn check(id: &str, kw: &Map<String, Value>, response: &str) -> Result<bool, 
             let splitter = kw_str(kw, "section_spliter", id)?;
             // The splitter is used as a regex, unescaped, as upstream does.
             let pat = format!(r"\s?{splitter}\s?\d+\s?");
-            let pieces = Regex::new(&pat).map_err(|e| CheckError::BadKwargs(format!("{id}: {e}")))?.split(r).count() as i64;
+            let pieces =
+                Regex::new(&pat).map_err(|e| CheckError::BadKwargs(format!("{id}: {e}")))?.split(r).count() as i64;
             pieces - 1 >= kw_int(kw, "num_sections", id)?
         }
         "detectable_format:json_format" => {
@@ -346,9 +352,21 @@ mod tests {
         assert!(ok("detectable_format:number_bullet_lists", json!({"num_bullets": 2}), "* a\n*italic* b"));
         assert!(ok("detectable_content:postscript", json!({"postscript_marker": "P.S."}), "Bye.\nP.P.S. more"));
         assert!(ok("detectable_content:postscript", json!({"postscript_marker": "P.S."}), "mid p.s. sentence"));
-        assert!(!ok("detectable_format:multiple_sections", json!({"section_spliter": "SECTION", "num_sections": 1}), "Section 1 x"));
-        assert!(ok("detectable_format:multiple_sections", json!({"section_spliter": "SECTION", "num_sections": 1}), "xSECTION1y"));
-        assert!(!ok("detectable_format:multiple_sections", json!({"section_spliter": "SECTION", "num_sections": 1}), "SECTION X"));
+        assert!(!ok(
+            "detectable_format:multiple_sections",
+            json!({"section_spliter": "SECTION", "num_sections": 1}),
+            "Section 1 x"
+        ));
+        assert!(ok(
+            "detectable_format:multiple_sections",
+            json!({"section_spliter": "SECTION", "num_sections": 1}),
+            "xSECTION1y"
+        ));
+        assert!(!ok(
+            "detectable_format:multiple_sections",
+            json!({"section_spliter": "SECTION", "num_sections": 1}),
+            "SECTION X"
+        ));
         assert!(ok("detectable_format:json_format", json!({}), "```json\n42\n```"));
         assert!(ok("detectable_format:json_format", json!({}), "{\"a\": NaN}"));
         assert!(!ok("detectable_format:json_format", json!({}), "Here: ```json\n{}\n```"));
@@ -360,7 +378,11 @@ mod tests {
         assert!(ok("startend:end_checker", json!({"end_phrase": "Any questions?"}), "\"... any QUESTIONS?\""));
         assert!(!ok("startend:quotation", json!({}), "\u{201c}curly\u{201d}"));
         assert!(ok("detectable_content:number_placeholders", json!({"num_placeholders": 2}), "[](x) and [a]"));
-        assert!(ok("length_constraints:number_words", json!({"num_words": 4, "relation": "at least"}), "state-of-the-art"));
+        assert!(ok(
+            "length_constraints:number_words",
+            json!({"num_words": 4, "relation": "at least"}),
+            "state-of-the-art"
+        ));
         assert!(!ok("length_constraints:number_words", json!({"num_words": 2, "relation": "less than"}), "don't"));
         assert!(ok("punctuation:no_comma", json!({}), "full-width \u{ff0c} only"));
         assert!(ok("detectable_format:constrained_response", json!({}), "Well. My answer is maybe. Bye"));
@@ -368,6 +390,9 @@ mod tests {
         assert!(ok("combination:repeat_prompt", json!({"prompt_to_repeat": "Say hi."}), "  say HI. then more"));
         assert!(!ok("combination:repeat_prompt", json!({"prompt_to_repeat": "Say hi."}), "Sure! Say hi."));
         assert!(matches!(check("nope:x", &Map::new(), "r"), Err(CheckError::UnknownId(_))));
-        assert!(matches!(check("keywords:frequency", json!({"keyword": "a"}).as_object().unwrap(), "r"), Err(CheckError::BadKwargs(_))));
+        assert!(matches!(
+            check("keywords:frequency", json!({"keyword": "a"}).as_object().unwrap(), "r"),
+            Err(CheckError::BadKwargs(_))
+        ));
     }
 }

@@ -57,7 +57,8 @@ impl PyRandom {
         let (mut i, mut j) = (1usize, 0usize);
         for _ in 0..N.max(key.len()) {
             let prev = self.mt[i - 1];
-            self.mt[i] = (self.mt[i] ^ (prev ^ (prev >> 30)).wrapping_mul(1664525)).wrapping_add(key[j]).wrapping_add(j as u32);
+            self.mt[i] =
+                (self.mt[i] ^ (prev ^ (prev >> 30)).wrapping_mul(1664525)).wrapping_add(key[j]).wrapping_add(j as u32);
             i += 1;
             j += 1;
             if i >= N {
@@ -182,7 +183,8 @@ fn parse_profiles(text: &str) -> Profiles {
 }
 
 const LATIN1_EXCLUDED: &str = "\u{00A0}\u{00AB}\u{00B0}\u{00BB}";
-const TO_NORMALIZE_VI: &str = "AEIOUYaeiouy\u{00c2}\u{00ca}\u{00d4}\u{00e2}\u{00ea}\u{00f4}\u{0102}\u{0103}\u{01a0}\u{01a1}\u{01af}\u{01b0}";
+const TO_NORMALIZE_VI: &str =
+    "AEIOUYaeiouy\u{00c2}\u{00ca}\u{00d4}\u{00e2}\u{00ea}\u{00f4}\u{0102}\u{0103}\u{01a0}\u{01a1}\u{01af}\u{01b0}";
 const DMARKS: &str = "\u{0300}\u{0301}\u{0303}\u{0309}\u{0323}";
 const NORMALIZED_VI: [&str; 5] = [
     "\u{00C0}\u{00C8}\u{00CC}\u{00D2}\u{00D9}\u{1EF2}\u{00E0}\u{00E8}\u{00EC}\u{00F2}\u{00F9}\u{1EF3}\u{1EA6}\u{1EC0}\u{1ED2}\u{1EA7}\u{1EC1}\u{1ED3}\u{1EB0}\u{1EB1}\u{1EDC}\u{1EDD}\u{1EEA}\u{1EEB}",

@@ -40,7 +40,8 @@ pub struct BadInput {
 pub fn parse_prompt_line(line: &str, at: &str, n: usize) -> Result<Prompt> {
     let v: Value = serde_json::from_str(line).map_err(|e| anyhow!("{at}: invalid JSON: {e}"))?;
     let key = v.get("key").and_then(Value::as_i64).ok_or_else(|| anyhow!("{at}: no integer \"key\""))?;
-    let prompt = v.get("prompt").and_then(Value::as_str).ok_or_else(|| anyhow!("{at}: no \"prompt\" string"))?.to_string();
+    let prompt =
+        v.get("prompt").and_then(Value::as_str).ok_or_else(|| anyhow!("{at}: no \"prompt\" string"))?.to_string();
     let ids: Vec<String> = v
         .get("instruction_id_list")
         .and_then(Value::as_array)
@@ -160,7 +161,8 @@ fn truthy(v: &Value) -> bool {
 pub fn loose_candidates(r: &str) -> Vec<String> {
     let lines: Vec<&str> = r.split('\n').collect();
     let n = lines.len();
-    let join = |a: usize, b: usize| if a >= b { String::new() } else { checks::py_strip(&lines[a..b].join("\n")).to_string() };
+    let join =
+        |a: usize, b: usize| if a >= b { String::new() } else { checks::py_strip(&lines[a..b].join("\n")).to_string() };
     let r2 = join(1, n);
     let r3 = join(0, n.saturating_sub(1));
     let r4 = join(1, n.saturating_sub(1));
@@ -183,7 +185,8 @@ pub fn score(p: &Prompt, response: &str) -> Verdicts {
     let cands = loose_candidates(response);
     let mut v = Verdicts { strict: Vec::new(), loose: Vec::new(), errors: Vec::new() };
     for (id, kw) in p.instruction_id_list.iter().zip(&p.kwargs) {
-        let kw: Map<String, Value> = kw.iter().filter(|(_, v)| truthy(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let kw: Map<String, Value> =
+            kw.iter().filter(|(_, v)| truthy(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
         let one = || -> Result<(bool, bool), CheckError> {
             let s = !checks::py_strip(response).is_empty() && check(id, &kw, response)?;
             let mut l = s;
@@ -318,14 +321,23 @@ pub fn summarize(rows: &[PromptResult]) -> Summary {
 
 /// Scores every input line against the responses: the rows of `per_prompt.jsonl`, in input order.
 pub fn evaluate(prompts: &[Prompt], bad: &[BadInput], responses: &Responses) -> Vec<PromptResult> {
-    let mut rows: Vec<PromptResult> = prompts
-        .iter()
-        .map(|p| match responses.get(p) {
-            Some(r) => PromptResult::scored(p, &score(p, r)),
-            None => PromptResult::failed("no_response", Some(p.key), p.line, &p.instruction_id_list, format!("line {}: no response for key {}", p.line, p.key)),
-        })
-        .chain(bad.iter().map(|b| PromptResult::failed("malformed_input", b.key, b.line, &b.instruction_id_list, b.message.clone())))
-        .collect();
+    let mut rows: Vec<PromptResult> =
+        prompts
+            .iter()
+            .map(|p| match responses.get(p) {
+                Some(r) => PromptResult::scored(p, &score(p, r)),
+                None => PromptResult::failed(
+                    "no_response",
+                    Some(p.key),
+                    p.line,
+                    &p.instruction_id_list,
+                    format!("line {}: no response for key {}", p.line, p.key),
+                ),
+            })
+            .chain(bad.iter().map(|b| {
+                PromptResult::failed("malformed_input", b.key, b.line, &b.instruction_id_list, b.message.clone())
+            }))
+            .collect();
     rows.sort_by_key(|r| r.line);
     rows
 }

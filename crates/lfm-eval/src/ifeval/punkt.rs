@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 
 const ABBREV: &str = include_str!("../../../../evals/ifeval/nltk_data/tokenizers/punkt_tab/english/abbrev_types.txt");
 const COLLOC: &str = include_str!("../../../../evals/ifeval/nltk_data/tokenizers/punkt_tab/english/collocations.tab");
-const STARTERS: &str = include_str!("../../../../evals/ifeval/nltk_data/tokenizers/punkt_tab/english/sent_starters.txt");
+const STARTERS: &str =
+    include_str!("../../../../evals/ifeval/nltk_data/tokenizers/punkt_tab/english/sent_starters.txt");
 const ORTHO: &str = include_str!("../../../../evals/ifeval/nltk_data/tokenizers/punkt_tab/english/ortho_context.tab");
 
 // Orthographic context flags: first/middle/unknown position × upper/lower case.
@@ -38,7 +39,10 @@ fn params() -> &'static Params {
         let lines = |s: &'static str| s.lines().map(str::trim_end).filter(|l| !l.is_empty());
         Params {
             abbrev: lines(ABBREV).map(str::to_string).collect(),
-            colloc: lines(COLLOC).filter_map(|l| l.split_once('\t')).map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            colloc: lines(COLLOC)
+                .filter_map(|l| l.split_once('\t'))
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
             starters: lines(STARTERS).map(str::to_string).collect(),
             ortho: lines(ORTHO)
                 .filter_map(|l| l.split_once('\t'))
@@ -116,7 +120,10 @@ fn word_tokenize(line: &str) -> Vec<String> {
                     || is_non_word(cs[j])
                     || multi_char(&cs, j).is_some()
                     || (cs[j] == ','
-                        && (j + 1 >= n || cs[j + 1].is_whitespace() || is_non_word(cs[j + 1]) || multi_char(&cs, j + 1).is_some()));
+                        && (j + 1 >= n
+                            || cs[j + 1].is_whitespace()
+                            || is_non_word(cs[j + 1])
+                            || multi_char(&cs, j + 1).is_some()));
                 if end {
                     break;
                 }

@@ -160,8 +160,14 @@ mod tests {
     #[test]
     fn spec_examples() {
         assert_eq!(word_tokenize("NASA's rover"), ["NASA", "'s", "rover"]);
-        assert_eq!(word_tokenize("COVID-19 and A-OK in the U.S. today."), ["COVID-19", "and", "A-OK", "in", "the", "U.S.", "today", "."]);
+        assert_eq!(
+            word_tokenize("COVID-19 and A-OK in the U.S. today."),
+            ["COVID-19", "and", "A-OK", "in", "the", "U.S.", "today", "."]
+        );
         assert_eq!(word_tokenize("I cannot go."), ["I", "can", "not", "go", "."]);
-        assert_eq!(word_tokenize("\"Hi,\" she said (twice)!"), ["``", "Hi", ",", "''", "she", "said", "(", "twice", ")", "!"]);
+        assert_eq!(
+            word_tokenize("\"Hi,\" she said (twice)!"),
+            ["``", "Hi", ",", "''", "she", "said", "(", "twice", ")", "!"]
+        );
     }
 }

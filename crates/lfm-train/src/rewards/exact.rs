@@ -8,5 +8,6 @@ pub fn exact_match(t: &Task, completion: &str) -> f64 {
 }
 
 pub fn regex(t: &Task, completion: &str) -> f64 {
-    t.pattern.as_deref().and_then(|p| regex::Regex::new(p).ok()).is_some_and(|re| re.is_match(completion.trim())) as u8 as f64
+    t.pattern.as_deref().and_then(|p| regex::Regex::new(p).ok()).is_some_and(|re| re.is_match(completion.trim())) as u8
+        as f64
 }

@@ -56,11 +56,9 @@ pub const REGISTRY: &[(&str, RewardFn)] = &[
 ];
 
 pub fn lookup(name: &str) -> Result<RewardFn> {
-    REGISTRY
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, f)| *f)
-        .ok_or_else(|| anyhow!("unknown reward {name:?} (known: {})", REGISTRY.iter().map(|r| r.0).collect::<Vec<_>>().join(", ")))
+    REGISTRY.iter().find(|(n, _)| *n == name).map(|(_, f)| *f).ok_or_else(|| {
+        anyhow!("unknown reward {name:?} (known: {})", REGISTRY.iter().map(|r| r.0).collect::<Vec<_>>().join(", "))
+    })
 }
 
 /// Reads a prompts JSONL file (format in data/README.md); errors name the file and line.
@@ -146,7 +144,10 @@ mod tests {
         assert_eq!(f(&t, "<|tool_call_start|>[get_weather(unit=\"celsius\")]<|tool_call_end|>"), 0.5);
         assert_eq!(f(&t, "<|tool_call_start|>[get_weather(city=\"Paris\", days=3)]<|tool_call_end|>"), 0.5);
         assert_eq!(f(&t, "<|tool_call_start|>[get_weather(Paris)]<|tool_call_end|>"), 0.5);
-        assert_eq!(f(&t, "<|tool_call_start|>[get_weather(city=\"Oslo\"), get_time(city=\"Oslo\")]<|tool_call_end|>"), 0.5);
+        assert_eq!(
+            f(&t, "<|tool_call_start|>[get_weather(city=\"Oslo\"), get_time(city=\"Oslo\")]<|tool_call_end|>"),
+            0.5
+        );
         // Unknown function or broken syntax: neither.
         assert_eq!(f(&t, "<|tool_call_start|>[get_time(city=\"Paris\")]<|tool_call_end|>"), 0.0);
         assert_eq!((r(&t, "[get_weather(city="), f(&t, "[get_weather(city=")), (0.0, 0.0));

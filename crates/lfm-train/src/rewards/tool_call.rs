@@ -27,7 +27,16 @@ pub(super) fn bfcl_doc(v: &Value) -> Value {
 }
 
 pub fn reward(t: &Task, completion: &str) -> f64 {
-    let category = t.category.as_deref().and_then(Category::from_id).unwrap_or(if t.answer.len() > 1 { Category::Parallel } else { Category::Simple });
-    let rec = Record { id: t.id.clone(), category, functions: t.conversation.tools.iter().map(bfcl_doc).collect(), truth: t.answer.clone() };
+    let category = t.category.as_deref().and_then(Category::from_id).unwrap_or(if t.answer.len() > 1 {
+        Category::Parallel
+    } else {
+        Category::Simple
+    });
+    let rec = Record {
+        id: t.id.clone(),
+        category,
+        functions: t.conversation.tools.iter().map(bfcl_doc).collect(),
+        truth: t.answer.clone(),
+    };
     bfcl::score(&rec, completion, Mode::Lfm2).valid as u8 as f64
 }

@@ -18,12 +18,21 @@ pub fn reward(t: &Task, completion: &str) -> f64 {
         return 0.0;
     }
     let score = |name: &str, args: &[&str]| -> f64 {
-        let Some(doc) = t.conversation.tools.iter().find(|d| d.get("name").and_then(Value::as_str) == Some(name)) else { return 0.0 };
+        let Some(doc) = t.conversation.tools.iter().find(|d| d.get("name").and_then(Value::as_str) == Some(name))
+        else {
+            return 0.0;
+        };
         let params = doc.get("parameters");
         let props = params.and_then(|p| p.get("properties")).and_then(Value::as_object);
-        let required: Vec<&str> = params.and_then(|p| p.get("required")).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-        let fits = required.iter().all(|r| args.contains(r)) && args.iter().all(|a| props.is_some_and(|p| p.contains_key(*a)));
+        let required: Vec<&str> = params
+            .and_then(|p| p.get("required"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let fits =
+            required.iter().all(|r| args.contains(r)) && args.iter().all(|a| props.is_some_and(|p| p.contains_key(*a)));
         0.5 + 0.5 * fits as u8 as f64
     };
-    calls.iter().map(|c| score(&c.name, &c.args.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())).sum::<f64>() / calls.len() as f64
+    calls.iter().map(|c| score(&c.name, &c.args.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())).sum::<f64>()
+        / calls.len() as f64
 }

@@ -30,29 +30,13 @@ pub fn tiny_dataset(dir: &Path, docs: usize, vocab: usize, val: f64) -> PathBuf 
     let texts: Vec<String> = std::fs::read_to_string(&src)
         .unwrap()
         .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["text"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string())
         .collect();
-    let tok = tokenizer::train_bpe(
-        texts.iter(),
-        &BpeOptions {
-            vocab_size: vocab,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let tok = tokenizer::train_bpe(texts.iter(), &BpeOptions { vocab_size: vocab, ..Default::default() }).unwrap();
     let tok_dir = dir.join("tok");
     tokenizer::save_dir(&tok, &tok_dir, 4096).unwrap();
     let out = dir.join("data");
-    let mut o = BuildOptions::new(
-        vec![src.display().to_string()],
-        tok_dir.join("tokenizer.json"),
-        out.clone(),
-    );
+    let mut o = BuildOptions::new(vec![src.display().to_string()], tok_dir.join("tokenizer.json"), out.clone());
     o.shard_tokens = 20_000;
     o.row_group_tokens = 4_000;
     o.val_fraction = val;
@@ -61,14 +45,7 @@ pub fn tiny_dataset(dir: &Path, docs: usize, vocab: usize, val: f64) -> PathBuf 
 }
 
 /// A pre-training config on `dataset` with the tiny preset; `extra` is appended to `[run]`.
-pub fn pretrain_config(
-    dataset: &Path,
-    out: &Path,
-    steps: u64,
-    lr: f64,
-    schedule: &str,
-    run_extra: &str,
-) -> RunConfig {
+pub fn pretrain_config(dataset: &Path, out: &Path, steps: u64, lr: f64, schedule: &str, run_extra: &str) -> RunConfig {
     let text = format!(
         r#"
 job = "pretrain"
