@@ -93,10 +93,7 @@ fn read_bandwidth() -> f64 {
 }
 
 fn random_model(preset: &str, device: &Device) -> Result<(Lfm2Config, Lfm2Model)> {
-    if !["lfm2-350m", "tiny"].contains(&preset) {
-        bail!("unknown --preset {preset:?} (lfm2-350m or tiny)");
-    }
-    let cfg = lfm_train::trainer::preset_config(preset, 4096);
+    let cfg = Lfm2Config::preset(preset, 4096).map_err(|e| anyhow!("--preset: {e}"))?;
     let mut init = RandomInit::new(&cfg, 0);
     // Inference on the CPU runs f32 weights through lfm-quant's kernels, as `lfm generate`
     // does (progress::load_for_inference); training keeps burn parameters.
@@ -297,7 +294,7 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
     }
 
     if let Some(p) = &a.json {
-        lfm_data::tokenizer::write_atomic(p, serde_json::to_string_pretty(&results)?.as_bytes())?;
+        lfm_model::io::write_atomic(p, serde_json::to_string_pretty(&results)?.as_bytes())?;
         println!("-> {}", p.display());
     }
     Ok(())

@@ -193,8 +193,8 @@ pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
     let summary = json!({"acc": correct as f64 / n.max(1) as f64, "questions": n, "correct": correct, "malformed": malformed, "no_answer_extracted": unanswered, "method": method, "data": a.data.display().to_string()});
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
     let body: String = per.iter().map(|p| p.to_string() + "\n").collect();
-    lfm_data::tokenizer::write_atomic(&a.out.join("per_record.jsonl"), body.as_bytes())?;
-    lfm_data::tokenizer::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    lfm_model::io::write_atomic(&a.out.join("per_record.jsonl"), body.as_bytes())?;
+    lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     println!("method       {method}");
     println!("questions    {n} ({malformed} malformed, {unanswered} without an extractable answer: counted as wrong)");
     println!("accuracy     {:.2}% ({correct}/{n})", 100.0 * correct as f64 / n.max(1) as f64);
@@ -282,7 +282,7 @@ pub fn perplexity(a: &PerplexityArgs, device: &Device) -> Result<()> {
         "seq_len": a.seq_len,
     });
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
-    lfm_data::tokenizer::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     println!("documents      {}", docs.len());
     println!("tokens scored  {}", r.tokens);
     println!("loss           {:.4} nats/token", r.mean());
@@ -512,7 +512,7 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
                 .zip(&texts)
                 .map(|(p, t)| json!({"key": p.key, "prompt": p.prompt, "response": t}).to_string() + "\n")
                 .collect();
-            lfm_data::tokenizer::write_atomic(&a.out.join("responses.jsonl"), body.as_bytes())?;
+            lfm_model::io::write_atomic(&a.out.join("responses.jsonl"), body.as_bytes())?;
             let mut r = ifeval::Responses::default();
             r.by_key = prompts.iter().map(|p| p.key).zip(texts).collect();
             r
@@ -541,8 +541,8 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
     m.insert("input".into(), json!(a.input.display().to_string()));
     m.insert("langdetect_seed".into(), json!(0));
     let body: String = rows.iter().map(|r| serde_json::to_string(r).expect("row") + "\n").collect();
-    lfm_data::tokenizer::write_atomic(&a.out.join("per_prompt.jsonl"), body.as_bytes())?;
-    lfm_data::tokenizer::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    lfm_model::io::write_atomic(&a.out.join("per_prompt.jsonl"), body.as_bytes())?;
+    lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     // Short table: the four metrics, then instruction-level accuracy by group.
     println!("{:<22} {:>8} {:>8}", "", "strict", "loose");
     println!(
@@ -662,8 +662,8 @@ pub fn bfcl(a: &BfclArgs, device: &Device) -> Result<()> {
         "data": a.data.display().to_string(),
     });
     let body: String = per.iter().map(|p| p.to_string() + "\n").collect();
-    lfm_data::tokenizer::write_atomic(&a.out.join("per_record.jsonl"), body.as_bytes())?;
-    lfm_data::tokenizer::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    lfm_model::io::write_atomic(&a.out.join("per_record.jsonl"), body.as_bytes())?;
+    lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     println!("{:<20} {:>8} {:>8} {:>9}", "category", "records", "valid", "accuracy");
     for (k, (n, v)) in &by_cat {
         println!("{k:<20} {n:>8} {v:>8} {:>8.2}%", 100.0 * *v as f64 / *n as f64);

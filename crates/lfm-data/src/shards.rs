@@ -450,6 +450,6 @@ fn build_into(
     };
     std::fs::copy(&opts.tokenizer, dir.join("tokenizer.json"))
         .with_context(|| format!("{}: cannot copy into the dataset", opts.tokenizer.display()))?;
-    tokenizer::write_atomic(&dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
+    lfm_model::io::write_atomic(&dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
     Ok((manifest, report))
 }

@@ -154,7 +154,7 @@ where
 pub fn save_dir(tok: &Tokenizer, dir: &Path, model_max_length: usize) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let json = tok.to_string(true).map_err(|e| anyhow!("serializing tokenizer: {e}"))?;
-    write_atomic(&dir.join("tokenizer.json"), json.as_bytes())?;
+    lfm_model::io::write_atomic(&dir.join("tokenizer.json"), json.as_bytes())?;
     let cfg = serde_json::json!({
         "tokenizer_class": "PreTrainedTokenizerFast",
         "bos_token": BOS,
@@ -163,17 +163,7 @@ pub fn save_dir(tok: &Tokenizer, dir: &Path, model_max_length: usize) -> Result<
         "add_bos_token": true,
         "model_max_length": model_max_length,
     });
-    write_atomic(&dir.join("tokenizer_config.json"), serde_json::to_string_pretty(&cfg)?.as_bytes())
-}
-
-/// temp file in the same directory + rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("{}: cannot create a temp file", dir.display()))?;
-    std::io::Write::write_all(&mut tmp, bytes).with_context(|| format!("{}: write failed", path.display()))?;
-    tmp.as_file().sync_all().ok();
-    tmp.persist(path).map_err(|e| anyhow!("{}: rename failed: {}", path.display(), e.error))?;
+    lfm_model::io::write_atomic(&dir.join("tokenizer_config.json"), serde_json::to_string_pretty(&cfg)?.as_bytes())?;
     Ok(())
 }
 

@@ -124,6 +124,45 @@ impl Lfm2Config {
         c
     }
 
+    /// The `tiny` preset: the 350M block pattern at toy size (hidden 128, 6 layers of which 2
+    /// attention, 4 query and 2 KV heads) with `vocab_size` tokens, for CPU runs and tests.
+    pub fn tiny(vocab_size: usize) -> Self {
+        use LayerKind::{Attention as A, Conv as C};
+        let mut c = Self::lfm2_350m();
+        c.vocab_size = vocab_size;
+        c.hidden_size = 128;
+        c.intermediate_size = 384;
+        c.block_auto_adjust_ff_dim = false;
+        c.block_ffn_dim_multiplier = None;
+        c.ff_dim = 384;
+        c.layer_types = vec![C, C, A, C, C, A];
+        c.num_attention_heads = 4;
+        c.num_key_value_heads = 2;
+        c.head_dim = 32;
+        c.max_position_embeddings = 4096;
+        c
+    }
+
+    /// Names accepted by [`Lfm2Config::preset`].
+    pub const PRESETS: [&'static str; 2] = ["tiny", "lfm2-350m"];
+
+    /// The config of a named preset (see [`Self::PRESETS`]) with room for at least `vocab`
+    /// tokens: run configs and `lfm bench --preset` name a shape; they never copy one.
+    pub fn preset(name: &str, vocab: usize) -> Result<Self, LfmError> {
+        let mut c = match name {
+            "tiny" => Self::tiny(vocab),
+            "lfm2-350m" => Self::lfm2_350m(),
+            other => {
+                return Err(LfmError::Config {
+                    file: "preset".into(),
+                    msg: format!("unknown preset {other:?} (one of {})", Self::PRESETS.join(", ")),
+                })
+            }
+        };
+        c.vocab_size = c.vocab_size.max(vocab);
+        Ok(c)
+    }
+
     /// Number of decoder layers.
     pub fn num_layers(&self) -> usize {
         self.layer_types.len()

@@ -205,15 +205,6 @@ fn load_dir_impl(
     Ok((cfg, model))
 }
 
-/// Writes `bytes` to `path` through a temporary sibling and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LfmError> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| LfmError::io(path, e))?;
-    std::fs::write(tmp.path(), bytes).map_err(|e| LfmError::io(path, e))?;
-    tmp.persist(path).map_err(|e| LfmError::io(path, e.error))?;
-    Ok(())
-}
-
 /// Encodes f32 values as little-endian bytes.
 pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
@@ -237,13 +228,13 @@ pub fn save_dir(model: &Lfm2Model, cfg: &Lfm2Config, dir: &Path) -> Result<(), L
     let path = dir.join("model.safetensors");
     safetensors::serialize_to_file(views, Some(meta), &path).map_err(|e| st_err(&path, e))?;
     let config = serde_json::to_string_pretty(&cfg.to_hf_value()).expect("json");
-    write_atomic(&dir.join("config.json"), config.as_bytes())?;
+    crate::io::write_atomic(&dir.join("config.json"), config.as_bytes())?;
     let gen: BTreeMap<&str, serde_json::Value> = BTreeMap::from([
         ("bos_token_id", cfg.bos_token_id.into()),
         ("eos_token_id", cfg.eos_token_id.into()),
         ("pad_token_id", cfg.pad_token_id.into()),
     ]);
-    write_atomic(&dir.join("generation_config.json"), serde_json::to_string_pretty(&gen).expect("json").as_bytes())?;
+    crate::io::write_atomic(&dir.join("generation_config.json"), serde_json::to_string_pretty(&gen).expect("json").as_bytes())?;
     Ok(())
 }
 

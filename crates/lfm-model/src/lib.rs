@@ -5,6 +5,7 @@
 //! - [`Cache`]: conv state + KV cache for prefill and incremental decode.
 //! - [`hf`]: load and save HF checkpoints (config.json + safetensors).
 //! - [`generate`]: batched sampling (greedy, temperature, top-k, top-p, repetition penalty).
+//! - [`io`]: atomic file writes (temporary sibling, sync, rename).
 //! - [`device`]: the one place where a device string becomes a burn `Device`.
 //! - [`proj`]: linear layers with dense or packed (quantized) weights.
 //! - [`fused`]: fused CPU kernels (matmul, SwiGLU, cross-entropy) with their backward passes,
@@ -18,6 +19,7 @@ pub mod fused;
 pub mod generate;
 pub mod hf;
 pub mod init;
+pub mod io;
 pub mod model;
 pub mod names;
 pub mod proj;

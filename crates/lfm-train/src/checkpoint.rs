@@ -106,7 +106,7 @@ pub fn save_with_meta(
         }
     }
     opt.save(&tmp.join("optimizer.safetensors"))?;
-    lfm_model::hf::write_atomic(&tmp.join("meta.json"), meta_json.as_bytes()).map_err(|e| anyhow!("{e}"))?;
+    lfm_model::io::write_atomic(&tmp.join("meta.json"), meta_json.as_bytes()).map_err(|e| anyhow!("{e}"))?;
     for f in ["model.safetensors", "optimizer.safetensors", "meta.json", "config.json"] {
         sync_file(&tmp.join(f));
     }

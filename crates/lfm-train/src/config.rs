@@ -241,8 +241,8 @@ impl RunConfig {
             bail!("{origin}: [model] needs exactly one of `preset` or `init_from`");
         }
         if let Some(p) = &m.preset {
-            if !["tiny", "lfm2-350m"].contains(&p.as_str()) {
-                bail!("{origin}: [model] preset {p:?} is not one of tiny, lfm2-350m");
+            if !lfm_model::Lfm2Config::PRESETS.contains(&p.as_str()) {
+                bail!("{origin}: [model] preset {p:?} is not one of {}", lfm_model::Lfm2Config::PRESETS.join(", "));
             }
         }
         match self.job {

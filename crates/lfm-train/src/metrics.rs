@@ -56,7 +56,7 @@ impl MetricsLog {
                 if !body.is_empty() {
                     body.push('\n');
                 }
-                lfm_model::hf::write_atomic(&path, body.as_bytes()).map_err(|e| anyhow!("{e}"))?;
+                lfm_model::io::write_atomic(&path, body.as_bytes()).map_err(|e| anyhow!("{e}"))?;
             }
             None => {
                 let _ = std::fs::remove_file(&path);

@@ -358,7 +358,7 @@ impl AdamW {
         meta.insert("lfm_train".to_string(), info.to_string());
         let bytes =
             safetensors::serialize(views, Some(meta)).map_err(|e| anyhow!("serializing optimizer state: {e}"))?;
-        lfm_model::hf::write_atomic(path, &bytes).map_err(|e| anyhow!("{e}"))?;
+        lfm_model::io::write_atomic(path, &bytes).map_err(|e| anyhow!("{e}"))?;
         Ok(())
     }
 
@@ -487,7 +487,7 @@ mod tests {
     fn fused_host_update_matches_tensor_ops() {
         let device = parse_device("cpu").unwrap().autodiff();
         assert!(lfm_model::device::is_cpu(&device), "the CPU device takes the fused path");
-        let c = crate::trainer::tiny_config(64);
+        let c = lfm_model::Lfm2Config::tiny(64);
         let mut init = lfm_model::init::RandomInit::new(&c, 5);
         let start = Lfm2Model::build(&c, &device, &mut init).unwrap();
         let ids: Vec<i64> = (0..24).map(|i| (i * 37 % 60 + 3) as i64).collect();

@@ -58,31 +58,6 @@ pub struct RunSummary {
     pub tokens_per_s: f64,
 }
 
-/// The `tiny` preset: a small LFM2 (6 layers, 2 attention) for CPU runs and tests.
-pub fn tiny_config(vocab_size: usize) -> Lfm2Config {
-    use lfm_model::LayerKind::{Attention as A, Conv as C};
-    let mut c = Lfm2Config::lfm2_350m();
-    c.vocab_size = vocab_size;
-    c.hidden_size = 128;
-    c.intermediate_size = 384;
-    c.block_auto_adjust_ff_dim = false;
-    c.block_ffn_dim_multiplier = None;
-    c.ff_dim = 384;
-    c.layer_types = vec![C, C, A, C, C, A];
-    c.num_attention_heads = 4;
-    c.num_key_value_heads = 2;
-    c.head_dim = 32;
-    c.max_position_embeddings = 4096;
-    c
-}
-
-/// The model config of a preset (`tiny` or `lfm2-350m`) with room for `vocab` tokens.
-pub fn preset_config(preset: &str, vocab: usize) -> Lfm2Config {
-    let mut mc = if preset == "tiny" { tiny_config(vocab) } else { Lfm2Config::lfm2_350m() };
-    mc.vocab_size = mc.vocab_size.max(vocab);
-    mc
-}
-
 /// A micro-batch ready for the model.
 struct Micro {
     ids: Vec<i64>,
@@ -258,7 +233,7 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
     let mut devices = devices.to_vec();
     if cfg.run.precision == "bf16" {
         for device in devices.iter_mut() {
-            if *device == Device::default() || format!("{device:?}").to_lowercase().contains("flex") {
+            if lfm_model::device::is_cpu(device) {
                 bail!("[run] precision = \"bf16\" is for GPU backends; CPU training runs in f32");
             }
             device
@@ -309,7 +284,7 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         let (mc, model) = match (&cfg.model.preset, &cfg.model.init_from) {
             (Some(p), _) => {
                 let vocab = tok.get_vocab_size(true).div_ceil(64) * 64;
-                let mc = preset_config(p, vocab);
+                let mc = Lfm2Config::preset(p, vocab).map_err(|e| anyhow!("{e}"))?;
                 let mut init = RandomInit::new(&mc, cfg.run.seed).with_std(cfg.model.init_std as f32);
                 let m = Lfm2Model::build(&mc, &ad, &mut init).map_err(|e| anyhow!("{e}"))?;
                 (mc, m)

@@ -120,7 +120,7 @@ fn first_step_matches_transformers_and_adamw_closed_form() {
 #[test]
 fn tiny_model_overfits_one_batch() {
     let device = parse_device("cpu").unwrap().autodiff();
-    let mut cfg = lfm_train::trainer::tiny_config(256);
+    let mut cfg = lfm_model::Lfm2Config::tiny(256);
     cfg.hidden_size = 64;
     cfg.head_dim = 16;
     cfg.ff_dim = 192;
