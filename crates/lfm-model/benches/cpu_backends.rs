@@ -63,7 +63,7 @@ fn main() {
     let preset = std::env::args().skip_while(|a| a != "--preset").nth(1).unwrap_or_else(|| "350m".into());
     let cfg = match preset.as_str() {
         "tiny" => Lfm2Config::from_hf_file(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lfm2-tiny/config.json"),
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/lfm2-tiny/config.json"),
         )
         .unwrap(),
         _ => Lfm2Config::lfm2_350m(),

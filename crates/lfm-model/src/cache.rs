@@ -1,4 +1,4 @@
-//! The one cache type for incremental decoding (spec §5): per layer either the conv state
+//! The one cache type for incremental decoding (docs/lfm2-architecture.md §5): per layer either the conv state
 //! (the last L-1 conv inputs, [B, L-1, H]) or the attention keys/values ([B, nkv, P, hd],
 //! keys stored after norm and RoPE), plus the number of processed positions and each
 //! row's left padding.

@@ -1,7 +1,7 @@
 //! `Lfm2Config`: the model's shape, read from an HF `config.json` or taken from a preset.
 //!
 //! HF `config.json` files for LFM2 exist in two styles (transformers 4.5x and 5.x); the key
-//! aliases accepted here follow the architecture spec §2.4. Anything that is not needed to
+//! aliases accepted here follow docs/lfm2-architecture.md §2.4. Anything that is not needed to
 //! build the network is ignored, as transformers ignores it.
 
 use std::path::Path;
@@ -78,7 +78,7 @@ pub struct Lfm2Config {
     pub block_multiple_of: usize,
 }
 
-/// The feed-forward width rule of spec §2.3 (HF's `Lfm2MLP.__init__`).
+/// The feed-forward width rule of docs/lfm2-architecture.md §2.3 (HF's `Lfm2MLP.__init__`).
 pub fn adjusted_ff_dim(raw: usize, auto_adjust: bool, multiplier: Option<f64>, multiple_of: usize) -> usize {
     if !auto_adjust {
         return raw;
@@ -93,7 +93,7 @@ pub fn adjusted_ff_dim(raw: usize, auto_adjust: bool, multiplier: Option<f64>, m
 }
 
 impl Lfm2Config {
-    /// LFM2-350M / LFM2.5-350M (spec §2.1). The only place the 350M shape is written.
+    /// LFM2-350M / LFM2.5-350M (docs/lfm2-architecture.md §2.1). The only place the 350M shape is written.
     pub fn lfm2_350m() -> Self {
         let attn = [2, 5, 8, 10, 12, 14];
         let layer_types =
@@ -178,7 +178,7 @@ impl Lfm2Config {
         self.layer_types.iter().map(|k| if *k == LayerKind::Conv { 'c' } else { 'A' }).collect()
     }
 
-    /// Total parameter count (spec §7).
+    /// Total parameter count (docs/lfm2-architecture.md §7).
     pub fn num_params(&self) -> usize {
         let (h, v, f, l) = (self.hidden_size, self.vocab_size, self.ff_dim, self.conv_l_cache);
         let q = self.num_attention_heads * self.head_dim;
@@ -409,7 +409,7 @@ mod tests {
 
     #[test]
     fn preset_350m_parameter_count_matches_spec() {
-        // 354,483,968 is transformers' num_parameters() for this config (spec §7).
+        // 354,483,968 is transformers' num_parameters() for this config (docs/lfm2-architecture.md §7).
         let c = Lfm2Config::lfm2_350m();
         assert_eq!(c.ff_dim, 4608);
         assert_eq!(c.num_params(), 354_483_968);
@@ -418,7 +418,7 @@ mod tests {
 
     #[test]
     fn ff_rule_matches_spec_table() {
-        // Spec §2.2: 700M 10240 -> 6912, 1.2B 12288 -> 8192, 2.6B no adjust.
+        // docs/lfm2-architecture.md §2.2: 700M 10240 -> 6912, 1.2B 12288 -> 8192, 2.6B no adjust.
         assert_eq!(adjusted_ff_dim(10240, true, Some(1.0), 256), 6912);
         assert_eq!(adjusted_ff_dim(12288, true, Some(1.0), 256), 8192);
         assert_eq!(adjusted_ff_dim(10752, false, Some(1.0), 256), 10752);

@@ -1077,8 +1077,10 @@ mod tests {
     use super::*;
     use burn::tensor::{Device, Distribution, TensorData};
 
+    /// NaN-aware (crate::compare): a NaN in either tensor makes the difference NaN.
     fn max_abs_diff(a: Tensor<2>, b: Tensor<2>) -> f32 {
-        (a - b).abs().max().into_data().try_to_vec::<f32>().unwrap()[0]
+        let host = |t: Tensor<2>| t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+        crate::compare::max_abs_diff(&host(a), &host(b))
     }
 
     fn rand(shape: [usize; 2], device: &Device) -> Tensor<2> {

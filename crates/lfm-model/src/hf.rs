@@ -165,7 +165,7 @@ pub fn load_dir(dir: &Path, device: &Device) -> Result<(Lfm2Config, Lfm2Model), 
 pub fn load_dir_packed(
     dir: &Path,
     device: &Device,
-    pack: &mut dyn FnMut(Slot, Vec<f32>, [usize; 2]) -> crate::proj::QuantHandle,
+    pack: &mut dyn FnMut(Slot, Vec<f32>, [usize; 2]) -> crate::host::HostMatrix,
 ) -> Result<(Lfm2Config, Lfm2Model), LfmError> {
     load_dir_impl(dir, device, Some(pack))
 }
@@ -173,7 +173,7 @@ pub fn load_dir_packed(
 fn load_dir_impl(
     dir: &Path,
     device: &Device,
-    pack: Option<&mut dyn FnMut(Slot, Vec<f32>, [usize; 2]) -> crate::proj::QuantHandle>,
+    pack: Option<&mut dyn FnMut(Slot, Vec<f32>, [usize; 2]) -> crate::host::HostMatrix>,
 ) -> Result<(Lfm2Config, Lfm2Model), LfmError> {
     let cfg = Lfm2Config::from_hf_file(&dir.join("config.json"))?;
     let mut src = SafetensorsSource::open_dir(dir)?;
@@ -234,7 +234,10 @@ pub fn save_dir(model: &Lfm2Model, cfg: &Lfm2Config, dir: &Path) -> Result<(), L
         ("eos_token_id", cfg.eos_token_id.into()),
         ("pad_token_id", cfg.pad_token_id.into()),
     ]);
-    crate::io::write_atomic(&dir.join("generation_config.json"), serde_json::to_string_pretty(&gen).expect("json").as_bytes())?;
+    crate::io::write_atomic(
+        &dir.join("generation_config.json"),
+        serde_json::to_string_pretty(&gen).expect("json").as_bytes(),
+    )?;
     Ok(())
 }
 

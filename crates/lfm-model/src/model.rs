@@ -1,6 +1,6 @@
 //! The LFM2 network: short-convolution and attention operators, SwiGLU, the hybrid stack.
 //!
-//! Forward passes follow spec §4 exactly; shapes use B = batch, T = new tokens in this call,
+//! Forward passes follow docs/lfm2-architecture.md §4 exactly; shapes use B = batch, T = new tokens in this call,
 //! P = tokens already in the cache, H = hidden, V = vocab, nh/nkv = query/kv heads, hd = head
 //! width, L = conv kernel length.
 //!
@@ -15,15 +15,16 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use crate::cache::{Cache, LayerCache};
 use crate::config::{LayerKind, Lfm2Config};
 use crate::error::LfmError;
+use crate::host::HostMatrix;
 use crate::names::{LayerSlot, Role, Slot};
-use crate::proj::{Proj, QuantHandle};
+use crate::proj::Proj;
 use crate::rope::Rope;
 
 /// Value used to mask attention scores. Finite on purpose: a fully masked row (a left-pad
 /// query) then gets a harmless uniform softmax instead of NaN.
 const MASKED: f32 = -1.0e9;
 
-/// Double-gated short convolution (spec §4.5).
+/// Double-gated short convolution (docs/lfm2-architecture.md §4.5).
 #[derive(Module, Debug)]
 pub struct ShortConv {
     /// [H, 3H] (burn layout); output chunks are B, C, x in that order.
@@ -93,7 +94,7 @@ impl ShortConv {
     }
 }
 
-/// Grouped-query attention with per-head q/k RMSNorm and rotate-half RoPE (spec §4.6).
+/// Grouped-query attention with per-head q/k RMSNorm and rotate-half RoPE (docs/lfm2-architecture.md §4.6).
 #[derive(Module, Debug)]
 pub struct Attention {
     /// [H, nh*hd].
@@ -157,7 +158,7 @@ impl Attention {
     }
 }
 
-/// SwiGLU feed-forward: `w2(silu(w1 n) * w3 n)` (spec §4.4).
+/// SwiGLU feed-forward: `w2(silu(w1 n) * w3 n)` (docs/lfm2-architecture.md §4.4).
 #[derive(Module, Debug)]
 pub struct FeedForward {
     /// Gate [H, F].
@@ -184,7 +185,7 @@ pub enum Operator {
     Attention(Attention),
 }
 
-/// Pre-norm decoder layer: `x += op(norm(x)); x += ffn(norm(x))` (spec §4.3).
+/// Pre-norm decoder layer: `x += op(norm(x)); x += ffn(norm(x))` (docs/lfm2-architecture.md §4.3).
 #[derive(Module, Debug)]
 pub struct DecoderLayer {
     pub operator_norm: RmsNorm,
@@ -211,12 +212,12 @@ pub struct Lfm2Model {
     pub final_norm: RmsNorm,
     /// Untied head [V, H] (same layout as the embedding), absent when tied.
     pub lm_head: Option<Param<Tensor<2>>>,
-    /// Packed token embedding (quantized models; `embed` then holds an empty placeholder).
+    /// Host-held token embedding (inference loads; `embed` then holds an empty placeholder).
     #[module(skip)]
-    pub embed_quant: Option<QuantHandle>,
-    /// Packed untied head (quantized models).
+    pub embed_host: Option<HostMatrix>,
+    /// Host-held untied head (inference loads).
     #[module(skip)]
-    pub lm_head_quant: Option<QuantHandle>,
+    pub lm_head_host: Option<HostMatrix>,
     /// Rotary tables' source values (not parameters).
     pub rope_theta: f64,
     pub head_dim: usize,
@@ -231,21 +232,22 @@ pub trait WeightSource {
     /// Returns the values of `slot` (exactly `shape.iter().product()` of them).
     fn get(&mut self, slot: Slot, shape: &[usize]) -> Result<Vec<f32>, LfmError>;
 
-    /// Packed weights for `slot`, when the source stores it quantized (GGUF). Only asked for
+    /// A host matrix for `slot`, when the source supplies one (a GGUF file's packed blocks, or
+    /// f32 weights for CPU inference). Only asked for
     /// linear weights, the embedding and the head; `None` means "use [`Self::get`]".
-    fn quant(&mut self, _slot: Slot) -> Result<Option<QuantHandle>, LfmError> {
+    fn host_matrix(&mut self, _slot: Slot) -> Result<Option<HostMatrix>, LfmError> {
         Ok(None)
     }
 }
 
 /// Hands every linear weight, the embedding and the head of `inner` to `pack` (HF layout
 /// `[out, in]` values), so that a model is built with them in a host-side format, e.g. the
-/// f32 matrix-vector kernels of lfm-quant for CPU inference. Tensors `inner` already packs
+/// f32 kernels of [`crate::host::F32Matrix`] for CPU inference. Tensors `inner` already packs
 /// stay as they are; norms, conv kernels and biases stay burn parameters.
 pub struct PackingSource<'a> {
     pub inner: &'a mut dyn WeightSource,
     pub cfg: &'a Lfm2Config,
-    pub pack: &'a mut dyn FnMut(Slot, Vec<f32>, [usize; 2]) -> QuantHandle,
+    pub pack: &'a mut dyn FnMut(Slot, Vec<f32>, [usize; 2]) -> HostMatrix,
 }
 
 impl WeightSource for PackingSource<'_> {
@@ -253,8 +255,8 @@ impl WeightSource for PackingSource<'_> {
         self.inner.get(slot, shape)
     }
 
-    fn quant(&mut self, slot: Slot) -> Result<Option<QuantHandle>, LfmError> {
-        if let Some(q) = self.inner.quant(slot)? {
+    fn host_matrix(&mut self, slot: Slot) -> Result<Option<HostMatrix>, LfmError> {
+        if let Some(q) = self.inner.host_matrix(slot)? {
             return Ok(Some(q));
         }
         let shape = slot.hf_shape(self.cfg);
@@ -301,8 +303,8 @@ impl Builder<'_> {
             Some(b) => Some(self.vector(b)?),
             None => None,
         };
-        if let Some(q) = self.src.quant(slot)? {
-            return Ok(Proj::quantized(q, bias, self.device));
+        if let Some(q) = self.src.host_matrix(slot)? {
+            return Ok(Proj::on_host(q, bias, self.device));
         }
         let (w, shape) = self.values(slot)?;
         let (out_f, in_f) = (shape[0], shape[1]);
@@ -312,9 +314,9 @@ impl Builder<'_> {
         Ok(Proj::dense(weight, bias))
     }
 
-    /// The embedding (or untied head) matrix: dense, or packed with an empty placeholder.
-    fn table(&mut self, slot: Slot) -> Result<(Param<Tensor<2>>, Option<QuantHandle>), LfmError> {
-        match self.src.quant(slot)? {
+    /// The embedding (or untied head) matrix: dense, or a host matrix with an empty placeholder.
+    fn table(&mut self, slot: Slot) -> Result<(Param<Tensor<2>>, Option<HostMatrix>), LfmError> {
+        match self.src.host_matrix(slot)? {
             Some(q) => Ok((Param::from_data(TensorData::new(Vec::<f32>::new(), [0, 0]), self.device), Some(q))),
             None => Ok((self.matrix(slot)?, None)),
         }
@@ -379,11 +381,11 @@ impl Lfm2Model {
     pub fn build(cfg: &Lfm2Config, device: &Device, src: &mut dyn WeightSource) -> Result<Self, LfmError> {
         cfg.validate("config")?;
         let mut b = Builder { cfg, device, src };
-        let (embed_w, embed_quant) = b.table(Slot::Embed)?;
+        let (embed_w, embed_host) = b.table(Slot::Embed)?;
         let embed = Embedding { weight: embed_w };
         let layers = (0..cfg.num_layers()).map(|i| b.layer(i)).collect::<Result<Vec<_>, _>>()?;
         let final_norm = b.norm(Slot::FinalNorm)?;
-        let (lm_head, lm_head_quant) = if cfg.tie_embedding {
+        let (lm_head, lm_head_host) = if cfg.tie_embedding {
             (None, None)
         } else {
             let (w, q) = b.table(Slot::LmHead)?;
@@ -394,8 +396,8 @@ impl Lfm2Model {
             layers,
             final_norm,
             lm_head,
-            embed_quant,
-            lm_head_quant,
+            embed_host,
+            lm_head_host,
             rope_theta: cfg.rope_theta,
             head_dim: cfg.head_dim,
             pad_token_id: cfg.pad_token_id as usize,
@@ -411,13 +413,13 @@ impl Lfm2Model {
         for slot in crate::names::tensor_table(cfg) {
             let shape = slot.hf_shape(cfg);
             let values = match slot {
-                Slot::Embed => match &self.embed_quant {
-                    Some(q) => q.dequantize_all(),
+                Slot::Embed => match &self.embed_host {
+                    Some(q) => q.to_f32(),
                     None => host(self.embed.weight.val()),
                 },
                 Slot::FinalNorm => host(self.final_norm.gamma.val()),
-                Slot::LmHead => match &self.lm_head_quant {
-                    Some(q) => q.dequantize_all(),
+                Slot::LmHead => match &self.lm_head_host {
+                    Some(q) => q.to_f32(),
                     None => host(self.lm_head.as_ref().expect("untied head").val()),
                 },
                 Slot::Layer(i, s) => {
@@ -475,8 +477,8 @@ impl Lfm2Model {
     /// - `hidden`: [B, T, H] -> [B, T, V]
     pub fn head(&self, hidden: Tensor<3>) -> Tensor<3> {
         let packed = match &self.lm_head {
-            Some(_) => self.lm_head_quant.as_ref(),
-            None => self.embed_quant.as_ref(),
+            Some(_) => self.lm_head_host.as_ref(),
+            None => self.embed_host.as_ref(),
         };
         if let Some(q) = packed {
             return q.apply(hidden);
@@ -546,12 +548,12 @@ impl Lfm2Model {
     }
 
     /// Embedding lookup. Under autodiff the lookup path sends no gradient into the
-    /// `pad_token_id` row, as PyTorch's `padding_idx` does (spec §6).
+    /// `pad_token_id` row, as PyTorch's `padding_idx` does (docs/lfm2-architecture.md §6).
     ///
     /// # Shapes
     /// - `ids`: [B, T] -> [B, T, H]
     pub fn embed_tokens(&self, ids: Tensor<2, Int>) -> Tensor<3> {
-        if let Some(q) = &self.embed_quant {
+        if let Some(q) = &self.embed_host {
             let [b, t] = ids.dims();
             let device = ids.device();
             let flat: Vec<usize> = ids
@@ -580,12 +582,12 @@ impl Lfm2Model {
     /// backend adds a transposed view element by element across pages (0.4 s of a 350M step).
     /// The softmax reductions run over the leading axis, which the CPU backend reduces row by
     /// row, and the last position (which predicts nothing) never reaches the head.
-    /// Quantized heads fall back to the plain path.
+    /// Host-held heads fall back to the plain path.
     ///
     /// # Shapes
     /// - `ids`, `labels`: [B, T] -> scalar [1]
     pub fn lm_loss(&self, ids: Tensor<2, Int>, labels: Tensor<2, Int>) -> Tensor<1> {
-        if self.lm_head_quant.is_some() || self.embed_quant.is_some() {
+        if self.lm_head_host.is_some() || self.embed_host.is_some() {
             return Self::loss(self.forward(ids), labels);
         }
         let [b, t] = ids.dims();
@@ -615,7 +617,7 @@ impl Lfm2Model {
         per_token.sum().reshape([1]) / count as f64
     }
 
-    /// Mean next-token cross-entropy (HF `labels=` semantics, spec §6): position t predicts
+    /// Mean next-token cross-entropy (HF `labels=` semantics, docs/lfm2-architecture.md §6): position t predicts
     /// label t+1, labels equal to -100 are ignored.
     ///
     /// # Shapes

@@ -1,5 +1,5 @@
 //! The one name table: every tensor of an LFM2 checkpoint, with its HF safetensors name,
-//! its GGUF name and its HF shape (spec §3 and §8.1).
+//! its GGUF name and its HF shape (docs/lfm2-architecture.md §3 and §8.1).
 //!
 //! Loaders, savers and exporters all walk [`tensor_table`]; nothing else spells a tensor
 //! name. HF shapes are row-major PyTorch shapes (`nn.Linear` weights are `[out, in]`);

@@ -1,4 +1,4 @@
-//! Rotate-half ("NeoX") rotary position embedding, spec §4.6 step 3.
+//! Rotate-half ("NeoX") rotary position embedding, docs/lfm2-architecture.md §4.6 step 3.
 //!
 //! Element i is paired with element i + hd/2 — not burn's `RotaryEncoding`, which pairs
 //! neighbours (2i, 2i+1) and would not match transformers. Angles are computed in f32 as

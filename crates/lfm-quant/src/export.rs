@@ -1,5 +1,5 @@
 //! LFM2 → GGUF export: tensor names, metadata and tokenizer as llama.cpp's `lfm2`
-//! architecture expects them (spec §8), with per-tensor types chosen like llama.cpp's
+//! architecture expects them (docs/lfm2-architecture.md §8), with per-tensor types chosen like llama.cpp's
 //! quantization mixes.
 //!
 //! Per-tensor types (`--quant`):

@@ -1,5 +1,6 @@
 //! GGUF → lfm-model: the config from `lfm2.*` metadata, F32/F16/BF16 small tensors as dense
-//! parameters, and every quantized (or 16-bit) matrix kept packed as a [`QuantMatrix`] that the
+//! parameters, and every quantized (or 16-bit) matrix kept packed as a [`QuantMatrix`] (f32 ones as lfm-model's
+//! `F32Matrix`) that the
 //! model's linear layers, embedding and head run on directly.
 
 use std::collections::HashSet;
@@ -8,9 +9,9 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Result};
 use burn::tensor::Device;
+use lfm_model::host::{f32_matrix, HostMatrix};
 use lfm_model::model::WeightSource;
 use lfm_model::names::{tensor_table, Role, Slot};
-use lfm_model::proj::QuantHandle;
 use lfm_model::{LayerKind, Lfm2Config, Lfm2Model, LfmError};
 
 use crate::blocks::{dequantize, GgmlType};
@@ -111,7 +112,7 @@ impl WeightSource for GgufSource<'_> {
         Ok(v)
     }
 
-    fn quant(&mut self, slot: Slot) -> Result<Option<QuantHandle>, LfmError> {
+    fn host_matrix(&mut self, slot: Slot) -> Result<Option<HostMatrix>, LfmError> {
         if !matches!(slot.role(), Role::Linear | Role::Embedding) {
             return Ok(None);
         }
@@ -121,11 +122,11 @@ impl WeightSource for GgufSource<'_> {
             // blocked matmul's speed, decode on every core).
             self.used.insert(t.name.clone());
             let v = dequantize(t.ty, self.g.data(&t));
-            return Ok(Some(crate::qmatrix::f32_handle(v, [t.dims[1], t.dims[0]])));
+            return Ok(Some(f32_matrix(v, [t.dims[1], t.dims[0]])));
         }
         self.used.insert(t.name.clone());
         let m = QuantMatrix::new(self.g.bytes.clone(), t.start, t.ty, t.dims[1], t.dims[0]);
-        Ok(Some(QuantHandle(Arc::new(m))))
+        Ok(Some(HostMatrix(Arc::new(m))))
     }
 }
 

@@ -4,6 +4,7 @@
 //! - [`gguf`]: GGUF v3 writer and validating reader.
 //! - [`export`]: LFM2 → GGUF (llama.cpp names, metadata, tokenizer, quantization mixes).
 //! - [`import`]: GGUF → lfm-model, quantized weights kept packed ([`qmatrix`]).
+//! - [`load`]: open a model by path (HF directory or GGUF), for training/export or inference.
 //! - [`kernels`]: the packed matmul kernels (8-bit activations, AVX-512 VNNI / AVX2 / scalar).
 
 pub mod blocks;
@@ -11,6 +12,7 @@ pub mod export;
 pub mod gguf;
 pub mod import;
 pub mod kernels;
+pub mod load;
 pub mod qmatrix;
 
 pub use blocks::GgmlType;

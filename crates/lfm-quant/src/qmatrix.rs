@@ -1,9 +1,11 @@
-//! Packed matrices from a GGUF file as `lfm_model::proj::QuantWeight`: the model's linear
+//! Packed matrices from a GGUF file as `lfm_model::host::HostWeight`: the model's linear
 //! layers, embedding and head run straight from the block data (shared with the file map).
+//! (f32 host matrices are lfm-model's own `F32Matrix`.)
 
 use std::sync::Arc;
 
-use lfm_model::proj::QuantWeight;
+pub use lfm_model::host::threads;
+use lfm_model::host::{worth_splitting, HostWeight};
 
 use rayon::prelude::*;
 
@@ -16,7 +18,10 @@ const ACT_TILE: usize = 64;
 
 /// A raw output pointer shared by kernel tasks that write disjoint parts.
 struct SendPtr(*mut f32);
+// SAFETY: the pointer is only written through by tasks that own disjoint ranges of the
+// buffer it points into (see `matmul_interleaved`), and the buffer outlives every task.
 unsafe impl Sync for SendPtr {}
+// SAFETY: as for `Sync`: moving the pointer to a worker thread shares no element between tasks.
 unsafe impl Send for SendPtr {}
 use crate::gguf::Bytes;
 
@@ -52,7 +57,7 @@ impl QuantMatrix {
         };
         if il.is_some() {
             if let Bytes::Mapped(m) = &*bytes {
-                // Safety: a read-only, file-backed private map: dropping its pages only means
+                // SAFETY: a read-only, file-backed private map: dropping its pages only means
                 // they are read from the file again when touched.
                 let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len) };
             }
@@ -113,7 +118,7 @@ impl QuantMatrix {
                 for g in g0..g1 {
                     il.group_dots(g, &acts, r0, &mut buf[..r1 - r0]);
                     for (k, v) in buf[..r1 - r0].iter().enumerate() {
-                        // Safety: tasks own disjoint column ranges [8·g0, 8·g1) of every row
+                        // SAFETY: tasks own disjoint column ranges [8·g0, 8·g1) of every row
                         // of `y`, which outlives them.
                         unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), yp.0.add((r0 + k) * rows + 8 * g), 8) };
                     }
@@ -141,27 +146,7 @@ impl QuantMatrix {
     }
 }
 
-/// Worker threads for the kernels: rayon's global pool, which the CPU backend shares (all
-/// cores; `LFM_THREADS` or `RAYON_NUM_THREADS` set its size before first use).
-/// Whether a product of `work` multiply-adds is worth handing to the pool's threads (smaller
-/// ones finish before the hand-off would pay off).
-fn worth_splitting(work: usize) -> bool {
-    threads() > 1 && work >= 1 << 16
-}
-
-pub fn threads() -> usize {
-    static INIT: std::sync::Once = std::sync::Once::new();
-    INIT.call_once(|| {
-        let n = std::env::var("LFM_THREADS").ok().and_then(|v| v.parse::<usize>().ok()).filter(|&n| n > 0);
-        if let Some(n) = n {
-            // Fails only if the pool already exists (then its size stands).
-            let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
-        }
-    });
-    rayon::current_num_threads()
-}
-
-impl QuantWeight for QuantMatrix {
+impl HostWeight for QuantMatrix {
     fn shape(&self) -> [usize; 2] {
         [self.rows, self.cols]
     }
@@ -186,222 +171,5 @@ impl QuantWeight for QuantMatrix {
 
     fn nbytes(&self) -> usize {
         self.ty.row_bytes(self.cols) * self.rows
-    }
-}
-
-/// Up to this many activation rows, [`F32Matrix`] runs its matrix-vector loop (each weight
-/// read once for all rows); beyond, the blocked matmul.
-const F32_GEMV_ROWS: usize = 16;
-
-/// Narrowest output tile of a matrix-vector task.
-const F32_TILE: usize = 1024;
-
-/// Accumulator floats per matrix-vector task (256 KiB: in L2 while the weights stream by).
-const F32_ACC: usize = 1 << 16;
-
-/// An f32 matrix for CPU inference, kept as burn keeps a dense linear weight: `Wᵀ`, i.e.
-/// `[cols, rows]` row-major (input features major). Prefill goes through the `gemm` crate's
-/// blocked matmul exactly as burn's CPU backend would run it; decode-sized products (at most
-/// [`F32_GEMV_ROWS`] rows) run a matrix-vector loop over bands of weight rows on rayon's pool,
-/// where burn's matmul takes a single-threaded path and reads the weights with one core.
-/// Values stay f32, so results match the dense path up to summation order.
-pub struct F32Matrix {
-    /// `wt[i · rows + o] = W[o, i]`.
-    wt: Vec<f32>,
-    rows: usize,
-    cols: usize,
-}
-
-impl std::fmt::Debug for F32Matrix {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "F32Matrix([{}, {}])", self.rows, self.cols)
-    }
-}
-
-impl F32Matrix {
-    /// From HF-layout values (`[rows, cols]` row-major).
-    pub fn from_rows(values: &[f32], rows: usize, cols: usize) -> Self {
-        F32Matrix { wt: lfm_model::model::transpose_host(values, rows, cols), rows, cols }
-    }
-
-    /// `acc[r, ..] += Σ_{i0 ≤ i < i1} x[r, i] · wt[i, o0..o1]` (`acc`: `n` rows of `o1 − o0`).
-    #[inline(always)]
-    fn tile(&self, x: &[f32], n: usize, (i0, i1): (usize, usize), (o0, o1): (usize, usize), acc: &mut [f32]) {
-        let w = o1 - o0;
-        let wrow = |i: usize| &self.wt[i * self.rows + o0..i * self.rows + o1];
-        // Four weight rows per pass over the accumulators: one load and store of each
-        // accumulator per four multiply-adds.
-        let mut i = i0;
-        while i + 4 <= i1 {
-            let (w0, w1, w2, w3) = (wrow(i), wrow(i + 1), wrow(i + 2), wrow(i + 3));
-            for r in 0..n {
-                let xr = &x[r * self.cols + i..r * self.cols + i + 4];
-                let (x0, x1, x2, x3) = (xr[0], xr[1], xr[2], xr[3]);
-                let a = &mut acc[r * w..(r + 1) * w];
-                for ((((a, &v0), &v1), &v2), &v3) in a.iter_mut().zip(w0).zip(w1).zip(w2).zip(w3) {
-                    *a += x0 * v0 + x1 * v1 + x2 * v2 + x3 * v3;
-                }
-            }
-            i += 4;
-        }
-        for i in i..i1 {
-            let wr = wrow(i);
-            for r in 0..n {
-                let xv = x[r * self.cols + i];
-                for (a, &wv) in acc[r * w..(r + 1) * w].iter_mut().zip(wr) {
-                    *a += xv * wv;
-                }
-            }
-        }
-    }
-
-    /// [`tile`](Self::tile) compiled for AVX-512 (the default x86-64 target has SSE2 only).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    fn tile_avx512(&self, x: &[f32], n: usize, i: (usize, usize), o: (usize, usize), acc: &mut [f32]) {
-        self.tile(x, n, i, o, acc)
-    }
-
-    /// Decode-sized products. Each task streams a contiguous band of weight rows (input
-    /// features) across an output tile as wide as its accumulators allow (64K floats over the
-    /// activation rows), so memory is read in long sequential runs; the bands' partial sums
-    /// are added at the end.
-    fn gemv(&self, x: &[f32], n: usize) -> Vec<f32> {
-        let (rows, cols) = (self.rows, self.cols);
-        let tw = (F32_ACC / n).max(F32_TILE).min(rows.max(1));
-        let tiles = rows.div_ceil(tw);
-        let bands = if worth_splitting(rows * cols * n) { threads() } else { 1 };
-        let band = cols.div_ceil(bands);
-        let run = |k: usize| -> Vec<f32> {
-            let (t, b) = (k / bands, k % bands);
-            let o = (t * tw, ((t + 1) * tw).min(rows));
-            let i = ((b * band).min(cols), ((b + 1) * band).min(cols));
-            let mut acc = vec![0.0f32; n * (o.1 - o.0)];
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // Safety: the CPU has AVX-512F (checked just above).
-                unsafe { self.tile_avx512(x, n, i, o, &mut acc) };
-                return acc;
-            }
-            self.tile(x, n, i, o, &mut acc);
-            acc
-        };
-        let parts: Vec<Vec<f32>> = if bands > 1 {
-            (0..tiles * bands).into_par_iter().map(run).collect()
-        } else {
-            (0..tiles).map(run).collect()
-        };
-        let mut y = vec![0.0f32; n * rows];
-        for (k, acc) in parts.iter().enumerate() {
-            let (o0, w) = ((k / bands) * tw, acc.len() / n);
-            for r in 0..n {
-                for (yv, a) in y[r * rows + o0..r * rows + o0 + w].iter_mut().zip(&acc[r * w..(r + 1) * w]) {
-                    *yv += a;
-                }
-            }
-        }
-        y
-    }
-
-    fn gemm(&self, x: &[f32], n: usize) -> Vec<f32> {
-        let (rows, cols) = (self.rows, self.cols);
-        let mut y = vec![0.0f32; n * rows];
-        let par = if threads() > 1 { gemm::Parallelism::Rayon(threads()) } else { gemm::Parallelism::None };
-        // y [n, rows] = x [n, cols] · wt [cols, rows], all row-major. gemm takes strides as
-        // (column, row) pairs.
-        // Safety: the three buffers hold n·rows, n·cols and cols·rows values.
-        unsafe {
-            gemm::gemm(
-                n,
-                rows,
-                cols,
-                y.as_mut_ptr(),
-                1,
-                rows as isize,
-                false,
-                x.as_ptr(),
-                1,
-                cols as isize,
-                self.wt.as_ptr(),
-                1,
-                rows as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                par,
-            );
-        }
-        y
-    }
-}
-
-impl QuantWeight for F32Matrix {
-    fn shape(&self) -> [usize; 2] {
-        [self.rows, self.cols]
-    }
-    fn matmul_t(&self, x: &[f32], n: usize) -> Vec<f32> {
-        assert_eq!(x.len(), n * self.cols);
-        if n <= F32_GEMV_ROWS {
-            self.gemv(x, n)
-        } else {
-            self.gemm(x, n)
-        }
-    }
-    fn rows(&self, ids: &[usize]) -> Vec<f32> {
-        let mut out = Vec::with_capacity(ids.len() * self.cols);
-        for &o in ids {
-            out.extend((0..self.cols).map(|i| self.wt[i * self.rows + o]));
-        }
-        out
-    }
-    fn type_name(&self) -> String {
-        "f32".into()
-    }
-    fn nbytes(&self) -> usize {
-        self.wt.len() * 4
-    }
-}
-
-/// An HF-layout f32 matrix (`[rows, cols]`) as a [`QuantHandle`](lfm_model::proj::QuantHandle)
-/// served by [`F32Matrix`] (CPU inference of f32 weights).
-pub fn f32_handle(values: Vec<f32>, [rows, cols]: [usize; 2]) -> lfm_model::proj::QuantHandle {
-    let m = F32Matrix::from_rows(&values, rows, cols);
-    drop(values);
-    lfm_model::proj::QuantHandle(Arc::new(m))
-}
-
-#[cfg(test)]
-mod f32_tests {
-    use super::*;
-
-    /// Both f32 paths (matrix-vector bands for ≤ 16 rows, the blocked matmul beyond) against
-    /// a plain f64 triple loop, for shapes narrower and wider than a tile, and the row gather.
-    #[test]
-    fn f32_matrix_matches_naive_product() {
-        for (rows, cols) in [(7usize, 5usize), (600, 96), (2500, 130)] {
-            let w: Vec<f32> = (0..rows * cols).map(|k| ((k * 7919 % 1013) as f32 - 506.0) / 512.0).collect();
-            let m = F32Matrix::from_rows(&w, rows, cols);
-            for n in [1usize, 3, 16, 17, 40] {
-                let x: Vec<f32> = (0..n * cols).map(|k| ((k * 31 % 97) as f32 - 48.0) / 64.0).collect();
-                let y = m.matmul_t(&x, n);
-                for r in 0..n {
-                    for o in 0..rows {
-                        let want: f64 = (0..cols).map(|i| x[r * cols + i] as f64 * w[o * cols + i] as f64).sum();
-                        let got = y[r * rows + o] as f64;
-                        assert!(
-                            (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                            "[{rows}x{cols}] n={n} y[{r},{o}] {got} vs {want}"
-                        );
-                    }
-                }
-            }
-            let ids = [rows - 1, 0, rows / 2];
-            let got = m.rows(&ids);
-            let want: Vec<f32> = ids.iter().flat_map(|&o| w[o * cols..(o + 1) * cols].to_vec()).collect();
-            assert_eq!(got, want);
-            assert_eq!((m.shape(), m.nbytes()), ([rows, cols], rows * cols * 4));
-        }
     }
 }

@@ -13,7 +13,7 @@ use lfm_quant::import::config_from_gguf;
 use proptest::prelude::*;
 
 fn valid_file() -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lfm-model/tests/fixtures/lfm2-tiny");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/lfm2-tiny");
     let (cfg, model) = lfm_model::hf::load_dir(&dir, &Device::default()).unwrap();
     let (w, _) = build(&model, &cfg, None, "fuzz", Mix::Q4_0, |_, _| {}).unwrap();
     let t = tempfile::tempdir().unwrap();

@@ -1,6 +1,7 @@
 //! Export → GGUF → import on the transformers fixtures: names, dims and metadata as llama.cpp
-//! expects (spec §8), f32 files give back the same weights exactly (logits to rounding), and quantized files run their
-//! packed weights with the same results as a dense model built from the dequantized weights.
+//! expects (docs/lfm2-architecture.md §8), f32 files give back the same weights exactly
+//! (logits to rounding), and quantized files run their packed weights with the same results
+//! as a dense model built from the dequantized weights.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,8 +15,13 @@ use lfm_quant::export::{build, Mix};
 use lfm_quant::gguf::{GgufFile, Value};
 use lfm_quant::import::load_gguf;
 
+/// A transformers fixture: `data/lfm2-tiny` or `crates/lfm-model/tests/fixtures/<name>`.
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../lfm-model/tests/fixtures").join(name)
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if name == "lfm2-tiny" {
+        return root.join("../../data/lfm2-tiny");
+    }
+    root.join("../lfm-model/tests/fixtures").join(name)
 }
 
 fn logits(m: &Lfm2Model, ids: &[i64], device: &Device) -> Vec<f32> {
@@ -86,8 +92,8 @@ fn f32_gguf_loads_back_to_the_same_model() {
         // matmul, so the logits agree to rounding.
         assert_eq!(l.model.hf_tensors(&l.cfg), model.hf_tensors(&cfg), "{name}");
         let (a, b) = (logits(&l.model, &ids, &device), logits(&model, &ids, &device));
-        let scale = b.iter().fold(1e-6f32, |m, x| m.max(x.abs()));
-        let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        let scale = lfm_model::compare::max_abs(&b).max(1e-6);
+        let max = lfm_model::compare::max_abs_diff(&a, &b);
         assert!(max <= 1e-5 * scale.max(1.0), "{name}: f32 kernels moved the logits by {max}");
     }
 }
@@ -119,11 +125,11 @@ fn packed_weights_compute_what_their_dequantized_values_compute() {
         let deq: HashMap<String, Vec<f32>> =
             l.model.hf_tensors(&l.cfg).into_iter().map(|(s, _, v)| (s.hf_name(), v)).collect();
         let dense = Lfm2Model::build(&l.cfg, &device, &mut MapSource(deq)).unwrap();
-        assert!(dense.layers.iter().all(|x| x.feed_forward.w1.quant.is_none()));
-        assert!(l.model.layers.iter().all(|x| x.feed_forward.w1.quant.is_some()), "{mix:?}: weights stay packed");
+        assert!(dense.layers.iter().all(|x| x.feed_forward.w1.host.is_none()));
+        assert!(l.model.layers.iter().all(|x| x.feed_forward.w1.host.is_some()), "{mix:?}: weights stay packed");
         let ids: Vec<i64> = (0..17).map(|i| (i * 29 % 512) as i64).collect();
         let (a, b) = (logits(&l.model, &ids, &device), logits(&dense, &ids, &device));
-        let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        let max = lfm_model::compare::max_abs_diff(&a, &b);
         let rel =
             (a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum::<f32>() / b.iter().map(|y| y * y).sum::<f32>()).sqrt();
         println!("{mix:?}: packed vs dense max |diff| {max}, relative rms {rel}");
@@ -138,8 +144,8 @@ fn packed_weights_compute_what_their_dequantized_values_compute() {
         }
         // How far quantization moved the logits from the f32 model.
         let c = logits(&model, &ids, &device);
-        let dev = a.iter().zip(&c).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-        let scale = c.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        let dev = lfm_model::compare::max_abs_diff(&a, &c);
+        let scale = lfm_model::compare::max_abs(&c);
         println!("{mix:?}: max |logit change| {dev} (max |logit| {scale})");
         devs.push(dev);
     }

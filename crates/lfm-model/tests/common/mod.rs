@@ -7,13 +7,18 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use safetensors::tensor::Dtype;
 use safetensors::SafeTensors;
 
-/// `crates/lfm-model/tests/fixtures/<name>`.
+/// A transformers fixture: `data/lfm2-tiny` (the workspace's shared one, which the quickstart
+/// embeds too) or `crates/lfm-model/tests/fixtures/<name>`.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if name == "lfm2-tiny" {
+        return root.join("../../data/lfm2-tiny");
+    }
+    root.join("tests/fixtures").join(name)
 }
 
-/// Every fixture directory that has a `reference.safetensors` (the bundled one, plus any
-/// extra ones generated with `scripts/make_lfm2_fixture.py` into `tests/fixtures/`).
+/// Every fixture directory that has a `reference.safetensors`: `data/lfm2-tiny` plus those
+/// under `tests/fixtures/` (made with `scripts/make_lfm2_fixture.py`).
 pub fn all_fixtures() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
         .unwrap()
@@ -21,6 +26,7 @@ pub fn all_fixtures() -> Vec<PathBuf> {
         .filter(|p| p.join("reference.safetensors").exists())
         .collect();
     v.sort();
+    v.insert(0, fixture("lfm2-tiny"));
     v
 }
 
@@ -68,16 +74,15 @@ pub fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
 }
 
-pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
+pub use lfm_model::compare::max_abs_diff;
 
-/// Asserts max |a-b| <= tol and prints the measured difference next to the tolerance.
+/// Asserts max |a-b| <= tol (a NaN anywhere fails) and prints the measured difference next to
+/// the tolerance.
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
-    let d = max_abs_diff(got, want);
-    println!("{what:<48} max-abs-diff {d:.3e} (tol {tol:.0e})");
-    assert!(d <= tol, "{what}: max abs diff {d:e} > {tol:e}");
+    println!("{what:<48} max-abs-diff {:.3e} (tol {tol:.0e})", max_abs_diff(got, want));
+    if let Err(e) = lfm_model::compare::check_close(what, got, want, tol) {
+        panic!("{e}");
+    }
 }
 
 /// The device the tests run on: `LFM_TEST_DEVICE` (e.g. `wgpu`, with the matching cargo

@@ -1,0 +1,86 @@
+//! Opening a model by path: an HF checkpoint directory or a `.gguf` file.
+//!
+//! Lives here because this is the crate that reads GGUF; a directory is delegated to
+//! lfm-model, and its tokenizer to lfm-data. Two purposes, two functions:
+//! - [`load_model`]: burn parameters (training, export, parity checks, `lfm logits`); a GGUF
+//!   file's quantized weights stay packed either way.
+//! - [`load_for_inference`]: what generation and evaluation use — on the CPU, f32 weights as
+//!   host matrices ([`lfm_model::infer`] decides, `LFM_DENSE_F32=1` switches it off).
+
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+use burn::tensor::Device;
+use lfm_data::template::TextCodec;
+use lfm_model::{Lfm2Config, Lfm2Model};
+use tokenizers::Tokenizer;
+
+use crate::gguf::GgufFile;
+
+/// Whether `path` names a GGUF file (rather than an HF checkpoint directory).
+pub fn is_gguf(path: &Path) -> bool {
+    path.is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+}
+
+/// Loads a model with burn parameters: an HF checkpoint directory, or a `.gguf` file whose
+/// quantized weights stay packed (the model runs on them directly).
+pub fn load_model(path: &Path, device: &Device) -> Result<(Lfm2Config, Lfm2Model)> {
+    if is_gguf(path) {
+        let l = crate::import::load_gguf(path, device)?;
+        return Ok((l.cfg, l.model));
+    }
+    Ok(lfm_model::hf::load_dir(path, device)?)
+}
+
+/// Loads a model for inference: as [`load_model`], with a directory's f32 weights held as
+/// host matrices on the CPU ([`lfm_model::infer::load_dir`]).
+pub fn load_for_inference(path: &Path, device: &Device) -> Result<(Lfm2Config, Lfm2Model)> {
+    if is_gguf(path) {
+        return load_model(path, device);
+    }
+    Ok(lfm_model::infer::load_dir(path, device)?)
+}
+
+/// The tokenizer of a checkpoint directory (`tokenizer.json`) or of a GGUF file exported by
+/// lfm-rs (`tokenizer.huggingface.json`).
+pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
+    if is_gguf(path) {
+        return gguf_tokenizer(&GgufFile::open(path)?);
+    }
+    lfm_data::tokenizer::load(&path.join("tokenizer.json"))
+}
+
+/// The tokenizer stored in an opened GGUF file, or an error saying it has none.
+pub fn gguf_tokenizer(g: &GgufFile) -> Result<Tokenizer> {
+    crate::import::hf_tokenizer(g)?.ok_or_else(|| {
+        anyhow!("{}: no tokenizer.huggingface.json in the file (GGUFs exported by lfm-rs carry one)", g.path)
+    })
+}
+
+/// [`load_for_inference`] with the checkpoint's tokenizer, checked against the config (ids fit
+/// the embedding; bos/eos/pad are the tokenizer's special tokens).
+pub fn load_with_tokenizer(path: &Path, device: &Device) -> Result<(Lfm2Config, Lfm2Model, Tokenizer)> {
+    let (cfg, model) = load_for_inference(path, device)?;
+    let tok = load_tokenizer(path)?;
+    lfm_data::tokenizer::check_against_model(&tok, &cfg, &path.display().to_string())?;
+    Ok((cfg, model, tok))
+}
+
+/// The text codec (tokenizer, chat template, special tokens) of a checkpoint directory or of a
+/// GGUF file (`tokenizer.chat_template` and the `tokenizer.ggml.*` special-token ids).
+pub fn load_codec(path: &Path) -> Result<TextCodec> {
+    if !is_gguf(path) {
+        return TextCodec::load(path);
+    }
+    let g = GgufFile::open(path)?;
+    let tokenizer = gguf_tokenizer(&g)?;
+    let text = |k: &str| g.get(k).and_then(|v| v.as_str()).map(String::from);
+    let id_text = |k: &str| g.get(k).and_then(|v| v.as_u64()).and_then(|i| tokenizer.id_to_token(i as u32));
+    Ok(TextCodec {
+        chat_template: text("tokenizer.chat_template"),
+        bos_token: id_text("tokenizer.ggml.bos_token_id"),
+        eos_token: id_text("tokenizer.ggml.eos_token_id"),
+        add_bos: matches!(g.get("tokenizer.ggml.add_bos_token"), Some(crate::gguf::Value::Bool(true))),
+        tokenizer,
+    })
+}
