@@ -1,4 +1,4 @@
-//! LFM2's chat and tool-call format (spec §10.2, §10.3), written out here, with an
+//! LFM2's chat and tool-call format (docs/lfm2-architecture.md §10.2, §10.3), written out here, with an
 //! assistant-only loss mask; and the parser that turns an assistant reply back into text and
 //! tool calls (Pythonic `[f(a=1, b="x")]` or JSON `[{"name": .., "arguments": {..}}]`).
 //!
@@ -549,7 +549,7 @@ mod tests {
 
     #[test]
     fn spec_chat_example_renders_exactly() {
-        // spec §10.2
+        // docs/lfm2-architecture.md §10.2
         let conv = Conversation {
             messages: vec![
                 Message::new("system", "You are a helpful assistant."),
@@ -621,7 +621,7 @@ mod tests {
 
     #[test]
     fn pythonic_calls_parse() {
-        // spec §10.3 example
+        // docs/lfm2-architecture.md §10.3 example
         let p = parse_reply(
             "<|tool_call_start|>[get_candidate_status(candidate_id=\"12345\")]<|tool_call_end|>Checking now.",
         )

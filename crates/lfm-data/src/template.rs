@@ -1,8 +1,8 @@
-//! Prompt rendering for `lfm generate`: the checkpoint's own Jinja chat template when it has
-//! one (`chat_template.jinja` or `tokenizer_config.json`'s `chat_template`), rendered with
-//! minijinja; otherwise LFM2's ChatML layout (spec §10.2) written out here.
-//!
-//! Without a template, lfm-data's renderer of the LFM2 format (`lfm_data::chat`) is used.
+//! A checkpoint's text codec: its tokenizer plus its own Jinja chat template
+//! (`chat_template.jinja` or `tokenizer_config.json`'s `chat_template`), rendered with
+//! minijinja, and the special tokens the template needs. Without a template, LFM2's ChatML
+//! layout from [`crate::chat`] is used (docs/lfm2-architecture.md §10.2). `lfm generate` renders prompts with it;
+//! a GGUF file's codec is built by `lfm_quant::load::load_codec`.
 
 use std::path::Path;
 
@@ -19,10 +19,8 @@ pub struct TextCodec {
 }
 
 impl TextCodec {
+    /// The codec of an HF checkpoint directory.
     pub fn load(dir: &Path) -> Result<Self> {
-        if crate::progress::is_gguf(dir) {
-            return Self::from_gguf(dir);
-        }
         let tok_path = dir.join("tokenizer.json");
         if !tok_path.exists() {
             bail!("{}: no tokenizer.json (needed to turn text into tokens)", dir.display());
@@ -56,21 +54,6 @@ impl TextCodec {
         })
     }
 
-    /// The tokenizer, chat template and special tokens stored in a GGUF file.
-    fn from_gguf(path: &Path) -> Result<Self> {
-        let g = lfm_quant::gguf::GgufFile::open(path)?;
-        let tokenizer = crate::progress::gguf_tokenizer(&g)?;
-        let text = |k: &str| g.get(k).and_then(|v| v.as_str()).map(String::from);
-        let id_text = |k: &str| g.get(k).and_then(|v| v.as_u64()).and_then(|i| tokenizer.id_to_token(i as u32));
-        Ok(Self {
-            chat_template: text("tokenizer.chat_template"),
-            bos_token: id_text("tokenizer.ggml.bos_token_id"),
-            eos_token: id_text("tokenizer.ggml.eos_token_id"),
-            add_bos: matches!(g.get("tokenizer.ggml.add_bos_token"), Some(lfm_quant::gguf::Value::Bool(true))),
-            tokenizer,
-        })
-    }
-
     /// Renders a one-turn conversation ready for the assistant's reply.
     pub fn render_chat(&self, system: Option<&str>, user: &str) -> Result<String> {
         let mut messages = Vec::new();
@@ -93,12 +76,12 @@ impl TextCodec {
                 env.get_template("chat")?.render(ctx).context("rendering the chat template")
             }
             None => {
-                // LFM2's chat format as lfm-data writes it (spec §10.2).
-                let conv: lfm_data::chat::Conversation =
+                // LFM2's chat format as lfm-data writes it (docs/lfm2-architecture.md §10.2).
+                let conv: crate::chat::Conversation =
                     serde_json::from_value(serde_json::json!({ "messages": messages }))
                         .context("building the conversation")?;
-                let opts = lfm_data::chat::RenderOptions { add_generation_prompt: true, ..Default::default() };
-                Ok(lfm_data::chat::render(&conv, &opts)?.text)
+                let opts = crate::chat::RenderOptions { add_generation_prompt: true, ..Default::default() };
+                Ok(crate::chat::render(&conv, &opts)?.text)
             }
         }
     }
@@ -133,7 +116,7 @@ mod tests {
     use super::*;
 
     fn codec(template: Option<&str>) -> TextCodec {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lfm-model/tests/fixtures/lfm2-tiny");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/lfm2-tiny");
         let mut c = TextCodec::load(&dir).unwrap();
         c.chat_template = template.map(String::from);
         c

@@ -16,7 +16,7 @@ use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::processors::template::TemplateProcessing;
 use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer, TokenizerImpl};
 
-/// LFM2's special tokens, in id order (spec §10.1): id `i` is `SPECIAL_TOKENS[i]`.
+/// LFM2's special tokens, in id order (docs/lfm2-architecture.md §10.1): id `i` is `SPECIAL_TOKENS[i]`.
 pub const SPECIAL_TOKENS: [&str; 14] = [
     "<|pad|>",
     "<|startoftext|>",
@@ -45,7 +45,7 @@ pub const TOOL_CALL_END: &str = "<|tool_call_end|>";
 pub const TOOL_RESPONSE_START: &str = "<|tool_response_start|>";
 pub const TOOL_RESPONSE_END: &str = "<|tool_response_end|>";
 
-/// The split pattern of llama3-style pre-tokenizers, which LFM2's tokenizer follows (spec §8.2:
+/// The split pattern of llama3-style pre-tokenizers, which LFM2's tokenizer follows (docs/lfm2-architecture.md §8.2:
 /// llama.cpp treats `lfm2` like the llama3 regex): contractions, letter runs with one leading
 /// non-letter, numbers of at most three digits, punctuation runs, newlines, other spaces.
 pub const PRETOKENIZE_REGEX: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";

@@ -52,8 +52,7 @@ fn trained_bpe_has_lfm2_special_ids_and_round_trips_text() {
         back.encode(sample.as_str(), true).unwrap().get_ids(),
         tok.encode(sample.as_str(), true).unwrap().get_ids()
     );
-    let mut cfg =
-        Lfm2Config::from_hf_file(&repo().join("crates/lfm-model/tests/fixtures/lfm2-tiny/config.json")).unwrap();
+    let mut cfg = Lfm2Config::from_hf_file(&repo().join("data/lfm2-tiny/config.json")).unwrap();
     cfg.vocab_size = 1000;
     tokenizer::check_against_model(&back, &cfg, "tokenizer.json").unwrap();
 }
@@ -67,7 +66,7 @@ fn vocab_too_small_is_refused() {
 #[test]
 fn tokenizer_that_does_not_match_the_model_is_reported() {
     let tok = tokenizer::load(&fixture_tokenizer()).unwrap();
-    let cfg = Lfm2Config::from_hf_file(&repo().join("crates/lfm-model/tests/fixtures/lfm2-tiny/config.json")).unwrap();
+    let cfg = Lfm2Config::from_hf_file(&repo().join("data/lfm2-tiny/config.json")).unwrap();
     tokenizer::check_against_model(&tok, &cfg, "tok.json").unwrap();
     let mut wrong = cfg.clone();
     wrong.eos_token_id = 3;

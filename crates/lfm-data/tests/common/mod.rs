@@ -15,7 +15,7 @@ pub fn jargon() -> PathBuf {
 
 /// The tiny fixture's tokenizer: LFM2's special-token layout, vocab 512.
 pub fn fixture_tokenizer() -> PathBuf {
-    repo().join("crates/lfm-model/tests/fixtures/lfm2-tiny/tokenizer.json")
+    repo().join("data/lfm2-tiny/tokenizer.json")
 }
 
 /// The first `n` lines of the Jargon corpus as a JSONL file in `dir`.
