@@ -507,7 +507,8 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
 
         // 1. Sample G completions per prompt (one batch through the cache).
         let t0 = Instant::now();
-        let policy = model.valid();
+        // Sampling runs on the inference weights (host matrices on the CPU, lfm_model::infer).
+        let policy = model.valid().into_inference();
         let sampling = SamplingConfig {
             temperature: cfg.grpo.temperature as f32,
             top_k: cfg.grpo.top_k,

@@ -1,4 +1,5 @@
-//! lfm-train: continued pre-training and supervised fine-tuning of LFM2 models.
+//! lfm-train: continued pre-training, supervised fine-tuning and GRPO of LFM2 models, on one
+//! device or data-parallel over several.
 //!
 //! - [`config`]: TOML run configs (unknown keys rejected) and CLI overrides.
 //! - [`schedule`]: linear warmup, then cosine / WSD / constant.

@@ -1,6 +1,6 @@
 //! Gradient accumulation, global-norm clipping and AdamW, keyed by parameter path.
 //!
-//! Hand-written on purpose (≈150 lines over burn tensors): burn's `ModuleOptimizer` clips each
+//! Hand-written on purpose: burn's `ModuleOptimizer` clips each
 //! parameter's gradient on its own (we need one norm over all parameters, as in PyTorch's
 //! `clip_grad_norm_`) and keys its state by `ParamId`, which changes when a model is reloaded
 //! from an HF checkpoint. Here the state is keyed by the module path (`layers.3.operator...`),
@@ -10,6 +10,10 @@
 //! `p ← p − lr·wd·p − lr · m̂ / (√v̂ + ε)` with bias-corrected `m̂ = m / (1−β1^t)`,
 //! `v̂ = v / (1−β2^t)`. Weight decay skips 1-D tensors (norm weights, biases) and the token
 //! embedding unless `decay_norms_and_embeddings` is set.
+//!
+//! On the CPU device the update is one fused, multi-threaded pass over host memory (taking
+//! over the parameter and moment buffers when nothing else holds them); other devices run the
+//! same formula as burn tensor ops. A test holds both paths to the same result.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -58,8 +58,9 @@ pub struct RunSummary {
     pub tokens_per_s: f64,
 }
 
-/// A micro-batch ready for the model.
-struct Micro {
+/// A micro-batch ready for the model: `rows` rows of `len` token ids, and labels (the loss
+/// shifts them; -100 is ignored).
+pub struct Micro {
     ids: Vec<i64>,
     labels: Vec<i64>,
     rows: usize,
@@ -68,16 +69,82 @@ struct Micro {
 }
 
 impl Micro {
-    /// A packed pre-training batch: labels are the ids (the loss shifts them).
+    /// Language-model rows (pre-training): the labels are the ids, so each row predicts its
+    /// `len - 1` next tokens.
+    pub fn lm(ids: Vec<i64>, rows: usize, len: usize) -> Micro {
+        assert_eq!(ids.len(), rows * len, "{rows} rows of {len} ids");
+        Micro { labels: ids.clone(), ids, rows, len, targets: rows * len.saturating_sub(1) }
+    }
+
+    /// A packed pre-training batch.
     fn from_packed(b: lfm_data::loader::Batch) -> Micro {
         let ids: Vec<i64> = b.tokens.iter().map(|&t| t as i64).collect();
-        Micro { labels: ids.clone(), ids, rows: b.batch_size, len: b.seq_len + 1, targets: b.batch_size * b.seq_len }
+        Micro::lm(ids, b.batch_size, b.seq_len + 1)
     }
 
     /// An SFT batch: labels are -100 outside the assistant mask.
     fn from_sft(b: sft::SftBatch) -> Micro {
         Micro { ids: b.ids, labels: b.labels, rows: b.batch, len: b.len, targets: b.target_tokens }
     }
+}
+
+/// Seconds spent in each phase of a step, summed over its micro-batches (on replica 0 when
+/// several devices share the step).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepTimes {
+    /// Forward pass to the loss value.
+    pub forward: f64,
+    pub backward: f64,
+    /// Collecting (and, across replicas, summing) the gradients.
+    pub gradients: f64,
+    pub optimizer: f64,
+}
+
+impl StepTimes {
+    pub fn total(&self) -> f64 {
+        self.forward + self.backward + self.gradients + self.optimizer
+    }
+}
+
+/// What one optimizer step did.
+#[derive(Clone, Copy, Debug)]
+pub struct StepOutcome {
+    /// Mean loss over the step's target tokens.
+    pub loss: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    pub times: StepTimes,
+}
+
+/// One optimizer step: forward and backward of every micro-batch (weighted by its share of
+/// the step's target tokens; spread over `devices`, see [`parallel_backward`]), the global
+/// gradient norm (non-finite: an error), clipping to `grad_clip` when it is > 0, and AdamW at
+/// learning rate `lr`. The step owns the model, so that the optimizer updates parameters in
+/// place when nothing else holds them. `lfm train` and `lfm bench` both run this.
+pub fn train_step(
+    model: Lfm2Model,
+    opt: &mut AdamW,
+    devices: &[Device],
+    micros: &[Micro],
+    lr: f64,
+    grad_clip: f64,
+) -> Result<(Lfm2Model, StepOutcome)> {
+    let total: usize = micros.iter().map(|m| m.targets).sum();
+    if total == 0 {
+        bail!("the batch has no target tokens");
+    }
+    let (mut acc, loss_sum, mut times) = parallel_backward(&model, devices, micros, total)?;
+    let norm = acc.global_norm();
+    if !norm.is_finite() {
+        bail!("gradient norm is {norm}");
+    }
+    if grad_clip > 0.0 && norm > grad_clip {
+        acc.scale((grad_clip / (norm + 1e-6)) as f32);
+    }
+    let t = Instant::now();
+    let model = opt.step(model, &mut acc, lr)?;
+    times.optimizer = t.elapsed().as_secs_f64();
+    Ok((model, StepOutcome { loss: loss_sum / total as f64, grad_norm: norm, times }))
 }
 
 enum Data {
@@ -150,27 +217,38 @@ fn same_training(a: &RunConfig, b: &RunConfig) -> bool {
 }
 
 /// Forward + backward of one replica's micro-batches, each weighted by its share of the whole
-/// step's target tokens. Returns the weighted gradient sum and Σ loss·targets.
+/// step's target tokens. Returns the weighted gradient sum, Σ loss·targets and the phase times.
 fn local_backward(
     model: &Lfm2Model,
     device: &Device,
     micros: &[&Micro],
     total: usize,
-) -> Result<(GradAccumulator, f64)> {
+) -> Result<(GradAccumulator, f64, StepTimes)> {
     let mut acc = GradAccumulator::default();
     let mut loss_sum = 0.0f64;
+    let mut times = StepTimes::default();
     for m in micros {
         let w = m.targets as f32 / total as f32;
+        let t0 = Instant::now();
         let (ids, labels) = tensors(m, device);
         let loss = model.lm_loss(ids, labels);
         let lv = loss.clone().into_scalar::<f32>() as f64;
         if !lv.is_finite() {
             bail!("loss is {lv}");
         }
+        let t1 = Instant::now();
         loss_sum += lv * m.targets as f64;
-        acc.add(model, &loss.backward(), w)?;
+        let grads = loss.backward();
+        let t2 = Instant::now();
+        acc.add(model, &grads, w)?;
+        // The gradient store goes now, so that the accumulated gradients are the only holders
+        // of their buffers when the optimizer takes them.
+        drop(grads);
+        times.forward += (t1 - t0).as_secs_f64();
+        times.backward += (t2 - t1).as_secs_f64();
+        times.gradients += t2.elapsed().as_secs_f64();
     }
-    Ok((acc, loss_sum))
+    Ok((acc, loss_sum, times))
 }
 
 /// One step's gradients over `devices` (autodiff devices, one replica each). Micro-batch `j`
@@ -183,13 +261,13 @@ fn parallel_backward(
     devices: &[Device],
     micros: &[Micro],
     total: usize,
-) -> Result<(GradAccumulator, f64)> {
+) -> Result<(GradAccumulator, f64, StepTimes)> {
     let world = devices.len();
     let split = |r: usize| -> Vec<&Micro> { micros.iter().skip(r).step_by(world).collect() };
     if world == 1 {
         return local_backward(model, &devices[0], &split(0), total);
     }
-    let results: Vec<Result<(GradAccumulator, f64)>> = std::thread::scope(|s| {
+    let results: Vec<Result<(GradAccumulator, f64, StepTimes)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..world)
             .map(|r| {
                 let replica = if r == 0 { model.clone() } else { model.clone().fork(&devices[r]) };
@@ -206,12 +284,18 @@ fn parallel_backward(
     let primary = devices[0].clone().inner();
     let mut acc = GradAccumulator::default();
     let mut loss_sum = 0.0;
+    let mut times = StepTimes::default();
     for (r, res) in results.into_iter().enumerate() {
-        let (a, l) = res.map_err(|e| anyhow!("replica {r}: {e}"))?;
+        let (a, l, t) = res.map_err(|e| anyhow!("replica {r}: {e}"))?;
+        let t0 = Instant::now();
         acc.merge(a, &primary)?;
         loss_sum += l;
+        if r == 0 {
+            times = t;
+        }
+        times.gradients += t0.elapsed().as_secs_f64();
     }
-    Ok((acc, loss_sum))
+    Ok((acc, loss_sum, times))
 }
 
 /// Runs (or resumes) a training job on `device` (a plain device; autodiff is added here).
@@ -358,25 +442,11 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         let t0 = Instant::now();
         let lr = sched.lr(step);
         let micros: Vec<Micro> = (0..accum * world).map(|_| data.next()).collect::<Result<_>>()?;
-        let total: usize = micros.iter().map(|m| m.targets).sum();
-        if total == 0 {
-            bail!("step {step}: the batch has no target tokens");
-        }
-        let (mut acc, loss_sum) = parallel_backward(&model, &ads, &micros, total).map_err(|e| {
+        let (m, out) = train_step(model, &mut opt, &ads, &micros, lr, cfg.optim.grad_clip).map_err(|e| {
             anyhow!("step {step}: {e}; stopping (last good checkpoint: {})", describe(&last_ckpt, &run_dir))
         })?;
-        let loss = loss_sum / total as f64;
-        let norm = acc.global_norm();
-        if !norm.is_finite() {
-            bail!(
-                "step {step}: gradient norm is {norm}; stopping (last good checkpoint: {})",
-                describe(&last_ckpt, &run_dir)
-            );
-        }
-        if cfg.optim.grad_clip > 0.0 && norm > cfg.optim.grad_clip {
-            acc.scale((cfg.optim.grad_clip / (norm + 1e-6)) as f32);
-        }
-        model = opt.step(model, &mut acc, lr)?;
+        model = m;
+        let (loss, norm) = (out.loss, out.grad_norm);
         let step_tokens: u64 = micros.iter().map(|m| (m.rows * m.len) as u64).sum();
         tokens_seen += step_tokens;
         run_tokens += step_tokens;

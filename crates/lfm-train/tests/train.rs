@@ -260,7 +260,7 @@ fn data_parallel_matches_single_device_accumulation() {
         names.iter().map(|n| r.read(n).unwrap().1).collect::<Vec<_>>()
     };
     let (w1, w2) = (load(&single.run.out), load(&dp.run.out));
-    let diff = w1.iter().flatten().zip(w2.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let diff = lfm_model::compare::max_abs_diff(&w1.concat(), &w2.concat());
     assert!(diff <= 1e-5, "weights differ by {diff}");
     assert_eq!(checkpoint::read_meta(&checkpoint::resolve(&dp.run.out, "latest").unwrap()).unwrap().world, 2);
 }

@@ -10,7 +10,11 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A transformers fixture: `data/lfm2-tiny` or `crates/lfm-model/tests/fixtures/<name>`.
 pub fn fixture(name: &str) -> PathBuf {
+    if name == "lfm2-tiny" {
+        return repo().join("data/lfm2-tiny");
+    }
     repo().join("crates/lfm-model/tests/fixtures").join(name)
 }
 
