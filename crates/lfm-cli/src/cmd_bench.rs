@@ -50,7 +50,7 @@ fn release_freed_heap() {
         extern "C" {
             fn malloc_trim(pad: usize) -> i32;
         }
-        // Safety: glibc's malloc_trim has no preconditions.
+        // SAFETY: glibc's malloc_trim has no preconditions; it only returns free heap pages.
         unsafe { malloc_trim(0) };
     }
 }
@@ -95,19 +95,9 @@ fn read_bandwidth() -> f64 {
 fn random_model(preset: &str, device: &Device) -> Result<(Lfm2Config, Lfm2Model)> {
     let cfg = Lfm2Config::preset(preset, 4096).map_err(|e| anyhow!("--preset: {e}"))?;
     let mut init = RandomInit::new(&cfg, 0);
-    // Inference on the CPU runs f32 weights through lfm-quant's kernels, as `lfm generate`
-    // does (progress::load_for_inference); training keeps burn parameters.
-    let m = if progress::packs_f32(device) {
-        let mut pack = |_, v, shape| lfm_quant::qmatrix::f32_handle(v, shape);
-        Lfm2Model::build(
-            &cfg,
-            device,
-            &mut lfm_model::model::PackingSource { inner: &mut init, cfg: &cfg, pack: &mut pack },
-        )
-    } else {
-        Lfm2Model::build(&cfg, device, &mut init)
-    }
-    .map_err(|e| anyhow!("{e}"))?;
+    // Inference on the CPU holds f32 weights as host matrices, as `lfm generate` does
+    // (lfm_model::infer); on the autodiff device (training) this keeps burn parameters.
+    let m = Lfm2Model::build(&cfg, device, &mut init).map_err(|e| anyhow!("{e}"))?.into_inference();
     Ok((cfg, m))
 }
 
@@ -133,13 +123,13 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
 
     let sp = progress::spinner("building the model and its packed exports");
     let (cfg, base) = match &a.model {
-        Some(p) => progress::load_for_inference(p, device)?,
+        Some(p) => progress::loading(p, |p| lfm_quant::load::load_for_inference(p, device))?,
         None => random_model(&a.preset, device)?,
     };
     // A GGUF model is benchmarked in its own format only (named after its FFN weights' type,
     // weight bytes = its tensor data).
     let own: Option<(String, f64)> = match &a.model {
-        Some(p) if progress::is_gguf(p) => {
+        Some(p) if lfm_quant::load::is_gguf(p) => {
             let g = lfm_quant::gguf::GgufFile::open(p)?;
             let fmt = g
                 .tensors
@@ -182,12 +172,9 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
         results.push(o);
     };
     let vocab = cfg.vocab_size;
-    let ids = |b: usize, t: usize, d: &Device| {
-        Tensor::<2, Int>::from_data(
-            TensorData::new((0..b * t).map(|i| (i * 7919 % vocab) as i64).collect::<Vec<_>>(), [b, t]),
-            d,
-        )
-    };
+    let random_ids = |n: usize| (0..n).map(|i| (i * 7919 % vocab) as i64).collect::<Vec<_>>();
+    let ids =
+        |b: usize, t: usize, d: &Device| Tensor::<2, Int>::from_data(TensorData::new(random_ids(b * t), [b, t]), d);
     let mut bench = |fmt: &str, model: &Lfm2Model, weight_bytes: f64| -> Result<()> {
         let name = format!("prefill_512_{fmt}");
         if want(&name) {
@@ -247,7 +234,7 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
         let ad = device.clone().autodiff();
         // Trainable parameters are created on the autodiff device, as `lfm train` does.
         let mut model = Some(match &a.model {
-            Some(p) if !progress::is_gguf(p) => lfm_model::hf::load_dir(p, &ad).map_err(|e| anyhow!("{e}"))?.1,
+            Some(p) if !lfm_quant::load::is_gguf(p) => lfm_model::hf::load_dir(p, &ad).map_err(|e| anyhow!("{e}"))?.1,
             Some(p) => bail!(
                 "{}: a GGUF model cannot be trained; benchmark training with a checkpoint directory or --preset",
                 p.display()
@@ -255,33 +242,22 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
             None => random_model(&a.preset, &ad)?.1,
         });
         let mut opt = lfm_train::optim::AdamW::new(toml_optim());
-        // Seconds in forward (to the loss value), backward, gradient collection and the
-        // optimizer, for the fastest step.
-        let mut phases = [f64::INFINITY; 4];
-        let secs = best_of(a.repeats, || {
-            let start = Instant::now();
-            let x = ids(b, t, &ad);
-            // The step owns the model, as `lfm train`'s loop does (the optimizer updates
-            // parameters in place when nothing else holds them).
+        // `lfm train`'s own step (forward, backward, gradients, AdamW), timed by phase; the
+        // fastest step counts.
+        let mut best: Option<lfm_train::trainer::StepTimes> = None;
+        let devices = [ad.clone()];
+        for _ in 0..a.repeats.max(1) {
+            let micro = lfm_train::trainer::Micro::lm(random_ids(b * t), b, t);
             let m = model.take().expect("model");
-            let loss = m.lm_loss(x.clone(), x);
-            let _ = loss.clone().into_scalar::<f32>();
-            let t1 = start.elapsed().as_secs_f64();
-            let grads = loss.backward();
-            let t2 = start.elapsed().as_secs_f64();
-            let mut acc = lfm_train::optim::GradAccumulator::default();
-            acc.add(&m, &grads, 1.0)?;
-            // The gradient store goes before the optimizer, as in `lfm train`, so that the
-            // accumulated gradients are the only holders of their buffers.
-            drop(grads);
-            let t3 = start.elapsed().as_secs_f64();
-            model = Some(opt.step(m, &mut acc, 1e-5)?);
-            let t4 = start.elapsed().as_secs_f64();
-            if t4 < phases.iter().sum::<f64>() {
-                phases = [t1, t2 - t1, t3 - t2, t4 - t3];
+            let (m, out) = lfm_train::trainer::train_step(m, &mut opt, &devices, &[micro], 1e-5, 0.0)?;
+            model = Some(m);
+            if best.is_none_or(|p| out.times.total() < p.total()) {
+                best = Some(out.times);
             }
-            Ok(t4)
-        })?;
+        }
+        let p = best.expect("at least one step");
+        let phases = [p.forward, p.backward, p.gradients, p.optimizer];
+        let secs = p.total();
         println!(
             "  {name}: forward {:.2} s, backward {:.2} s, gradients {:.2} s, optimizer {:.2} s",
             phases[0], phases[1], phases[2], phases[3]

@@ -28,7 +28,7 @@ pub fn run(a: &ConvertArgs, device: &Device) -> Result<()> {
     if a.out.exists() {
         bail!("{}: already exists", a.out.display());
     }
-    let (cfg, model) = progress::load_model(&a.model, device)?;
+    let (cfg, model) = progress::loading(&a.model, |p| lfm_quant::load::load_model(p, device))?;
     let parent = a.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
     let tmp = tempfile::Builder::new().prefix(".lfm-convert-").tempdir_in(parent)?;

@@ -24,7 +24,8 @@ pub enum EvalCommand {
     Bfcl(BfclArgs),
     /// Perplexity and bits per byte of a model on local text (txt/md, JSONL, parquet).
     Perplexity(PerplexityArgs),
-    /// Multiple choice (MMLU-Pro / GPQA style JSONL) by log-likelihood of the answer letter.
+    /// Multiple choice (MMLU-Pro / GPQA style JSONL): log-likelihood of the answer letter, or a
+    /// generated reply (`--method generate`).
     Mc(McArgs),
 }
 
@@ -232,8 +233,8 @@ fn load_scoring_model(
     dir: &Path,
     device: &Device,
 ) -> Result<(lfm_model::Lfm2Config, lfm_model::Lfm2Model, tokenizers::Tokenizer, u32)> {
-    let (cfg, model) = progress::load_for_inference(dir, device)?;
-    let tok = progress::load_tokenizer(dir)?;
+    let (cfg, model) = progress::loading(dir, |p| lfm_quant::load::load_for_inference(p, device))?;
+    let tok = lfm_quant::load::load_tokenizer(dir)?;
     lfm_data::tokenizer::check_against_model(&tok, &cfg, &dir.display().to_string())?;
     let bos = lfm_data::tokenizer::require_id(&tok, "<|startoftext|>")?;
     Ok((cfg, model, tok, bos))
@@ -390,8 +391,8 @@ pub(crate) fn chat_generate(
     batch_size: usize,
     keep_special: bool,
 ) -> Result<Vec<String>> {
-    let (cfg, model) = progress::load_for_inference(dir, device)?;
-    let tok = progress::load_tokenizer(dir)?;
+    let (cfg, model) = progress::loading(dir, |p| lfm_quant::load::load_for_inference(p, device))?;
+    let tok = lfm_quant::load::load_tokenizer(dir)?;
     lfm_data::tokenizer::check_against_model(&tok, &cfg, &dir.display().to_string())?;
     let mut prompts = Vec::new();
     for (i, conv) in convs.iter().enumerate() {

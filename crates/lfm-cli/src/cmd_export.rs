@@ -74,7 +74,7 @@ fn held_out_windows(a: &GgufArgs, bos: u32) -> Result<Option<Vec<Vec<u32>>>> {
         return Ok(Some(out));
     }
     if let Some(p) = &a.eval_text {
-        let tok = progress::load_tokenizer(&a.model)?;
+        let tok = lfm_quant::load::load_tokenizer(&a.model)?;
         let files = lfm_data::source::expand_inputs(&[p.display().to_string()])?;
         let mut stream = lfm_data::source::DocStream::new(files, crate::cmd_data::read_opts("text"));
         let mut ids = Vec::new();
@@ -149,13 +149,13 @@ fn argmax(v: &[f32]) -> usize {
 
 pub fn gguf(a: &GgufArgs, device: &Device) -> Result<()> {
     let mix = Mix::parse(&a.quant)?;
-    if progress::is_gguf(&a.model) {
+    if lfm_quant::load::is_gguf(&a.model) {
         bail!(
             "{}: --model must be a checkpoint directory (re-exporting a GGUF would quantize twice)",
             a.model.display()
         );
     }
-    let (cfg, model) = progress::load_model(&a.model, device)?;
+    let (cfg, model) = progress::loading(&a.model, |p| lfm_quant::load::load_model(p, device))?;
     let windows = held_out_windows(a, cfg.bos_token_id)?;
     export_and_report(&a.model, &cfg, &model, mix, &a.out, windows.as_deref(), device)
 }

@@ -10,7 +10,6 @@ use burn::tensor::Device;
 use clap::Args;
 use lfm_model::generate::{generate, GenerateOptions};
 
-use crate::chat::TextCodec;
 use crate::{progress, SamplingArgs};
 
 #[derive(Args)]
@@ -35,8 +34,8 @@ pub struct GenerateArgs {
 }
 
 pub fn run(a: &GenerateArgs, device: &Device) -> Result<()> {
-    let codec = TextCodec::load(&a.model)?;
-    let (cfg, model) = progress::load_for_inference(&a.model, device)?;
+    let codec = lfm_quant::load::load_codec(&a.model)?;
+    let (cfg, model) = progress::loading(&a.model, |p| lfm_quant::load::load_for_inference(p, device))?;
     let prompts = a
         .prompt
         .iter()

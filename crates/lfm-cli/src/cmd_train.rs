@@ -1,4 +1,5 @@
-//! `lfm train pretrain|sft|grpo --config FILE [--steps N] [--out DIR] [--resume latest|PATH] [--seed S]`.
+//! `lfm train pretrain|sft|grpo --config FILE [--steps N] [--out DIR] [--resume latest|PATH] [--seed S]
+//! [--init-from DIR] [--stop-after N]`.
 
 use std::path::PathBuf;
 

@@ -3,7 +3,6 @@
 //! Every subcommand takes `--device cpu|wgpu[:N]|cuda[:N]`; errors print as one line on
 //! stderr and exit with status 1.
 
-mod chat;
 mod cmd_bench;
 mod cmd_convert;
 mod cmd_data;
@@ -34,7 +33,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the embedded tiny LFM2: parity against transformers, then a short generation.
+    /// The whole pipeline on the bundled corpus, on the CPU in about a minute: parity of the
+    /// embedded transformers-made LFM2, a BPE tokenizer, parquet shards, a tiny model trained
+    /// from scratch, validation perplexity and samples, and a Q8_0 GGUF export with its
+    /// quality report.
     Quickstart(quickstart::QuickstartArgs),
     /// Prints a checkpoint's configuration summary and parameter count.
     Info {
@@ -56,13 +58,13 @@ enum Command {
     Data(cmd_data::DataCommand),
     /// Throughput and memory: prefill, decode (f32, Q8_0, Q4_0) and training steps.
     Bench(cmd_bench::BenchArgs),
-    /// Export: GGUF files (Q8_0, Q4_0, Q4_K_M, F16, F32) for llama.cpp and quantized inference.
+    /// Export: GGUF files (Q8_0, Q4_0, Q4_K_M, F16, BF16, F32) for llama.cpp and quantized inference.
     #[command(subcommand)]
     Export(cmd_export::ExportCommand),
     /// Evaluation: scorers over given responses or a model's generations.
     #[command(subcommand)]
     Eval(cmd_eval::EvalCommand),
-    /// Training: continued pre-training and supervised fine-tuning from TOML run configs.
+    /// Training: continued pre-training, supervised fine-tuning and GRPO from TOML run configs.
     #[command(subcommand)]
     Train(cmd_train::TrainCommand),
 }
@@ -129,7 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// training step frees and re-allocates activations, gradients and optimizer states of up to a
 /// few hundred MB each, and every fresh mapping is page-faulted and zeroed by the kernel again:
 /// `perf` showed 23% of a 350M training step in `clear_page`. With every block on the heap and
-/// no trimming, train_4x256 went from 31 to 56 tok/s on 2 cores, and peak RSS stayed under 8 GB.
+/// no trimming, train_4x256 went from 31 to 55 tok/s on 2 cores, and peak RSS stayed under 8 GB.
 /// A trim threshold of -1 turns trimming off altogether, and one arena keeps the rayon workers'
 /// allocations on the same heap (a per-thread arena is mmap'd and shrunk on its own).
 /// `lfm bench` hands freed heap back explicitly between benchmarks (`malloc_trim`).
@@ -147,7 +149,8 @@ fn tune_allocator() {
         const M_TOP_PAD: i32 = -2;
         const M_MMAP_MAX: i32 = -4;
         const M_ARENA_MAX: i32 = -8;
-        // Safety: mallopt only changes allocator parameters; called before any thread starts.
+        // SAFETY: mallopt only changes allocator parameters; it is called first thing in main,
+        // before any thread starts or any allocation depends on the old settings.
         unsafe {
             mallopt(M_MMAP_MAX, 0);
             mallopt(M_TRIM_THRESHOLD, -1);

@@ -1,36 +1,37 @@
-//! `lfm quickstart`: the embedded default job, CPU, a few minutes. Everything it needs is
+//! `lfm quickstart`: the embedded default job, CPU, about a minute. Everything it needs is
 //! embedded in the binary (the bundled Jargon File corpus, `configs/quickstart.toml` and the
-//! transformers parity fixture), everything it writes goes under one directory it prints:
+//! transformers parity fixture `data/lfm2-tiny`), everything it writes goes under one
+//! directory it prints:
 //!
 //! 1. parity: the embedded tiny LFM2 made with transformers, loaded through the HF loader, must
-//!    reproduce transformers' logits and cached greedy continuation;
+//!    reproduce transformers' logits, cached greedy logits and ids (`lfm_model::reference`);
 //! 2. a byte-level BPE tokenizer trained on the corpus (LFM2's special-token ids);
 //! 3. the corpus tokenized into parquet shards with a validation split;
 //! 4. a tiny LFM2 trained from scratch (`lfm train pretrain` with the embedded config);
-//! 5. validation perplexity against the unigram baseline, and a few sampled lines.
+//! 5. validation perplexity against the unigram baseline, and a few sampled lines;
+//! 6. a Q8_0 GGUF export with its quality report on the validation split.
 
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::Device;
 use clap::Args;
 use lfm_model::generate::{generate, GenerateOptions, SamplingConfig};
-use safetensors::SafeTensors;
+use lfm_model::reference;
 
 use lfm_data::shards::{self, BuildOptions};
 use lfm_data::tokenizer::{self, BpeOptions};
 use lfm_train::config::{Overrides, RunConfig};
 use lfm_train::trainer::{self, RunOptions};
 
-use crate::chat::TextCodec;
 use crate::progress;
 
 const FILES: [(&str, &[u8]); 5] = [
-    ("config.json", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/config.json")),
-    ("model.safetensors", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/model.safetensors")),
-    ("tokenizer.json", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/tokenizer.json")),
-    ("tokenizer_config.json", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/tokenizer_config.json")),
-    ("reference.safetensors", include_bytes!("../../lfm-model/tests/fixtures/lfm2-tiny/reference.safetensors")),
+    ("config.json", include_bytes!("../../../data/lfm2-tiny/config.json")),
+    ("model.safetensors", include_bytes!("../../../data/lfm2-tiny/model.safetensors")),
+    ("tokenizer.json", include_bytes!("../../../data/lfm2-tiny/tokenizer.json")),
+    ("tokenizer_config.json", include_bytes!("../../../data/lfm2-tiny/tokenizer_config.json")),
+    ("reference.safetensors", include_bytes!("../../../data/lfm2-tiny/reference.safetensors")),
 ];
 
 const CORPUS: &[u8] = include_bytes!("../../../data/corpus/jargon.jsonl");
@@ -50,15 +51,6 @@ pub struct QuickstartArgs {
     /// Prompts for the samples.
     #[arg(long, default_values_t = ["The hacker".to_string(), "A kludge is".to_string(), "In the early days of".to_string()])]
     prompt: Vec<String>,
-}
-
-fn read_f32(st: &SafeTensors, name: &str) -> Result<Vec<f32>> {
-    Ok(st.tensor(name)?.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect())
-}
-
-fn read_i64(st: &SafeTensors, name: &str) -> Result<(Vec<usize>, Vec<i64>)> {
-    let t = st.tensor(name)?;
-    Ok((t.shape().to_vec(), t.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()))
 }
 
 pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
@@ -133,10 +125,10 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     );
 
     // 5. Report and samples.
-    let (mcfg, model) = progress::load_for_inference(&ckpt, device)?;
+    let (mcfg, model) = progress::loading(&ckpt, |p| lfm_quant::load::load_for_inference(p, device))?;
     println!("5/6 validation perplexity {:.1} (loss {val:.3} nats/token); unigram baseline perplexity {:.1} ({h:.3}); uniform {}",
         val.exp(), h.exp(), mcfg.vocab_size);
-    let codec = TextCodec::load(&ckpt)?;
+    let codec = lfm_quant::load::load_codec(&ckpt)?;
     let prompts: Vec<Vec<u32>> = a.prompt.iter().map(|p| codec.encode_plain(p)).collect::<Result<_>>()?;
     let opts = GenerateOptions {
         max_new_tokens: 40,
@@ -179,28 +171,23 @@ fn parity(dir: &std::path::Path, device: &Device) -> Result<()> {
     for (name, bytes) in FILES {
         std::fs::write(dir.join(name), bytes)?;
     }
-    let (cfg, model) = progress::load_model(dir, device)?;
-    let refs = std::fs::read(dir.join("reference.safetensors"))?;
-    let st = SafeTensors::deserialize(&refs)?;
-    let (shape, ids) = read_i64(&st, "input_ids")?;
-    let input: Tensor<2, Int> = Tensor::from_data(TensorData::new(ids.clone(), [shape[0], shape[1]]), device);
-    let logits =
-        model.forward(input).into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| anyhow!("{e:?}"))?;
-    let want = read_f32(&st, "logits")?;
-    let diff = logits.iter().zip(&want).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-    let (gshape, gen_want) = read_i64(&st, "gen_ids")?;
-    let prompts: Vec<Vec<u32>> = ids.chunks(shape[1]).map(|r| r.iter().map(|&x| x as u32).collect()).collect();
-    let opts = GenerateOptions {
-        max_new_tokens: gshape[1],
-        stop_tokens: vec![],
-        sampling: SamplingConfig::greedy(),
-        keep_logits: false,
-    };
-    let gen = generate(&model, &cfg, &prompts, &opts, device, |_, _| {})?;
-    let same = gen.tokens.iter().flatten().map(|&t| t as i64).eq(gen_want.iter().copied());
-    println!("1/6 parity: the embedded transformers-made LFM2 ({}) — logits max-abs-diff {diff:.2e} (tol 1e-4), cached greedy ids {}",
-        cfg.pattern(), if same { "identical" } else { "DIFFERENT" });
-    if diff > 1e-4 || !same {
+    let (cfg, model) = progress::loading(dir, |p| lfm_quant::load::load_model(p, device))?;
+    let refs = dir.join("reference.safetensors");
+    let (ids, shape) = reference::read_input_ids(&refs, cfg.vocab_size)?;
+    let n = reference::read_gen_len(&refs)?;
+    let out = reference::run(&model, &cfg, ids, shape, Some(n), device, || {})?;
+    let cmp = out.compare(&refs, 1e-4)?;
+    let diff = |name: &str| cmp.iter().find(|c| c.name == name).and_then(|c| c.max_abs_diff).unwrap_or(f32::NAN);
+    let same = cmp.iter().any(|c| c.name == "gen_ids" && c.failure.is_none());
+    println!(
+        "1/6 parity: the embedded transformers-made LFM2 ({}) — logits max-abs-diff {:.2e}, cached greedy logits {:.2e} (tol 1e-4), cached greedy ids {}",
+        cfg.pattern(),
+        diff("logits"),
+        diff("gen_logits"),
+        if same { "identical" } else { "DIFFERENT" }
+    );
+    // Every tensor must match; a NaN difference fails too (check_close never passes one).
+    if cmp.len() != 3 || cmp.iter().any(|c| c.failure.is_some()) {
         bail!("the embedded model does not match its transformers reference");
     }
     Ok(())

@@ -9,6 +9,11 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../lfm-model/tests/fixtures")
 }
 
+/// The workspace's shared tiny fixture (`data/lfm2-tiny`, the one the quickstart embeds).
+fn tiny() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/lfm2-tiny")
+}
+
 fn lfm() -> Command {
     Command::cargo_bin("lfm").unwrap()
 }
@@ -26,11 +31,8 @@ fn fails(cmd: &mut Command) -> String {
 
 #[test]
 fn logits_match_the_reference_for_every_fixture() {
-    for dir in std::fs::read_dir(fixtures())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("reference.safetensors").exists())
-    {
+    let dirs = std::fs::read_dir(fixtures()).unwrap().map(|e| e.unwrap().path());
+    for dir in std::iter::once(tiny()).chain(dirs).filter(|p| p.join("reference.safetensors").exists()) {
         let expected: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
         let n = expected["gen_ids"][0].as_array().unwrap().len();
@@ -68,9 +70,9 @@ fn reference_mismatch_fails() {
     let err = fails(
         lfm()
             .args(["logits", "--model"])
-            .arg(f.join("lfm2-tiny"))
+            .arg(tiny())
             .arg("--input")
-            .arg(f.join("lfm2-tiny/reference.safetensors"))
+            .arg(tiny().join("reference.safetensors"))
             .arg("--out")
             .arg(out.path().join("o.safetensors"))
             .arg("--reference")
@@ -79,9 +81,49 @@ fn reference_mismatch_fails() {
     assert!(err.contains("mismatch against reference"), "{err}");
 }
 
+/// A copy of `data/lfm2-tiny` in `dir` whose tensor `name` has its element `k` set to NaN.
+fn tiny_with_nan(dir: &Path, name: &str, k: usize) -> PathBuf {
+    let f = tiny();
+    for file in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(f.join(file), dir.join(file)).unwrap();
+    }
+    let mut w = std::fs::read(f.join("model.safetensors")).unwrap();
+    let n = u64::from_le_bytes(w[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&w[8..8 + n]).unwrap();
+    assert_eq!(header[name]["dtype"], "F32");
+    let start = 8 + n + header[name]["data_offsets"][0].as_u64().unwrap() as usize + 4 * k;
+    w[start..start + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(dir.join("model.safetensors"), w).unwrap();
+    dir.to_path_buf()
+}
+
+#[test]
+fn a_nan_weight_fails_the_reference_check() {
+    // One NaN in a layer's norm weight, another in the embedding: `lfm logits --reference`
+    // must fail either way (a NaN-blind max-abs-diff would report 0 and pass).
+    for (name, k) in [("model.layers.1.ffn_norm.weight", 3), ("model.embed_tokens.weight", 4000)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tiny_with_nan(tmp.path(), name, k);
+        let ref_file = tiny().join("reference.safetensors");
+        let out = tmp.path().join("out.safetensors");
+        let err = fails(
+            lfm()
+                .args(["logits", "--model"])
+                .arg(&model)
+                .arg("--input")
+                .arg(&ref_file)
+                .arg("--out")
+                .arg(&out)
+                .arg("--reference")
+                .arg(&ref_file),
+        );
+        assert!(err.contains("NaN"), "{name}: {err}");
+    }
+}
+
 #[test]
 fn bad_inputs_give_one_line_errors_and_no_output() {
-    let f = fixtures().join("lfm2-tiny");
+    let f = tiny();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out.safetensors");
 
@@ -143,7 +185,7 @@ fn bad_inputs_give_one_line_errors_and_no_output() {
 
 #[test]
 fn generate_streams_text_and_info_prints_the_count() {
-    let f = fixtures().join("lfm2-tiny");
+    let f = tiny();
     let out = lfm().args(["info", "--model"]).arg(&f).output().unwrap();
     let s = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success() && s.contains("308864 parameters"), "{s}");
@@ -290,7 +332,7 @@ fn data_build_bad_input_fails_cleanly() {
             .args(["data", "build", "--input"])
             .arg(&bad)
             .arg("--tokenizer")
-            .arg(fixtures().join("lfm2-tiny/tokenizer.json"))
+            .arg(tiny().join("tokenizer.json"))
             .arg("--out")
             .arg(&ds),
     );
@@ -322,7 +364,7 @@ fn data_build_bad_input_fails_cleanly() {
             .arg("--tokenizer")
             .arg(&small_tok)
             .arg("--model")
-            .arg(fixtures().join("lfm2-tiny"))
+            .arg(tiny())
             .arg("--out")
             .arg(&ds),
     );
@@ -385,7 +427,7 @@ fn eval_bfcl_scores_responses_and_model_generations() {
         .arg("--answers")
         .arg(evals.join("BFCL_v4_simple_python.first25.possible_answer.jsonl"))
         .arg("--model")
-        .arg(fixtures().join("lfm2-tiny"))
+        .arg(tiny())
         .arg("--out")
         .arg(&out2)
         .output()
@@ -486,7 +528,7 @@ fn eval_ifeval_scores_responses_against_the_official_verdicts() {
         .args(["eval", "ifeval", "--limit", "3", "--max-new-tokens", "6", "--batch-size", "2", "--input"])
         .arg(evals.join("input_data.jsonl"))
         .arg("--model")
-        .arg(fixtures().join("lfm2-tiny"))
+        .arg(tiny())
         .arg("--out")
         .arg(&out2)
         .output()
@@ -518,7 +560,7 @@ fn eval_perplexity_reports_loss_perplexity_and_bits_per_byte() {
     let out = tmp.path().join("ppl");
     let o = lfm()
         .args(["eval", "perplexity", "--seq-len", "8", "--model"])
-        .arg(fixtures().join("lfm2-tiny"))
+        .arg(tiny())
         .arg("--input")
         .arg(&text)
         .arg("--out")
@@ -545,7 +587,7 @@ fn eval_perplexity_reports_loss_perplexity_and_bits_per_byte() {
     let err = fails(
         lfm()
             .args(["eval", "perplexity", "--model"])
-            .arg(fixtures().join("lfm2-tiny"))
+            .arg(tiny())
             .args(["--input", "/nonexistent.txt", "--out"])
             .arg(&out),
     );
@@ -566,7 +608,7 @@ fn eval_mc_scores_every_row_and_counts_malformed_ones() {
     let out = tmp.path().join("mc");
     let o = lfm()
         .args(["eval", "mc", "--model"])
-        .arg(fixtures().join("lfm2-tiny"))
+        .arg(tiny())
         .arg("--data")
         .arg(&data)
         .arg("--out")
@@ -593,7 +635,7 @@ fn eval_mc_scores_every_row_and_counts_malformed_ones() {
     let out = tmp.path().join("mc-gen");
     let o = lfm()
         .args(["eval", "mc", "--method", "generate", "--prompt", "gpqa", "--max-new-tokens", "5", "--model"])
-        .arg(fixtures().join("lfm2-tiny"))
+        .arg(tiny())
         .arg("--data")
         .arg(&data)
         .arg("--out")
@@ -619,7 +661,7 @@ fn eval_mc_scores_every_row_and_counts_malformed_ones() {
 #[test]
 fn export_gguf_writes_a_file_that_generate_logits_and_eval_run_packed() {
     let tmp = tempfile::tempdir().unwrap();
-    let model = fixtures().join("lfm2-tiny");
+    let model = tiny();
     let gguf = tmp.path().join("tiny-q8_0.gguf");
     let o = lfm()
         .args(["export", "gguf", "--quant", "q8_0", "--eval-windows", "4", "--seq-len", "16", "--model"])
@@ -665,7 +707,7 @@ fn export_gguf_writes_a_file_that_generate_logits_and_eval_run_packed() {
     };
     let (a, b) = (f(q.tensor("logits").unwrap()), f(r.tensor("logits").unwrap()));
     assert_eq!(a.len(), b.len());
-    let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    let max = lfm_model::compare::max_abs_diff(&a, &b);
     assert!(max > 0.0 && max < 2.0, "q8_0 logits differ from the reference by {max}");
 
     // eval: a GGUF is a model like any other.
@@ -698,20 +740,14 @@ fn export_and_gguf_bad_input_fail_in_one_line_without_output() {
     assert!(err.contains("not a multiple of the") && err.contains("block size 32"), "{err}");
     assert!(!out.exists());
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "no temporary file left behind");
-    let err = fails(
-        lfm()
-            .args(["export", "gguf", "--quant", "q3_k", "--model"])
-            .arg(fixtures().join("lfm2-tiny"))
-            .arg("--out")
-            .arg(&out),
-    );
+    let err = fails(lfm().args(["export", "gguf", "--quant", "q3_k", "--model"]).arg(tiny()).arg("--out").arg(&out));
     assert!(err.contains("unknown --quant \"q3_k\""), "{err}");
 
     // A good file, then broken copies of it.
     let good = tmp.path().join("good.gguf");
     let o = lfm()
         .args(["export", "gguf", "--quant", "q4_0", "--model"])
-        .arg(fixtures().join("lfm2-tiny"))
+        .arg(tiny())
         .arg("--out")
         .arg(&good)
         .output()
