@@ -13,7 +13,7 @@ official lm-eval checkers; the Rust IFEval checkers must reproduce those verdict
 The variants cover all 25 registered instruction ids with passing replies and near misses, for
 both strict and loose scoring (loose also tries the reply without its first and/or last line and
 without `*`, so several variants fail strictly but pass loosely), plus the edge cases listed in
-`shared/spec/ifeval.md` (Punkt sentence splitting, `\\w+` word counts, `***` paragraphs, `\\n\\n`
+`docs/ifeval.md` (Punkt sentence splitting, `\\w+` word counts, `***` paragraphs, `\\n\\n`
 paragraphs, placeholders, bullets, highlights, sections, JSON fences, titles, postscripts,
 langdetect, str.isupper/islower on non-ASCII text, and so on). Case names start with a short
 prefix naming the instruction the variant targets; the other instructions of a multi-instruction
