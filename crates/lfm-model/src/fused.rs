@@ -247,10 +247,16 @@ fn from_vec(v: Vec<f32>, shape: Shape) -> FlexTensor {
 
 /// A buffer of `n` f32 filled by `fill(offset, chunk)` over parallel chunks (never zeroed
 /// first: every element is written exactly once).
-fn build(n: usize, fill: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync) -> Vec<f32> {
+///
+/// # Safety
+///
+/// `fill` must initialise every element of each chunk it is given: the chunks cover all `n`
+/// elements, which are then taken as initialised.
+unsafe fn build(n: usize, fill: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync) -> Vec<f32> {
     let mut v: Vec<f32> = Vec::with_capacity(n);
     v.spare_capacity_mut()[..n].par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| fill(i * CHUNK, c));
-    // Safety: `fill` wrote all n elements (each chunk is written in full by the callers).
+    // SAFETY: `n <= capacity` (the slicing above would have panicked otherwise), and the
+    // chunks cover `0..n`, each initialised in full by `fill` (this function's contract).
     unsafe { v.set_len(n) };
     v
 }
@@ -282,6 +288,26 @@ fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + fast_exp(-x))
 }
 
+/// Whether every element a `layout` addresses lies inside a storage of `len` elements (strides
+/// may be negative or zero).
+fn within_storage(layout: &Layout, len: usize) -> bool {
+    let shape = layout.shape();
+    if shape.num_elements() == 0 {
+        return true;
+    }
+    let start = layout.start_offset() as isize;
+    let (mut lo, mut hi) = (start, start);
+    for (i, &stride) in layout.strides().iter().enumerate() {
+        let span = (shape[i] as isize - 1) * stride;
+        if span < 0 {
+            lo += span;
+        } else {
+            hi += span;
+        }
+    }
+    lo >= 0 && (hi as usize) < len
+}
+
 fn matmul_kernel(a: &FlexTensor, b: &FlexTensor) -> FlexTensor {
     let (sa, sb) = (a.layout().shape(), b.layout().shape());
     assert!(sa.num_dims() == 2 && sb.num_dims() == 2, "fused_matmul takes 2-D tensors");
@@ -296,9 +322,21 @@ fn matmul_kernel(a: &FlexTensor, b: &FlexTensor) -> FlexTensor {
     } else if m * n > 0 {
         let work = m.saturating_mul(n).saturating_mul(k);
         let par = if work >= 192 * 192 * 192 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
-        // Safety: pointers and strides describe the two operands inside their storage (the
-        // layouts come from flex); the output has room for m*n elements and gemm writes every
-        // one of them without reading it (read_dst = false).
+        // A flex tensor can be built with any layout (`FlexTensor::new` does not check it):
+        // checked here, O(1), as gemm reads through raw pointers.
+        assert!(
+            within_storage(a.layout(), a.storage::<f32>().len())
+                && within_storage(b.layout(), b.storage::<f32>().len()),
+            "fused_matmul: a layout addresses elements outside its tensor's storage"
+        );
+        debug_assert!(out.capacity() >= m * n);
+        // SAFETY: both operands are f32 (asserted above) and non-empty (m, n, k > 0), and
+        // every element their layouts (start offset, [row, column] strides, possibly negative
+        // or zero) address lies inside their storage (asserted just above): the start pointers
+        // are in bounds and gemm reads only inside the operands. `out` has capacity for the
+        // m×n row-major output (column stride 1, row stride n), which gemm writes in full
+        // without reading it (read_dst = false, k > 0), so all m*n elements are initialised
+        // before `set_len`.
         unsafe {
             let ap = a.storage::<f32>().as_ptr().add(a.layout().start_offset());
             let bp = b.storage::<f32>().as_ptr().add(b.layout().start_offset());
@@ -341,7 +379,7 @@ macro_rules! widened {
                 fn wide($($a: $t),*) {
                     $body($($a),*)
                 }
-                // Safety: the CPU has AVX-512F (checked just above).
+                // SAFETY: `wide` only enables AVX-512F, which the CPU has (checked just above).
                 return unsafe { wide($($a),*) };
             }
             $body($($a),*)
@@ -360,6 +398,8 @@ type Out = std::mem::MaybeUninit<f32>;
 
 #[inline(always)]
 fn swiglu_chunk(o: &mut [Out], g: &[f32], u: &[f32]) {
+    // Every element of `o` is written: the inputs zipped with it are as long.
+    debug_assert!(g.len() == o.len() && u.len() == o.len());
     for ((o, &a), &b) in o.iter_mut().zip(g).zip(u) {
         o.write(a * sigmoid(a) * b);
     }
@@ -367,6 +407,8 @@ fn swiglu_chunk(o: &mut [Out], g: &[f32], u: &[f32]) {
 
 #[inline(always)]
 fn swiglu_backward_chunk(dg: &mut [Out], du: &mut [Out], g: &[f32], u: &[f32], d: &[f32]) {
+    // Every element of `dg` and `du` is written: the slices zipped together are equally long.
+    debug_assert!([du.len(), g.len(), u.len(), d.len()].iter().all(|&l| l == dg.len()));
     for ((((dg, du), &a), &b), &y) in dg.iter_mut().zip(du.iter_mut()).zip(g).zip(u).zip(d) {
         let s = sigmoid(a);
         // d/da [a s(a)] = s (1 + a (1 - s)).
@@ -378,10 +420,13 @@ fn swiglu_backward_chunk(dg: &mut [Out], du: &mut [Out], g: &[f32], u: &[f32], d
 fn swiglu_kernel(gate: &FlexTensor, up: &FlexTensor) -> FlexTensor {
     let (g, u) = (values(gate), values(up));
     assert_eq!(g.len(), u.len(), "swiglu: shapes differ");
-    let out = build(g.len(), |off, c| {
+    let fill = |off: usize, c: &mut [Out]| {
         let len = c.len();
         swiglu_chunk_w(c, &g[off..off + len], &u[off..off + len])
-    });
+    };
+    // SAFETY: `fill` writes every element of its chunk: `swiglu_chunk` writes as many as the
+    // equally long slices of `g` and `u` zipped with it (debug-asserted there).
+    let out = unsafe { build(g.len(), fill) };
     from_vec(out, gate.layout().shape().clone())
 }
 
@@ -399,7 +444,9 @@ fn swiglu_backward_kernel(gate: &FlexTensor, up: &FlexTensor, grad: &FlexTensor)
             let (off, len) = (i * CHUNK, cg.len());
             swiglu_backward_chunk_w(cg, cu, &g[off..off + len], &u[off..off + len], &d[off..off + len])
         });
-    // Safety: every chunk of both buffers was written in full above.
+    // SAFETY: both buffers have capacity n and their chunks cover 0..n; zipped chunk by chunk
+    // they are equally long, and `swiglu_backward_chunk` writes every element of both, as many
+    // as the equally long slices of g, u and d (debug-asserted there).
     unsafe {
         dg.set_len(n);
         du.set_len(n);
@@ -431,6 +478,9 @@ fn ce_block(l: &[f32], v: usize, n: usize, c0: usize, w: usize, max: &mut [f32; 
 /// Rows `r0..` of `g[n] * exp(x - lse[n])` into `c` (whole rows of n).
 #[inline(always)]
 fn ce_backward_rows(c: &mut [Out], r0: usize, n: usize, l: &[f32], lse: &[f32], g: &[f32]) {
+    // Every element of `c` is written: whole rows of n, each zipped with n values of `l`
+    // (bounds-checked), `lse` and `g`.
+    debug_assert!(n > 0 && c.len().is_multiple_of(n) && lse.len() >= n && g.len() >= n);
     for (k, row) in c.chunks_mut(n).enumerate() {
         let r = r0 + k;
         for (((o, &x), &e), &g) in row.iter_mut().zip(&l[r * n..(r + 1) * n]).zip(lse).zip(g) {
@@ -471,6 +521,11 @@ fn cross_entropy_backward_kernel(
     let shape = logits.layout().shape().clone();
     let (v, n) = (shape[0], shape[1]);
     let (l, lse, g) = (values(logits), values(lse), values(grad));
+    // Shorter ones would leave parts of the output rows unwritten.
+    assert!(
+        targets.len() == n && lse.len() == n && g.len() == n,
+        "cross entropy backward: one target, logsumexp and gradient per logits column"
+    );
     // Ignored tokens have a constant loss: no gradient.
     let g: Vec<f32> = g.iter().zip(targets).map(|(&g, &t)| if t >= 0 { g } else { 0.0 }).collect();
     let mut out: Vec<f32> = Vec::with_capacity(v * n);
@@ -479,7 +534,9 @@ fn cross_entropy_backward_kernel(
         .par_chunks_mut(rows_per * n)
         .enumerate()
         .for_each(|(i, c)| ce_backward_rows_w(c, i * rows_per, n, &l, &lse, &g));
-    // Safety: the chunks cover all v*n elements, each row written in full.
+    // SAFETY: capacity v*n; the chunks are whole rows of n covering 0..v*n, and
+    // `ce_backward_rows` writes every element of each row (lse and g hold n values, asserted
+    // above; debug-asserted there).
     unsafe { out.set_len(v * n) };
     // The one-hot part of softmax − onehot.
     for (j, &t) in targets.iter().enumerate() {
@@ -492,6 +549,8 @@ fn cross_entropy_backward_kernel(
 
 #[inline(always)]
 fn softmax_rows(o: &mut [Out], x: &[f32], t: usize) {
+    // Rows of `o` and `x` pair up equally long, so each row of `o` is written in full.
+    debug_assert!(o.len() == x.len() && (t > 0 || o.is_empty()));
     for (o, x) in o.chunks_mut(t).zip(x.chunks(t)) {
         let mut m = f32::NEG_INFINITY;
         for &v in x {
@@ -505,7 +564,8 @@ fn softmax_rows(o: &mut [Out], x: &[f32], t: usize) {
         }
         let inv = 1.0 / sum;
         for o in o.iter_mut() {
-            // Safety: written just above.
+            // SAFETY: the loop above wrote every element of this row (`x`'s row is as long,
+            // debug-asserted at the top).
             let e = unsafe { o.assume_init() };
             o.write(e * inv);
         }
@@ -514,6 +574,8 @@ fn softmax_rows(o: &mut [Out], x: &[f32], t: usize) {
 
 #[inline(always)]
 fn softmax_backward_rows(o: &mut [Out], y: &[f32], d: &[f32], t: usize) {
+    // Rows of `o`, `y` and `d` pair up equally long, so each row of `o` is written in full.
+    debug_assert!(o.len() == y.len() && o.len() == d.len() && (t > 0 || o.is_empty()));
     for ((o, y), d) in o.chunks_mut(t).zip(y.chunks(t)).zip(d.chunks(t)) {
         let mut dot = 0.0f32;
         for (&y, &d) in y.iter().zip(d) {
@@ -545,7 +607,8 @@ fn softmax_kernel(x: &FlexTensor) -> FlexTensor {
         let off = i * step;
         softmax_rows_w(c, &v[off..off + c.len()], t)
     });
-    // Safety: the chunks cover every element, whole rows each.
+    // SAFETY: capacity v.len(); the chunks cover 0..v.len(), and `softmax_rows` writes every
+    // element of each, given as many values of `v` (debug-asserted there).
     unsafe { out.set_len(v.len()) };
     from_vec(out, shape)
 }
@@ -561,7 +624,9 @@ fn softmax_backward_kernel(y: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
         let off = i * step;
         softmax_backward_rows_w(c, &yv[off..off + c.len()], &d[off..off + c.len()], t)
     });
-    // Safety: the chunks cover every element, whole rows each.
+    // SAFETY: capacity yv.len(); the chunks cover 0..yv.len(), and `softmax_backward_rows`
+    // writes every element of each, given as many values of `yv` and `d` (the two are equally
+    // long, asserted above; debug-asserted there).
     unsafe { out.set_len(yv.len()) };
     from_vec(out, shape)
 }
@@ -569,6 +634,9 @@ fn softmax_backward_kernel(y: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
 #[inline(always)]
 fn rms_norm_rows(o: &mut [Out], x: &[f32], gamma: &[f32], eps: f32) {
     let h = gamma.len();
+    // Rows of `o` and `x` pair up equally long (at most h, as `gamma`), so each row of `o` is
+    // written in full.
+    debug_assert!(o.len() == x.len() && (h > 0 || o.is_empty()));
     for (o, x) in o.chunks_mut(h).zip(x.chunks(h)) {
         let mut ss = 0.0f32;
         for &v in x {
@@ -585,6 +653,9 @@ fn rms_norm_rows(o: &mut [Out], x: &[f32], gamma: &[f32], eps: f32) {
 #[inline(always)]
 fn rms_norm_backward_rows(o: &mut [Out], x: &[f32], d: &[f32], gamma: &[f32], eps: f32, dgamma: &mut [f32]) {
     let h = gamma.len();
+    // Rows of `o`, `x` and `d` pair up equally long (at most h, as `gamma` and `dgamma`), so
+    // each row of `o` is written in full.
+    debug_assert!(o.len() == x.len() && o.len() == d.len() && dgamma.len() >= h && (h > 0 || o.is_empty()));
     for ((o, x), d) in o.chunks_mut(h).zip(x.chunks(h)).zip(d.chunks(h)) {
         let mut ss = 0.0f32;
         let mut s = 0.0f32;
@@ -618,7 +689,8 @@ fn rms_norm_kernel(x: &FlexTensor, gamma: &FlexTensor, eps: f64) -> FlexTensor {
         let off = i * step;
         rms_norm_rows_w(c, &xv[off..off + c.len()], &g, eps as f32)
     });
-    // Safety: the chunks cover every element, whole rows each.
+    // SAFETY: capacity xv.len(); the chunks cover 0..xv.len(), and `rms_norm_rows` writes
+    // every element of each, given as many values of `xv` (debug-asserted there).
     unsafe { out.set_len(xv.len()) };
     from_vec(out, shape)
 }
@@ -645,7 +717,10 @@ fn rms_norm_backward_kernel(
             rms_norm_backward_rows_w(c, &xv[off..off + c.len()], &d[off..off + c.len()], &g, eps as f32, dg)
         },
     );
-    // Safety: the chunks cover every element, whole rows each.
+    // SAFETY: capacity xv.len(); the chunks cover 0..xv.len() (one partial dgamma of h per
+    // chunk: `tasks` is the chunk count), and `rms_norm_backward_rows` writes every element of
+    // each, given as many values of `xv` and `d` (equally long, asserted above; debug-asserted
+    // there).
     unsafe { out.set_len(xv.len()) };
     let mut dgamma = vec![0.0f32; h];
     for p in partial.chunks(h) {
@@ -660,6 +735,9 @@ fn rms_norm_backward_kernel(
 #[inline(always)]
 fn short_conv_rows(o: &mut [Out], r0: usize, t_len: usize, l: usize, bcx: &[f32], kt: &[f32], acc: &mut [f32]) {
     let h = acc.len();
+    // Whole rows of h, each written in full (zipped with h values of `bcx`, bounds-checked,
+    // and `acc`).
+    debug_assert!(h > 0 && o.len().is_multiple_of(h));
     for (i, orow) in o.chunks_mut(h).enumerate() {
         let r = r0 + i;
         let t = r % t_len;
@@ -697,6 +775,9 @@ fn short_conv_backward_rows(
     du: &mut [f32],
 ) {
     let h = acc.len();
+    // Whole rows of 3h, each written in full (three parts of h zipped with h values of `bcx`,
+    // bounds-checked, `du`, `acc` and `dy`, bounds-checked).
+    debug_assert!(h > 0 && o.len().is_multiple_of(3 * h) && du.len() == h);
     for (i, orow) in o.chunks_mut(3 * h).enumerate() {
         let r = r0 + i;
         let t = r % t_len;
@@ -771,7 +852,8 @@ fn short_conv_kernel(bcx: &FlexTensor, kernel: &FlexTensor) -> FlexTensor {
         let mut acc = vec![0.0f32; h];
         short_conv_rows_w(c, i * rows_per, t, l, &x, &kt, &mut acc)
     });
-    // Safety: the chunks cover every element, whole rows each.
+    // SAFETY: capacity n; the chunks are whole rows of h covering 0..n, and `short_conv_rows`
+    // writes every element of each row (debug-asserted there).
     unsafe { out.set_len(n) };
     from_vec(out, Shape::new([b, t, h]))
 }
@@ -794,7 +876,9 @@ fn short_conv_backward_kernel(bcx: &FlexTensor, kernel: &FlexTensor, grad: &Flex
             let (mut acc, mut du) = (vec![0.0f32; h], vec![0.0f32; h]);
             short_conv_backward_rows_w(c, dk, i * rows_per, t, l, &x, &kt, &dy, &mut acc, &mut du)
         });
-    // Safety: the chunks cover every element, whole rows each.
+    // SAFETY: capacity n; the chunks are whole rows of 3h covering 0..n (one partial dK per
+    // chunk: `tasks` is the chunk count), and `short_conv_backward_rows` writes every element
+    // of each row (debug-asserted there).
     unsafe { out.set_len(n) };
     let mut dkt = vec![0.0f32; l * h];
     for p in partial.chunks(l * h) {

@@ -81,8 +81,13 @@ impl SafetensorsSource {
         let mut index = HashMap::new();
         for (i, p) in paths.iter().enumerate() {
             let f = File::open(p).map_err(|e| LfmError::io(p, e))?;
-            // SAFETY: the map is read-only; a file changed underneath while loading is a user
-            // error that at worst yields wrong weights, which the parity tools would show.
+            // SAFETY: mapping is unsafe because the bytes are then read as a `&[u8]` that a
+            // write to the file would change underneath, and a truncation would cut short (a
+            // SIGBUS on access). The map is read-only; as for every memory-mapped model loader,
+            // the contract is that the file is not modified while this source is alive, by
+            // another process or by this one (`save_dir` writes `model.safetensors` in place,
+            // so it must not target a directory whose weights are still mapped). Nothing
+            // in-process can enforce that.
             let mmap = unsafe { Mmap::map(&f) }.map_err(|e| LfmError::io(p, e))?;
             let st = SafeTensors::deserialize(&mmap).map_err(|e| st_err(p, e))?;
             for name in st.names() {

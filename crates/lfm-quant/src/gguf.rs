@@ -373,7 +373,12 @@ impl GgufFile {
     /// Opens and validates a GGUF file (memory-mapped).
     pub fn open(path: &Path) -> Result<Self> {
         let f = std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-        // SAFETY: read-only map; a file modified while mapped is a user error (wrong weights).
+        // SAFETY: mapping is unsafe because the bytes are then read as a `&[u8]` that a write
+        // to the file would change underneath, and a truncation would cut short (a SIGBUS on
+        // access). The map is read-only; as for every memory-mapped model loader, the contract
+        // is that the file is not modified in place while it is mapped. This crate's GGUF
+        // writer writes a temporary file and renames it over the path, which leaves an
+        // existing map intact; other writers (other processes) cannot be guarded against here.
         let map = unsafe { Mmap::map(&f) }.with_context(|| format!("{}: cannot map", path.display()))?;
         Self::parse(Bytes::Mapped(map), &path.display().to_string())
     }

@@ -79,6 +79,11 @@ pub fn quantize_acts(x: &[f32], cols: usize) -> Q8Acts {
 }
 
 /// Which code path runs the kernels.
+///
+/// A name for a path, not a proof that the CPU has it: any variant can be written by hand, so
+/// [`row_dots`] checks the one it is given against the CPU's features (detected once per
+/// process and cached) and panics on a path this CPU cannot run. Code that wants to compare
+/// paths iterates [`Isa::available`]; [`Isa::current`] is the one the library uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
     Scalar,
@@ -87,22 +92,40 @@ pub enum Isa {
 }
 
 impl Isa {
-    /// The paths this CPU can run, slowest first.
-    pub fn available() -> Vec<Isa> {
-        let mut v = vec![Isa::Scalar];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
-                v.push(Isa::Avx2);
-                if is_x86_feature_detected!("avx512vnni")
-                    && is_x86_feature_detected!("avx512vl")
-                    && is_x86_feature_detected!("avx512bw")
+    /// The paths this CPU can run, slowest first, detected on the first call.
+    fn detected() -> &'static [Isa] {
+        static DETECTED: OnceLock<Vec<Isa>> = OnceLock::new();
+        DETECTED.get_or_init(|| {
+            let mut v = vec![Isa::Scalar];
+            #[cfg(target_arch = "x86_64")]
+            {
+                if is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
+                    && is_x86_feature_detected!("f16c")
                 {
-                    v.push(Isa::Vnni);
+                    v.push(Isa::Avx2);
+                    if is_x86_feature_detected!("avx512f")
+                        && is_x86_feature_detected!("avx512vnni")
+                        && is_x86_feature_detected!("avx512vl")
+                        && is_x86_feature_detected!("avx512bw")
+                    {
+                        v.push(Isa::Vnni);
+                    }
                 }
             }
-        }
-        v
+            v
+        })
+    }
+
+    /// The paths this CPU can run, slowest first.
+    pub fn available() -> Vec<Isa> {
+        Isa::detected().to_vec()
+    }
+
+    /// Whether this CPU can run the path (a cached look-up, cheap enough for every call).
+    #[inline]
+    pub fn is_available(self) -> bool {
+        Isa::detected().contains(&self)
     }
 
     /// The path in use: the fastest available, or `LFM_KERNEL` if it names an available one.
@@ -149,9 +172,29 @@ impl<'a> Acts<'a> {
     }
 }
 
+/// A path this CPU was found to run: only [`Checked::new`] makes one, so holding it is the proof
+/// that the SIMD code it selects may run here.
+#[derive(Clone, Copy)]
+struct Checked(Isa);
+
+impl Checked {
+    /// Checks `isa` against the CPU (a cached look-up); panics if this CPU cannot run it.
+    #[inline]
+    fn new(isa: Isa) -> Self {
+        assert!(isa.is_available(), "the {} kernels need CPU features this CPU lacks", isa.name());
+        Checked(isa)
+    }
+}
+
 /// `out[k] = dot(w, acts row r0 + k)` for `k < out.len()`: one weight row (`ty` blocks) against
 /// consecutive activation rows.
+///
+/// Panics if this CPU cannot run `isa` (see [`Isa::available`]), if `w` is not one row of `ty`
+/// at the activations' width, or if `ty` does not suit the activations (block formats take
+/// [`Acts::Q8`], f32/f16/bf16 take [`Acts::F32`]).
 pub fn row_dots(isa: Isa, ty: GgmlType, w: &[u8], acts: &Acts, r0: usize, out: &mut [f32]) {
+    // Once per call (one weight row), not per block or per microkernel step.
+    let isa = Checked::new(isa);
     let mut k = 0;
     while k < out.len() {
         let m = (out.len() - k).min(4);
@@ -166,7 +209,7 @@ pub fn row_dots(isa: Isa, ty: GgmlType, w: &[u8], acts: &Acts, r0: usize, out: &
     }
 }
 
-fn dots<const R: usize>(isa: Isa, ty: GgmlType, w: &[u8], acts: &Acts, r0: usize, out: &mut [f32]) {
+fn dots<const R: usize>(isa: Checked, ty: GgmlType, w: &[u8], acts: &Acts, r0: usize, out: &mut [f32]) {
     let mut res = [0.0f32; R];
     match acts {
         Acts::Q8(a) => {
@@ -175,10 +218,18 @@ fn dots<const R: usize>(isa: Isa, ty: GgmlType, w: &[u8], acts: &Acts, r0: usize
             let q: [&[i8]; R] = std::array::from_fn(|k| &a.q[(r0 + k) * cols..(r0 + k + 1) * cols]);
             let d: [&[f32]; R] = std::array::from_fn(|k| &a.d[(r0 + k) * nb..(r0 + k + 1) * nb]);
             let s: [&[i32]; R] = std::array::from_fn(|k| &a.s[(r0 + k) * nb..(r0 + k + 1) * nb]);
+            assert!(ty.is_quantized(), "{} weights take f32 activations", ty.name());
             assert_eq!(w.len(), ty.row_bytes(cols), "weight row length");
-            match isa {
+            match isa.0 {
+                // SAFETY: `Checked` proves the CPU has AVX-512 VNNI (with AVX-512F/VL/BW, AVX2,
+                // FMA and F16C). `ty` is a block format and `w` is `cols / block_size` whole
+                // blocks of it (both asserted above), so `w` covers at most `cols / 32` blocks
+                // of 32 elements: each `q[k]` holds `cols` values and each `d[k]`, `s[k]`
+                // `cols / 32` (the slicing above is bounds-checked), which is what the kernel reads.
                 #[cfg(target_arch = "x86_64")]
                 Isa::Vnni => unsafe { x86::vnni::quant::<R>(ty, w, q, d, s, &mut res) },
+                // SAFETY: `Checked` proves the CPU has AVX2, FMA and F16C; the slices are sized
+                // as for the VNNI arm just above.
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2 => unsafe { x86::avx2::quant::<R>(ty, w, q, d, s, &mut res) },
                 _ => {
@@ -191,8 +242,13 @@ fn dots<const R: usize>(isa: Isa, ty: GgmlType, w: &[u8], acts: &Acts, r0: usize
         Acts::F32 { x, cols } => {
             let cols = *cols;
             let xs: [&[f32]; R] = std::array::from_fn(|k| &x[(r0 + k) * cols..(r0 + k + 1) * cols]);
+            assert!(!ty.is_quantized(), "{} weights take 8-bit activations", ty.name());
             assert_eq!(w.len(), ty.row_bytes(cols), "weight row length");
-            match isa {
+            match isa.0 {
+                // SAFETY: `Checked` proves the CPU has AVX2, FMA and F16C (a VNNI CPU has them
+                // too: `Isa::Vnni` is only detected on top of `Isa::Avx2`). `ty` is f32, f16 or
+                // bf16 (asserted above), `w` is `cols` of its elements and every `xs[k]` holds
+                // `cols` values (bounds-checked slicing), the lengths the kernel reads.
                 #[cfg(target_arch = "x86_64")]
                 Isa::Vnni | Isa::Avx2 => unsafe { x86::avx2::float::<R>(ty, w, xs, &mut res) },
                 _ => {
@@ -215,6 +271,9 @@ fn dots<const R: usize>(isa: Isa, ty: GgmlType, w: &[u8], acts: &Acts, r0: usize
 ///   (unsigned for `vpdpbusd`; the `128·Σq` this adds is subtracted up front).
 /// - Q4_0: 4 chunks of 32 bytes, chunk `i` holds elements `4i..4i+4` in the low nibbles and
 ///   `16+4i..16+4i+4` in the high nibbles (the nibble values `n`, with `8·Σq` subtracted).
+///
+/// Only [`Interleaved::pack`] makes one (`data` is private), and only on a CPU with AVX-512
+/// VNNI: a value is the proof that [`Interleaved::group_dots`] may run the VNNI kernel.
 pub struct Interleaved {
     pub ty: GgmlType,
     pub rows: usize,
@@ -231,7 +290,7 @@ impl Interleaved {
     /// Repacks `rows` rows (`row_bytes` apart, from `bytes`); `None` for other formats, a row
     /// count that is not a multiple of 8, or a CPU without AVX-512 VNNI.
     pub fn pack(ty: GgmlType, bytes: &[u8], rows: usize, cols: usize) -> Option<Self> {
-        if !matches!(ty, GgmlType::Q8_0 | GgmlType::Q4_0) || rows % 8 != 0 || !Isa::available().contains(&Isa::Vnni) {
+        if !matches!(ty, GgmlType::Q8_0 | GgmlType::Q4_0) || rows % 8 != 0 || !Isa::Vnni.is_available() {
             return None;
         }
         let rb = ty.row_bytes(cols);
@@ -292,6 +351,12 @@ impl Interleaved {
         let d: [&[f32]; R] = std::array::from_fn(|k| &a.d[(r0 + k) * nb..(r0 + k + 1) * nb]);
         let s: [&[i32]; R] = std::array::from_fn(|k| &a.s[(r0 + k) * nb..(r0 + k + 1) * nb]);
         let mut res = [[0.0f32; 8]; R];
+        // SAFETY: an `Interleaved` is only made by `pack`, which returns `None` unless this CPU
+        // has AVX-512 VNNI (with AVX-512F/VL/BW, AVX2, FMA and F16C), the features the kernel
+        // enables. `data` is `nb` cells of `Self::cell(self.ty)` bytes (bounds-checked slicing
+        // in `group_dots`), the cell size the kernel uses for `self.ty` (it asserts the length
+        // too); `cols == self.cols` (asserted), so each `q[k]` holds `32 · nb` values and each
+        // `d[k]`, `s[k]` `nb` (bounds-checked slicing above), which is what the kernel reads.
         #[cfg(target_arch = "x86_64")]
         unsafe {
             x86::interleaved::<R>(self.ty, data, nb, q, d, s, &mut res)
@@ -398,7 +463,17 @@ mod x86 {
 
     use super::{q4k_scales, GgmlType};
 
+    /// 32-element blocks in the whole `ty` blocks of a weight row of `len` bytes: the number of
+    /// activation blocks a kernel reads (for the `debug_assert!`s of its preconditions).
+    fn act_blocks(ty: GgmlType, len: usize) -> usize {
+        len / ty.type_size() * (ty.block_size() / 32)
+    }
+
     /// Σ of u8 × i8 products in groups of four, as 8 i32 lanes (AVX2).
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX2.
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn mulsum_avx2(a: __m256i, b: __m256i) -> __m256i {
@@ -406,12 +481,22 @@ mod x86 {
     }
 
     /// The same with one AVX-512 VNNI instruction.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX2, AVX-512F, AVX-512VL, AVX-512BW and AVX-512 VNNI.
     #[target_feature(enable = "avx2,avx512f,avx512vl,avx512bw,avx512vnni")]
     #[inline]
     unsafe fn mulsum_vnni(a: __m256i, b: __m256i) -> __m256i {
         _mm256_dpbusd_epi32(_mm256_setzero_si256(), a, b)
     }
 
+    /// The little-endian f16 at `p` as f32.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX2 and F16C, and `p` must be valid for reading 2 bytes (any
+    /// alignment).
     #[target_feature(enable = "avx2,f16c")]
     #[inline]
     unsafe fn f16_to_f32(p: *const u8) -> f32 {
@@ -419,6 +504,11 @@ mod x86 {
         _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
     }
 
+    /// The sum of the 8 lanes.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX2.
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn hsum(v: __m256) -> f32 {
@@ -434,6 +524,15 @@ mod x86 {
                 use super::*;
 
                 /// One quantized weight row against `R` 8-bit activation rows.
+                ///
+                /// # Safety
+                ///
+                /// The CPU must have the features this function enables (AVX2, FMA and F16C;
+                /// for `vnni_q` also AVX-512F, AVX-512VL, AVX-512BW and AVX-512 VNNI). With `nb`
+                /// the number of 32-element blocks in the whole `ty` blocks of `w` (trailing
+                /// bytes are ignored), every `q[k]` must hold at least `32 · nb` values and
+                /// every `d[k]` and `s[k]` at least `nb`: the kernel reads them unchecked. A
+                /// `ty` other than Q8_0, Q4_0 or Q4_K panics before any read.
                 #[target_feature(enable = $feat)]
                 pub unsafe fn quant<const R: usize>(
                     ty: GgmlType,
@@ -443,6 +542,8 @@ mod x86 {
                     s: [&[i32]; R],
                     out: &mut [f32; R],
                 ) {
+                    let nb = act_blocks(ty, w.len());
+                    debug_assert!((0..R).all(|k| q[k].len() >= 32 * nb && d[k].len() >= nb && s[k].len() >= nb));
                     let mut acc = [_mm256_setzero_ps(); R];
                     let mut corr = [0.0f32; R];
                     let wp = w.as_ptr();
@@ -524,6 +625,13 @@ mod x86 {
     quant_kernels!(vnni_q, "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni", mulsum_vnni);
 
     /// Eight interleaved rows ([`super::Interleaved`]) against `R` activation rows.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have the features this function enables (AVX-512 VNNI and the rest);
+    /// `data` must hold `nb` cells of [`super::Interleaved`]'s layout for `ty` (asserted), every
+    /// `q[k]` at least `32 · nb` values and every `d[k]` and `s[k]` at least `nb`: the kernel
+    /// reads them unchecked.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")]
     pub unsafe fn interleaved<const R: usize>(
         ty: GgmlType,
@@ -537,6 +645,7 @@ mod x86 {
         let q8 = ty == GgmlType::Q8_0;
         let cell = if q8 { 272 } else { 144 };
         assert!(data.len() >= nb * cell);
+        debug_assert!((0..R).all(|k| q[k].len() >= 32 * nb && d[k].len() >= nb && s[k].len() >= nb));
         let koff = if q8 { 128 } else { 8 };
         let m4 = _mm256_set1_epi8(0x0f);
         let mut acc = [_mm256_setzero_ps(); R];
@@ -581,6 +690,10 @@ mod x86 {
         use super::*;
 
         /// Lanes 0..8 take element 0 of a 128-bit vector, lanes 8..16 element 1.
+        ///
+        /// # Safety
+        ///
+        /// The CPU must have AVX-512F.
         #[target_feature(enable = "avx512f")]
         #[inline]
         unsafe fn pair_scale(v: __m128) -> __m512 {
@@ -589,6 +702,11 @@ mod x86 {
         }
 
         /// Two f16 scales (at `a` and `b`) as the first two lanes of a vector.
+        ///
+        /// # Safety
+        ///
+        /// The CPU must have AVX2 and F16C, and `a` and `b` must each be valid for reading 2
+        /// bytes (any alignment).
         #[target_feature(enable = "avx2,f16c")]
         #[inline]
         unsafe fn two_f16(a: *const u8, b: *const u8) -> __m128 {
@@ -598,13 +716,27 @@ mod x86 {
         }
 
         /// `q[k]`'s two block scales starting at block `b`.
+        ///
+        /// # Safety
+        ///
+        /// The CPU must have AVX2, and `b + 2 <= d.len()` (`d[b]` and `d[b + 1]` are read
+        /// unchecked).
         #[target_feature(enable = "avx2")]
         #[inline]
         unsafe fn two_f32(d: &[f32], b: usize) -> __m128 {
+            debug_assert!(b + 2 <= d.len());
             _mm_castpd_ps(_mm_load_sd(d.as_ptr().add(b) as *const f64))
         }
 
         /// One quantized weight row against `R` 8-bit activation rows.
+        ///
+        /// # Safety
+        ///
+        /// The CPU must have the features this function enables (AVX-512 VNNI and the rest).
+        /// With `nb` the number of 32-element blocks in the whole `ty` blocks of `w`, every
+        /// `q[k]` must hold at least `32 · nb` values and every `d[k]` and `s[k]` at least `nb`:
+        /// the kernel reads them unchecked. A `ty` other than Q8_0, Q4_0 or Q4_K panics before
+        /// any read.
         #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")]
         pub unsafe fn quant<const R: usize>(
             ty: GgmlType,
@@ -614,6 +746,8 @@ mod x86 {
             s: [&[i32]; R],
             out: &mut [f32; R],
         ) {
+            let nb = act_blocks(ty, w.len());
+            debug_assert!((0..R).all(|k| q[k].len() >= 32 * nb && d[k].len() >= nb && s[k].len() >= nb));
             let mut acc = [_mm512_setzero_ps(); R];
             let mut corr = [0.0f32; R];
             let wp = w.as_ptr();
@@ -730,9 +864,17 @@ mod x86 {
         use super::*;
 
         /// One f32/f16/bf16 weight row against `R` f32 activation rows.
+        ///
+        /// # Safety
+        ///
+        /// The CPU must have AVX2, FMA and F16C; `ty` must be F32, F16 or BF16, `w` must hold
+        /// at least `x[0].len()` elements of it and every `x[k]` at least `x[0].len()` values:
+        /// the kernel reads them unchecked.
         #[target_feature(enable = "avx2,fma,f16c")]
         pub unsafe fn float<const R: usize>(ty: GgmlType, w: &[u8], x: [&[f32]; R], out: &mut [f32; R]) {
             let cols = x[0].len();
+            debug_assert!(!ty.is_quantized() && w.len() >= cols * ty.type_size());
+            debug_assert!(x.iter().all(|x| x.len() >= cols));
             let main = cols / 8 * 8;
             let mut acc = [_mm256_setzero_ps(); R];
             let wp = w.as_ptr();
@@ -835,6 +977,47 @@ mod tests {
                 for (g, e) in got.iter().zip(&want) {
                     assert!((g - e).abs() <= 1e-4 * (1.0 + e.abs()), "{ty:?} {cols} {isa:?}: {g} vs {e}");
                 }
+            }
+        }
+    }
+
+    /// A path the CPU cannot run is refused (a panic), never run; the detected ones run.
+    #[test]
+    fn row_dots_checks_the_path_against_the_cpu() {
+        let (ty, cols) = (GgmlType::Q8_0, 64);
+        let w = quantize_row(ty, &gauss(cols, 1));
+        let x = gauss(cols, 2);
+        let acts = Acts::new(ty, &x, cols);
+        for isa in [Isa::Scalar, Isa::Avx2, Isa::Vnni] {
+            assert_eq!(isa.is_available(), Isa::available().contains(&isa));
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut out = [0.0f32];
+                row_dots(isa, ty, &w, &acts, 0, &mut out);
+            }));
+            assert_eq!(run.is_ok(), isa.is_available(), "{isa:?}");
+        }
+        assert!(Isa::Scalar.is_available() && Isa::current().is_available());
+    }
+
+    /// Activations of the wrong kind for the weight type panic on every path instead of
+    /// reading past the weight row (a block row is shorter than the f16 row the float kernel
+    /// would read).
+    #[test]
+    fn mismatched_activations_panic_on_every_path() {
+        let cols = 64;
+        let x = gauss(cols, 3);
+        let q4 = quantize_row(GgmlType::Q4_0, &gauss(cols, 4));
+        let f16w = quantize_row(GgmlType::F16, &gauss(cols, 5));
+        for isa in Isa::available() {
+            for (ty, w, acts) in [
+                (GgmlType::Q4_0, &q4, Acts::F32 { x: &x, cols }),
+                (GgmlType::F16, &f16w, Acts::Q8(quantize_acts(&x, cols))),
+            ] {
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut out = [0.0f32];
+                    row_dots(isa, ty, w, &acts, 0, &mut out);
+                }));
+                assert!(run.is_err(), "{isa:?} {ty:?}");
             }
         }
     }

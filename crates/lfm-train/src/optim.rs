@@ -290,7 +290,8 @@ fn adamw_fused(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: &Hyper
         .for_each(|(((p, g), m), v)| {
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512f") {
-                // Safety: the CPU has AVX-512F (checked just above).
+                // SAFETY: `adamw_chunk_avx512` only enables AVX-512F, which the CPU has (checked
+                // just above).
                 return unsafe { adamw_chunk_avx512(p, g, m, v, h) };
             }
             adamw_chunk(p, g, m, v, h)
