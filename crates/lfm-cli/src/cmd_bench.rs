@@ -67,7 +67,7 @@ fn reset_peak_rss() {
 fn read_bandwidth() -> f64 {
     let n: usize = 64 << 20; // u64s = 512 MiB
     let buf: Vec<u64> = (0..n as u64).collect();
-    let threads = lfm_quant::qmatrix::threads();
+    let threads = lfm_model::host::threads();
     // Eight independent integer lanes in a plain loop: it vectorizes, so the pass is limited by
     // memory, not by the adds.
     fn lanes(c: &[u64]) -> u64 {
@@ -119,7 +119,7 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
     let sp = progress::spinner("measuring memory bandwidth");
     let bw = read_bandwidth();
     sp.finish_and_clear();
-    println!("memory read bandwidth {:.1} GB/s, {} threads", bw / 1e9, lfm_quant::qmatrix::threads());
+    println!("memory read bandwidth {:.1} GB/s, {} threads", bw / 1e9, lfm_model::host::threads());
 
     let sp = progress::spinner("building the model and its packed exports");
     let (cfg, base) = match &a.model {

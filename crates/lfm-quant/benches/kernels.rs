@@ -38,7 +38,7 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     // Other arguments filter the rows by substring (e.g. `q4_0`, `n=  1`).
     let filters: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with("--")).collect();
-    println!("threads {}, paths {:?}", lfm_quant::qmatrix::threads(), Isa::available());
+    println!("threads {}, paths {:?}", lfm_model::host::threads(), Isa::available());
     // FFN up (1024 -> 4608) and down (4608 -> 1024) of LFM2-350M.
     for ty in [GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4K, GgmlType::F16] {
         // The tied head (65536 x 1024) does not fit in cache: it shows DRAM streaming.

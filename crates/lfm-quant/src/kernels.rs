@@ -65,7 +65,7 @@ pub fn quantize_acts(x: &[f32], cols: usize) -> Q8Acts {
             one(xb, qb, db, sb);
         }
     };
-    if rows >= 16 && crate::qmatrix::threads() > 1 {
+    if rows >= 16 && lfm_model::host::threads() > 1 {
         use rayon::prelude::*;
         x.par_chunks(cols)
             .zip(q.par_chunks_mut(cols))

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-pub use lfm_model::host::threads;
+use lfm_model::host::threads;
 use lfm_model::host::{worth_splitting, HostWeight};
 
 use rayon::prelude::*;
