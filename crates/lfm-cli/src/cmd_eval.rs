@@ -2,17 +2,16 @@
 //! generations. Every command writes `summary.json` (plus per-row JSONL), prints a short table,
 //! shows progress on long steps and takes `--limit N`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use burn::tensor::Device;
 use clap::{Args, Subcommand, ValueEnum};
-use lfm_data::chat::{self, Conversation, Message, RenderOptions};
-use lfm_eval::bfcl::{self, Mode, Record};
-use lfm_model::generate::{generate, GenerateOptions, SamplingConfig};
-use serde_json::{json, Value};
+use lfm_data::chat::Conversation;
+use lfm_eval::bfcl::{self, Mode};
+use lfm_eval::choice::PromptStyle;
+use lfm_eval::generation::ChatGenOptions;
+use serde_json::json;
 
 use crate::progress;
 
@@ -73,132 +72,42 @@ pub struct McArgs {
     out: PathBuf,
 }
 
-/// One parsed multiple-choice row.
-struct McRow {
-    question: String,
-    options: Vec<String>,
-    answer: usize,
-}
-
-fn parse_mc_row(line: &str, at: &str) -> Result<McRow> {
-    use lfm_eval::choice::LETTERS;
-    let letters: Vec<char> = LETTERS.chars().collect();
-    let v: Value = serde_json::from_str(line).map_err(|e| anyhow!("{at}: invalid JSON: {e}"))?;
-    let q = v.get("question").and_then(Value::as_str).ok_or_else(|| anyhow!("{at}: no \"question\" string"))?;
-    let options: Vec<String> = v
-        .get("options")
-        .and_then(Value::as_array)
-        .and_then(|o| o.iter().map(|x| x.as_str().map(str::to_string)).collect())
-        .ok_or_else(|| anyhow!("{at}: \"options\" must be a list of strings"))?;
-    if options.len() < 2 || options.len() > letters.len() {
-        bail!("{at}: {} options (2 to {} allowed)", options.len(), letters.len());
-    }
-    let answer = match v.get("answer") {
-        Some(Value::String(s)) if s.len() == 1 => letters.iter().position(|c| s.starts_with(*c)),
-        Some(Value::Number(n)) => n.as_u64().map(|n| n as usize),
-        _ => None,
-    }
-    .filter(|&k| k < options.len())
-    .ok_or_else(|| anyhow!("{at}: \"answer\" must be an option letter or index"))?;
-    Ok(McRow { question: q.to_string(), options, answer })
-}
-
 /// `lfm eval mc`: every row counts; a malformed row is reported with its line number and
 /// scored as wrong, as is a generated reply with no extractable letter.
 pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
-    use lfm_eval::choice::{argmax, continuation_logprobs, extract_letter, render, render_chat, PromptStyle, LETTERS};
-    let text = std::fs::read_to_string(&a.data).with_context(|| format!("{}: cannot read", a.data.display()))?;
-    let lines: Vec<(usize, &str)> =
-        text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).take(a.limit.unwrap_or(usize::MAX)).collect();
-    let rows: Vec<(usize, Result<McRow>)> =
-        lines.iter().map(|(i, l)| (i + 1, parse_mc_row(l, &format!("{}:{}", a.data.display(), i + 1)))).collect();
-    let letters: Vec<char> = LETTERS.chars().collect();
+    use lfm_eval::choice;
+    let data = choice::load_rows(&a.data, a.limit)?;
     let style = match a.prompt {
         McPrompt::MmluPro => PromptStyle::MmluPro,
         McPrompt::Gpqa => PromptStyle::Gpqa,
     };
-    // Predictions (None: no answer) and per-row extras, for the well-formed rows.
-    let good: Vec<&McRow> = rows.iter().filter_map(|(_, r)| r.as_ref().ok()).collect();
-    let mut preds: Vec<(Option<usize>, Value)> = Vec::new();
-    match a.method {
+    let report = match a.method {
         McMethod::Loglik => {
             let (_, model, tok, bos) = load_scoring_model(&a.model, device)?;
-            let enc = |s: &str| -> Result<Vec<u32>> {
-                Ok(tok
-                    .encode(s, false)
-                    .map_err(|e| anyhow!("tokenizing: {e}"))?
-                    .get_ids()
-                    .iter()
-                    .copied()
-                    .filter(|&t| t != bos)
-                    .collect())
-            };
-            let pb = progress::bar(good.len() as u64, "questions");
-            for r in &good {
-                let mut prompt = vec![bos];
-                prompt.extend(enc(&render(&r.question, &r.options))?);
-                let conts: Vec<Vec<u32>> =
-                    (0..r.options.len()).map(|k| enc(&format!(" {}", letters[k]))).collect::<Result<_>>()?;
-                let scores = continuation_logprobs(&model, &prompt, &conts, device);
-                preds.push((Some(argmax(&scores)), json!({"logprobs": scores})));
-                pb.inc(1);
-            }
+            let pb = progress::bar(data.rows().count() as u64, "questions");
+            let r = choice::evaluate_loglik(&model, &tok, bos, &data, device, |n| pb.set_position(n as u64))?;
             pb.finish_and_clear();
+            r
         }
         McMethod::Generate => {
-            let convs: Vec<Conversation> = good
-                .iter()
-                .map(|r| Conversation {
-                    messages: vec![Message {
-                        role: "user".into(),
-                        content: json!(render_chat(style, &r.question, &r.options)),
-                        tool_calls: vec![],
-                    }],
-                    tools: vec![],
-                })
-                .collect();
-            let replies = chat_generate(&a.model, device, &convs, a.max_new_tokens, a.batch_size, false)?;
-            for (r, reply) in good.iter().zip(replies) {
-                preds.push((extract_letter(style, &reply, r.options.len()), json!({"reply": reply})));
-            }
-        }
-    }
-    let mut per = Vec::new();
-    let (mut correct, mut malformed, mut unanswered) = (0usize, 0usize, 0usize);
-    let mut preds = preds.into_iter();
-    for (line, r) in &rows {
-        match r {
-            Err(e) => {
-                eprintln!("warning: {e:#}");
-                malformed += 1;
-                per.push(json!({"line": line, "correct": false, "error": format!("{e:#}")}));
-            }
-            Ok(r) => {
-                let (pred, extra) = preds.next().expect("one prediction per row");
-                let ok = pred == Some(r.answer);
-                correct += ok as usize;
-                unanswered += pred.is_none() as usize;
-                let mut row = json!({"line": line, "answer": letters[r.answer].to_string(), "pred": pred.map(|p| letters[p].to_string()), "correct": ok});
-                row.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-                per.push(row);
-            }
-        }
-    }
-    let n = rows.len();
-    let method = match a.method {
-        McMethod::Loglik => "loglik of the answer letter".to_string(),
-        McMethod::Generate => {
-            format!("generated letter ({})", if style == PromptStyle::MmluPro { "mmlu-pro" } else { "gpqa" })
+            let convs = choice::chat_conversations(style, &data);
+            let replies = generate_replies(&a.model, device, &convs, a.max_new_tokens, a.batch_size, false)?;
+            choice::evaluate_replies(style, &data, &replies)?
         }
     };
-    let summary = json!({"acc": correct as f64 / n.max(1) as f64, "questions": n, "correct": correct, "malformed": malformed, "no_answer_extracted": unanswered, "method": method, "data": a.data.display().to_string()});
+    for e in data.errors() {
+        eprintln!("warning: {e}");
+    }
+    let s = &report.summary;
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
-    let body: String = per.iter().map(|p| p.to_string() + "\n").collect();
-    lfm_model::io::write_atomic(&a.out.join("per_record.jsonl"), body.as_bytes())?;
-    lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
-    println!("method       {method}");
-    println!("questions    {n} ({malformed} malformed, {unanswered} without an extractable answer: counted as wrong)");
-    println!("accuracy     {:.2}% ({correct}/{n})", 100.0 * correct as f64 / n.max(1) as f64);
+    lfm_model::io::write_atomic(&a.out.join("per_record.jsonl"), lfm_eval::to_jsonl(&report.records)?.as_bytes())?;
+    lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(s)?.as_bytes())?;
+    println!("method       {}", s.method);
+    println!(
+        "questions    {} ({} malformed, {} without an extractable answer: counted as wrong)",
+        s.questions, s.malformed, s.no_answer_extracted
+    );
+    println!("accuracy     {:.2}% ({}/{})", 100.0 * s.acc, s.correct, s.questions);
     println!("-> {}", a.out.display());
     Ok(())
 }
@@ -245,29 +154,14 @@ fn load_scoring_model(
 pub fn perplexity(a: &PerplexityArgs, device: &Device) -> Result<()> {
     let (_, model, tok, bos) = load_scoring_model(&a.model, device)?;
     let files = lfm_data::source::expand_inputs(&a.input)?;
-    let mut stream = lfm_data::source::DocStream::new(files, crate::cmd_data::read_opts(&a.text_field));
-    let mut docs = Vec::new();
-    let mut bytes = 0usize;
-    while let Some(d) = stream.next() {
-        let d = d?;
-        if a.limit.is_some_and(|n| docs.len() >= n) {
-            break;
-        }
-        if d.text.is_empty() {
-            continue;
-        }
-        let enc = tok.encode(d.text.as_str(), false).map_err(|e| anyhow!("tokenizing: {e}"))?;
-        let mut ids = vec![bos];
-        ids.extend(enc.get_ids().iter().copied().filter(|&t| t != bos));
-        bytes += d.text.len();
-        docs.push(ids);
-    }
-    if docs.is_empty() {
+    let stream = lfm_data::source::DocStream::new(files, crate::cmd_data::read_opts(&a.text_field));
+    let t = lfm_eval::perplexity::tokenize_docs(stream, &tok, bos, a.limit)?;
+    if t.docs.is_empty() {
         bail!("{}: no documents", a.input.join(", "));
     }
-    let to_score: usize = docs.iter().map(|d| d.len() - 1).sum();
-    let pb = progress::bar(to_score as u64, "tokens scored");
-    let r = lfm_eval::perplexity::score_docs_with_progress(&model, &docs, a.seq_len, a.batch_size, device, |n| {
+    let (docs, bytes) = (&t.docs, t.bytes);
+    let pb = progress::bar(t.tokens_to_score() as u64, "tokens scored");
+    let r = lfm_eval::perplexity::score_docs_with_progress(&model, docs, a.seq_len, a.batch_size, device, |n| {
         pb.set_position(n as u64)
     });
     pb.finish_and_clear();
@@ -334,56 +228,9 @@ pub struct BfclArgs {
     out: PathBuf,
 }
 
-/// Responses by id; malformed lines are counted (their record then has no response).
-fn read_responses(path: &Path) -> Result<(HashMap<String, String>, Vec<String>)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let mut out = HashMap::new();
-    let mut bad = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: Value = match serde_json::from_str(line) {
-            Ok(v) => v,
-            Err(e) => {
-                bad.push(format!("{}:{}: invalid JSON: {e}", path.display(), i + 1));
-                continue;
-            }
-        };
-        match (v.get("id").and_then(Value::as_str), v.get("result")) {
-            (Some(id), Some(Value::String(r))) => {
-                out.insert(id.to_string(), r.clone());
-            }
-            (Some(id), Some(other)) => {
-                // Some runners store the result as a structure; score its JSON text.
-                out.insert(id.to_string(), other.to_string());
-            }
-            _ => bad.push(format!("{}:{}: needs \"id\" and \"result\"", path.display(), i + 1)),
-        }
-    }
-    Ok((out, bad))
-}
-
-/// BFCL's function docs as LFM2 tool schemas (`"type": "dict"` → `"object"`, recursively).
-fn to_json_schema(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, x)| {
-                    let x = if k == "type" && x == "dict" { json!("object") } else { to_json_schema(x) };
-                    (k.clone(), x)
-                })
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(to_json_schema).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Greedy, batched generation of one assistant turn per conversation with the LFM2 chat
-/// template; stops at `<|im_end|>` / `<|endoftext|>`. `keep_special` keeps special tokens in the
-/// text (the tool-call markers); the stop token itself is never part of the reply.
-pub(crate) fn chat_generate(
+/// The checkpoint's model, config and tokenizer (checked against each other), then greedy chat
+/// replies to `convs` with a progress bar.
+fn generate_replies(
     dir: &Path,
     device: &Device,
     convs: &[Conversation],
@@ -394,62 +241,12 @@ pub(crate) fn chat_generate(
     let (cfg, model) = progress::loading(dir, |p| lfm_quant::load::load_for_inference(p, device))?;
     let tok = lfm_quant::load::load_tokenizer(dir)?;
     lfm_data::tokenizer::check_against_model(&tok, &cfg, &dir.display().to_string())?;
-    let mut prompts = Vec::new();
-    for (i, conv) in convs.iter().enumerate() {
-        let r = chat::render(conv, &RenderOptions { add_generation_prompt: true, ..Default::default() })?;
-        prompts.push(
-            tok.encode(r.text.as_str(), false).map_err(|e| anyhow!("prompt {i}: tokenizing: {e}"))?.get_ids().to_vec(),
-        );
-    }
-    let stop = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tok.token_to_id(t)).collect::<Vec<_>>();
-    let opts = GenerateOptions {
-        max_new_tokens,
-        stop_tokens: stop.clone(),
-        sampling: SamplingConfig::greedy(),
-        keep_logits: false,
-    };
-    let pb = progress::bar(prompts.len() as u64, "prompts");
-    let mut out = Vec::new();
-    for chunk in prompts.chunks(batch_size.max(1)) {
-        let g = generate(&model, &cfg, chunk, &opts, device, |_, _| {})?;
-        for ids in &g.tokens {
-            let ids: &[u32] = match ids.last() {
-                Some(t) if stop.contains(t) => &ids[..ids.len() - 1],
-                _ => ids,
-            };
-            out.push(tok.decode(ids, !keep_special).map_err(|e| anyhow!("decoding: {e}"))?);
-        }
-        pb.inc(chunk.len() as u64);
-    }
+    let opts = ChatGenOptions { max_new_tokens, batch_size, keep_special };
+    let pb = progress::bar(convs.len() as u64, "prompts");
+    let out =
+        lfm_eval::generation::chat_generate(&model, &cfg, &tok, convs, &opts, device, |n| pb.set_position(n as u64));
     pb.finish_and_clear();
-    Ok(out)
-}
-
-fn generate_responses(
-    a: &BfclArgs,
-    dir: &Path,
-    device: &Device,
-    recs: &[Record],
-    questions: &[Value],
-) -> Result<HashMap<String, String>> {
-    let mut convs = Vec::new();
-    for (rec, q) in recs.iter().zip(questions) {
-        let turn = q
-            .pointer("/question/0")
-            .and_then(Value::as_array)
-            .ok_or_else(|| anyhow!("{}: no question turn", rec.id))?;
-        let messages: Vec<Message> = turn
-            .iter()
-            .map(|m| Message {
-                role: m.get("role").and_then(Value::as_str).unwrap_or("user").to_string(),
-                content: m.get("content").cloned().unwrap_or(Value::Null),
-                tool_calls: vec![],
-            })
-            .collect();
-        convs.push(Conversation { messages, tools: rec.functions.iter().map(to_json_schema).collect() });
-    }
-    let texts = chat_generate(dir, device, &convs, a.max_new_tokens, a.batch_size, true)?;
-    Ok(recs.iter().map(|r| r.id.clone()).zip(texts).collect())
+    out
 }
 
 #[derive(Args)]
@@ -486,12 +283,7 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
     use lfm_eval::ifeval;
     let (mut prompts, mut bad) = ifeval::load_inputs_lenient(&a.input)?;
     if let Some(n) = a.limit {
-        // The first N input lines, malformed ones included.
-        let mut lines: Vec<usize> = prompts.iter().map(|p| p.line).chain(bad.iter().map(|b| b.line)).collect();
-        lines.sort_unstable();
-        let last = lines.get(n.saturating_sub(1)).copied().unwrap_or(usize::MAX);
-        prompts.retain(|p| n > 0 && p.line <= last);
-        bad.retain(|b| n > 0 && b.line <= last);
+        ifeval::keep_first_lines(&mut prompts, &mut bad, n);
     }
     if prompts.is_empty() && bad.is_empty() {
         bail!("{}: no prompts", a.input.display());
@@ -500,23 +292,11 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
     let responses = match (&a.responses, &a.model) {
         (Some(p), None) => ifeval::load_responses(p)?,
         (None, Some(dir)) => {
-            let convs: Vec<Conversation> = prompts
-                .iter()
-                .map(|p| Conversation {
-                    messages: vec![Message { role: "user".into(), content: json!(p.prompt), tool_calls: vec![] }],
-                    tools: vec![],
-                })
-                .collect();
-            let texts = chat_generate(dir, device, &convs, a.max_new_tokens, a.batch_size, false)?;
-            let body: String = prompts
-                .iter()
-                .zip(&texts)
-                .map(|(p, t)| json!({"key": p.key, "prompt": p.prompt, "response": t}).to_string() + "\n")
-                .collect();
+            let convs = ifeval::conversations(&prompts);
+            let texts = generate_replies(dir, device, &convs, a.max_new_tokens, a.batch_size, false)?;
+            let body = ifeval::responses_jsonl(&prompts, &texts);
             lfm_model::io::write_atomic(&a.out.join("responses.jsonl"), body.as_bytes())?;
-            let mut r = ifeval::Responses::default();
-            r.by_key = prompts.iter().map(|p| p.key).zip(texts).collect();
-            r
+            ifeval::Responses::from_generated(&prompts, texts)
         }
         _ => bail!("give --responses FILE or --model DIR"),
     };
@@ -541,8 +321,7 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
     m.insert("malformed_response_lines".into(), json!(responses.bad_lines.len()));
     m.insert("input".into(), json!(a.input.display().to_string()));
     m.insert("langdetect_seed".into(), json!(0));
-    let body: String = rows.iter().map(|r| serde_json::to_string(r).expect("row") + "\n").collect();
-    lfm_model::io::write_atomic(&a.out.join("per_prompt.jsonl"), body.as_bytes())?;
+    lfm_model::io::write_atomic(&a.out.join("per_prompt.jsonl"), lfm_eval::to_jsonl(&rows)?.as_bytes())?;
     lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     // Short table: the four metrics, then instruction-level accuracy by group.
     println!("{:<22} {:>8} {:>8}", "", "strict", "loose");
@@ -558,14 +337,7 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
         100.0 * s.inst_level_strict,
         100.0 * s.inst_level_loose
     );
-    let mut groups: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
-    for (id, c) in &s.per_instruction {
-        let g = groups.entry(id.split(':').next().unwrap_or(id)).or_default();
-        for k in 0..3 {
-            g[k] += c[k];
-        }
-    }
-    for (g, c) in &groups {
+    for (g, c) in &s.per_group() {
         println!(
             "  {:<20} {:>7.2}% {:>7.2}%   ({} instructions)",
             g,
@@ -600,80 +372,33 @@ pub fn bfcl(a: &BfclArgs, device: &Device) -> Result<()> {
         Format::Official => Mode::Official,
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
-    let (responses, bad_lines) = match (&a.responses, &a.model) {
-        (Some(p), None) => read_responses(p)?,
+    let responses = match (&a.responses, &a.model) {
+        (Some(p), None) => bfcl::load_responses(p)?,
         (None, Some(dir)) => {
-            let text = std::fs::read_to_string(&a.data)?;
-            let questions: Vec<Value> = text
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .take(recs.len())
-                .map(serde_json::from_str)
-                .collect::<Result<_, _>>()?;
-            let r = generate_responses(a, dir, device, &recs, &questions)?;
-            let mut f = std::fs::File::create(a.out.join("responses.jsonl"))?;
-            for rec in &recs {
-                writeln!(f, "{}", json!({"id": rec.id, "result": r[&rec.id]}))?;
-            }
-            (r, vec![])
+            let convs = bfcl::conversations(&a.data, &recs)?;
+            let texts = generate_replies(dir, device, &convs, a.max_new_tokens, a.batch_size, true)?;
+            let r = bfcl::Responses::from_generated(&recs, texts);
+            lfm_model::io::write_atomic(&a.out.join("responses.jsonl"), r.to_jsonl(&recs).as_bytes())?;
+            r
         }
         _ => bail!("give --responses FILE or --model DIR"),
     };
-    for b in &bad_lines {
+    for b in &responses.bad_lines {
         eprintln!("warning: {b}");
     }
-
-    let mut per = Vec::new();
-    let mut by_cat: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-    let mut by_error: BTreeMap<String, usize> = BTreeMap::new();
-    let mut missing = 0;
-    for rec in &recs {
-        let cat = format!("{:?}", rec.category).to_lowercase();
-        let v = match responses.get(&rec.id) {
-            Some(r) => bfcl::score(rec, r, mode),
-            None => {
-                missing += 1;
-                bfcl::Verdict {
-                    valid: false,
-                    error_type: Some("no_response".into()),
-                    reason: Some("no response for this id".into()),
-                    decoded: None,
-                }
-            }
-        };
-        let e = by_cat.entry(cat).or_default();
-        e.0 += 1;
-        e.1 += v.valid as usize;
-        if let Some(t) = &v.error_type {
-            *by_error.entry(t.clone()).or_default() += 1;
-        }
-        per.push(json!({"id": rec.id, "valid": v.valid, "error_type": v.error_type, "reason": v.reason, "decoded": v.decoded}));
-    }
-    let total = recs.len();
-    let valid = per.iter().filter(|p| p["valid"] == true).count();
-    let summary = json!({
-        "accuracy": valid as f64 / total as f64,
-        "records": total,
-        "valid": valid,
-        "format": match mode { Mode::Lfm2 => "lfm2", Mode::Official => "official" },
-        "categories": by_cat.iter().map(|(k, (n, v))| (k.clone(), json!({"records": n, "valid": v, "accuracy": *v as f64 / *n as f64}))).collect::<serde_json::Map<_, _>>(),
-        "errors": by_error,
-        "missing_responses": missing,
-        "malformed_response_lines": bad_lines.len(),
-        "data": a.data.display().to_string(),
-    });
-    let body: String = per.iter().map(|p| p.to_string() + "\n").collect();
-    lfm_model::io::write_atomic(&a.out.join("per_record.jsonl"), body.as_bytes())?;
-    lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    let (per, mut s) = bfcl::evaluate(&recs, &responses, mode);
+    s.data = a.data.display().to_string();
+    lfm_model::io::write_atomic(&a.out.join("per_record.jsonl"), lfm_eval::to_jsonl(&per)?.as_bytes())?;
+    lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&s)?.as_bytes())?;
     println!("{:<20} {:>8} {:>8} {:>9}", "category", "records", "valid", "accuracy");
-    for (k, (n, v)) in &by_cat {
-        println!("{k:<20} {n:>8} {v:>8} {:>8.2}%", 100.0 * *v as f64 / *n as f64);
+    for (k, c) in &s.categories {
+        println!("{k:<20} {:>8} {:>8} {:>8.2}%", c.records, c.valid, 100.0 * c.accuracy);
     }
-    println!("{:<20} {total:>8} {valid:>8} {:>8.2}%", "all", 100.0 * valid as f64 / total as f64);
-    if missing > 0 || !bad_lines.is_empty() {
+    println!("{:<20} {:>8} {:>8} {:>8.2}%", "all", s.records, s.valid, 100.0 * s.accuracy);
+    if s.missing_responses > 0 || s.malformed_response_lines > 0 {
         println!(
-            "({missing} records without a response, {} malformed response lines — counted as invalid)",
-            bad_lines.len()
+            "({} records without a response, {} malformed response lines — counted as invalid)",
+            s.missing_responses, s.malformed_response_lines
         );
     }
     println!("-> {}", a.out.display());

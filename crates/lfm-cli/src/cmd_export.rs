@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, Result};
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use anyhow::{bail, Result};
+use burn::tensor::Device;
 use clap::{Args, Subcommand};
+use lfm_eval::quality::{self, Quality};
 use lfm_model::Lfm2Model;
 use lfm_quant::export::{self, Mix};
 
@@ -44,107 +45,23 @@ pub struct GgufArgs {
     seq_len: usize,
 }
 
-/// Quality of an exported model against the f32 original on the same windows.
-pub struct Quality {
-    pub windows: usize,
-    pub tokens: usize,
-    pub ppl_f32: f64,
-    pub ppl_quant: f64,
-    pub top1_agreement: f64,
-}
-
-/// Up to `n` windows of `seq_len + 1` tokens from the validation split of a dataset.
-pub fn val_windows(dir: &std::path::Path, seq_len: usize, n: usize) -> Result<Vec<Vec<u32>>> {
-    let mut l = lfm_data::loader::Loader::new(dir, lfm_data::loader::LoaderConfig::val(1, seq_len), None)?;
-    let mut out = Vec::new();
-    while out.len() < n {
-        let Some(b) = l.next_batch()? else { break };
-        out.push(b.window(0).to_vec());
-    }
-    if out.is_empty() {
-        bail!("{}: no validation windows of {} tokens (build it with --val-fraction > 0)", dir.display(), seq_len + 1);
-    }
-    Ok(out)
-}
-
+/// The report's windows: the validation split of `--eval-data`, or `--eval-text` tokenized with
+/// the checkpoint's tokenizer; `None` without either.
 fn held_out_windows(a: &GgufArgs, bos: u32) -> Result<Option<Vec<Vec<u32>>>> {
-    let w = a.seq_len + 1;
     if let Some(dir) = &a.eval_data {
-        let out = val_windows(dir, a.seq_len, a.eval_windows)?;
-        return Ok(Some(out));
+        return Ok(Some(quality::val_windows(dir, a.seq_len, a.eval_windows)?));
     }
     if let Some(p) = &a.eval_text {
         let tok = lfm_quant::load::load_tokenizer(&a.model)?;
         let files = lfm_data::source::expand_inputs(&[p.display().to_string()])?;
-        let mut stream = lfm_data::source::DocStream::new(files, crate::cmd_data::read_opts("text"));
-        let mut ids = Vec::new();
-        while let Some(d) = stream.next() {
-            let d = d?;
-            ids.push(bos);
-            ids.extend(
-                tok.encode(d.text.as_str(), false)
-                    .map_err(|e| anyhow!("tokenizing: {e}"))?
-                    .get_ids()
-                    .iter()
-                    .copied()
-                    .filter(|&t| t != bos),
-            );
-            if ids.len() >= w * a.eval_windows {
-                break;
-            }
-        }
-        let out: Vec<Vec<u32>> = ids.chunks_exact(w).take(a.eval_windows).map(<[u32]>::to_vec).collect();
+        let stream = lfm_data::source::DocStream::new(files, crate::cmd_data::read_opts("text"));
+        let out = quality::text_windows(stream, &tok, bos, a.seq_len, a.eval_windows)?;
         if out.is_empty() {
-            bail!("{}: fewer than {w} tokens of text", p.display());
+            bail!("{}: fewer than {} tokens of text", p.display(), a.seq_len + 1);
         }
         return Ok(Some(out));
     }
     Ok(None)
-}
-
-/// Scores both models on the windows (8 per forward pass).
-pub fn compare(reference: &Lfm2Model, candidate: &Lfm2Model, windows: &[Vec<u32>], device: &Device) -> Quality {
-    let (mut nll_a, mut nll_b, mut agree, mut n) = (0.0f64, 0.0f64, 0usize, 0usize);
-    let pb = progress::bar(windows.len() as u64, "report windows");
-    for chunk in windows.chunks(8) {
-        let (rows, w) = (chunk.len(), chunk[0].len());
-        let t = w - 1;
-        let ids: Vec<i64> = chunk.iter().flat_map(|x| x[..t].iter().map(|&v| v as i64)).collect();
-        let x = Tensor::<2, Int>::from_data(TensorData::new(ids, [rows, t]), device);
-        let la = reference.forward(x.clone()).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
-        let lb = candidate.forward(x).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
-        let v = la.len() / (rows * t);
-        for r in 0..rows {
-            for p in 0..t {
-                let off = (r * t + p) * v;
-                let target = chunk[r][p + 1] as usize;
-                let (ra, rb) = (&la[off..off + v], &lb[off..off + v]);
-                nll_a += nll(ra, target);
-                nll_b += nll(rb, target);
-                agree += (argmax(ra) == argmax(rb)) as usize;
-                n += 1;
-            }
-        }
-        pb.inc(rows as u64);
-    }
-    pb.finish_and_clear();
-    Quality {
-        windows: windows.len(),
-        tokens: n,
-        ppl_f32: (nll_a / n as f64).exp(),
-        ppl_quant: (nll_b / n as f64).exp(),
-        top1_agreement: agree as f64 / n as f64,
-    }
-}
-
-fn nll(logits: &[f32], target: usize) -> f64 {
-    let m = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
-    let lse = m + logits.iter().map(|&x| (x as f64 - m).exp()).sum::<f64>().ln();
-    lse - logits[target] as f64
-}
-
-fn argmax(v: &[f32]) -> usize {
-    lfm_model::generate::argmax(v) as usize
 }
 
 pub fn gguf(a: &GgufArgs, device: &Device) -> Result<()> {
@@ -199,7 +116,9 @@ pub fn export_and_report(
         None => println!("(no quality report: pass --eval-data DATASET_DIR or --eval-text FILE)"),
         Some(windows) => {
             let q = lfm_quant::import::load_gguf(out, device)?;
-            let r = compare(model, &q.model, windows, device);
+            let pb = progress::bar(windows.len() as u64, "report windows");
+            let r = quality::compare(model, &q.model, windows, device, |n| pb.set_position(n as u64));
+            pb.finish_and_clear();
             print_quality(mix.name(), &r);
         }
     }

@@ -143,7 +143,7 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     // 6. Export for llama.cpp and edge runtimes, with what Q8_0 costs on held-out text.
     let gguf = dir.join("model-q8_0.gguf");
     println!("6/6 export: {} (Q8_0; quality on the validation split)", gguf.display());
-    let windows = crate::cmd_export::val_windows(&data, 128, 32)?;
+    let windows = lfm_eval::quality::val_windows(&data, 128, 32)?;
     crate::cmd_export::export_and_report(
         &ckpt,
         &mcfg,

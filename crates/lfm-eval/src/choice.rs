@@ -32,10 +32,23 @@
 //! GPQA-Diamond (30.64) numbers: these are the standard public protocols, so a score reproduces
 //! that protocol, which is the closest documented match. A reply with no extractable letter
 //! counts as wrong (never dropped).
+//!
+//! **Data and reports.** [`load_rows`] reads JSONL rows `{"question", "options": [...],
+//! "answer": "C" | 2}`; a malformed row is kept with its line number and counted as wrong.
+//! [`evaluate_loglik`] and [`evaluate_replies`] score the well-formed rows and give one
+//! [`McRecord`] per row plus an [`McSummary`] (the `per_record.jsonl` and `summary.json` of
+//! `lfm eval mc`).
 
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use lfm_data::chat::{Conversation, Message};
 use lfm_model::Lfm2Model;
+use serde::Serialize;
+use serde_json::Value;
+use tokenizers::Tokenizer;
 
 /// Σ log p(continuation | prompt) for each continuation (one forward pass each).
 pub fn continuation_logprobs(model: &Lfm2Model, prompt: &[u32], conts: &[Vec<u32>], device: &Device) -> Vec<f64> {
@@ -137,6 +150,233 @@ pub fn extract_letter(style: PromptStyle, reply: &str, n: usize) -> Option<usize
     }
 }
 
+/// One well-formed multiple-choice row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct McRow {
+    pub question: String,
+    pub options: Vec<String>,
+    /// Index of the correct option.
+    pub answer: usize,
+}
+
+/// Parses one JSONL row; `at` names it in errors (`file:line`). The answer is an option letter
+/// (`"C"`) or a 0-based index (`2`); 2 to 16 options.
+pub fn parse_row(line: &str, at: &str) -> Result<McRow> {
+    let letters: Vec<char> = LETTERS.chars().collect();
+    let v: Value = serde_json::from_str(line).map_err(|e| anyhow!("{at}: invalid JSON: {e}"))?;
+    let q = v.get("question").and_then(Value::as_str).ok_or_else(|| anyhow!("{at}: no \"question\" string"))?;
+    let options: Vec<String> = v
+        .get("options")
+        .and_then(Value::as_array)
+        .and_then(|o| o.iter().map(|x| x.as_str().map(str::to_string)).collect())
+        .ok_or_else(|| anyhow!("{at}: \"options\" must be a list of strings"))?;
+    if options.len() < 2 || options.len() > letters.len() {
+        bail!("{at}: {} options (2 to {} allowed)", options.len(), letters.len());
+    }
+    let answer = match v.get("answer") {
+        Some(Value::String(s)) if s.len() == 1 => letters.iter().position(|c| s.starts_with(*c)),
+        Some(Value::Number(n)) => n.as_u64().map(|n| n as usize),
+        _ => None,
+    }
+    .filter(|&k| k < options.len())
+    .ok_or_else(|| anyhow!("{at}: \"answer\" must be an option letter or index"))?;
+    Ok(McRow { question: q.to_string(), options, answer })
+}
+
+/// One non-empty line of a multiple-choice file: its row, or why it could not be read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct McLine {
+    /// 1-based line number.
+    pub line: usize,
+    pub row: Result<McRow, String>,
+}
+
+/// The rows of a multiple-choice file; every non-empty line counts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct McData {
+    /// Where the rows came from (the `data` of the summary).
+    pub source: String,
+    pub lines: Vec<McLine>,
+}
+
+impl McData {
+    /// Parses JSONL text; `source` names it in errors and in the summary. `limit` keeps the
+    /// first N non-empty lines.
+    pub fn parse(source: &str, text: &str, limit: Option<usize>) -> McData {
+        let lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|(i, l)| McLine {
+                line: i + 1,
+                row: parse_row(l, &format!("{source}:{}", i + 1)).map_err(|e| format!("{e:#}")),
+            })
+            .collect();
+        McData { source: source.to_string(), lines }
+    }
+
+    /// The well-formed rows, in file order.
+    pub fn rows(&self) -> impl Iterator<Item = &McRow> {
+        self.lines.iter().filter_map(|l| l.row.as_ref().ok())
+    }
+
+    /// Why each malformed line could not be read (`file:line: problem`).
+    pub fn errors(&self) -> impl Iterator<Item = &str> {
+        self.lines.iter().filter_map(|l| l.row.as_ref().err().map(String::as_str))
+    }
+}
+
+/// Reads a multiple-choice JSONL file (see [`McData::parse`]).
+pub fn load_rows(path: &Path, limit: Option<usize>) -> Result<McData> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    Ok(McData::parse(&path.display().to_string(), &text, limit))
+}
+
+/// What a prediction was made from: the options' log-likelihoods or a generated reply.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub enum Evidence {
+    #[serde(rename = "logprobs")]
+    Logprobs(Vec<f64>),
+    #[serde(rename = "reply")]
+    Reply(String),
+}
+
+/// One line of `per_record.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum McRecord {
+    /// A well-formed row: the answer and prediction as letters (`pred` null when no letter
+    /// could be extracted).
+    Scored {
+        line: usize,
+        answer: String,
+        pred: Option<String>,
+        correct: bool,
+        #[serde(flatten)]
+        evidence: Evidence,
+    },
+    /// A malformed row, scored as wrong (`correct` is always false).
+    Malformed { line: usize, correct: bool, error: String },
+}
+
+/// `summary.json` of a multiple-choice run. Every row counts in `questions`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct McSummary {
+    pub acc: f64,
+    pub questions: usize,
+    pub correct: usize,
+    pub malformed: usize,
+    /// Well-formed rows whose reply had no extractable letter (counted as wrong).
+    pub no_answer_extracted: usize,
+    pub method: String,
+    pub data: String,
+}
+
+/// The records (one per line of the data, in order) and their summary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct McReport {
+    pub records: Vec<McRecord>,
+    pub summary: McSummary,
+}
+
+/// Joins the predictions for the well-formed rows (in order) with every line of the data.
+fn report(data: &McData, preds: Vec<(Option<usize>, Evidence)>, method: String) -> McReport {
+    let letter = |k: usize| LETTERS[k..k + 1].to_string();
+    let mut preds = preds.into_iter();
+    let records: Vec<McRecord> = data
+        .lines
+        .iter()
+        .map(|l| match &l.row {
+            Err(e) => McRecord::Malformed { line: l.line, correct: false, error: e.clone() },
+            Ok(r) => {
+                let (pred, evidence) = preds.next().expect("one prediction per well-formed row");
+                McRecord::Scored {
+                    line: l.line,
+                    answer: letter(r.answer),
+                    pred: pred.map(letter),
+                    correct: pred == Some(r.answer),
+                    evidence,
+                }
+            }
+        })
+        .collect();
+    let n = records.len();
+    let correct = records.iter().filter(|r| matches!(r, McRecord::Scored { correct: true, .. })).count();
+    let malformed = records.iter().filter(|r| matches!(r, McRecord::Malformed { .. })).count();
+    let no_answer_extracted = records.iter().filter(|r| matches!(r, McRecord::Scored { pred: None, .. })).count();
+    let summary = McSummary {
+        acc: correct as f64 / n.max(1) as f64,
+        questions: n,
+        correct,
+        malformed,
+        no_answer_extracted,
+        method,
+        data: data.source.clone(),
+    };
+    McReport { records, summary }
+}
+
+/// Scores every well-formed row by the log-likelihood of its answer letters (see the module
+/// docs for the prompt); `bos` starts each prompt. `on_row(rows scored so far)` is called after
+/// each row.
+pub fn evaluate_loglik(
+    model: &Lfm2Model,
+    tok: &Tokenizer,
+    bos: u32,
+    data: &McData,
+    device: &Device,
+    mut on_row: impl FnMut(usize),
+) -> Result<McReport> {
+    let mut preds = Vec::new();
+    for r in data.rows() {
+        let mut prompt = vec![bos];
+        prompt.extend(crate::encode_plain(tok, &render(&r.question, &r.options), bos)?);
+        let conts: Vec<Vec<u32>> = LETTERS
+            .chars()
+            .take(r.options.len())
+            .map(|l| crate::encode_plain(tok, &format!(" {l}"), bos))
+            .collect::<Result<_>>()?;
+        let scores = continuation_logprobs(model, &prompt, &conts, device);
+        preds.push((Some(argmax(&scores)), Evidence::Logprobs(scores)));
+        on_row(preds.len());
+    }
+    Ok(report(data, preds, "loglik of the answer letter".to_string()))
+}
+
+/// One user turn per well-formed row, in the given style (the conversations to generate
+/// replies for).
+pub fn chat_conversations(style: PromptStyle, data: &McData) -> Vec<Conversation> {
+    data.rows()
+        .map(|r| Conversation {
+            messages: vec![Message {
+                role: "user".into(),
+                content: Value::String(render_chat(style, &r.question, &r.options)),
+                tool_calls: vec![],
+            }],
+            tools: vec![],
+        })
+        .collect()
+}
+
+/// Scores generated replies, one per well-formed row in order, by the style's extraction rules.
+pub fn evaluate_replies(style: PromptStyle, data: &McData, replies: &[String]) -> Result<McReport> {
+    let rows: Vec<&McRow> = data.rows().collect();
+    if rows.len() != replies.len() {
+        bail!("{} replies for {} well-formed rows", replies.len(), rows.len());
+    }
+    let preds = rows
+        .iter()
+        .zip(replies)
+        .map(|(r, reply)| (extract_letter(style, reply, r.options.len()), Evidence::Reply(reply.clone())))
+        .collect();
+    let name = match style {
+        PromptStyle::MmluPro => "mmlu-pro",
+        PromptStyle::Gpqa => "gpqa",
+    };
+    Ok(report(data, preds, format!("generated letter ({name})")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +417,57 @@ mod tests {
             m.contains("Question: Sky?\nOptions:\nA. red\nB. blue\nC. green\nAnswer: Let's think step by step."),
             "{m}"
         );
+    }
+
+    #[test]
+    fn rows_take_letter_or_index_answers_and_keep_malformed_lines() {
+        let text = "{\"question\": \"2+2?\", \"options\": [\"3\", \"4\", \"5\"], \"answer\": \"C\"}\n\
+                    \n\
+                    {\"question\": \"Sky?\", \"options\": [\"blue\", \"green\"], \"answer\": 1}\n\
+                    {\"question\": \"q\", \"options\": [\"x\", \"y\"], \"answer\": \"c\"}\n\
+                    {\"question\": \"q\", \"options\": [\"x\", \"y\"], \"answer\": 2}\n\
+                    {\"question\": \"q\", \"options\": [\"only\"], \"answer\": 0}\n\
+                    {not json\n";
+        let d = McData::parse("mc.jsonl", text, None);
+        // The blank line is skipped but still numbered.
+        assert_eq!(d.lines.iter().map(|l| l.line).collect::<Vec<_>>(), vec![1, 3, 4, 5, 6, 7]);
+        assert_eq!(d.lines[0].row.as_ref().unwrap().answer, 2);
+        assert_eq!(
+            d.lines[1].row.as_ref().unwrap(),
+            &McRow { question: "Sky?".into(), options: vec!["blue".into(), "green".into()], answer: 1 }
+        );
+        // A lower-case letter, an index past the options, one option, broken JSON.
+        let errs: Vec<&str> = d.errors().collect();
+        assert_eq!(errs.len(), 4);
+        assert!(errs[0].starts_with("mc.jsonl:4: \"answer\" must be an option letter or index"), "{}", errs[0]);
+        assert!(errs[1].starts_with("mc.jsonl:5: \"answer\""), "{}", errs[1]);
+        assert_eq!(errs[2], "mc.jsonl:6: 1 options (2 to 16 allowed)");
+        assert!(errs[3].starts_with("mc.jsonl:7: invalid JSON"), "{}", errs[3]);
+        // --limit counts non-empty lines, malformed ones included.
+        let d = McData::parse("mc.jsonl", text, Some(3));
+        assert_eq!((d.lines.len(), d.rows().count()), (3, 2));
+    }
+
+    #[test]
+    fn replies_are_scored_per_line_and_every_line_counts() {
+        let text = "{\"question\": \"a?\", \"options\": [\"x\", \"y\", \"z\"], \"answer\": \"B\"}\n\
+                    {\"question\": \"b?\", \"options\": [\"x\", \"y\"], \"answer\": 0}\n\
+                    {\"question\": \"c?\", \"options\": [\"x\"], \"answer\": 0}\n\
+                    {\"question\": \"d?\", \"options\": [\"x\", \"y\"], \"answer\": \"A\"}\n";
+        let d = McData::parse("mc.jsonl", text, None);
+        let replies = ["Answer: B".to_string(), "no idea".to_string(), "Answer: b".to_string()];
+        let r = evaluate_replies(PromptStyle::Gpqa, &d, &replies).unwrap();
+        let s = &r.summary;
+        // Row 1 right, row 2 unanswered, row 3 malformed, row 4 wrong: 1 of 4.
+        assert_eq!((s.questions, s.correct, s.malformed, s.no_answer_extracted), (4, 1, 1, 1));
+        assert_eq!(s.acc, 0.25);
+        assert_eq!((s.method.as_str(), s.data.as_str()), ("generated letter (gpqa)", "mc.jsonl"));
+        let lines: Vec<String> = r.records.iter().map(|x| serde_json::to_string(x).unwrap()).collect();
+        assert_eq!(lines[0], r#"{"line":1,"answer":"B","pred":"B","correct":true,"reply":"Answer: B"}"#);
+        assert_eq!(lines[1], r#"{"line":2,"answer":"A","pred":null,"correct":false,"reply":"no idea"}"#);
+        assert_eq!(lines[2], r#"{"line":3,"correct":false,"error":"mc.jsonl:3: 1 options (2 to 16 allowed)"}"#);
+        assert_eq!(lines[3], r#"{"line":4,"answer":"A","pred":"B","correct":false,"reply":"Answer: b"}"#);
+        // One reply per well-formed row, or an error.
+        assert!(evaluate_replies(PromptStyle::Gpqa, &d, &replies[..2]).is_err());
     }
 }

@@ -4,9 +4,58 @@
 //! `seq_len`), so every token after the first is predicted exactly once, from at most `seq_len`
 //! tokens of context within its window (no context carried across windows; a longer `seq_len`
 //! gives lower, more "true" perplexity). Full-length windows are batched.
+//!
+//! [`tokenize_docs`] turns documents into the token sequences scored here: `<|startoftext|>`
+//! followed by the document's tokens, so bits per byte covers the documents' UTF-8 bytes
+//! exactly.
 
+use anyhow::Result;
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use lfm_data::source::Document;
 use lfm_model::Lfm2Model;
+use tokenizers::Tokenizer;
+
+/// Documents as token sequences, with the UTF-8 bytes they cover.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TokenizedDocs {
+    /// Each document: `bos`, then its tokens.
+    pub docs: Vec<Vec<u32>>,
+    /// Σ UTF-8 bytes of the documents' text.
+    pub bytes: usize,
+}
+
+impl TokenizedDocs {
+    /// Tokens predicted when the documents are scored (all but each document's BOS).
+    pub fn tokens_to_score(&self) -> usize {
+        self.docs.iter().map(|d| d.len() - 1).sum()
+    }
+}
+
+/// Tokenizes documents for scoring: each non-empty document becomes `bos` + its tokens (a BOS
+/// the tokenizer adds is dropped); empty documents are skipped. `limit` keeps the first N
+/// documents.
+pub fn tokenize_docs(
+    docs: impl IntoIterator<Item = Result<Document>>,
+    tok: &Tokenizer,
+    bos: u32,
+    limit: Option<usize>,
+) -> Result<TokenizedDocs> {
+    let mut out = TokenizedDocs::default();
+    for d in docs {
+        let d = d?;
+        if limit.is_some_and(|n| out.docs.len() >= n) {
+            break;
+        }
+        if d.text.is_empty() {
+            continue;
+        }
+        let mut ids = vec![bos];
+        ids.extend(crate::encode_plain(tok, &d.text, bos)?);
+        out.bytes += d.text.len();
+        out.docs.push(ids);
+    }
+    Ok(out)
+}
 
 /// Summed negative log-likelihood over the scored tokens.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

@@ -8,11 +8,21 @@
 //! - [`pyexpr`]: Python expression parser/evaluator for call syntax.
 //! - [`decode`]: model text → calls (BFCL's default decoder + LFM2 wrapper stripping).
 //! - [`checker`]: the AST checker.
+//!
+//! A run over a question file: [`load_records`], the responses ([`load_responses`], or replies
+//! generated for [`conversations`]), then [`evaluate`] — one [`RecordVerdict`] per record and a
+//! [`BfclSummary`] (the `per_record.jsonl` and `summary.json` of `lfm eval bfcl`).
 
 pub mod checker;
 pub mod decode;
 pub mod pyexpr;
 
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+use lfm_data::chat::{Conversation, Message};
+use serde::Serialize;
 use serde_json::Value;
 
 pub use checker::{Category, Failure};
@@ -29,7 +39,7 @@ pub struct Record {
 }
 
 /// The verdict on one response.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Verdict {
     pub valid: bool,
     /// BFCL's error type when invalid.
@@ -47,6 +57,16 @@ pub enum Mode {
     /// Strip LFM2's wrappers first (`<|tool_call_start|>…<|tool_call_end|>`, fences, JSON
     /// form) — the handler BFCL does not ship for LFM2.
     Lfm2,
+}
+
+impl Mode {
+    /// The `format` of the summary: `official` or `lfm2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Official => "official",
+            Mode::Lfm2 => "lfm2",
+        }
+    }
 }
 
 fn invalid(error_type: &str, reason: String, decoded: Option<Value>) -> Verdict {
@@ -145,4 +165,271 @@ pub fn load_records(questions: &std::path::Path, answers: Option<&std::path::Pat
         out.push(Record { id: id.to_string(), category, functions, truth });
     }
     Ok(out)
+}
+
+/// Responses to score, by record id.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Responses {
+    pub by_id: HashMap<String, String>,
+    /// Lines that could not be used, as `file:line: problem` (their record has no response).
+    pub bad_lines: Vec<String>,
+}
+
+impl Responses {
+    /// Generated texts, one per record in order.
+    pub fn from_generated(recs: &[Record], texts: Vec<String>) -> Responses {
+        Responses { by_id: recs.iter().map(|r| r.id.clone()).zip(texts).collect(), bad_lines: vec![] }
+    }
+
+    /// The responses of `recs` as JSON Lines `{"id", "result"}` (the format [`load_responses`]
+    /// reads), in record order; records without a response are left out.
+    pub fn to_jsonl(&self, recs: &[Record]) -> String {
+        recs.iter()
+            .filter_map(|r| {
+                self.by_id.get(&r.id).map(|t| serde_json::json!({"id": r.id, "result": t}).to_string() + "\n")
+            })
+            .collect()
+    }
+}
+
+/// Reads a responses file, JSON Lines `{"id", "result"}`. A `result` that is not a string
+/// (some runners store a structure) is scored as its JSON text; a line without both is
+/// counted in `bad_lines`.
+pub fn load_responses(path: &Path) -> Result<Responses> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut out = Responses::default();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                out.bad_lines.push(format!("{}:{}: invalid JSON: {e}", path.display(), i + 1));
+                continue;
+            }
+        };
+        match (v.get("id").and_then(Value::as_str), v.get("result")) {
+            (Some(id), Some(Value::String(r))) => {
+                out.by_id.insert(id.to_string(), r.clone());
+            }
+            (Some(id), Some(other)) => {
+                out.by_id.insert(id.to_string(), other.to_string());
+            }
+            _ => out.bad_lines.push(format!("{}:{}: needs \"id\" and \"result\"", path.display(), i + 1)),
+        }
+    }
+    Ok(out)
+}
+
+/// BFCL's function docs as LFM2 tool schemas (`"type": "dict"` → `"object"`, recursively).
+pub fn to_json_schema(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let x = if k == "type" && x == "dict" { Value::String("object".into()) } else { to_json_schema(x) };
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(to_json_schema).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The prompt of each record as a chat conversation: the first turn of its question (from the
+/// question file, read again, in the order [`load_records`] gives) with its functions as
+/// tools.
+pub fn conversations(questions: &Path, recs: &[Record]) -> Result<Vec<Conversation>> {
+    let qs = read_jsonl(questions)?;
+    recs.iter()
+        .zip(&qs)
+        .map(|(rec, q)| {
+            let turn = q
+                .pointer("/question/0")
+                .and_then(Value::as_array)
+                .ok_or_else(|| anyhow!("{}: no question turn", rec.id))?;
+            let messages = turn
+                .iter()
+                .map(|m| Message {
+                    role: m.get("role").and_then(Value::as_str).unwrap_or("user").to_string(),
+                    content: m.get("content").cloned().unwrap_or(Value::Null),
+                    tool_calls: vec![],
+                })
+                .collect();
+            Ok(Conversation { messages, tools: rec.functions.iter().map(to_json_schema).collect() })
+        })
+        .collect()
+}
+
+/// One line of `per_record.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecordVerdict {
+    pub id: String,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+}
+
+/// Records and valid responses of one category.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CategoryCount {
+    pub records: usize,
+    pub valid: usize,
+    pub accuracy: f64,
+}
+
+/// `summary.json` of a BFCL run. Every record counts; one without a response is invalid
+/// (error type `no_response`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BfclSummary {
+    pub accuracy: f64,
+    pub records: usize,
+    pub valid: usize,
+    /// How responses were read ([`Mode::name`]).
+    pub format: String,
+    /// By category name (`simple`, `parallelmultiple`, …).
+    pub categories: BTreeMap<String, CategoryCount>,
+    /// Invalid responses by BFCL error type.
+    pub errors: BTreeMap<String, usize>,
+    pub missing_responses: usize,
+    pub malformed_response_lines: usize,
+    /// The question file; [`evaluate`] leaves it empty for the caller to fill in.
+    pub data: String,
+}
+
+/// Scores every record against its response.
+pub fn evaluate(recs: &[Record], responses: &Responses, mode: Mode) -> (Vec<RecordVerdict>, BfclSummary) {
+    let mut per = Vec::new();
+    let mut categories: BTreeMap<String, CategoryCount> = BTreeMap::new();
+    let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+    let mut missing = 0;
+    for rec in recs {
+        let verdict = match responses.by_id.get(&rec.id) {
+            Some(r) => score(rec, r, mode),
+            None => {
+                missing += 1;
+                invalid("no_response", "no response for this id".into(), None)
+            }
+        };
+        let c = categories.entry(format!("{:?}", rec.category).to_lowercase()).or_default();
+        c.records += 1;
+        c.valid += verdict.valid as usize;
+        if let Some(t) = &verdict.error_type {
+            *errors.entry(t.clone()).or_default() += 1;
+        }
+        per.push(RecordVerdict { id: rec.id.clone(), verdict });
+    }
+    for c in categories.values_mut() {
+        c.accuracy = c.valid as f64 / c.records as f64;
+    }
+    let valid = per.iter().filter(|p| p.verdict.valid).count();
+    let summary = BfclSummary {
+        accuracy: valid as f64 / recs.len().max(1) as f64,
+        records: recs.len(),
+        valid,
+        format: mode.name().to_string(),
+        categories,
+        errors,
+        missing_responses: missing,
+        malformed_response_lines: responses.bad_lines.len(),
+        data: String::new(),
+    };
+    (per, summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rec(id: &str, functions: Vec<Value>, truth: Vec<Value>) -> Record {
+        Record { id: id.into(), category: Category::from_id(id).unwrap(), functions, truth }
+    }
+
+    #[test]
+    fn summary_counts_categories_errors_and_missing_responses() {
+        let doc = json!({"name": "area", "parameters": {"type": "dict", "properties": {"base": {"type": "integer"}}, "required": ["base"]}});
+        let truth = json!({"area": {"base": [10]}});
+        let recs = vec![
+            rec("simple_python_0", vec![doc.clone()], vec![truth.clone()]),
+            rec("simple_python_1", vec![doc.clone()], vec![truth.clone()]),
+            rec("simple_python_2", vec![doc], vec![truth]),
+            rec("irrelevance_0", vec![], vec![]),
+            rec("irrelevance_1", vec![], vec![]),
+        ];
+        let mut responses = Responses { bad_lines: vec!["r.jsonl:9: invalid JSON".into()], ..Default::default() };
+        for (id, r) in [
+            ("simple_python_0", "[area(base=10)]"),
+            ("simple_python_1", "[area(base=11)]"),
+            ("irrelevance_0", "I cannot help with that."),
+            ("irrelevance_1", "[area(base=1)]"),
+        ] {
+            responses.by_id.insert(id.into(), r.into());
+        }
+        let (per, s) = evaluate(&recs, &responses, Mode::Official);
+        // Valid: simple_python_0 and irrelevance_0; simple_python_2 has no response.
+        assert_eq!((s.records, s.valid, s.accuracy), (5, 2, 0.4));
+        assert_eq!((s.missing_responses, s.malformed_response_lines), (1, 1));
+        let cat = |k: &str| (s.categories[k].records, s.categories[k].valid);
+        assert_eq!((cat("simple"), cat("irrelevance")), ((3, 1), (2, 1)));
+        assert_eq!(s.categories["irrelevance"].accuracy, 0.5);
+        assert_eq!(s.errors.values().sum::<usize>(), 3);
+        assert_eq!(s.errors["no_response"], 1);
+        assert_eq!(s.errors["irrelevance_error:decoder_success"], 1);
+        assert_eq!(per.iter().map(|p| p.verdict.valid).collect::<Vec<_>>(), vec![true, false, false, true, false]);
+        // The file formats: summary keys in order, and a record line.
+        let v = serde_json::to_value(&s).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "accuracy",
+                "records",
+                "valid",
+                "format",
+                "categories",
+                "errors",
+                "missing_responses",
+                "malformed_response_lines",
+                "data"
+            ]
+        );
+        assert_eq!(v["format"], "official");
+        assert_eq!(v["categories"]["simple"], json!({"records": 3, "valid": 1, "accuracy": 1.0 / 3.0}));
+        assert_eq!(
+            serde_json::to_string(&per[2]).unwrap(),
+            r#"{"id":"simple_python_2","valid":false,"error_type":"no_response","reason":"no response for this id","decoded":null}"#
+        );
+    }
+
+    #[test]
+    fn responses_file_keeps_structured_results_and_counts_bad_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.jsonl");
+        std::fs::write(
+            &p,
+            "{\"id\": \"a\", \"result\": \"[f()]\"}\n\n{\"id\": \"b\", \"result\": [1, 2]}\n{oops\n{\"id\": \"c\"}\n",
+        )
+        .unwrap();
+        let r = load_responses(&p).unwrap();
+        assert_eq!(r.by_id.len(), 2);
+        assert_eq!((r.by_id["a"].as_str(), r.by_id["b"].as_str()), ("[f()]", "[1,2]"));
+        assert_eq!(r.bad_lines.len(), 2);
+        assert!(
+            r.bad_lines[0].ends_with("r.jsonl:4: invalid JSON: key must be a string at line 1 column 2"),
+            "{}",
+            r.bad_lines[0]
+        );
+        assert!(r.bad_lines[1].ends_with("r.jsonl:5: needs \"id\" and \"result\""), "{}", r.bad_lines[1]);
+    }
+
+    #[test]
+    fn json_schema_renames_dict_types_only() {
+        let doc = json!({"name": "f", "parameters": {"type": "dict", "properties": {
+            "opts": {"type": "dict", "description": "dict", "properties": {"x": {"type": "array", "items": {"type": "dict"}}}}}}});
+        let want = json!({"name": "f", "parameters": {"type": "object", "properties": {
+            "opts": {"type": "object", "description": "dict", "properties": {"x": {"type": "array", "items": {"type": "object"}}}}}}});
+        assert_eq!(to_json_schema(&doc), want);
+    }
 }

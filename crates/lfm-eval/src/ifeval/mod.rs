@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
+use lfm_data::chat::{Conversation, Message};
 use serde_json::{Map, Value};
 
 pub use checks::{check, CheckError};
@@ -95,6 +96,41 @@ pub fn load_inputs(path: &Path) -> Result<Vec<Prompt>> {
     }
 }
 
+/// Keeps the first `n` input lines, malformed ones included (the `--limit` of `lfm eval
+/// ifeval`): lines are counted in the input file, not among the well-formed prompts.
+pub fn keep_first_lines(prompts: &mut Vec<Prompt>, bad: &mut Vec<BadInput>, n: usize) {
+    let mut lines: Vec<usize> = prompts.iter().map(|p| p.line).chain(bad.iter().map(|b| b.line)).collect();
+    lines.sort_unstable();
+    let last = lines.get(n.saturating_sub(1)).copied().unwrap_or(usize::MAX);
+    prompts.retain(|p| n > 0 && p.line <= last);
+    bad.retain(|b| n > 0 && b.line <= last);
+}
+
+/// One user turn per prompt (the conversations to generate responses for).
+pub fn conversations(prompts: &[Prompt]) -> Vec<Conversation> {
+    prompts
+        .iter()
+        .map(|p| Conversation {
+            messages: vec![Message {
+                role: "user".into(),
+                content: Value::String(p.prompt.clone()),
+                tool_calls: vec![],
+            }],
+            tools: vec![],
+        })
+        .collect()
+}
+
+/// Generated responses, one per prompt in order, as JSON Lines `{"key", "prompt", "response"}`
+/// (a file [`load_responses`] reads).
+pub fn responses_jsonl(prompts: &[Prompt], texts: &[String]) -> String {
+    prompts
+        .iter()
+        .zip(texts)
+        .map(|(p, t)| serde_json::json!({"key": p.key, "prompt": p.prompt, "response": t}).to_string() + "\n")
+        .collect()
+}
+
 /// Responses to score, by prompt key and by prompt text (lm-eval writes `{"prompt",
 /// "response"}`; `{"key", "response"}` is accepted too).
 #[derive(Default)]
@@ -106,6 +142,11 @@ pub struct Responses {
 }
 
 impl Responses {
+    /// Generated texts, one per prompt in order (joined by key).
+    pub fn from_generated(prompts: &[Prompt], texts: Vec<String>) -> Responses {
+        Responses { by_key: prompts.iter().map(|p| p.key).zip(texts).collect(), ..Default::default() }
+    }
+
     pub fn get(&self, p: &Prompt) -> Option<&str> {
         self.by_key.get(&p.key).or_else(|| self.by_prompt.get(&p.prompt)).map(String::as_str)
     }
@@ -289,6 +330,21 @@ pub struct Summary {
     pub per_instruction: BTreeMap<String, [usize; 3]>,
 }
 
+impl Summary {
+    /// Instruction counts pooled by group, the part of the id before `:` (`punctuation`,
+    /// `length_constraints`, …): group → [instructions, strict passes, loose passes].
+    pub fn per_group(&self) -> BTreeMap<String, [usize; 3]> {
+        let mut groups: BTreeMap<String, [usize; 3]> = BTreeMap::new();
+        for (id, c) in &self.per_instruction {
+            let g = groups.entry(id.split(':').next().unwrap_or(id).to_string()).or_default();
+            for k in 0..3 {
+                g[k] += c[k];
+            }
+        }
+        groups
+    }
+}
+
 /// Aggregates results (prompt-level: all instructions followed; instruction-level: pooled).
 pub fn summarize(rows: &[PromptResult]) -> Summary {
     let mut s = Summary { prompts: rows.len(), ..Default::default() };
@@ -340,4 +396,43 @@ pub fn evaluate(prompts: &[Prompt], bad: &[BadInput], responses: &Responses) -> 
             .collect();
     rows.sort_by_key(|r| r.line);
     rows
+}
+
+#[cfg(test)]
+mod limit_and_group_tests {
+    use super::*;
+
+    fn prompt(line: usize) -> Prompt {
+        Prompt { key: line as i64, prompt: String::new(), instruction_id_list: vec![], kwargs: vec![], line }
+    }
+
+    fn bad(line: usize) -> BadInput {
+        BadInput { line, key: None, instruction_id_list: vec![], message: String::new() }
+    }
+
+    #[test]
+    fn limit_counts_input_lines_malformed_ones_included() {
+        let lines = |n: usize| {
+            let (mut p, mut b) = (vec![prompt(1), prompt(3), prompt(5)], vec![bad(2), bad(4)]);
+            keep_first_lines(&mut p, &mut b, n);
+            (p.iter().map(|p| p.line).collect::<Vec<_>>(), b.iter().map(|b| b.line).collect::<Vec<_>>())
+        };
+        assert_eq!(lines(3), (vec![1, 3], vec![2]));
+        assert_eq!(lines(4), (vec![1, 3], vec![2, 4]));
+        assert_eq!(lines(0), (vec![], vec![]));
+        assert_eq!(lines(10), (vec![1, 3, 5], vec![2, 4]));
+    }
+
+    #[test]
+    fn groups_pool_instructions_by_id_prefix() {
+        let mut s = Summary::default();
+        s.per_instruction.insert("punctuation:no_comma".into(), [2, 1, 2]);
+        s.per_instruction.insert("punctuation:other".into(), [1, 1, 1]);
+        s.per_instruction.insert("length_constraints:number_words".into(), [3, 0, 1]);
+        let g = s.per_group();
+        assert_eq!(
+            g.into_iter().collect::<Vec<_>>(),
+            vec![("length_constraints".to_string(), [3, 0, 1]), ("punctuation".to_string(), [3, 2, 3])]
+        );
+    }
 }
