@@ -1,4 +1,4 @@
-//! BFCL's AST checker for Python categories (spec `bfcl_ast.md` §5–6): call-count gates,
+//! BFCL's AST checker for Python categories (`docs/bfcl-ast.md` §5–6): call-count gates,
 //! order-free greedy matching for parallel calls, and the per-call check — name, required
 //! parameters, unexpected parameters, Python type rules (with the "variable" escape), and value
 //! rules (normalised strings, lists, dicts, lists of dicts, `==` for the rest). Error types use

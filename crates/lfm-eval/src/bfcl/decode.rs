@@ -1,5 +1,5 @@
 //! Model text → tool calls, as BFCL's default prompting-mode decoder reads Python syntax
-//! (spec: `evals/bfcl/README.md` → `bfcl_ast.md` §4), plus the LFM2 wrappers it does not
+//! (`docs/bfcl-ast.md` §4), plus the LFM2 wrappers it does not
 //! strip itself.
 //!
 //! BFCL's quirks kept on purpose (they decide verdicts):

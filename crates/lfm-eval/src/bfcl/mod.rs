@@ -2,7 +2,7 @@
 //! parallel_multiple, irrelevance, relevance).
 //!
 //! Hand-written: BFCL's checker is Python (`bfcl-eval`), and no Rust crate implements it. The
-//! rules follow `bfcl_ast.md` (written from bfcl-eval 2026.3.23) and are tested against the
+//! rules follow `docs/bfcl-ast.md` (written from bfcl-eval 2026.3.23) and are tested against the
 //! official checker's verdicts on a committed set of responses (`evals/bfcl/`).
 //!
 //! - [`pyexpr`]: Python expression parser/evaluator for call syntax.

@@ -1,6 +1,6 @@
-//! The IFEval instruction checks (spec `ifeval.md` §5), one function per instruction id.
+//! The IFEval instruction checks (`docs/ifeval.md` §5), one function per instruction id.
 //!
-//! Hand-written from the spec (the official checkers are Python, in lm-eval). Python string
+//! Hand-written from docs/ifeval.md (the official checkers are Python, in lm-eval). Python string
 //! semantics are mirrored where they decide verdicts: `str.strip` (Unicode whitespace),
 //! `str.lower`, `str.isupper` / `islower` (cased characters), and `re` patterns (the `regex`
 //! crate; keyword patterns are used as given, as upstream does).
@@ -114,7 +114,7 @@ pub fn check(id: &str, kw: &Map<String, Value>, response: &str) -> Result<bool, 
         }
         "keywords:letter_frequency" => {
             // Upstream replaces a letter that is not a single ASCII letter with a random one;
-            // we count the literal character (documented choice, spec §5.4).
+            // we count the literal character (documented choice, docs/ifeval.md §5.4).
             let letter = kw_str(kw, "letter", id)?.to_lowercase();
             let lower = r.to_lowercase();
             let n = if letter.is_empty() { 0 } else { lower.matches(letter.as_str()).count() as i64 };
@@ -331,7 +331,7 @@ mod tests {
         check(id, kw.as_object().unwrap(), r).unwrap()
     }
 
-    /// The examples the spec marks SUBTLE, with the verdicts it states.
+    /// The examples docs/ifeval.md marks SUBTLE, with the verdicts it states.
     #[test]
     fn spec_subtle_cases() {
         assert!(ok("keywords:existence", json!({"keywords": ["cat"]}), "A category."));

@@ -1,5 +1,5 @@
 //! IFEval: instruction-following checks, strict and loose, and the four metrics (spec
-//! `ifeval.md`): all 25 checks, scoring of given responses, and the report files.
+//! `docs/ifeval.md`): all 25 checks, scoring of given responses, and the report files.
 
 pub mod checks;
 pub mod langdetect;
@@ -197,7 +197,7 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
-/// The loose variants of a response (spec §2.3): as is, without `*`, without the first / last /
+/// The loose variants of a response (docs/ifeval.md §2.3): as is, without `*`, without the first / last /
 /// both lines (stripped), and those without `*`.
 pub fn loose_candidates(r: &str) -> Vec<String> {
     let lines: Vec<&str> = r.split('\n').collect();

@@ -444,7 +444,7 @@ pub fn count_sentences(text: &str) -> usize {
 mod tests {
     use super::*;
 
-    /// The spec's examples (ifeval.md §4).
+    /// The spec's examples (docs/ifeval.md §4).
     #[test]
     fn spec_examples() {
         assert_eq!(count_sentences("Hello world\n\nNew para"), 1);
