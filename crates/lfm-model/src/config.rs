@@ -198,13 +198,13 @@ impl Lfm2Config {
         if self.hidden_size == 0 || self.vocab_size == 0 || self.layer_types.is_empty() {
             return bad("hidden_size, vocab_size and the layer list must be non-zero".into());
         }
-        if self.num_key_value_heads == 0 || self.num_attention_heads % self.num_key_value_heads != 0 {
+        if self.num_key_value_heads == 0 || !self.num_attention_heads.is_multiple_of(self.num_key_value_heads) {
             return bad(format!(
                 "num_attention_heads {} is not a multiple of num_key_value_heads {}",
                 self.num_attention_heads, self.num_key_value_heads
             ));
         }
-        if self.head_dim == 0 || self.head_dim % 2 != 0 {
+        if self.head_dim == 0 || !self.head_dim.is_multiple_of(2) {
             return bad(format!("head_dim {} must be even and non-zero (rotate-half RoPE)", self.head_dim));
         }
         if self.conv_l_cache < 1 {

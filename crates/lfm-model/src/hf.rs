@@ -194,7 +194,7 @@ fn load_dir_impl(
     let mut unused: Vec<&str> = src
         .names()
         .into_iter()
-        .filter(|n| !src.used.contains(*n) && !(cfg.tie_embedding && *n == "lm_head.weight"))
+        .filter(|n| !src.used.contains(*n) && (!cfg.tie_embedding || *n != "lm_head.weight"))
         .collect();
     unused.sort();
     if let Some(first) = unused.first() {
