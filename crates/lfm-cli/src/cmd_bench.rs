@@ -223,7 +223,6 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
         let l = lfm_quant::import::load_gguf(path, device)?;
         bench(fmt, &l.model, *bytes)?;
     }
-    drop(bench);
 
     for (b, t) in [(1usize, 512usize), (4, 256)] {
         let name = format!("train_{b}x{t}");

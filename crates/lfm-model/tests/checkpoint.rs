@@ -40,7 +40,7 @@ fn scratch_copy(tag: &str) -> tempfile::TempDir {
 }
 
 fn load_err(dir: &Path) -> String {
-    let e = load_dir(dir, &cpu()).err().expect("loading must fail").to_string();
+    let e = load_dir(dir, &cpu()).expect_err("loading must fail").to_string();
     assert!(!e.contains('\n'), "one line: {e}");
     e
 }

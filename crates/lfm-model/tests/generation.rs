@@ -29,7 +29,7 @@ fn batched_ragged_generation_equals_one_prompt_at_a_time() {
                 sampling: SamplingConfig { seed: sampling.seed + r as u64, ..sampling.clone() },
                 ..opts.clone()
             };
-            let alone = generate(&model, &cfg, &[p.clone()], &solo_opts, &device, |_, _| {}).unwrap();
+            let alone = generate(&model, &cfg, std::slice::from_ref(p), &solo_opts, &device, |_, _| {}).unwrap();
             assert_eq!(batched.tokens[r], alone.tokens[0], "prompt {r} (len {}) with {sampling:?}", p.len());
             let a: Vec<f32> = batched.logits.as_ref().unwrap()[r].concat();
             let b: Vec<f32> = alone.logits.as_ref().unwrap()[0].concat();

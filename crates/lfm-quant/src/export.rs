@@ -98,7 +98,7 @@ pub fn tensor_type(mix: Mix, slot: Slot, cfg: &Lfm2Config, row: usize) -> Result
         _ => false,
     };
     let need = |t: GgmlType| -> Result<GgmlType> {
-        if row % t.block_size() != 0 {
+        if !row.is_multiple_of(t.block_size()) {
             bail!(
                 "tensor {} has rows of {row} elements, not a multiple of the {} block size {}; export it as f16/f32 or use a model whose dims are multiples of {}",
                 slot.gguf_name(),
@@ -116,7 +116,7 @@ pub fn tensor_type(mix: Mix, slot: Slot, cfg: &Lfm2Config, row: usize) -> Result
         Mix::Q8_0 => need(GgmlType::Q8_0),
         Mix::Q4_0 => need(if is_output { GgmlType::Q8_0 } else { GgmlType::Q4_0 }),
         Mix::Q4KM => {
-            if is_output || more_bits || row % 256 != 0 {
+            if is_output || more_bits || !row.is_multiple_of(256) {
                 need(GgmlType::Q8_0)
             } else {
                 Ok(GgmlType::Q4K)

@@ -290,7 +290,7 @@ impl Interleaved {
     /// Repacks `rows` rows (`row_bytes` apart, from `bytes`); `None` for other formats, a row
     /// count that is not a multiple of 8, or a CPU without AVX-512 VNNI.
     pub fn pack(ty: GgmlType, bytes: &[u8], rows: usize, cols: usize) -> Option<Self> {
-        if !matches!(ty, GgmlType::Q8_0 | GgmlType::Q4_0) || rows % 8 != 0 || !Isa::Vnni.is_available() {
+        if !matches!(ty, GgmlType::Q8_0 | GgmlType::Q4_0) || !rows.is_multiple_of(8) || !Isa::Vnni.is_available() {
             return None;
         }
         let rb = ty.row_bytes(cols);

@@ -73,7 +73,7 @@ fn metadata_names_and_dims_follow_the_llama_cpp_layout() {
     assert_eq!(g.tensor("token_embd_norm.weight").unwrap().ty, GgmlType::F32);
     assert_eq!(g.tensor("blk.2.attn_k.weight").unwrap().dims, vec![64, 32]);
     assert!(g.tensor("output.weight").is_none(), "tied embeddings: no output tensor");
-    assert!(g.tensors.iter().all(|t| (t.start - g.tensors[0].start) % 32 == 0));
+    assert!(g.tensors.iter().all(|t| (t.start - g.tensors[0].start).is_multiple_of(32)));
 }
 
 #[test]

@@ -260,7 +260,8 @@ impl RunConfig {
         if self.batch.micro_batch == 0 || self.batch.grad_accum == 0 {
             bail!("{origin}: [batch] micro_batch and grad_accum must be positive");
         }
-        if !(self.optim.lr > 0.0) || !(0.0..=1.0).contains(&self.optim.min_lr_ratio) {
+        let lr_ok = self.optim.lr.is_finite() && self.optim.lr > 0.0;
+        if !lr_ok || !(0.0..=1.0).contains(&self.optim.min_lr_ratio) {
             bail!("{origin}: [optim] lr must be > 0 and min_lr_ratio in [0, 1]");
         }
         if !(0.0..1.0).contains(&self.optim.beta1) || !(0.0..1.0).contains(&self.optim.beta2) {

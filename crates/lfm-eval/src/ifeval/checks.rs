@@ -201,7 +201,7 @@ pub fn check(id: &str, kw: &Map<String, Value>, response: &str) -> Result<bool, 
             let pat = format!(r"\s?{splitter}\s?\d+\s?");
             let pieces =
                 Regex::new(&pat).map_err(|e| CheckError::BadKwargs(format!("{id}: {e}")))?.split(r).count() as i64;
-            pieces - 1 >= kw_int(kw, "num_sections", id)?
+            pieces > kw_int(kw, "num_sections", id)?
         }
         "detectable_format:json_format" => {
             // Chained `removeprefix` calls, as upstream: each is tried on what the previous left.

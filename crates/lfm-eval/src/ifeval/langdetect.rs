@@ -214,8 +214,8 @@ fn normalize_vi(text: &str) -> String {
     patterns()
         .vi
         .replace_all(text, |c: &regex::Captures| {
-            let base = TO_NORMALIZE_VI.chars().position(|x| Some(x) == c[1].chars().next()).unwrap();
-            let mark = DMARKS.chars().position(|x| Some(x) == c[2].chars().next()).unwrap();
+            let base = TO_NORMALIZE_VI.chars().position(|x| c[1].starts_with(x)).unwrap();
+            let mark = DMARKS.chars().position(|x| c[2].starts_with(x)).unwrap();
             NORMALIZED_VI[mark].chars().nth(base).unwrap().to_string()
         })
         .into_owned()
@@ -376,7 +376,7 @@ pub fn detect_langs(text: &str) -> Result<Vec<(String, f64)>, DetectError> {
                 };
                 *p *= weight + f;
             }
-            if i % 5 == 0 {
+            if i.is_multiple_of(5) {
                 let sum = prob.iter().fold(0.0, |a, &b| a + b);
                 let mut maxp = 0.0f64;
                 for p in prob.iter_mut() {
