@@ -9,7 +9,7 @@ use lfm_model::hf::load_dir;
 
 #[test]
 fn self_comparison_has_the_transformers_perplexity_and_full_agreement() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lfm-model/tests/fixtures/lfm2-tiny");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/lfm2-tiny");
     let device = parse_device("cpu").unwrap();
     let (_, model) = load_dir(&dir, &device).unwrap();
     let bytes = std::fs::read(dir.join("reference.safetensors")).unwrap();

@@ -1,0 +1,27 @@
+//! Library use in a dozen lines: load a checkpoint for inference (host f32 weights on the CPU),
+//! then generate one greedy chat reply. `cargo test` builds this file, so it cannot drift from
+//! the API it shows.
+//!
+//! ```sh
+//! cargo run --release -p lfm-eval --example chat_reply -- data/lfm2-tiny "Say hi."
+//! ```
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use lfm_data::chat::{Conversation, Message};
+use lfm_eval::generation::{chat_generate, ChatGenOptions};
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let dir = PathBuf::from(args.next().context("usage: chat_reply CHECKPOINT_DIR [PROMPT]")?);
+    let prompt = args.next().unwrap_or_else(|| "Say hi.".into());
+    let device = lfm_model::device::parse_device("cpu")?;
+    let (cfg, model) = lfm_model::infer::load_dir(&dir, &device)?;
+    let tok = lfm_data::tokenizer::load(&dir.join("tokenizer.json"))?;
+    let conv = Conversation { messages: vec![Message::new("user", &prompt)], tools: vec![] };
+    let opts = ChatGenOptions { max_new_tokens: 32, batch_size: 1, keep_special: false };
+    let reply = chat_generate(&model, &cfg, &tok, &[conv], &opts, &device, |_| {})?;
+    println!("{}", reply[0]);
+    Ok(())
+}
