@@ -1,7 +1,7 @@
 //! Float comparisons in which a NaN is always a failure.
 //!
-//! `f32::max` ignores NaN (`NaN.max(1.0) == 1.0`), so the usual `fold(0.0, f32::max)` over
-//! `|a − b|` reports a NaN output as "no difference". Every comparison in the workspace —
+//! `f32::max` ignores NaN (`NaN.max(1.0) == 1.0`), so folding `|a − b|` with `f32::max`
+//! reports a NaN output as "no difference". Every comparison in the workspace —
 //! tests, `lfm logits --reference`, the quickstart's parity step, the GGUF round trips — goes
 //! through [`max_abs_diff`] instead, and a tolerance check is `d <= tol`, which NaN fails.
 
