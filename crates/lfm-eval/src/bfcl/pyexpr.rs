@@ -454,12 +454,29 @@ fn string_literal(cs: &[char], start: usize, raw: bool) -> Result<(String, usize
     }
 }
 
+/// How deep an expression tree may grow: brackets, calls, unary operators and operator chains
+/// each add a level. CPython refuses 200 nested brackets ("too many nested parentheses") and
+/// BFCL's recursive AST walk fails on deep trees, so such outputs are decoder failures there;
+/// here the limit also keeps parsing, `unparse`, `eval` and dropping the tree off the stack's end.
+const MAX_DEPTH: usize = 200;
+
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    /// Levels of the tree above the node being parsed. An error abandons the whole parse, so
+    /// only successful paths restore it.
+    depth: usize,
 }
 
 impl Parser {
+    /// One level deeper, or an error past [`MAX_DEPTH`].
+    fn deeper(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("expression nested more than {MAX_DEPTH} levels deep"));
+        }
+        Ok(())
+    }
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos)
     }
@@ -502,6 +519,13 @@ impl Parser {
     }
 
     fn expr(&mut self) -> Result<Expr, String> {
+        self.deeper()?;
+        let e = self.expr_here()?;
+        self.depth -= 1;
+        Ok(e)
+    }
+
+    fn expr_here(&mut self) -> Result<Expr, String> {
         if self.is_name("lambda") {
             return Err("lambda is not supported".into());
         }
@@ -523,7 +547,10 @@ impl Parser {
     fn not_test(&mut self) -> Result<Expr, String> {
         if self.is_name("not") {
             self.pos += 1;
-            return Ok(Expr::Unary(UnOp::Not, Box::new(self.not_test()?)));
+            self.deeper()?;
+            let e = Expr::Unary(UnOp::Not, Box::new(self.not_test()?));
+            self.depth -= 1;
+            return Ok(e);
         }
         let e = self.arith()?;
         if self.is_op("<") || self.is_op(">") || self.is_name("in") || self.is_name("is") {
@@ -533,21 +560,23 @@ impl Parser {
     }
 
     fn arith(&mut self) -> Result<Expr, String> {
-        let mut e = self.term()?;
+        let (mut e, depth) = (self.term()?, self.depth);
         loop {
             let op = if self.eat("+") {
                 BinOp::Add
             } else if self.eat("-") {
                 BinOp::Sub
             } else {
+                self.depth = depth;
                 return Ok(e);
             };
+            self.deeper()?;
             e = Expr::Binary(Box::new(e), op, Box::new(self.term()?));
         }
     }
 
     fn term(&mut self) -> Result<Expr, String> {
-        let mut e = self.factor()?;
+        let (mut e, depth) = (self.factor()?, self.depth);
         loop {
             let op = if self.eat("*") {
                 BinOp::Mul
@@ -558,8 +587,10 @@ impl Parser {
             } else if self.eat("%") {
                 BinOp::Mod
             } else {
+                self.depth = depth;
                 return Ok(e);
             };
+            self.deeper()?;
             e = Expr::Binary(Box::new(e), op, Box::new(self.factor()?));
         }
     }
@@ -574,20 +605,30 @@ impl Parser {
         } else {
             return self.power();
         };
-        Ok(Expr::Unary(op, Box::new(self.factor()?)))
+        self.deeper()?;
+        let e = Expr::Unary(op, Box::new(self.factor()?));
+        self.depth -= 1;
+        Ok(e)
     }
 
     fn power(&mut self) -> Result<Expr, String> {
         let base = self.atom_expr()?;
         if self.eat("**") {
-            return Ok(Expr::Binary(Box::new(base), BinOp::Pow, Box::new(self.factor()?)));
+            self.deeper()?;
+            let e = Expr::Binary(Box::new(base), BinOp::Pow, Box::new(self.factor()?));
+            self.depth -= 1;
+            return Ok(e);
         }
         Ok(base)
     }
 
     fn atom_expr(&mut self) -> Result<Expr, String> {
-        let mut e = self.atom()?;
+        // Each attribute, call or subscript wraps the value so far: one level more.
+        let (mut e, depth) = (self.atom()?, self.depth);
         loop {
+            if self.is_op(".") || self.is_op("(") || self.is_op("[") {
+                self.deeper()?;
+            }
             if self.eat(".") {
                 match self.peek().cloned() {
                     Some(Tok::Name(n)) => {
@@ -633,6 +674,7 @@ impl Parser {
                 self.expect("]")?;
                 e = Expr::Subscript(Box::new(e), idx);
             } else {
+                self.depth = depth;
                 return Ok(e);
             }
         }
@@ -776,7 +818,7 @@ pub fn parse(src: &str) -> Result<Expr, String> {
     if toks.is_empty() {
         return Err("empty expression".into());
     }
-    let mut p = Parser { toks, pos: 0 };
+    let mut p = Parser { toks, pos: 0, depth: 0 };
     let e = p.top()?;
     if p.pos != p.toks.len() {
         return Err(format!("unexpected trailing input at token {}", p.pos));
@@ -1023,6 +1065,39 @@ mod tests {
         assert_eq!(str_repr("a'b\"c"), "'a\\'b\"c'");
         assert_eq!(unparse(&parse("f( 1,x = 'y' )").unwrap()), "f(1, x='y')");
         assert_eq!(unparse(&parse("a.b.c(d=[1, (2,)], **k)").unwrap()), "a.b.c(d=[1, (2,)], **k)");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let n = 100_000;
+        let deep = [
+            "[".repeat(n),
+            format!("{}1{}", "[".repeat(5000), "]".repeat(5000)),
+            format!("{}x){}", "f(".repeat(5000), ")".repeat(4999)),
+            format!("{}1", "-".repeat(n)),
+            format!("{}1", "not ".repeat(n)),
+            format!("1{}", " + 1".repeat(n)),
+            format!("2{}", " * 2".repeat(n)),
+            format!("2{}", " ** 2".repeat(n)),
+            format!("a{}", ".b".repeat(n)),
+            format!("f{}", "()".repeat(n)),
+            format!("a{}", "[0]".repeat(n)),
+            format!("f(x={}1{})", "{'k': ".repeat(5000), "}".repeat(5000)),
+        ];
+        for src in &deep {
+            let err = parse(src).unwrap_err();
+            assert!(err.contains("nested more than 200 levels"), "{}…: {err}", &src[..20]);
+        }
+        // Within the limit, deep values still parse and evaluate (Python accepts these too).
+        let ok = format!("{}1{}", "[".repeat(150), "]".repeat(150));
+        let mut v = ev(&ok);
+        for _ in 0..150 {
+            let PyVal::List(mut items) = v else { panic!("not a list") };
+            v = items.remove(0);
+        }
+        assert_eq!(v, PyVal::Int(1));
+        assert_eq!(ev(&format!("0{}", " + 1".repeat(150))), PyVal::Int(150));
+        assert_eq!(ev(&format!("{}1", "-".repeat(150))), PyVal::Int(1));
     }
 
     #[test]
