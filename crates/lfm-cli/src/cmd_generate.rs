@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::tensor::Device;
 use clap::Args;
+use lfm_data::tokenizer::TextStream;
 use lfm_model::generate::{generate, GenerateOptions};
 
 use crate::{progress, SamplingArgs};
@@ -58,28 +59,22 @@ pub fn run(a: &GenerateArgs, device: &Device) -> Result<()> {
         sampling: a.sampling.to_config(),
         keep_logits: false,
     };
-    let stream = prompts.len() == 1;
-    let mut generated: Vec<u32> = Vec::new();
-    let mut printed = String::new();
+    // One prompt streams its text as it becomes final (an incomplete character waits for the
+    // token that completes it); several print their texts at the end.
+    let mut stream = (prompts.len() == 1).then(|| TextStream::new(&codec.tokenizer, true));
     let start = Instant::now();
     let mut n_tokens = 0usize;
     let out = generate(&model, &cfg, &prompts, &opts, device, |_, tok| {
         n_tokens += 1;
-        if stream {
-            // Decode everything so far and print the new suffix: merges that span tokens
-            // (multi-byte characters) come out whole.
-            generated.push(tok);
-            if let Ok(text) = codec.decode(&generated) {
-                if text.starts_with(&printed) {
-                    print!("{}", &text[printed.len()..]);
-                    let _ = std::io::stdout().flush();
-                    printed = text;
-                }
+        if let Some(s) = stream.as_mut() {
+            if let Some(text) = s.push(tok) {
+                print!("{text}");
+                let _ = std::io::stdout().flush();
             }
         }
     })?;
-    if stream {
-        println!();
+    if let Some(s) = stream {
+        println!("{}", s.finish()?);
     } else {
         for (i, toks) in out.tokens.iter().enumerate() {
             println!("[{i}] {}", codec.decode(toks)?);

@@ -190,3 +190,63 @@ pub fn check_against_model(tok: &Tokenizer, cfg: &Lfm2Config, what: &str) -> Res
     check("pad_token_id", cfg.pad_token_id, &[PAD])?;
     Ok(())
 }
+
+/// Text of generated tokens as it becomes final, for printing while generating.
+///
+/// Built on `tokenizers`' own `DecodeStream`, which decodes a short window of recent tokens and
+/// holds text back while it ends in an incomplete character (U+FFFD). That stream has no end:
+/// text still held when generation stops would be lost, so [`TextStream::finish`] decodes the
+/// whole output once and returns whatever was not yet handed out. Every chunk returned, joined,
+/// is exactly `tokenizer.decode(all ids, skip_special)`; if the library's stream ever reports an
+/// error, nothing more is handed out until `finish`, which completes the text or reports it.
+pub struct TextStream<'a> {
+    tok: &'a Tokenizer,
+    stream: tokenizers::DecodeStream<
+        'a,
+        tokenizers::ModelWrapper,
+        tokenizers::NormalizerWrapper,
+        tokenizers::PreTokenizerWrapper,
+        tokenizers::PostProcessorWrapper,
+        tokenizers::DecoderWrapper,
+    >,
+    skip_special: bool,
+    ids: Vec<u32>,
+    emitted: String,
+    broken: bool,
+}
+
+impl<'a> TextStream<'a> {
+    /// A stream over `tok`; `skip_special` drops special tokens as `Tokenizer::decode` does.
+    pub fn new(tok: &'a Tokenizer, skip_special: bool) -> Self {
+        let stream = tok.decode_stream(skip_special);
+        TextStream { tok, stream, skip_special, ids: Vec::new(), emitted: String::new(), broken: false }
+    }
+
+    /// Adds one token; returns the text that became final with it (often none, or a word).
+    /// A decoding error stops the streaming; [`TextStream::finish`] reports it.
+    pub fn push(&mut self, id: u32) -> Option<String> {
+        self.ids.push(id);
+        if self.broken {
+            return None;
+        }
+        match self.stream.step(id) {
+            Ok(text) => {
+                self.emitted.push_str(text.as_deref().unwrap_or(""));
+                text
+            }
+            Err(_) => {
+                self.broken = true;
+                None
+            }
+        }
+    }
+
+    /// The rest of the text: everything decoded from all tokens that was not returned yet.
+    pub fn finish(self) -> Result<String> {
+        let all = self.tok.decode(&self.ids, self.skip_special).map_err(|e| anyhow!("decoding: {e}"))?;
+        match all.strip_prefix(self.emitted.as_str()) {
+            Some(rest) => Ok(rest.to_string()),
+            None => bail!("decoding: the streamed text is not a prefix of the full decode"),
+        }
+    }
+}
