@@ -160,7 +160,26 @@ fn tune_allocator() {
     }
 }
 
+/// A closed pipe ends the process quietly, as it does `cat` or `grep` (`lfm info X | head -1`):
+/// Rust starts with SIGPIPE ignored, so `println!` would otherwise panic on the failed write.
+fn quiet_broken_pipe() {
+    #[cfg(unix)]
+    {
+        extern "C" {
+            fn signal(signum: i32, handler: usize) -> usize;
+        }
+        const SIGPIPE: i32 = 13;
+        const SIG_DFL: usize = 0;
+        // SAFETY: restoring the default disposition of SIGPIPE installs no handler of ours; it
+        // runs first thing in main, before any thread exists.
+        unsafe {
+            signal(SIGPIPE, SIG_DFL);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_broken_pipe();
     tune_allocator();
     let cli = Cli::parse();
     match run(cli) {

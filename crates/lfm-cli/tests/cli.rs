@@ -208,6 +208,22 @@ fn generate_streams_text_and_info_prints_the_count() {
 }
 
 #[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    // `lfm info X | head -0`: the reader is gone before lfm writes.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("lfm"));
+    let out = cmd.args(["info", "--model"]).arg(tiny()).stdout(writer).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE, as `cat` would: {:?}", out.status);
+    }
+}
+
+#[test]
 fn quickstart_runs_and_checks_parity() {
     let tmp = tempfile::tempdir().unwrap();
     // Shortened (3 steps, small vocabulary): the full default run is for humans.

@@ -204,6 +204,18 @@ impl Lfm2Config {
                 self.num_attention_heads, self.num_key_value_heads
             ));
         }
+        if self.ff_dim == 0 {
+            return bad("the feed-forward width works out to 0".into());
+        }
+        if !(self.norm_eps.is_finite() && self.norm_eps >= 0.0) {
+            return bad(format!("norm_eps {} must be a finite number >= 0", self.norm_eps));
+        }
+        if !(self.rope_theta.is_finite() && self.rope_theta > 0.0) {
+            return bad(format!("rope_theta {} must be a finite number > 0", self.rope_theta));
+        }
+        if self.max_position_embeddings == 0 {
+            return bad("max_position_embeddings must be positive".into());
+        }
         if self.head_dim == 0 || !self.head_dim.is_multiple_of(2) {
             return bad(format!("head_dim {} must be even and non-zero (rotate-half RoPE)", self.head_dim));
         }
@@ -294,6 +306,25 @@ impl Lfm2Config {
         let auto = boolean("block_auto_adjust_ff_dim")?.unwrap_or(true);
         let multiplier = float("block_ffn_dim_multiplier")?;
         let multiple_of = uint("block_multiple_of")?.unwrap_or(256);
+        if multiple_of == 0 {
+            return Err(err("block_multiple_of must be positive".into()));
+        }
+        if multiplier.is_some_and(|m| !(m.is_finite() && m > 0.0)) {
+            return Err(err(format!("block_ffn_dim_multiplier {} must be a positive number", multiplier.unwrap())));
+        }
+        // Only plain RoPE is implemented: a scaled variant would load and silently compute
+        // something else.
+        for (key, v) in [
+            ("rope_parameters.rope_type", obj.get("rope_parameters").and_then(|p| p.get("rope_type"))),
+            ("rope_scaling.rope_type", obj.get("rope_scaling").and_then(|p| p.get("rope_type"))),
+            ("rope_scaling.type", obj.get("rope_scaling").and_then(|p| p.get("type"))),
+        ] {
+            match v {
+                None | Some(Value::Null) => {}
+                Some(Value::String(t)) if t == "default" => {}
+                Some(other) => return Err(err(format!("{key} {other} is not supported (only \"default\" RoPE)"))),
+            }
+        }
         let rope_theta = match obj.get("rope_parameters").and_then(|p| p.get("rope_theta")) {
             Some(x) => x.as_f64().ok_or_else(|| err("rope_parameters.rope_theta must be a number".into()))?,
             None => float("rope_theta")?.unwrap_or(1_000_000.0),

@@ -266,3 +266,31 @@ fn parameter_count_agrees_between_config_model_and_file() {
         assert_eq!(model.num_params(), in_file, "{}", dir.display());
     }
 }
+
+#[test]
+fn out_of_range_numbers_in_config_json_are_named() {
+    let dir = scratch_copy("ranges");
+    let p = dir.path().join("config.json");
+    let orig: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let cases: [(&str, serde_json::Value, &str); 8] = [
+        ("block_multiple_of", 0.into(), "block_multiple_of"),
+        ("block_ffn_dim_multiplier", (-1.0).into(), "block_ffn_dim_multiplier"),
+        ("norm_eps", (-1e-5).into(), "norm_eps"),
+        ("rope_parameters", serde_json::json!({"rope_theta": 0.0, "rope_type": "default"}), "rope_theta"),
+        ("rope_parameters", serde_json::json!({"rope_theta": -1e4, "rope_type": "default"}), "rope_theta"),
+        ("rope_parameters", serde_json::json!({"rope_theta": 1e6, "rope_type": "yarn"}), "rope_type"),
+        ("rope_scaling", serde_json::json!({"type": "linear", "factor": 2.0}), "rope_scaling"),
+        ("max_position_embeddings", 0.into(), "max_position_embeddings"),
+    ];
+    for (key, value, named) in cases {
+        let mut v = orig.clone();
+        v[key] = value.clone();
+        if key == "block_multiple_of" {
+            // Only used when a multiplier is set: set one, so the old code divided by zero.
+            v["block_ffn_dim_multiplier"] = 1.0.into();
+        }
+        std::fs::write(&p, v.to_string()).unwrap();
+        let e = load_err(dir.path());
+        assert!(e.contains("config.json") && e.contains(named), "{key} = {value}: {e}");
+    }
+}
