@@ -106,8 +106,14 @@ fn a_nan_weight_fails_the_reference_check() {
         let model = tiny_with_nan(tmp.path(), name, k);
         let ref_file = tiny().join("reference.safetensors");
         let out = tmp.path().join("out.safetensors");
+        // Loading refuses the NaN unless told otherwise; told so, the comparison must catch it.
+        let err =
+            fails(lfm().args(["logits", "--model"]).arg(&model).arg("--input").arg(&ref_file).arg("--out").arg(&out));
+        assert!(err.contains(name) && err.contains("model.safetensors") && err.contains("non-finite"), "{err}");
+        assert!(!out.exists(), "no output on a refused load");
         let err = fails(
             lfm()
+                .env("LFM_ALLOW_NONFINITE", "1")
                 .args(["logits", "--model"])
                 .arg(&model)
                 .arg("--input")
@@ -119,6 +125,26 @@ fn a_nan_weight_fails_the_reference_check() {
         );
         assert!(err.contains("NaN"), "{name}: {err}");
     }
+}
+
+#[test]
+fn a_nan_weight_is_refused_at_load_by_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_with_nan(tmp.path(), "model.layers.4.self_attn.k_proj.weight", 17);
+    let out = tmp.path().join("out.gguf");
+    let reference = tiny().join("reference.safetensors");
+    for args in [
+        vec!["generate", "--prompt", "hi", "--max-new-tokens", "2", "--model"],
+        vec!["logits", "--input", reference.to_str().unwrap(), "--out", out.to_str().unwrap(), "--model"],
+        vec!["export", "gguf", "--out", out.to_str().unwrap(), "--model"],
+    ] {
+        let err = fails(lfm().args(&args).arg(&model));
+        assert!(
+            err.contains("model.layers.4.self_attn.k_proj.weight") && err.contains("non-finite"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!out.exists(), "export wrote a file from NaN weights");
 }
 
 #[test]

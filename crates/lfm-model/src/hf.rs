@@ -121,12 +121,33 @@ impl SafetensorsSource {
             tensor: name.to_string(),
             msg,
         })?;
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            if !allow_nonfinite() {
+                let bad = values.iter().filter(|v| !v.is_finite()).count();
+                return Err(LfmError::Tensor {
+                    file: path.display().to_string(),
+                    tensor: name.to_string(),
+                    msg: format!(
+                        "{bad} non-finite value(s), the first {} at index {i} ({ALLOW_NONFINITE_ENV}=1 loads it anyway)",
+                        values[i]
+                    ),
+                });
+            }
+        }
         Ok((view.shape().to_vec(), values))
     }
 
     fn file_of(&self, name: &str) -> String {
         self.index.get(name).map(|&i| self.files[i].0.display().to_string()).unwrap_or_default()
     }
+}
+
+/// The environment variable that lets a checkpoint with NaN/Inf weights load (for inspecting
+/// a diverged run); without it such a tensor is an error naming it.
+pub const ALLOW_NONFINITE_ENV: &str = "LFM_ALLOW_NONFINITE";
+
+fn allow_nonfinite() -> bool {
+    std::env::var_os(ALLOW_NONFINITE_ENV).is_some_and(|v| v == "1")
 }
 
 /// Decodes a tensor's bytes (little-endian) to f32.
