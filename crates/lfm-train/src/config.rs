@@ -267,6 +267,28 @@ impl RunConfig {
         if !(0.0..1.0).contains(&self.optim.beta1) || !(0.0..1.0).contains(&self.optim.beta2) {
             bail!("{origin}: [optim] beta1 and beta2 must be in [0, 1)");
         }
+        let finite_at_least = |v: f64, lo: f64| v.is_finite() && v >= lo;
+        if !(self.optim.eps.is_finite() && self.optim.eps > 0.0) {
+            bail!("{origin}: [optim] eps must be a finite number > 0, got {}", self.optim.eps);
+        }
+        if !finite_at_least(self.optim.weight_decay, 0.0) {
+            bail!("{origin}: [optim] weight_decay must be a finite number >= 0, got {}", self.optim.weight_decay);
+        }
+        if !finite_at_least(self.optim.grad_clip, 0.0) {
+            bail!(
+                "{origin}: [optim] grad_clip must be a finite number >= 0 (0 disables), got {}",
+                self.optim.grad_clip
+            );
+        }
+        if !(0.0..=1.0).contains(&self.schedule.decay_fraction) {
+            bail!("{origin}: [schedule] decay_fraction must be in [0, 1], got {}", self.schedule.decay_fraction);
+        }
+        if self.batch.tokens_per_step == Some(0) {
+            bail!("{origin}: [batch] tokens_per_step must be positive");
+        }
+        if self.run.steps == 0 {
+            bail!("{origin}: [run] steps must be at least 1");
+        }
         if self.run.keep_last == 0 {
             bail!("{origin}: [run] keep_last must be at least 1");
         }
@@ -338,6 +360,27 @@ out = "runs/x"
         let bad = OK.replace("[run]", "[runn]");
         let e = RunConfig::from_toml(&bad, "t.toml").unwrap_err().to_string();
         assert!(e.contains("runn"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_named() {
+        for (from, to, key) in [
+            ("lr = 1e-3", "lr = 1e-3\neps = 0.0", "eps"),
+            ("lr = 1e-3", "lr = 1e-3\neps = -1e-8", "eps"),
+            ("lr = 1e-3", "lr = 1e-3\nweight_decay = -0.1", "weight_decay"),
+            ("lr = 1e-3", "lr = 1e-3\nweight_decay = nan", "weight_decay"),
+            ("lr = 1e-3", "lr = 1e-3\ngrad_clip = -1.0", "grad_clip"),
+            ("lr = 1e-3", "lr = 1e-3\ngrad_clip = inf", "grad_clip"),
+            ("lr = 1e-3", "lr = nan", "lr"),
+            ("warmup_steps = 10", "warmup_steps = 10\ndecay_fraction = 1.5", "decay_fraction"),
+            ("tokens_per_step = 1024", "tokens_per_step = 0", "tokens_per_step"),
+            ("steps = 100", "steps = 0", "steps"),
+        ] {
+            let bad = OK.replace(from, to);
+            assert_ne!(bad, OK);
+            let e = RunConfig::from_toml(&bad, "t.toml").unwrap_err().to_string();
+            assert!(e.contains("t.toml") && e.contains(key), "{to}: {e}");
+        }
     }
 
     #[test]
