@@ -31,7 +31,7 @@ pub fn run(a: &ConvertArgs, device: &Device) -> Result<()> {
     let (cfg, model) = progress::loading(&a.model, |p| lfm_quant::load::load_model(p, device))?;
     let parent = a.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
-    let tmp = tempfile::Builder::new().prefix(".lfm-convert-").tempdir_in(parent)?;
+    let tmp = lfm_model::io::temp_dir_in(parent, ".lfm-convert-")?;
     let pb = progress::spinner(format!("writing {}", a.out.display()));
     lfm_model::hf::save_dir(&model, &cfg, tmp.path())?;
     for f in SIDE_FILES {

@@ -252,7 +252,13 @@ pub fn save_dir(model: &Lfm2Model, cfg: &Lfm2Config, dir: &Path) -> Result<(), L
         .collect::<Result<Vec<_>, _>>()?;
     let meta = HashMap::from([("format".to_string(), "pt".to_string())]);
     let path = dir.join("model.safetensors");
-    safetensors::serialize_to_file(views, Some(meta), &path).map_err(|e| st_err(&path, e))?;
+    // Through a temporary sibling and a rename, as every other result file: a killed save
+    // leaves the previous model.safetensors (or none), never a prefix.
+    let tmp =
+        crate::io::temp_file_in(dir).map_err(|e| LfmError::io(dir, format!("cannot create a temporary file: {e}")))?;
+    safetensors::serialize_to_file(views, Some(meta), tmp.path()).map_err(|e| st_err(&path, e))?;
+    tmp.as_file().sync_all().map_err(|e| LfmError::io(&path, format!("sync failed: {e}")))?;
+    tmp.persist(&path).map_err(|e| LfmError::io(&path, format!("rename failed: {}", e.error)))?;
     let config = serde_json::to_string_pretty(&cfg.to_hf_value()).expect("json");
     crate::io::write_atomic(&dir.join("config.json"), config.as_bytes())?;
     let gen: BTreeMap<&str, serde_json::Value> = BTreeMap::from([

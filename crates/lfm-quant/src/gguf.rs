@@ -227,7 +227,7 @@ impl GgufWriter {
     /// interrupted export leaves no partial `path`.
     pub fn write(&self, path: &Path) -> Result<u64> {
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        let mut tmp = lfm_model::io::temp_file_in(dir)
             .with_context(|| format!("{}: cannot create a temporary file", path.display()))?;
         let header = self.header();
         let mut written = header.len();
