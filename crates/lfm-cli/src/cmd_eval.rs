@@ -163,7 +163,7 @@ pub fn perplexity(a: &PerplexityArgs, device: &Device) -> Result<()> {
     let pb = progress::bar(t.tokens_to_score() as u64, "tokens scored");
     let r = lfm_eval::perplexity::score_docs_with_progress(&model, docs, a.seq_len, a.batch_size, device, |n| {
         pb.set_position(n as u64)
-    });
+    })?;
     pb.finish_and_clear();
     let summary = json!({
         "model": a.model.display().to_string(),

@@ -88,6 +88,7 @@ pub fn export_and_report(
     windows: Option<&[Vec<u32>]>,
     device: &Device,
 ) -> Result<()> {
+    model.probe_finite(cfg, device)?;
     let name = dir.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "lfm2".into());
     let pb = progress::bar(0, "tensors encoded");
     let (w, summary) = export::build(model, cfg, Some(dir), &name, mix, |k, n| {
@@ -117,7 +118,7 @@ pub fn export_and_report(
         Some(windows) => {
             let q = lfm_quant::import::load_gguf(out, device)?;
             let pb = progress::bar(windows.len() as u64, "report windows");
-            let r = quality::compare(model, &q.model, windows, device, |n| pb.set_position(n as u64));
+            let r = quality::compare(model, &q.model, windows, device, |n| pb.set_position(n as u64))?;
             pb.finish_and_clear();
             print_quality(mix.name(), &r);
         }

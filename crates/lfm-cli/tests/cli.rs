@@ -147,6 +147,55 @@ fn a_nan_weight_is_refused_at_load_by_every_command() {
     assert!(!out.exists(), "export wrote a file from NaN weights");
 }
 
+/// A copy of `data/lfm2-tiny` in `dir` whose tensor `name` has every element set to `value`.
+fn tiny_with_tensor_filled(dir: &Path, name: &str, value: f32) -> PathBuf {
+    let f = tiny();
+    for file in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(f.join(file), dir.join(file)).unwrap();
+    }
+    let mut w = std::fs::read(f.join("model.safetensors")).unwrap();
+    let n = u64::from_le_bytes(w[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&w[8..8 + n]).unwrap();
+    let [a, b] = [0, 1].map(|i| 8 + n + header[name]["data_offsets"][i].as_u64().unwrap() as usize);
+    for c in w[a..b].chunks_exact_mut(4) {
+        c.copy_from_slice(&value.to_le_bytes());
+    }
+    std::fs::write(dir.join("model.safetensors"), w).unwrap();
+    dir.to_path_buf()
+}
+
+#[test]
+fn overflowing_logits_stop_every_command_without_output() {
+    // Finite weights (so loading accepts them) whose activations overflow f32: the final
+    // norm's scale at 3e38.
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_with_tensor_filled(tmp.path(), "model.embedding_norm.weight", 3e38);
+    let out = tmp.path().join("out");
+    let text = tmp.path().join("t.jsonl");
+    std::fs::write(&text, "{\"text\": \"Some words to score, long enough for a window.\"}\n").unwrap();
+    let mc = tmp.path().join("mc.jsonl");
+    std::fs::write(&mc, "{\"question\": \"2+2?\", \"options\": [\"3\", \"4\"], \"answer\": \"B\"}\n").unwrap();
+    let reference = tiny().join("reference.safetensors");
+    let o = out.to_str().unwrap();
+    for args in [
+        vec!["generate", "--prompt", "hi", "--max-new-tokens", "3"],
+        vec!["logits", "--input", reference.to_str().unwrap(), "--out", o],
+        vec!["export", "gguf", "--quant", "f32", "--out", o],
+        vec!["eval", "perplexity", "--seq-len", "8", "--input", text.to_str().unwrap(), "--out", o],
+        vec!["eval", "mc", "--data", mc.to_str().unwrap(), "--out", o],
+    ] {
+        let o = lfm().args(&args).arg("--model").arg(&model).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded: {}", String::from_utf8_lossy(&o.stdout));
+        assert!(err.contains("NaN or infinite"), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(!out.join("summary.json").exists() && !out.is_file(), "{args:?} wrote output");
+        if args[0] == "generate" {
+            assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "", "generate printed text from NaN logits");
+        }
+    }
+}
+
 #[test]
 fn bad_inputs_give_one_line_errors_and_no_output() {
     let f = tiny();

@@ -45,23 +45,33 @@ use anyhow::{anyhow, bail, Context, Result};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use lfm_data::chat::{Conversation, Message};
-use lfm_model::Lfm2Model;
+use lfm_model::{Lfm2Model, LfmError};
 use serde::Serialize;
 use serde_json::Value;
 use tokenizers::Tokenizer;
 
-/// Σ log p(continuation | prompt) for each continuation (one forward pass each).
-pub fn continuation_logprobs(model: &Lfm2Model, prompt: &[u32], conts: &[Vec<u32>], device: &Device) -> Vec<f64> {
+/// Σ log p(continuation | prompt) for each continuation (one forward pass each). Fails when
+/// prompt + continuation is longer than the model's context, or the logits are not finite.
+pub fn continuation_logprobs(
+    model: &Lfm2Model,
+    prompt: &[u32],
+    conts: &[Vec<u32>],
+    device: &Device,
+) -> Result<Vec<f64>, LfmError> {
     conts
         .iter()
         .map(|c| {
             let ids: Vec<i64> = prompt.iter().chain(c).map(|&t| t as i64).collect();
             let n = ids.len();
+            model.check_positions(n, "prompt + continuation")?;
             let x = Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [1, n]), device);
-            let logp = log_softmax(model.forward(x), 2); // [1, n, V]
+            let logits = model.forward_chunked(x);
+            let logp = log_softmax(logits, 2); // [1, n, V]
             let v: Vec<f32> = logp.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 logits");
             let vocab = v.len() / n;
-            (prompt.len()..n).map(|t| v[(t - 1) * vocab + ids[t] as usize] as f64).sum()
+            let scored = &v[(prompt.len() - 1) * vocab..(n - 1) * vocab];
+            lfm_model::compare::require_finite(|| "log-probabilities".into(), scored)?;
+            Ok((prompt.len()..n).map(|t| v[(t - 1) * vocab + ids[t] as usize] as f64).sum())
         })
         .collect()
 }
@@ -230,7 +240,11 @@ impl McData {
 /// Reads a multiple-choice JSONL file (see [`McData::parse`]).
 pub fn load_rows(path: &Path, limit: Option<usize>) -> Result<McData> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    Ok(McData::parse(&path.display().to_string(), &text, limit))
+    let data = McData::parse(&path.display().to_string(), &text, limit);
+    if data.lines.is_empty() {
+        bail!("{}: no questions (the file has no non-empty line)", path.display());
+    }
+    Ok(data)
 }
 
 /// What a prediction was made from: the options' log-likelihoods or a generated reply.
@@ -329,7 +343,7 @@ pub fn evaluate_loglik(
     mut on_row: impl FnMut(usize),
 ) -> Result<McReport> {
     let mut preds = Vec::new();
-    for r in data.rows() {
+    for (r, line) in data.lines.iter().filter_map(|l| l.row.as_ref().ok().map(|r| (r, l.line))) {
         let mut prompt = vec![bos];
         prompt.extend(crate::encode_plain(tok, &render(&r.question, &r.options), bos)?);
         let conts: Vec<Vec<u32>> = LETTERS
@@ -337,7 +351,8 @@ pub fn evaluate_loglik(
             .take(r.options.len())
             .map(|l| crate::encode_plain(tok, &format!(" {l}"), bos))
             .collect::<Result<_>>()?;
-        let scores = continuation_logprobs(model, &prompt, &conts, device);
+        let scores = continuation_logprobs(model, &prompt, &conts, device)
+            .map_err(|e| anyhow::anyhow!("{}:{line}: {e}", data.source))?;
         preds.push((Some(argmax(&scores)), Evidence::Logprobs(scores)));
         on_row(preds.len());
     }

@@ -12,7 +12,7 @@
 use anyhow::Result;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use lfm_data::source::Document;
-use lfm_model::Lfm2Model;
+use lfm_model::{Lfm2Model, LfmError};
 use tokenizers::Tokenizer;
 
 /// Documents as token sequences, with the UTF-8 bytes they cover.
@@ -92,8 +92,15 @@ fn windows(doc: &[u32], seq_len: usize) -> Vec<&[u32]> {
 }
 
 /// Scores every document (each must start with its context, e.g. BOS; its first token is not
-/// predicted).
-pub fn score_docs(model: &Lfm2Model, docs: &[Vec<u32>], seq_len: usize, batch: usize, device: &Device) -> NllSum {
+/// predicted). Fails when a window (`seq_len + 1` tokens) is longer than the model's context
+/// or a loss is not finite.
+pub fn score_docs(
+    model: &Lfm2Model,
+    docs: &[Vec<u32>],
+    seq_len: usize,
+    batch: usize,
+    device: &Device,
+) -> Result<NllSum, LfmError> {
     score_docs_with_progress(model, docs, seq_len, batch, device, |_| {})
 }
 
@@ -105,27 +112,30 @@ pub fn score_docs_with_progress(
     batch: usize,
     device: &Device,
     mut progress: impl FnMut(usize),
-) -> NllSum {
+) -> Result<NllSum, LfmError> {
+    model.check_positions(seq_len.max(1) + 1, "a window of seq_len + 1 tokens")?;
     let mut total = NllSum::default();
     let all: Vec<&[u32]> = docs.iter().flat_map(|d| windows(d, seq_len.max(1))).collect();
     let (full, tails): (Vec<&[u32]>, Vec<&[u32]>) = all.into_iter().partition(|w| w.len() == seq_len + 1);
-    let mut run = |group: &[&[u32]]| {
+    let mut run = |group: &[&[u32]]| -> Result<(), LfmError> {
         let (rows, len) = (group.len(), group[0].len());
         let ids: Vec<i64> = group.iter().flat_map(|w| w.iter().map(|&t| t as i64)).collect();
         let x = Tensor::<2, Int>::from_data(TensorData::new(ids, [rows, len]), device);
-        let loss = Lfm2Model::loss(model.forward(x.clone()), x).into_scalar::<f32>() as f64;
+        let loss = Lfm2Model::loss(model.forward_chunked(x.clone()), x).into_scalar::<f32>();
+        lfm_model::compare::require_finite(|| format!("the loss after {} scored tokens", total.tokens), &[loss])?;
         let n = rows * (len - 1);
-        total.nll += loss * n as f64;
+        total.nll += loss as f64 * n as f64;
         total.tokens += n;
         progress(total.tokens);
+        Ok(())
     };
     for g in full.chunks(batch.max(1)) {
-        run(g);
+        run(g)?;
     }
     for w in tails {
-        run(&[w]);
+        run(&[w])?;
     }
-    total
+    Ok(total)
 }
 
 #[cfg(test)]

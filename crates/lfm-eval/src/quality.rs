@@ -102,14 +102,15 @@ impl Tally {
 }
 
 /// Scores both models on the windows (each predicts its tokens after the first; 8 windows per
-/// forward pass). `on_windows(windows done so far)` is called after each pass.
+/// forward pass). `on_windows(windows done so far)` is called after each pass. Fails when
+/// either model's logits are not finite: a report of NaN perplexities is not a report.
 pub fn compare(
     reference: &Lfm2Model,
     candidate: &Lfm2Model,
     windows: &[Vec<u32>],
     device: &Device,
     mut on_windows: impl FnMut(usize),
-) -> Quality {
+) -> Result<Quality> {
     let mut tally = Tally::default();
     let mut done = 0;
     for chunk in windows.chunks(8) {
@@ -119,6 +120,8 @@ pub fn compare(
         let x = Tensor::<2, Int>::from_data(TensorData::new(ids, [rows, t]), device);
         let la = reference.forward(x.clone()).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
         let lb = candidate.forward(x).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
+        lfm_model::compare::require_finite(|| "the reference model's logits".into(), &la)?;
+        lfm_model::compare::require_finite(|| "the exported model's logits".into(), &lb)?;
         let v = la.len() / (rows * t);
         for (r, window) in chunk.iter().enumerate() {
             for p in 0..t {
@@ -129,7 +132,7 @@ pub fn compare(
         done += rows;
         on_windows(done);
     }
-    tally.finish(windows.len())
+    Ok(tally.finish(windows.len()))
 }
 
 #[cfg(test)]

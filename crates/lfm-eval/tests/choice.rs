@@ -39,7 +39,7 @@ fn continuation_logprob_matches_transformers_logits() {
         })
         .sum();
     let other: Vec<u32> = ids[10..17].iter().map(|&t| (t + 1) % v as u32).collect();
-    let got = continuation_logprobs(&model, &ids[..10], &[ids[10..17].to_vec(), other], &device);
+    let got = continuation_logprobs(&model, &ids[..10], &[ids[10..17].to_vec(), other], &device).unwrap();
     println!("log p = {} vs transformers {want}", got[0]);
     assert!((got[0] - want).abs() <= 1e-4, "{} vs {want}", got[0]);
     assert_eq!(argmax(&[got[0], got[0] - 1.0]), 0);

@@ -20,7 +20,7 @@ fn self_comparison_has_the_transformers_perplexity_and_full_agreement() {
     let windows: Vec<Vec<u32>> = flat.chunks(t).map(|c| c.to_vec()).collect();
     let loss = f32::from_le_bytes(st.tensor("loss").unwrap().data()[..4].try_into().unwrap()) as f64;
     let mut seen = Vec::new();
-    let q = compare(&model, &model, &windows, &device, |n| seen.push(n));
+    let q = compare(&model, &model, &windows, &device, |n| seen.push(n)).unwrap();
     assert_eq!(seen, vec![2]);
     assert_eq!((q.windows, q.tokens), (2, 2 * (t - 1)));
     assert_eq!(q.top1_agreement, 1.0);

@@ -50,7 +50,11 @@ impl Cache {
     /// An empty cache whose rows start with `left_pad[r]` padding tokens (masked out of
     /// attention and of the convolution, excluded from positions).
     pub fn with_left_pad(cfg: &Lfm2Config, left_pad: Vec<usize>) -> Self {
-        let kinds = cfg.layer_types.clone();
+        Self::for_layers(cfg.layer_types.clone(), left_pad)
+    }
+
+    /// An empty cache for layers of these kinds.
+    pub(crate) fn for_layers(kinds: Vec<LayerKind>, left_pad: Vec<usize>) -> Self {
         let mut c = Self { layers: Vec::new(), kinds, seq_len: 0, left_pad };
         c.reset();
         c

@@ -45,6 +45,21 @@ pub fn check_close(what: &str, got: &[f32], want: &[f32], tol: f32) -> Result<f3
     }
 }
 
+/// `Ok` when every value is finite; otherwise one line: `what`, how many values are NaN or
+/// infinite, and the index of the first. Model outputs go through this before anything is
+/// printed, scored or written, so overflowing weights or activations stop a command instead
+/// of producing empty text, NaN scores or a file of NaNs.
+pub fn require_finite(what: impl FnOnce() -> String, v: &[f32]) -> Result<(), crate::error::LfmError> {
+    let Some(first) = v.iter().position(|x| !x.is_finite()) else { return Ok(()) };
+    let bad = v[first..].iter().filter(|x| !x.is_finite()).count();
+    Err(crate::error::LfmError::Invalid(format!(
+        "{}: {bad} of {} values are NaN or infinite (first at index {first}: {}); the weights or activations overflow f32",
+        what(),
+        v.len(),
+        v[first]
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +73,9 @@ mod tests {
         assert!(max_abs_diff(&[f32::NAN, 10.0], &[0.0, 3.0]).is_nan());
         assert!(max_abs_diff(&[f32::INFINITY], &[f32::INFINITY]).is_nan());
         assert_eq!(max_abs_diff(&[f32::INFINITY], &[0.0]), f32::INFINITY);
+        assert!(require_finite(|| "x".into(), &[1.0, -3e38, 0.0]).is_ok());
+        let e = require_finite(|| "logits".into(), &[1.0, f32::NAN, 2.0, f32::NEG_INFINITY]).unwrap_err().to_string();
+        assert!(e.starts_with("logits: 2 of 4 values") && e.contains("index 1: NaN"), "{e}");
         assert!(max_abs(&[1.0, f32::NAN]).is_nan());
         assert_eq!(max_abs(&[1.0, -4.0]), 4.0);
         assert_eq!(check_close("x", &[1.0, 2.0], &[1.0, 2.0], 0.0), Ok(0.0));

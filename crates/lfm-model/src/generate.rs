@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use crate::cache::Cache;
 use crate::config::Lfm2Config;
 use crate::error::LfmError;
-use crate::model::Lfm2Model;
+use crate::model::{Lfm2Model, PREFILL_CHUNK};
 
 /// How the next token is chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,14 +168,32 @@ fn ids_tensor(rows: &[Vec<u32>], width: usize, pad: u32, device: &Device) -> (Te
     (Tensor::from_data(TensorData::new(flat, [rows.len(), width]), device), pads)
 }
 
-fn last_logits(model: &Lfm2Model, ids: Tensor<2, Int>, cache: &mut Cache) -> Vec<Vec<f32>> {
+/// The last position's logits of each row after running `ids` through the cache, in chunks
+/// of [`PREFILL_CHUNK`] positions. Refuses non-finite logits (`step` names the step).
+fn last_logits(
+    model: &Lfm2Model,
+    ids: Tensor<2, Int>,
+    cache: &mut Cache,
+    step: usize,
+) -> Result<Vec<Vec<f32>>, LfmError> {
     let [b, t] = ids.dims();
-    // Only the last position needs the (large) output head.
-    let h = model.forward_hidden(ids, Some(cache), false).last_hidden.narrow(1, t - 1, 1);
-    let logits = model.head(h);
+    let mut start = 0;
+    let mut h = None;
+    while start < t {
+        let n = PREFILL_CHUNK.min(t - start);
+        let part = ids.clone().narrow(1, start, n);
+        // Only the last position needs the (large) output head.
+        h = Some(model.forward_hidden(part, Some(cache), false).last_hidden.narrow(1, n - 1, 1));
+        start += n;
+    }
+    let logits = model.head(h.expect("t > 0"));
     let v = logits.dims()[2];
     let flat = logits.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 logits");
-    (0..b).map(|r| flat[r * v..(r + 1) * v].to_vec()).collect()
+    for r in 0..b {
+        let row = &flat[r * v..(r + 1) * v];
+        crate::compare::require_finite(|| format!("logits of row {r} at generation step {step}"), row)?;
+    }
+    Ok((0..b).map(|r| flat[r * v..(r + 1) * v].to_vec()).collect())
 }
 
 /// Generates continuations of `prompts` (token ids) as one batch through the cache.
@@ -202,6 +220,13 @@ pub fn generate(
     }
     let b = prompts.len();
     let width = prompts.iter().map(Vec::len).max().unwrap_or(0);
+    let limit = model.max_positions;
+    for (r, p) in prompts.iter().enumerate() {
+        model.check_positions(p.len(), &format!("prompt {r}"))?;
+    }
+    // The context ends at max_position_embeddings: generation stops there, as it does in
+    // llama.cpp when the context is full.
+    let max_new = opts.max_new_tokens.min(limit - width);
     let (ids, pads) = ids_tensor(prompts, width, cfg.pad_token_id, device);
     let mut cache = Cache::with_left_pad(cfg, pads);
     let mut samplers: Vec<Sampler> = (0..b).map(|r| Sampler::new(opts.sampling.clone(), r as u64)).collect();
@@ -209,11 +234,11 @@ pub fn generate(
     let mut out: Vec<Vec<u32>> = vec![Vec::new(); b];
     let mut kept: Vec<Vec<Vec<f32>>> = vec![Vec::new(); b];
     let mut done = vec![false; b];
-    if opts.max_new_tokens == 0 {
+    if max_new == 0 {
         return Ok(Generation { tokens: out, logits: opts.keep_logits.then_some(kept) });
     }
-    let mut logits = last_logits(model, ids, &mut cache);
-    for step in 0..opts.max_new_tokens {
+    let mut logits = last_logits(model, ids, &mut cache, 0)?;
+    for step in 0..max_new {
         let mut next = vec![cfg.pad_token_id; b];
         for r in 0..b {
             if done[r] {
@@ -231,13 +256,13 @@ pub fn generate(
                 done[r] = true;
             }
         }
-        if done.iter().all(|d| *d) || step + 1 == opts.max_new_tokens {
+        if done.iter().all(|d| *d) || step + 1 == max_new {
             break;
         }
         // Finished rows keep stepping with a pad token; their outputs are ignored.
         let rows: Vec<Vec<u32>> = next.iter().map(|&t| vec![t]).collect();
         let (ids, _) = ids_tensor(&rows, 1, cfg.pad_token_id, device);
-        logits = last_logits(model, ids, &mut cache);
+        logits = last_logits(model, ids, &mut cache, step + 1)?;
     }
     Ok(Generation { tokens: out, logits: opts.keep_logits.then_some(kept) })
 }

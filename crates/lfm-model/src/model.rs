@@ -20,6 +20,13 @@ use crate::names::{LayerSlot, Role, Slot};
 use crate::proj::Proj;
 use crate::rope::Rope;
 
+/// Positions per forward pass when inference runs a long sequence through the cache
+/// ([`Lfm2Model::forward_chunked`], generation's prefill), as llama.cpp feeds micro-batches:
+/// attention then holds [chunk, S] scores at a time instead of [S, S], so a 32k-token prompt
+/// needs memory linear in its length. 512 keeps the usual prompt (and `lfm bench`'s prefill)
+/// in one pass.
+pub const PREFILL_CHUNK: usize = 512;
+
 /// Value used to mask attention scores. Finite on purpose: a fully masked row (a left-pad
 /// query) then gets a harmless uniform softmax instead of NaN.
 const MASKED: f32 = -1.0e9;
@@ -222,6 +229,8 @@ pub struct Lfm2Model {
     pub rope_theta: f64,
     pub head_dim: usize,
     pub pad_token_id: usize,
+    /// The config's `max_position_embeddings`: the longest sequence inference accepts.
+    pub max_positions: usize,
 }
 
 /// Supplies each tensor of a new model in HF layout (row-major f32 with `Slot::hf_shape`).
@@ -401,6 +410,7 @@ impl Lfm2Model {
             rope_theta: cfg.rope_theta,
             head_dim: cfg.head_dim,
             pad_token_id: cfg.pad_token_id as usize,
+            max_positions: cfg.max_position_embeddings,
         })
     }
 
@@ -460,6 +470,57 @@ impl Lfm2Model {
     pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         let h = self.forward_hidden(ids, None, false).last_hidden;
         self.head(h)
+    }
+
+    /// `Ok` when a sequence of `len` positions fits the model's context
+    /// (`max_position_embeddings`); otherwise one line naming `what` and both numbers.
+    pub fn check_positions(&self, len: usize, what: &str) -> Result<(), LfmError> {
+        if len > self.max_positions {
+            return Err(LfmError::Invalid(format!(
+                "{what} has {len} positions, more than the model's max_position_embeddings {}",
+                self.max_positions
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs a short probe sequence (token ids 0..8) and fails with one line if any logit is
+    /// NaN or infinite: finite weights can still overflow f32 in the activations, and an
+    /// export or a report must not be built from such a model.
+    pub fn probe_finite(&self, cfg: &Lfm2Config, device: &Device) -> Result<(), LfmError> {
+        let n = cfg.vocab_size.min(8);
+        let ids: Vec<i64> = (0..n as i64).collect();
+        let logits = self.forward(Tensor::from_data(TensorData::new(ids, [1, n]), device));
+        let v = logits.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 logits");
+        crate::compare::require_finite(|| format!("logits of a probe over token ids 0..{n}"), &v)
+    }
+
+    /// Full-sequence logits, [`PREFILL_CHUNK`] positions at a time through a fresh cache:
+    /// the same values as [`forward`](Self::forward) (to rounding), but attention holds
+    /// [chunk, S] scores instead of [S, S], so memory grows linearly with the length. For
+    /// inference; training uses `forward` (its backward needs the whole graph anyway).
+    ///
+    /// # Shapes
+    /// - `ids`: [B, T] -> logits [B, T, V]
+    pub fn forward_chunked(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        let [b, t] = ids.dims();
+        if t <= PREFILL_CHUNK {
+            return self.forward(ids);
+        }
+        let kinds = self
+            .layers
+            .iter()
+            .map(|l| match l.operator {
+                Operator::ShortConv(_) => LayerKind::Conv,
+                Operator::Attention(_) => LayerKind::Attention,
+            })
+            .collect();
+        let mut cache = Cache::for_layers(kinds, vec![0; b]);
+        let parts: Vec<Tensor<3>> = (0..t)
+            .step_by(PREFILL_CHUNK)
+            .map(|start| self.forward_cached(ids.clone().narrow(1, start, PREFILL_CHUNK.min(t - start)), &mut cache))
+            .collect();
+        Tensor::cat(parts, 1)
     }
 
     /// Logits for new tokens, reading and extending `cache`.

@@ -98,13 +98,15 @@ pub fn run(
     device: &Device,
     mut on_token: impl FnMut(),
 ) -> Result<Outputs, LfmError> {
+    model.check_positions(s, "input_ids")?;
     let input: Tensor<2, Int> = Tensor::from_data(TensorData::new(ids.clone(), [b, s]), device);
     let logits = model
-        .forward(input)
+        .forward_chunked(input)
         .into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()
         .map_err(|e| LfmError::Invalid(format!("logits: {e:?}")))?;
+    crate::compare::require_finite(|| "logits".into(), &logits)?;
     let gen = match generate_n {
         None => None,
         Some(n) => {
@@ -152,7 +154,11 @@ impl Outputs {
             .map(|(n, d, s, bytes)| TensorView::new(*d, s.clone(), bytes).map(|v| (n.to_string(), v)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| st_err(path, e))?;
-        safetensors::serialize_to_file(views, None, path).map_err(|e| st_err(path, e))?;
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let tmp = crate::io::temp_file_in(dir)
+            .map_err(|e| LfmError::io(dir, format!("cannot create a temporary file: {e}")))?;
+        safetensors::serialize_to_file(views, None, tmp.path()).map_err(|e| st_err(path, e))?;
+        tmp.persist(path).map_err(|e| LfmError::io(path, format!("rename failed: {}", e.error)))?;
         Ok(tensors.iter().map(|(n, _, s, _)| format!("{n} {s:?}")).collect())
     }
 

@@ -62,3 +62,93 @@ fn stop_token_ends_a_row_and_is_kept() {
     assert_eq!(out.tokens[1], gen[8..16].iter().map(|&x| x as u32).collect::<Vec<_>>());
     assert_eq!(streamed, out.tokens, "streaming callback sees every token in order");
 }
+
+/// Ids of a long prompt: the fixture's two rows repeated (any in-vocabulary ids would do).
+fn long_ids(dir: &std::path::Path, n: usize) -> Vec<u32> {
+    let (_, ids) = Reference::open(dir).i64("input_ids");
+    ids.iter().cycle().take(n).map(|&x| x as u32).collect()
+}
+
+#[test]
+fn long_inputs_run_in_chunks_with_the_same_logits_as_one_pass() {
+    use burn::tensor::{Int, Tensor, TensorData};
+    use lfm_model::model::PREFILL_CHUNK;
+    let device = test_device();
+    let dir = fixture("lfm2-tiny");
+    for (what, (cfg, model)) in
+        [("dense", load_dir(&dir, &device).unwrap()), ("host f32", lfm_model::infer::load_dir(&dir, &device).unwrap())]
+    {
+        // Three chunks, the last one partial.
+        let n = 2 * PREFILL_CHUNK + 77;
+        let ids = long_ids(&dir, n);
+        let x =
+            || Tensor::<2, Int>::from_data(TensorData::new(ids.iter().map(|&t| t as i64).collect(), [1, n]), &device);
+        let whole = model.forward(x()).into_data().try_to_vec::<f32>().unwrap();
+        let chunked = model.forward_chunked(x()).into_data().try_to_vec::<f32>().unwrap();
+        assert_close(&format!("{what}: chunked vs one-pass logits over {n} positions"), &chunked, &whole, 1e-4);
+        // Generation's prefill goes through the same chunks: its first logits are the last
+        // position's logits of the one-pass forward.
+        let opts = GenerateOptions {
+            max_new_tokens: 2,
+            stop_tokens: vec![],
+            sampling: SamplingConfig::greedy(),
+            keep_logits: true,
+        };
+        let g = generate(&model, &cfg, std::slice::from_ref(&ids), &opts, &device, |_, _| {}).unwrap();
+        let v = cfg.vocab_size;
+        assert_close(&format!("{what}: first generated logits"), &g.logits.unwrap()[0][0], &whole[(n - 1) * v..], 1e-4);
+    }
+}
+
+#[test]
+fn prompts_longer_than_the_context_are_refused_and_generation_stops_at_its_end() {
+    let device = test_device();
+    let dir = fixture("lfm2-tiny");
+    let (cfg, mut model) = load_dir(&dir, &device).unwrap();
+    model.max_positions = 20;
+    let opts = GenerateOptions {
+        max_new_tokens: 50,
+        stop_tokens: vec![],
+        sampling: SamplingConfig::greedy(),
+        keep_logits: false,
+    };
+    let err = generate(&model, &cfg, &[long_ids(&dir, 5), long_ids(&dir, 21)], &opts, &device, |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("prompt 1 has 21 positions") && err.contains("max_position_embeddings 20"), "{err}");
+    // A 17-token prompt has room for 3 new tokens, however many were asked for.
+    let g = generate(&model, &cfg, &[long_ids(&dir, 17)], &opts, &device, |_, _| {}).unwrap();
+    assert_eq!(g.tokens[0].len(), 3);
+}
+
+#[test]
+fn overflowing_activations_stop_generation_logits_and_the_probe() {
+    let device = test_device();
+    let dir = fixture("lfm2-tiny");
+    let (cfg, mut model) = load_dir(&dir, &device).unwrap();
+    // Finite weights whose product overflows f32: the final norm's scale times ~1 is fine,
+    // its product with the head is not.
+    model.final_norm.gamma = model.final_norm.gamma.clone().map(|g| g.mul_scalar(3e38));
+    let opts = GenerateOptions {
+        max_new_tokens: 4,
+        stop_tokens: vec![],
+        sampling: SamplingConfig::greedy(),
+        keep_logits: false,
+    };
+    let mut streamed = 0;
+    let err =
+        generate(&model, &cfg, &[long_ids(&dir, 6)], &opts, &device, |_, _| streamed += 1).unwrap_err().to_string();
+    assert!(err.contains("logits of row 0 at generation step 0") && err.contains("NaN or infinite"), "{err}");
+    assert_eq!(streamed, 0, "no token may come out of non-finite logits");
+    let err = model.probe_finite(&cfg, &device).unwrap_err().to_string();
+    assert!(err.contains("probe") && err.contains("NaN or infinite"), "{err}");
+    let ids: Vec<i64> = long_ids(&dir, 6).iter().map(|&t| t as i64).collect();
+    let Err(err) = lfm_model::reference::run(&model, &cfg, ids, [1, 6], None, &device, || {}) else {
+        panic!("reference::run returned logits for an overflowing model")
+    };
+    let err = err.to_string();
+    assert!(err.starts_with("logits: ") && err.contains("NaN or infinite"), "{err}");
+    // The unmodified model passes the same probe.
+    let (_, clean) = load_dir(&dir, &device).unwrap();
+    clean.probe_finite(&cfg, &device).unwrap();
+}
