@@ -116,16 +116,6 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
         std::env::set_var("RAYON_NUM_THREADS", t.to_string());
     }
     let want = |name: &str| a.only.is_empty() || a.only.iter().any(|o| o == name);
-    let sp = progress::spinner("measuring memory bandwidth");
-    let bw = read_bandwidth();
-    sp.finish_and_clear();
-    println!("memory read bandwidth {:.1} GB/s, {} threads", bw / 1e9, lfm_model::host::threads());
-
-    let sp = progress::spinner("building the model and its packed exports");
-    let (cfg, base) = match &a.model {
-        Some(p) => progress::loading(p, |p| lfm_quant::load::load_for_inference(p, device))?,
-        None => random_model(&a.preset, device)?,
-    };
     // A GGUF model is benchmarked in its own format only (named after its FFN weights' type,
     // weight bytes = its tensor data).
     let own: Option<(String, f64)> = match &a.model {
@@ -140,6 +130,21 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
             Some((fmt, g.tensors.iter().map(|t| t.nbytes).sum::<usize>() as f64))
         }
         _ => None,
+    };
+    let formats: Vec<&str> = match &own {
+        Some((fmt, _)) => vec![fmt.as_str()],
+        None => vec!["f32", "q8_0", "q4_0"],
+    };
+    check_only(&a.only, &formats)?;
+    let sp = progress::spinner("measuring memory bandwidth");
+    let bw = read_bandwidth();
+    sp.finish_and_clear();
+    println!("memory read bandwidth {:.1} GB/s, {} threads", bw / 1e9, lfm_model::host::threads());
+
+    let sp = progress::spinner("building the model and its packed exports");
+    let (cfg, base) = match &a.model {
+        Some(p) => progress::loading(p, |p| lfm_quant::load::load_for_inference(p, device))?,
+        None => random_model(&a.preset, device)?,
     };
     let inference = |fmt: &str| {
         own.is_none() && ["prefill_512_", "decode_b1_", "decode_b8_"].iter().any(|p| want(&format!("{p}{fmt}")))
@@ -277,4 +282,19 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
 
 fn toml_optim() -> lfm_train::config::OptimSection {
     serde_json::from_value(json!({"lr": 1e-5})).expect("optimizer defaults")
+}
+
+/// Every `--only` name must be a benchmark this run can do: a typo would otherwise run
+/// nothing and exit 0.
+fn check_only(only: &[String], formats: &[&str]) -> Result<()> {
+    let mut names: Vec<String> = ["train_1x512", "train_4x256"].map(String::from).to_vec();
+    for f in formats {
+        for p in ["prefill_512_", "decode_b1_", "decode_b8_"] {
+            names.push(format!("{p}{f}"));
+        }
+    }
+    if let Some(bad) = only.iter().find(|o| !names.contains(o)) {
+        bail!("--only {bad}: no such benchmark here (one of {})", names.join(", "));
+    }
+    Ok(())
 }

@@ -251,9 +251,10 @@ fn generate_replies(
 
 #[derive(Args)]
 pub struct IfevalArgs {
-    /// IFEval prompts (`{"key", "prompt", "instruction_id_list", "kwargs"}` per line).
-    #[arg(long, default_value = "evals/ifeval/input_data.jsonl")]
-    input: PathBuf,
+    /// IFEval prompts (`{"key", "prompt", "instruction_id_list", "kwargs"}` per line);
+    /// default: the official 541 prompts, built into lfm.
+    #[arg(long)]
+    input: Option<PathBuf>,
     /// Responses to score: JSONL `{"prompt", "response"}` (joined on the prompt text, as
     /// lm-eval writes them) or `{"key", "response"}`.
     #[arg(long, conflicts_with = "model")]
@@ -281,12 +282,18 @@ pub struct IfevalArgs {
 /// and scored as not followed.
 pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
     use lfm_eval::ifeval;
-    let (mut prompts, mut bad) = ifeval::load_inputs_lenient(&a.input)?;
+    let (input_name, (mut prompts, mut bad)) = match &a.input {
+        Some(p) => (p.display().to_string(), ifeval::load_inputs_lenient(p)?),
+        None => (
+            ifeval::BUNDLED_INPUT_NAME.to_string(),
+            ifeval::parse_inputs_lenient(ifeval::BUNDLED_INPUT_NAME, ifeval::BUNDLED_INPUT),
+        ),
+    };
     if let Some(n) = a.limit {
         ifeval::keep_first_lines(&mut prompts, &mut bad, n);
     }
     if prompts.is_empty() && bad.is_empty() {
-        bail!("{}: no prompts", a.input.display());
+        bail!("{input_name}: no prompts");
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
     let responses = match (&a.responses, &a.model) {
@@ -313,13 +320,13 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
     let s = ifeval::summarize(&rows);
     for r in rows.iter().filter(|r| r.status == "scored") {
         for e in &r.errors {
-            eprintln!("warning: {}: {e}", a.input.display());
+            eprintln!("warning: {input_name}: {e}");
         }
     }
     let mut summary = serde_json::to_value(&s)?;
     let m = summary.as_object_mut().expect("summary is an object");
     m.insert("malformed_response_lines".into(), json!(responses.bad_lines.len()));
-    m.insert("input".into(), json!(a.input.display().to_string()));
+    m.insert("input".into(), json!(input_name));
     m.insert("langdetect_seed".into(), json!(0));
     lfm_model::io::write_atomic(&a.out.join("per_prompt.jsonl"), lfm_eval::to_jsonl(&rows)?.as_bytes())?;
     lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
@@ -361,6 +368,14 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
 
 pub fn bfcl(a: &BfclArgs, device: &Device) -> Result<()> {
     let mut recs = bfcl::load_records(&a.data, a.answers.as_deref())?;
+    let file_responses = match &a.responses {
+        Some(p) => {
+            let r = bfcl::load_responses(p)?;
+            r.check_ids(&recs, &p.display().to_string())?;
+            Some(r)
+        }
+        None => None,
+    };
     if let Some(n) = a.limit {
         recs.truncate(n);
     }
@@ -372,8 +387,8 @@ pub fn bfcl(a: &BfclArgs, device: &Device) -> Result<()> {
         Format::Official => Mode::Official,
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
-    let responses = match (&a.responses, &a.model) {
-        (Some(p), None) => bfcl::load_responses(p)?,
+    let responses = match (file_responses, &a.model) {
+        (Some(r), None) => r,
         (None, Some(dir)) => {
             let convs = bfcl::conversations(&a.data, &recs)?;
             let texts = generate_replies(dir, device, &convs, a.max_new_tokens, a.batch_size, true)?;

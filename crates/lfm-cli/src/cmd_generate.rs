@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burn::tensor::Device;
 use clap::Args;
 use lfm_data::tokenizer::TextStream;
@@ -18,9 +18,14 @@ pub struct GenerateArgs {
     /// Checkpoint directory (config.json, model.safetensors, tokenizer.json) or GGUF file.
     #[arg(long)]
     pub model: PathBuf,
-    /// Prompt text; repeat the flag for a batch.
-    #[arg(long, required = true)]
+    /// Prompt text; repeat the flag for a batch. Text starting with `-` is still a prompt
+    /// (`--prompt "-hello"`).
+    #[arg(long, allow_hyphen_values = true, required_unless_present = "prompt_file")]
     pub prompt: Vec<String>,
+    /// Read a prompt from a file (its whole UTF-8 text; `-` reads stdin). Repeatable; these
+    /// prompts come after the `--prompt` ones in the batch.
+    #[arg(long)]
+    pub prompt_file: Vec<PathBuf>,
     /// System message for the chat template.
     #[arg(long)]
     pub system: Option<String>,
@@ -35,10 +40,16 @@ pub struct GenerateArgs {
 }
 
 pub fn run(a: &GenerateArgs, device: &Device) -> Result<()> {
-    let codec = lfm_quant::load::load_codec(&a.model)?;
+    let mut texts = a.prompt.clone();
+    for f in &a.prompt_file {
+        texts.push(read_prompt_file(f)?);
+    }
+    // The model first: a wrong --model path is then reported as such, not as a missing
+    // tokenizer.
     let (cfg, model) = progress::loading(&a.model, |p| lfm_quant::load::load_for_inference(p, device))?;
-    let prompts = a
-        .prompt
+    let codec = lfm_quant::load::load_codec(&a.model)?;
+    lfm_data::tokenizer::check_against_model(&codec.tokenizer, &cfg, &a.model.display().to_string())?;
+    let prompts = texts
         .iter()
         .map(|p| {
             if a.raw {
@@ -91,4 +102,18 @@ pub fn run(a: &GenerateArgs, device: &Device) -> Result<()> {
             .unwrap_or_else(|| "n/a".into())
     );
     Ok(())
+}
+
+/// The whole text of a prompt file (`-`: stdin), which must be UTF-8.
+fn read_prompt_file(path: &std::path::Path) -> Result<String> {
+    let bytes = if path.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b).context("stdin: cannot read the prompt")?;
+        b
+    } else {
+        std::fs::read(path).with_context(|| format!("{}: cannot read the prompt file", path.display()))?
+    };
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!("{}: the prompt is not UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to())
+    })
 }

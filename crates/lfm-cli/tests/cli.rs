@@ -282,6 +282,72 @@ fn generate_streams_text_and_info_prints_the_count() {
     assert_eq!(out.stdout, again.stdout);
 }
 
+/// A copy of `data/lfm2-tiny` in `dir` with `edit` applied to its config.json.
+fn tiny_with_config(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let f = tiny();
+    for file in ["model.safetensors", "tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(f.join(file), dir.join(file)).unwrap();
+    }
+    let mut cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(f.join("config.json")).unwrap()).unwrap();
+    edit(&mut cfg);
+    std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
+    dir.to_path_buf()
+}
+
+#[test]
+fn generate_takes_prompts_from_files_and_dashes_and_checks_lengths_and_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let greedy = |extra: &[&str]| {
+        let o = lfm()
+            .args(["generate", "--raw", "--max-new-tokens", "5", "--model"])
+            .arg(tiny())
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // A prompt that starts with a dash is a prompt, not a flag.
+    let dash = greedy(&["--prompt", "-hello there"]);
+    // The same text from a file gives the same greedy text; so does stdin.
+    let file = tmp.path().join("p.txt");
+    std::fs::write(&file, "-hello there").unwrap();
+    assert_eq!(greedy(&["--prompt-file", file.to_str().unwrap()]), dash);
+    let o = lfm()
+        .args(["generate", "--raw", "--max-new-tokens", "5", "--prompt-file", "-", "--model"])
+        .arg(tiny())
+        .write_stdin("-hello there")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), dash);
+    // Not UTF-8: named, one line.
+    std::fs::write(&file, b"caf\xe9").unwrap();
+    let err = fails(lfm().args(["generate", "--prompt-file", file.to_str().unwrap(), "--model"]).arg(tiny()));
+    assert!(err.contains("p.txt") && err.contains("not UTF-8"), "{err}");
+    // A wrong --model path is named as such (not as a missing tokenizer).
+    let err = fails(lfm().args(["generate", "--prompt", "hi", "--model", "/nonexistent/model"]));
+    assert!(err.contains("/nonexistent/model") && !err.contains("tokenizer"), "{err}");
+    // A prompt longer than the context.
+    let short = tiny_with_config(&tmp.path().join("short").tap_mkdir(), |c| c["max_position_embeddings"] = 16.into());
+    let err = fails(lfm().args(["generate", "--raw", "--prompt", &"word ".repeat(40), "--model"]).arg(&short));
+    assert!(err.contains("more than the model's max_position_embeddings 16"), "{err}");
+    // A config whose eos id is not an end token of this tokenizer.
+    let wrong = tiny_with_config(&tmp.path().join("wrong").tap_mkdir(), |c| c["eos_token_id"] = 300.into());
+    let err = fails(lfm().args(["generate", "--prompt", "hi", "--model"]).arg(&wrong));
+    assert!(err.contains("eos_token_id 300"), "{err}");
+}
+
+trait Mkdir {
+    fn tap_mkdir(self) -> Self;
+}
+
+impl Mkdir for PathBuf {
+    fn tap_mkdir(self) -> Self {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
+
 #[test]
 fn a_closed_stdout_pipe_ends_quietly() {
     // `lfm info X | head -0`: the reader is gone before lfm writes.
@@ -915,4 +981,69 @@ fn bench_writes_named_results_with_throughput_and_peak_rss() {
         v[1]["weight_bytes"].as_f64().unwrap() < v[0]["weight_bytes"].as_f64().unwrap() / 4.0,
         "q4_0 reads < 1/4 of f32's bytes"
     );
+}
+
+#[test]
+fn eval_inputs_that_cannot_be_scored_honestly_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    // An empty multiple-choice file: no accuracy over zero questions.
+    let empty = tmp.path().join("empty.jsonl");
+    std::fs::write(&empty, "\n  \n").unwrap();
+    let err = fails(
+        lfm().args(["eval", "mc", "--data", empty.to_str().unwrap(), "--model"]).arg(tiny()).arg("--out").arg(&out),
+    );
+    assert!(err.contains("empty.jsonl: no questions"), "{err}");
+    assert!(!out.join("summary.json").exists());
+    // BFCL responses: a repeated id, and an id the question file does not have.
+    let evals = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../evals/bfcl");
+    let data = evals.join("BFCL_v4_parallel.first25.jsonl");
+    let answers = evals.join("BFCL_v4_parallel.first25.possible_answer.jsonl");
+    for (body, want) in [
+        (
+            "{\"id\": \"parallel_1\", \"result\": \"[f()]\"}\n{\"id\": \"parallel_2\", \"result\": \"[]\"}\n{\"id\": \"parallel_1\", \"result\": \"[g()]\"}\n",
+            "r.jsonl:3: a second response for id \"parallel_1\" (the first is on line 1)",
+        ),
+        (
+            "{\"id\": \"parallel_1\", \"result\": \"[f()]\"}\n{\"id\": \"simple_python_9\", \"result\": \"[]\"}\n",
+            "r.jsonl:2: id \"simple_python_9\" is not in the question file",
+        ),
+    ] {
+        let resp = tmp.path().join("r.jsonl");
+        std::fs::write(&resp, body).unwrap();
+        let err = fails(
+            lfm()
+                .args(["eval", "bfcl", "--limit", "3", "--data"])
+                .arg(&data)
+                .arg("--answers")
+                .arg(&answers)
+                .arg("--responses")
+                .arg(&resp)
+                .arg("--out")
+                .arg(&out),
+        );
+        assert!(err.contains(want), "{err}");
+        assert!(!out.join("summary.json").exists());
+    }
+    // A benchmark name that does not exist.
+    let err = fails(lfm().args(["bench", "--preset", "tiny", "--only", "decode_b1_f32,decode_b2_f32"]));
+    assert!(err.contains("--only decode_b2_f32: no such benchmark"), "{err}");
+}
+
+#[test]
+fn eval_ifeval_finds_its_bundled_prompts_from_any_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let responses = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../evals/ifeval/responses.jsonl");
+    let o = lfm()
+        .current_dir(tmp.path())
+        .args(["eval", "ifeval", "--out", "ife", "--responses"])
+        .arg(&responses)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("ife/summary.json")).unwrap()).unwrap();
+    // The official input file has 541 prompts.
+    assert_eq!(s["prompts"], 541);
+    assert!(s["input"].as_str().unwrap().contains("built in"));
 }

@@ -234,10 +234,9 @@ impl Lfm2Config {
         let obj = v.as_object().ok_or_else(|| err("top level is not a JSON object".into()))?;
         let model_type = obj.get("model_type").and_then(Value::as_str).unwrap_or("");
         if model_type != "lfm2" {
-            return Err(err(format!(
-                "unknown model_type {:?} (lfm-rs supports \"lfm2\")",
-                obj.get("model_type").cloned().unwrap_or(Value::Null)
-            )));
+            // The JSON value as written (`"llama"`, `null`, `3`), not its Rust debug form.
+            let found = obj.get("model_type").map_or_else(|| "missing".to_string(), Value::to_string);
+            return Err(err(format!("model_type {found} is not supported (lfm-rs reads \"lfm2\")")));
         }
         let uint = |key: &str| -> Result<Option<usize>, LfmError> {
             match obj.get(key) {
@@ -485,6 +484,8 @@ mod tests {
     fn unknown_model_type_is_rejected() {
         let v = serde_json::json!({"model_type": "llama", "hidden_size": 8});
         let e = Lfm2Config::from_hf_value(&v, "cfg.json").unwrap_err().to_string();
-        assert!(e.contains("cfg.json") && e.contains("llama"), "{e}");
+        assert_eq!(e, "cfg.json: bad config: model_type \"llama\" is not supported (lfm-rs reads \"lfm2\")");
+        let e = Lfm2Config::from_hf_value(&serde_json::json!({"hidden_size": 8}), "c.json").unwrap_err().to_string();
+        assert!(e.contains("model_type missing"), "{e}");
     }
 }

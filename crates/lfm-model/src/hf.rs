@@ -209,9 +209,23 @@ fn load_dir_impl(
         }
         None => Lfm2Model::build(&cfg, device, &mut src)?,
     };
+    // A tied model with a stored head: transformers ties the head to the embedding and
+    // ignores the stored one. A copy of the embedding is harmless; a different head means
+    // config.json and the weights disagree, and silently dropping trained head weights
+    // would change every logit, so it is refused.
+    if cfg.tie_embedding && src.names().contains(&"lm_head.weight") {
+        let (_, head) = src.read("lm_head.weight")?;
+        let (_, embed) = src.read("model.embed_tokens.weight")?;
+        if head != embed {
+            return Err(LfmError::Tensor {
+                file: src.file_of("lm_head.weight"),
+                tensor: "lm_head.weight".into(),
+                msg: "config.json ties the head to the embedding, but this head differs from model.embed_tokens.weight; set \"tie_word_embeddings\": false to use it, or remove it".into(),
+            });
+        }
+    }
     // Tensors the config does not account for mean config and weights disagree (e.g. a conv
-    // layer in the file where config.json says attention). A stored head of a tied model is
-    // ignored, as transformers does.
+    // layer in the file where config.json says attention).
     let mut unused: Vec<&str> = src
         .names()
         .into_iter()

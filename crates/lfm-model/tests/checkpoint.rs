@@ -244,7 +244,7 @@ fn unknown_model_type_and_bad_json_are_reported() {
     v["model_type"] = "lfm2_moe".into();
     std::fs::write(&p, v.to_string()).unwrap();
     let e = load_err(dir.path());
-    assert!(e.contains("config.json") && e.contains("unknown model_type") && e.contains("lfm2_moe"), "{e}");
+    assert!(e.contains("config.json") && e.contains("model_type \"lfm2_moe\" is not supported"), "{e}");
     std::fs::write(&p, "{\"model_type\": \"lfm2\", ").unwrap();
     let e = load_err(dir.path());
     assert!(e.contains("config.json") && e.contains("invalid JSON"), "{e}");
@@ -293,4 +293,30 @@ fn out_of_range_numbers_in_config_json_are_named() {
         let e = load_err(dir.path());
         assert!(e.contains("config.json") && e.contains(named), "{key} = {value}: {e}");
     }
+}
+
+#[test]
+fn a_tied_checkpoint_with_a_different_head_is_refused_and_a_copy_is_accepted() {
+    let device = cpu();
+    let dir = scratch_copy("tied-head");
+    let path = dir.path().join("model.safetensors");
+    let mut all = read_all(&path);
+    let embed = all["model.embed_tokens.weight"].clone();
+    // The embedding stored again as the head (what some exporters write): loads, same model.
+    all.insert("lm_head.weight".into(), embed.clone());
+    write_st(&path, &all);
+    let (_, model) = load_dir(dir.path(), &device).unwrap();
+    let (_, plain) = load_dir(&fixture("lfm2-tiny"), &device).unwrap();
+    let ids = Reference::open(&fixture("lfm2-tiny")).ids("input_ids", &device);
+    assert_eq!(host(model.forward(ids.clone())), host(plain.forward(ids)));
+    // One element different: config.json (tied) and the weights disagree.
+    let mut head = embed;
+    head.2[7 * 4..8 * 4].copy_from_slice(&0.5f32.to_le_bytes());
+    all.insert("lm_head.weight".into(), head);
+    write_st(&path, &all);
+    let e = load_err(dir.path());
+    assert!(
+        e.contains("model.safetensors") && e.contains("lm_head.weight") && e.contains("tie_word_embeddings"),
+        "{e}"
+    );
 }

@@ -20,7 +20,7 @@ pub mod pyexpr;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use lfm_data::chat::{Conversation, Message};
 use serde::Serialize;
 use serde_json::Value;
@@ -171,6 +171,8 @@ pub fn load_records(questions: &std::path::Path, answers: Option<&std::path::Pat
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Responses {
     pub by_id: HashMap<String, String>,
+    /// The line of each id in the responses file (empty for generated responses).
+    pub line_of: HashMap<String, usize>,
     /// Lines that could not be used, as `file:line: problem` (their record has no response).
     pub bad_lines: Vec<String>,
 }
@@ -178,7 +180,31 @@ pub struct Responses {
 impl Responses {
     /// Generated texts, one per record in order.
     pub fn from_generated(recs: &[Record], texts: Vec<String>) -> Responses {
-        Responses { by_id: recs.iter().map(|r| r.id.clone()).zip(texts).collect(), bad_lines: vec![] }
+        Responses {
+            by_id: recs.iter().map(|r| r.id.clone()).zip(texts).collect(),
+            line_of: HashMap::new(),
+            bad_lines: vec![],
+        }
+    }
+
+    /// Fails on the first response (in file order) whose id is not a record of the question
+    /// file: official BFCL refuses a result file that does not match its prompts, and a
+    /// score over the wrong file must not look like a score. `source` names the file.
+    pub fn check_ids(&self, recs: &[Record], source: &str) -> Result<()> {
+        let known: std::collections::HashSet<&str> = recs.iter().map(|r| r.id.as_str()).collect();
+        let mut unknown: Vec<(usize, &str)> = self
+            .by_id
+            .keys()
+            .filter(|id| !known.contains(id.as_str()))
+            .map(|id| (self.line_of.get(id).copied().unwrap_or(0), id.as_str()))
+            .collect();
+        unknown.sort();
+        match unknown.first() {
+            None => Ok(()),
+            Some((line, id)) => {
+                bail!("{source}:{line}: id {id:?} is not in the question file ({} such response(s))", unknown.len())
+            }
+        }
     }
 
     /// The responses of `recs` as JSON Lines `{"id", "result"}` (the format [`load_responses`]
@@ -194,7 +220,8 @@ impl Responses {
 
 /// Reads a responses file, JSON Lines `{"id", "result"}`. A `result` that is not a string
 /// (some runners store a structure) is scored as its JSON text; a line without both is
-/// counted in `bad_lines`.
+/// counted in `bad_lines`. A second line for an id is an error naming both lines (which one
+/// to score would be a guess).
 pub fn load_responses(path: &Path) -> Result<Responses> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let mut out = Responses::default();
@@ -209,15 +236,19 @@ pub fn load_responses(path: &Path) -> Result<Responses> {
                 continue;
             }
         };
-        match (v.get("id").and_then(Value::as_str), v.get("result")) {
-            (Some(id), Some(Value::String(r))) => {
-                out.by_id.insert(id.to_string(), r.clone());
+        let (id, result) = match (v.get("id").and_then(Value::as_str), v.get("result")) {
+            (Some(id), Some(Value::String(r))) => (id, r.clone()),
+            (Some(id), Some(other)) => (id, other.to_string()),
+            _ => {
+                out.bad_lines.push(format!("{}:{}: needs \"id\" and \"result\"", path.display(), i + 1));
+                continue;
             }
-            (Some(id), Some(other)) => {
-                out.by_id.insert(id.to_string(), other.to_string());
-            }
-            _ => out.bad_lines.push(format!("{}:{}: needs \"id\" and \"result\"", path.display(), i + 1)),
+        };
+        if let Some(first) = out.line_of.get(id) {
+            bail!("{}:{}: a second response for id {id:?} (the first is on line {first})", path.display(), i + 1);
         }
+        out.line_of.insert(id.to_string(), i + 1);
+        out.by_id.insert(id.to_string(), result);
     }
     Ok(out)
 }
@@ -414,6 +445,20 @@ mod tests {
         .unwrap();
         let r = load_responses(&p).unwrap();
         assert_eq!(r.by_id.len(), 2);
+        let recs =
+            |ids: &[&str]| ids.iter().map(|id| rec(&format!("simple_python_{id}"), vec![], vec![])).collect::<Vec<_>>();
+        let named = |r: &Responses| Responses {
+            by_id: r.by_id.iter().map(|(k, v)| (format!("simple_python_{k}"), v.clone())).collect(),
+            line_of: r.line_of.iter().map(|(k, v)| (format!("simple_python_{k}"), *v)).collect(),
+            bad_lines: vec![],
+        };
+        named(&r).check_ids(&recs(&["a", "b", "z"]), "r.jsonl").unwrap();
+        let e = named(&r).check_ids(&recs(&["a", "z"]), "r.jsonl").unwrap_err().to_string();
+        assert_eq!(e, "r.jsonl:3: id \"simple_python_b\" is not in the question file (1 such response(s))");
+        std::fs::write(&p, "{\"id\": \"a\", \"result\": \"[f()]\"}\n{\"id\": \"b\", \"result\": \"x\"}\n{\"id\": \"a\", \"result\": \"[g()]\"}\n")
+            .unwrap();
+        let e = load_responses(&p).unwrap_err().to_string();
+        assert!(e.ends_with("r.jsonl:3: a second response for id \"a\" (the first is on line 1)"), "{e}");
         assert_eq!((r.by_id["a"].as_str(), r.by_id["b"].as_str()), ("[f()]", "[1,2]"));
         assert_eq!(r.bad_lines.len(), 2);
         assert!(

@@ -59,16 +59,28 @@ pub fn parse_prompt_line(line: &str, at: &str, n: usize) -> Result<Prompt> {
     Ok(Prompt { key, prompt, instruction_id_list: ids, kwargs, line: n })
 }
 
+/// The official IFEval prompts (541, `evals/ifeval/input_data.jsonl`), built into the
+/// library so `lfm eval ifeval` finds them from any working directory.
+pub const BUNDLED_INPUT: &str = include_str!("../../../../evals/ifeval/input_data.jsonl");
+
+/// The name [`BUNDLED_INPUT`] goes by in messages and summaries.
+pub const BUNDLED_INPUT_NAME: &str = "evals/ifeval/input_data.jsonl (built in)";
+
 /// Reads `input_data.jsonl`, keeping going past malformed lines (returned with their line
 /// numbers). Fails only when the file cannot be read.
 pub fn load_inputs_lenient(path: &Path) -> Result<(Vec<Prompt>, Vec<BadInput>)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    Ok(parse_inputs_lenient(&path.display().to_string(), &text))
+}
+
+/// [`load_inputs_lenient`] on text already read; `source` names it in messages.
+pub fn parse_inputs_lenient(source: &str, text: &str) -> (Vec<Prompt>, Vec<BadInput>) {
     let (mut good, mut bad) = (Vec::new(), Vec::new());
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let at = format!("{}:{}", path.display(), i + 1);
+        let at = format!("{source}:{}", i + 1);
         match parse_prompt_line(line, &at, i + 1) {
             Ok(p) => good.push(p),
             Err(e) => {
@@ -84,7 +96,7 @@ pub fn load_inputs_lenient(path: &Path) -> Result<(Vec<Prompt>, Vec<BadInput>)> 
             }
         }
     }
-    Ok((good, bad))
+    (good, bad)
 }
 
 /// Reads `input_data.jsonl`; a malformed line is an error naming the file and line.
