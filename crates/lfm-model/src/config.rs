@@ -192,6 +192,51 @@ impl Lfm2Config {
         v * h + self.num_layers() * per_layer + n_conv * conv + n_attn * attn + h + head
     }
 
+    /// A lower bound on the memory one training step over `batch` rows of `seq_len` tokens
+    /// needs: the f32 attention scores and probabilities that every attention layer keeps for
+    /// the backward pass (2 × B × heads × S² × 4 bytes each), plus the logits and their
+    /// gradient (2 × B × S × V × 4). The real peak is higher (weights, optimizer state, other
+    /// activations); the bound only has to be right when it says "too much".
+    pub fn training_bytes_lower_bound(&self, batch: usize, seq_len: usize) -> u128 {
+        let (b, s) = (batch as u128, seq_len as u128);
+        let scores = 2 * b * self.num_attention_heads as u128 * s * s * 4 * self.attention_layers().len() as u128;
+        let logits = 2 * b * s * self.vocab_size as u128 * 4;
+        scores + logits
+    }
+
+    /// Refuses a training shape the model cannot take: `seq_len` beyond
+    /// `max_position_embeddings`, or one whose [lower bound](Self::training_bytes_lower_bound)
+    /// exceeds `available` bytes (pass the machine's available memory; `None` skips that
+    /// check). One line naming `origin` and the numbers, instead of an allocation abort
+    /// mid-run.
+    pub fn check_training_shape(
+        &self,
+        batch: usize,
+        seq_len: usize,
+        available: Option<u64>,
+        origin: &str,
+    ) -> Result<(), LfmError> {
+        let bad = |msg: String| Err(LfmError::Config { file: origin.to_string(), msg });
+        if seq_len > self.max_position_embeddings {
+            return bad(format!(
+                "seq_len {seq_len} is more than the model's max_position_embeddings {}",
+                self.max_position_embeddings
+            ));
+        }
+        let need = self.training_bytes_lower_bound(batch, seq_len);
+        if let Some(avail) = available {
+            if need > avail as u128 {
+                let gib = |x: u128| x as f64 / (1u128 << 30) as f64;
+                return bad(format!(
+                    "{batch} x {seq_len} tokens per micro-batch needs at least {:.1} GiB for attention scores and logits, more than the {:.1} GiB available; lower micro_batch or seq_len",
+                    gib(need),
+                    gib(avail as u128)
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks internal consistency; the error names `origin` (a file or a preset).
     pub fn validate(&self, origin: &str) -> Result<(), LfmError> {
         let bad = |msg: String| Err(LfmError::Config { file: origin.to_string(), msg });
@@ -436,6 +481,22 @@ impl Lfm2Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn training_shapes_beyond_the_context_or_the_memory_are_refused() {
+        let c = Lfm2Config::lfm2_350m();
+        // 6 attention layers x 16 heads: 2 x 16 x 4096^2 x 4 B x 6 = 12 GiB of scores, and
+        // 2 x 4096 x 65536 x 4 B = 2 GiB of logits and their gradient.
+        assert_eq!(c.training_bytes_lower_bound(1, 4096), 14 << 30);
+        c.check_training_shape(1, 4096, Some(15 << 30), "run.toml").unwrap();
+        let e = c.check_training_shape(1, 4096, Some(8 << 30), "run.toml").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "run.toml: bad config: 1 x 4096 tokens per micro-batch needs at least 14.0 GiB for attention scores and logits, more than the 8.0 GiB available; lower micro_batch or seq_len"
+        );
+        let e = c.check_training_shape(1, c.max_position_embeddings + 1, None, "run.toml").unwrap_err().to_string();
+        assert!(e.contains("more than the model's max_position_embeddings"), "{e}");
+    }
 
     #[test]
     fn preset_350m_parameter_count_matches_spec() {

@@ -114,3 +114,11 @@ mod tests {
         assert!(parse_device("cuda:0").unwrap_err().to_string().contains("--features cuda"));
     }
 }
+
+/// Memory the kernel reports as available to new allocations (`MemAvailable` in
+/// /proc/meminfo), in bytes; `None` where that file does not exist or cannot be read.
+pub fn available_memory() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = s.lines().find(|l| l.starts_with("MemAvailable:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
