@@ -99,6 +99,14 @@ pub fn parse_devices(spec: &str) -> Result<Vec<Device>, LfmError> {
     parts.into_iter().map(parse_device).collect()
 }
 
+/// Memory the kernel reports as available to new allocations (`MemAvailable` in
+/// /proc/meminfo), in bytes; `None` where that file does not exist or cannot be read.
+pub fn available_memory() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kb: u64 = s.lines().find(|l| l.starts_with("MemAvailable:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,12 +121,4 @@ mod tests {
         #[cfg(not(feature = "cuda"))]
         assert!(parse_device("cuda:0").unwrap_err().to_string().contains("--features cuda"));
     }
-}
-
-/// Memory the kernel reports as available to new allocations (`MemAvailable` in
-/// /proc/meminfo), in bytes; `None` where that file does not exist or cannot be read.
-pub fn available_memory() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kb: u64 = s.lines().find(|l| l.starts_with("MemAvailable:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
 }
