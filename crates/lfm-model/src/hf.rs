@@ -146,7 +146,8 @@ impl SafetensorsSource {
 /// a diverged run); without it such a tensor is an error naming it.
 pub const ALLOW_NONFINITE_ENV: &str = "LFM_ALLOW_NONFINITE";
 
-fn allow_nonfinite() -> bool {
+/// Whether [`ALLOW_NONFINITE_ENV`] is set to 1 (every loader that checks weights asks here).
+pub fn allow_nonfinite() -> bool {
     std::env::var_os(ALLOW_NONFINITE_ENV).is_some_and(|v| v == "1")
 }
 

@@ -14,7 +14,7 @@ use lfm_model::model::WeightSource;
 use lfm_model::names::{tensor_table, Role, Slot};
 use lfm_model::{LayerKind, Lfm2Config, Lfm2Model, LfmError};
 
-use crate::blocks::{dequantize, GgmlType};
+use crate::blocks::{dequantize, find_nonfinite, GgmlType};
 use crate::gguf::GgufFile;
 use crate::qmatrix::QuantMatrix;
 
@@ -130,6 +130,46 @@ impl WeightSource for GgufSource<'_> {
     }
 }
 
+/// Refuses NaN/±Inf anywhere in the weights: elements of f32/f16/bf16 tensors, block scales of
+/// the block formats ([`find_nonfinite`]). One line names the file, the tensor (the first in
+/// file order that has any), the count and the first bad element or block;
+/// `LFM_ALLOW_NONFINITE=1` lets such a file load (as for HF checkpoints). One pass over the
+/// data, tensors in parallel.
+pub fn check_finite(g: &GgufFile) -> Result<()> {
+    use rayon::prelude::*;
+    if lfm_model::hf::allow_nonfinite() {
+        return Ok(());
+    }
+    let found: Vec<_> = g.tensors.par_iter().map(|t| find_nonfinite(t.ty, g.data(t))).collect();
+    let Some((t, nf)) = g.tensors.iter().zip(found).find_map(|(t, f)| f.map(|f| (t, f))) else {
+        return Ok(());
+    };
+    let at = |i: usize| match t.dims[..] {
+        [cols, _] => format!("index {i} (row {}, column {})", i / cols, i % cols),
+        _ => format!("index {i}"),
+    };
+    let what = match nf.field {
+        None => format!("{} non-finite value(s), the first {} at {}", nf.count, nf.value, at(nf.first)),
+        Some(field) => {
+            let bs = t.ty.block_size();
+            format!(
+                "{} {} block(s) with a non-finite scale, the first block {} ({field} = {}, elements from {})",
+                nf.count,
+                t.ty.name(),
+                nf.first,
+                nf.value,
+                at(nf.first * bs)
+            )
+        }
+    };
+    Err(LfmError::Tensor {
+        file: g.path.clone(),
+        tensor: t.name.clone(),
+        msg: format!("{what} ({}=1 loads it anyway)", lfm_model::hf::ALLOW_NONFINITE_ENV),
+    }
+    .into())
+}
+
 /// A GGUF model ready to run, with its tokenizer when the file carries one.
 pub struct Loaded {
     pub cfg: Lfm2Config,
@@ -144,6 +184,7 @@ pub struct Loaded {
 pub fn load_gguf(path: &Path, device: &Device) -> Result<Loaded> {
     let g = GgufFile::open(path)?;
     let cfg = config_from_gguf(&g)?;
+    check_finite(&g)?;
     let mut src = GgufSource { g: &g, cfg: &cfg, used: HashSet::new() };
     let model = Lfm2Model::build(&cfg, device, &mut src).map_err(|e| anyhow!("{e}"))?;
     let expected: HashSet<String> = tensor_table(&cfg).iter().map(|s| s.gguf_name()).collect();
