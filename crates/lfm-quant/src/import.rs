@@ -174,7 +174,7 @@ pub fn check_finite(g: &GgufFile) -> Result<()> {
 pub struct Loaded {
     pub cfg: Lfm2Config,
     pub model: Lfm2Model,
-    /// From `tokenizer.huggingface.json` (written by lfm-rs exports).
+    /// See [`tokenizer`].
     pub tokenizer: Option<tokenizers::Tokenizer>,
     /// Bytes of packed weights held (mapped from the file).
     pub packed_bytes: usize,
@@ -192,17 +192,20 @@ pub fn load_gguf(path: &Path, device: &Device) -> Result<Loaded> {
         bail!("{}: tensor {} is not part of the model the metadata describes", g.path, extra.name);
     }
     let packed_bytes = g.tensors.iter().filter(|t| t.ty != GgmlType::F32).map(|t| t.nbytes).sum();
-    let tokenizer = hf_tokenizer(&g)?;
+    let tokenizer = tokenizer(&g)?;
     Ok(Loaded { cfg, model, tokenizer, packed_bytes })
 }
 
-/// The HF tokenizer a GGUF carries as `tokenizer.huggingface.json` (lfm-rs exports do).
-pub fn hf_tokenizer(g: &GgufFile) -> Result<Option<tokenizers::Tokenizer>> {
+/// The tokenizer a GGUF file carries: the whole HF tokenizer in `tokenizer.huggingface.json`
+/// (lfm-rs exports write it, so tokenization is exactly the checkpoint's), else the one the
+/// `tokenizer.ggml.*` keys describe ([`crate::vocab`]; files from llama.cpp's converter);
+/// `None` when it has neither.
+pub fn tokenizer(g: &GgufFile) -> Result<Option<tokenizers::Tokenizer>> {
     match g.get("tokenizer.huggingface.json").and_then(|v| v.as_str()) {
         Some(s) => Ok(Some(
             tokenizers::Tokenizer::from_bytes(s.as_bytes())
                 .map_err(|e| anyhow!("{}: tokenizer.huggingface.json: {e}", g.path))?,
         )),
-        None => Ok(None),
+        None => crate::vocab::ggml_tokenizer(g),
     }
 }
