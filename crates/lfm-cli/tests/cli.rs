@@ -781,7 +781,9 @@ fn export_and_gguf_bad_input_fail_in_one_line_without_output() {
     );
     assert!(err.contains("not a multiple of the") && err.contains("block size 32"), "{err}");
     assert!(!out.exists());
-    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "no temporary file left behind");
+    // Only the (released) lock file of the output is left: no temporary file.
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.iter().all(|n| n == ".x.gguf.lock"), "no temporary file left behind: {left:?}");
     let err = fails(lfm().args(["export", "gguf", "--quant", "q3_k", "--model"]).arg(tiny()).arg("--out").arg(&out));
     assert!(err.contains("unknown --quant \"q3_k\""), "{err}");
 
@@ -866,4 +868,127 @@ fn bench_writes_named_results_with_throughput_and_peak_rss() {
         v[1]["weight_bytes"].as_f64().unwrap() < v[0]["weight_bytes"].as_f64().unwrap() / 4.0,
         "q4_0 reads < 1/4 of f32's bytes"
     );
+}
+
+/// Exports the tiny fixture with `lfm export gguf --quant QUANT` to `out`.
+fn export_tiny(quant: &str, out: &Path) {
+    let o =
+        lfm().args(["export", "gguf", "--quant", quant, "--model"]).arg(tiny()).arg("--out").arg(out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Entries of `dir` whose names start with `prefix`.
+fn entries_starting(dir: &Path, prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Starts an f32 export of the tiny fixture to `out` that pauses after each tensor it writes,
+/// and returns once its temporary file exists.
+fn start_slow_export(out: &Path) -> std::process::Child {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("lfm"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        extern "C" {
+            fn signal(signum: i32, handler: usize) -> usize;
+        }
+        // SAFETY: between fork and exec only `signal` runs (async-signal-safe): SIGINT and
+        // SIGTERM get their default disposition whatever this test runner inherited (a job
+        // started in the background of a script has SIGINT ignored, and lfm keeps it so).
+        unsafe {
+            cmd.pre_exec(|| {
+                signal(2, 0);
+                signal(15, 0);
+                Ok(())
+            });
+        }
+    }
+    let child = cmd
+        .env("LFM_TEST_WRITE_PAUSE_MS", "300")
+        .args(["export", "gguf", "--quant", "f32", "--model"])
+        .arg(tiny())
+        .arg("--out")
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let dir = out.parent().unwrap();
+    let prefix = format!(".{}.tmp", out.file_name().unwrap().to_string_lossy());
+    let t0 = std::time::Instant::now();
+    while entries_starting(dir, &prefix).is_empty() {
+        assert!(t0.elapsed().as_secs() < 120, "the export never started writing");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_or_sigterm_mid_export_leaves_no_temporary_file_and_no_output() {
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    for (sig, code) in [("TERM", 143), ("INT", 130)] {
+        let out = tmp.path().join("m.gguf");
+        let mut child = start_slow_export(&out);
+        let k = std::process::Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status().unwrap();
+        assert!(k.success());
+        let status = child.wait().unwrap();
+        assert_eq!((status.code(), status.signal()), (Some(code), None), "SIG{sig}");
+        assert_eq!(entries_starting(tmp.path(), ".m.gguf.tmp"), Vec::<String>::new(), "SIG{sig}");
+        assert!(!out.exists(), "SIG{sig}: a partial output");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_next_export_removes_what_a_sigkilled_one_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("m.gguf");
+    let mut child = start_slow_export(&out);
+    child.kill().unwrap(); // SIGKILL: nothing can clean up
+    child.wait().unwrap();
+    let stale = entries_starting(tmp.path(), ".m.gguf.tmp");
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert!(!out.exists());
+    // Look-alikes that are not this output's temporaries stay.
+    let others = [".m.gguf.tmpfoo", ".m.gguf.tmpABCDEF.x", ".other.gguf.tmpABCDEF", "m.gguf.tmpABCDEF"];
+    for o in others {
+        std::fs::write(tmp.path().join(o), b"x").unwrap();
+    }
+    export_tiny("q8_0", &out);
+    lfm_quant::gguf::GgufFile::open(&out).unwrap();
+    let mut left = entries_starting(tmp.path(), "");
+    left.retain(|n| !n.ends_with(".lock"));
+    let mut want: Vec<String> = others.iter().map(|s| s.to_string()).chain(["m.gguf".to_string()]).collect();
+    want.sort();
+    assert_eq!(left, want, "the stale {stale:?} is removed, nothing else");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_write_error_names_the_output_and_leaves_nothing() {
+    // A file size limit makes the GGUF write fail (EFBIG; SIGXFSZ ignored so that the write
+    // returns the error) after the model was loaded and encoded, as a full disk would.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("big.gguf");
+    let lfm_bin = assert_cmd::cargo::cargo_bin("lfm");
+    let err = fails(
+        Command::new("sh")
+            .args(["-c", "trap '' XFSZ; ulimit -f 64; exec \"$0\" \"$@\""])
+            .arg(&lfm_bin)
+            .args(["export", "gguf", "--quant", "f32", "--model"])
+            .arg(tiny())
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(err.contains(&format!("{}: write failed: ", out.display())) && err.contains("File too large"), "{err}");
+    assert!(!out.exists());
+    assert_eq!(entries_starting(tmp.path(), ".big.gguf.tmp"), Vec::<String>::new());
 }

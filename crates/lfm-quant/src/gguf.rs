@@ -232,29 +232,40 @@ impl GgufWriter {
         h
     }
 
-    /// Writes to a temporary file next to `path` and renames it into place: a failed or
-    /// interrupted export leaves no partial `path`.
+    /// Writes to a temporary file next to `path` (`.NAME.tmpXXXXXX`, see
+    /// [`lfm_model::io::temp_file_for`]) and renames it into place: a failed or interrupted
+    /// export leaves no partial `path`, and errors (a full disk…) name `path`.
     pub fn write(&self, path: &Path) -> Result<u64> {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
-        let mut tmp = lfm_model::io::temp_file_in(dir)
-            .with_context(|| format!("{}: cannot create a temporary file", path.display()))?;
+        let mut tmp = lfm_model::io::temp_file_for(path)?;
+        let failed = |e: std::io::Error| anyhow!("{}: write failed: {e}", path.display());
+        let pause = test_write_pause();
         let header = self.header();
         let mut written = header.len();
         {
-            let mut f = std::io::BufWriter::new(tmp.as_file_mut());
-            f.write_all(&header)?;
+            let mut f = std::io::BufWriter::new(tmp.file_mut());
+            f.write_all(&header).map_err(failed)?;
             for t in &self.tensors {
-                f.write_all(&t.data)?;
+                f.write_all(&t.data).map_err(failed)?;
                 let end = align_up(t.data.len(), DEFAULT_ALIGNMENT);
-                f.write_all(&vec![0u8; end - t.data.len()])?;
+                f.write_all(&vec![0u8; end - t.data.len()]).map_err(failed)?;
                 written += end;
+                if let Some(d) = pause {
+                    f.flush().map_err(failed)?;
+                    std::thread::sleep(d);
+                }
             }
-            f.flush()?;
+            f.flush().map_err(failed)?;
         }
-        tmp.as_file().sync_all().with_context(|| format!("{}: cannot sync", path.display()))?;
-        tmp.persist(path).map_err(|e| anyhow!("{}: cannot rename into place: {}", path.display(), e.error))?;
+        tmp.persist(path)?;
         Ok(written as u64)
     }
+}
+
+/// `LFM_TEST_WRITE_PAUSE_MS`: a pause after each tensor written, so that tests can interrupt
+/// an export in the middle of its write (a test hook, not a setting).
+fn test_write_pause() -> Option<std::time::Duration> {
+    let ms: u64 = std::env::var("LFM_TEST_WRITE_PAUSE_MS").ok()?.parse().ok()?;
+    Some(std::time::Duration::from_millis(ms))
 }
 
 /// A tensor described in a GGUF header.
