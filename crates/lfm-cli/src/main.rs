@@ -38,9 +38,10 @@ enum Command {
     /// from scratch, validation perplexity and samples, and a Q8_0 GGUF export with its
     /// quality report.
     Quickstart(quickstart::QuickstartArgs),
-    /// Prints a checkpoint's configuration summary and parameter count.
+    /// Prints a checkpoint's configuration summary and parameter count; for a GGUF file also
+    /// its tensor types, size and whether it carries a tokenizer and chat template.
     Info {
-        /// Checkpoint directory (config.json + model.safetensors).
+        /// Checkpoint directory (config.json + model.safetensors) or GGUF file.
         #[arg(long)]
         model: PathBuf,
     },

@@ -877,6 +877,116 @@ fn export_tiny(quant: &str, out: &Path) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+#[test]
+fn nan_or_inf_in_a_gguf_is_refused_by_generate_and_info() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.gguf");
+    export_tiny("q8_0", &good);
+    let g = lfm_quant::gguf::GgufFile::open(&good).unwrap();
+    let clean = std::fs::read(&good).unwrap();
+    let bad = tmp.path().join("bad.gguf");
+    // An element of an f32 tensor, and a Q8_0 block scale (an f16 Inf at the block's start).
+    for (name, k, is_block) in [
+        ("blk.1.ffn_norm.weight", 37usize, false),
+        ("token_embd_norm.weight", 0, false),
+        ("blk.3.ffn_down.weight", 11, true),
+        ("token_embd.weight", 1000, true),
+    ] {
+        let t = g.tensor(name).unwrap();
+        assert_eq!(t.ty.is_quantized(), is_block, "{name}");
+        let mut b = clean.clone();
+        if is_block {
+            let at = t.start + 34 * k;
+            b[at..at + 2].copy_from_slice(&0x7c00u16.to_le_bytes());
+        } else {
+            let at = t.start + 4 * k;
+            b[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        }
+        std::fs::write(&bad, &b).unwrap();
+        let want = if is_block {
+            format!("tensor {name}: 1 q8_0 block(s) with a non-finite scale, the first block {k} (d = inf")
+        } else {
+            format!("tensor {name}: 1 non-finite value(s), the first NaN at index {k}")
+        };
+        for args in [vec!["generate", "--prompt", "hi", "--max-new-tokens", "2", "--model"], vec!["info", "--model"]] {
+            let err = fails(lfm().args(&args).arg(&bad));
+            assert!(err.contains("bad.gguf: ") && err.contains(&want), "{args:?}: {err}\nwant {want}");
+            assert!(err.contains("LFM_ALLOW_NONFINITE=1"), "{err}");
+        }
+        // The escape hatch.
+        let o = lfm().env("LFM_ALLOW_NONFINITE", "1").args(["info", "--model"]).arg(&bad).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+#[test]
+fn info_describes_a_gguf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("tiny-q4_0.gguf");
+    export_tiny("q4_0", &q);
+    let o = lfm().args(["info", "--model"]).arg(&q).output().unwrap();
+    let s = String::from_utf8(o.stdout).unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dir = lfm().args(["info", "--model"]).arg(tiny()).output().unwrap();
+    let dir = String::from_utf8(dir.stdout).unwrap();
+    // The same config as the checkpoint it came from.
+    for line in dir.lines().skip(1).take(5) {
+        assert!(s.contains(line), "{line:?} missing from\n{s}");
+    }
+    let size = std::fs::metadata(&q).unwrap().len() as f64 / (1 << 20) as f64;
+    assert!(s.contains(&format!("GGUF v3, {size:.2} MiB")), "{s}");
+    // Types: the tied embedding (the output) Q8_0, other 2-D weights Q4_0, norms and conv F32.
+    let g = lfm_quant::gguf::GgufFile::open(&q).unwrap();
+    for (ty, name) in [("q4_0", "q4_0"), ("q8_0", "q8_0"), ("f32", "f32")] {
+        let n = g.tensors.iter().filter(|t| t.ty.name() == ty).count();
+        assert!(n > 0 && s.contains(&format!("    {name:<6} {n:>4} tensors")), "{ty} x{n}: {s}");
+    }
+    assert!(s.contains(&format!("{} tensors in the file, {} expected, 0 missing", g.tensors.len(), g.tensors.len())));
+    assert!(s.contains("tokenizer:         tokenizer.huggingface.json, 512 tokens"), "{s}");
+    assert!(s.contains("chat template:     none"), "{s}");
+}
+
+/// `src` rewritten without `tokenizer.huggingface.json`, as llama.cpp's converter writes files:
+/// the tokenizer only in the `tokenizer.ggml.*` keys.
+fn without_hf_tokenizer(src: &Path, dst: &Path) {
+    use lfm_quant::gguf::{GgufFile, GgufWriter, WriteTensor};
+    let g = GgufFile::open(src).unwrap();
+    let mut w = GgufWriter::default();
+    for (k, v) in &g.kv {
+        if k != "tokenizer.huggingface.json" {
+            w.set(k, v.clone());
+        }
+    }
+    for t in &g.tensors {
+        w.add_tensor(WriteTensor { name: t.name.clone(), dims: t.dims.clone(), ty: t.ty, data: g.data(t).to_vec() });
+    }
+    w.write(dst).unwrap();
+}
+
+#[test]
+fn a_gguf_with_only_ggml_tokenizer_keys_generates_the_same_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ours = tmp.path().join("ours.gguf");
+    export_tiny("q8_0", &ours);
+    let foreign = tmp.path().join("foreign.gguf");
+    without_hf_tokenizer(&ours, &foreign);
+    assert!(lfm_quant::gguf::GgufFile::open(&foreign).unwrap().get("tokenizer.huggingface.json").is_none());
+    let gen = |m: &Path, prompt: &str| {
+        let o =
+            lfm().args(["generate", "--max-new-tokens", "12", "--prompt", prompt, "--model"]).arg(m).output().unwrap();
+        assert!(o.status.success(), "{}: {}", m.display(), String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    for prompt in ["Hello there", "Zürich 2024 👍 <|im_start|>"] {
+        let a = gen(&ours, prompt);
+        assert!(!a.is_empty());
+        assert_eq!(gen(&foreign, prompt), a, "{prompt}");
+    }
+    let o = lfm().args(["info", "--model"]).arg(&foreign).output().unwrap();
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("tokenizer:         tokenizer.ggml.* (model gpt2, pre gpt-2), 512 tokens"), "{s}");
+}
+
 /// Entries of `dir` whose names start with `prefix`.
 fn entries_starting(dir: &Path, prefix: &str) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

@@ -209,3 +209,67 @@ pub fn tokenizer(g: &GgufFile) -> Result<Option<tokenizers::Tokenizer>> {
         None => crate::vocab::ggml_tokenizer(g),
     }
 }
+
+/// What `lfm info` shows of a GGUF file.
+pub struct GgufSummary {
+    pub cfg: Lfm2Config,
+    pub version: u32,
+    pub file_bytes: usize,
+    pub metadata_keys: usize,
+    /// (type, tensors, elements, bytes) per tensor type, in the order of first appearance.
+    pub by_type: Vec<(GgmlType, usize, usize, usize)>,
+    pub tensors: usize,
+    /// Tensors the metadata's model has.
+    pub expected: usize,
+    /// GGUF names the metadata's model needs that the file lacks, and ones it has but the
+    /// model does not use.
+    pub missing: Vec<String>,
+    pub unexpected: Vec<String>,
+    /// Where the tokenizer comes from and its size with added tokens; `None` without one.
+    pub tokenizer: Option<(String, usize)>,
+    pub chat_template: bool,
+}
+
+/// Reads and checks a GGUF file's header, config, weights ([`check_finite`]) and tokenizer,
+/// without building the model.
+pub fn summarize(path: &Path) -> Result<GgufSummary> {
+    let g = GgufFile::open(path)?;
+    let cfg = config_from_gguf(&g)?;
+    check_finite(&g)?;
+    let mut by_type: Vec<(GgmlType, usize, usize, usize)> = Vec::new();
+    for t in &g.tensors {
+        match by_type.iter_mut().find(|e| e.0 == t.ty) {
+            Some(e) => {
+                e.1 += 1;
+                e.2 += t.elements();
+                e.3 += t.nbytes;
+            }
+            None => by_type.push((t.ty, 1, t.elements(), t.nbytes)),
+        }
+    }
+    let expected: Vec<String> = tensor_table(&cfg).iter().map(|s| s.gguf_name()).collect();
+    let expected_set: HashSet<&str> = expected.iter().map(String::as_str).collect();
+    let missing = expected.iter().filter(|n| g.tensor(n).is_none()).cloned().collect();
+    let unexpected =
+        g.tensors.iter().filter(|t| !expected_set.contains(t.name.as_str())).map(|t| t.name.clone()).collect();
+    let source = if g.get("tokenizer.huggingface.json").is_some() {
+        "tokenizer.huggingface.json".to_string()
+    } else {
+        let s = |k: &str| g.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
+        format!("tokenizer.ggml.* (model {}, pre {})", s("tokenizer.ggml.model"), s("tokenizer.ggml.pre"))
+    };
+    let tokenizer = tokenizer(&g)?.map(|t| (source, t.get_vocab_size(true)));
+    Ok(GgufSummary {
+        version: g.version,
+        file_bytes: g.bytes.len(),
+        metadata_keys: g.kv.len(),
+        by_type,
+        tensors: g.tensors.len(),
+        expected: expected.len(),
+        missing,
+        unexpected,
+        tokenizer,
+        chat_template: g.get("tokenizer.chat_template").is_some(),
+        cfg,
+    })
+}
