@@ -16,6 +16,9 @@ use lfm_quant::gguf::{Bytes, GgufFile, GgufWriter, Value};
 use serde_json::Value as Json;
 use tokenizers::{AddedToken, Tokenizer};
 
+mod common;
+use common::Rng;
+
 fn repo() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
@@ -81,22 +84,6 @@ fn reopen(w: &GgufWriter) -> GgufFile {
     let p = dir.path().join("t.gguf");
     w.write(&p).unwrap();
     GgufFile::parse(Bytes::Owned(std::fs::read(&p).unwrap()), "t.gguf").unwrap()
-}
-
-/// splitmix64 for the random texts and id sequences.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 fn texts() -> Vec<String> {
