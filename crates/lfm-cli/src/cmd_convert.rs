@@ -32,7 +32,7 @@ pub fn run(a: &ConvertArgs, device: &Device) -> Result<()> {
     let parent = a.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
     let tmp = lfm_model::io::temp_dir_in(parent, ".lfm-convert-")?;
-    // Removed if SIGINT/SIGTERM stops the conversion; on an error, when `tmp` is dropped.
+    // Removed if SIGINT/SIGTERM/SIGHUP stops the conversion; on an error, when `tmp` is dropped.
     let _cleanup = lfm_model::io::register_temp(tmp.path());
     let pb = progress::spinner(format!("writing {}", a.out.display()));
     lfm_model::hf::save_dir(&model, &cfg, tmp.path())?;

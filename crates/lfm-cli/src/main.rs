@@ -211,7 +211,7 @@ fn clean_up_on_signals() {
             Ok(s) => s,
             Err(e) => {
                 eprintln!(
-                    "warning: cannot handle SIGINT/SIGTERM ({e}); an interrupted command may leave temporary files"
+                    "warning: cannot handle SIGINT/SIGTERM/SIGHUP ({e}); an interrupted command may leave temporary files"
                 );
                 return;
             }

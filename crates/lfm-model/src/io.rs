@@ -1,6 +1,6 @@
 //! File writes that must never leave a half-written file behind, and the temporary files
-//! they go through: named after their output, removed on SIGINT/SIGTERM, and swept up by the
-//! next writer of the same output after a SIGKILL.
+//! they go through: named after their output, removed on SIGINT/SIGTERM/SIGHUP, and swept up
+//! by the next writer of the same output after a SIGKILL.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +17,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LfmError> {
     tmp.persist(path)
 }
 
-/// Paths to remove if the process is stopped by SIGINT or SIGTERM (see
+/// Paths to remove if the process is stopped by SIGINT, SIGTERM or SIGHUP (see
 /// [`remove_registered_temps`]), each with the id of its [`TempRegistration`].
 static TEMPS: Mutex<Vec<(u64, PathBuf)>> = Mutex::new(Vec::new());
 static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
@@ -34,8 +34,8 @@ impl Drop for TempRegistration {
 }
 
 /// Registers a temporary file or directory for removal by [`remove_registered_temps`], which
-/// the `lfm` binary calls when SIGINT or SIGTERM stops it, until the registration is dropped
-/// (after the temporary was renamed into place or removed).
+/// the `lfm` binary calls when SIGINT, SIGTERM or SIGHUP stops it, until the registration is
+/// dropped (after the temporary was renamed into place or removed).
 pub fn register_temp(path: &Path) -> TempRegistration {
     let id = NEXT_TEMP.fetch_add(1, Ordering::Relaxed);
     TEMPS.lock().unwrap_or_else(PoisonError::into_inner).push((id, path.to_path_buf()));
@@ -91,9 +91,9 @@ impl OutputTemp {
 
 /// A temporary file for writing `output` and renaming it into place: `.NAME.tmpXXXXXX` in
 /// `output`'s directory, mode 0666 minus the umask (see [`temp_file_in`]). It is deleted when
-/// dropped, removed on SIGINT/SIGTERM while it exists ([`register_temp`]), and, named after
-/// its output, one left by a SIGKILL is removed by the next writer that holds the output's
-/// [`OutputLock`] ([`OutputLock::remove_stale_temps`]).
+/// dropped, removed on SIGINT/SIGTERM/SIGHUP while it exists ([`register_temp`]), and, named
+/// after its output, one left by a SIGKILL is removed by the next writer that holds the
+/// output's [`OutputLock`] ([`OutputLock::remove_stale_temps`]).
 pub fn temp_file_for(output: &Path) -> Result<OutputTemp, LfmError> {
     let (dir, prefix) = temp_prefix(output)?;
     let file = temp_builder(&prefix)
