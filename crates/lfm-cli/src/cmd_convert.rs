@@ -32,6 +32,8 @@ pub fn run(a: &ConvertArgs, device: &Device) -> Result<()> {
     let parent = a.out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
     let tmp = lfm_model::io::temp_dir_in(parent, ".lfm-convert-")?;
+    // Removed if SIGINT/SIGTERM/SIGHUP stops the conversion; on an error, when `tmp` is dropped.
+    let _cleanup = lfm_model::io::register_temp(tmp.path());
     let pb = progress::spinner(format!("writing {}", a.out.display()));
     lfm_model::hf::save_dir(&model, &cfg, tmp.path())?;
     for f in SIDE_FILES {
@@ -40,8 +42,9 @@ pub fn run(a: &ConvertArgs, device: &Device) -> Result<()> {
             std::fs::copy(&src, tmp.path().join(f)).with_context(|| src.display().to_string())?;
         }
     }
-    let tmp = tmp.keep();
-    std::fs::rename(&tmp, &a.out).with_context(|| a.out.display().to_string())?;
+    std::fs::rename(tmp.path(), &a.out).with_context(|| a.out.display().to_string())?;
+    // Renamed into place: nothing left for the temporary directory's drop to delete.
+    let _ = tmp.keep();
     pb.finish_and_clear();
     println!("wrote {} ({} parameters, f32)", a.out.display(), cfg.num_params());
     Ok(())

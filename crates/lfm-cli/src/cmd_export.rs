@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use burn::tensor::Device;
 use clap::{Args, Subcommand};
 use lfm_eval::quality::{self, Quality};
+use lfm_model::io::OutputLock;
 use lfm_model::Lfm2Model;
 use lfm_quant::export::{self, Mix};
 
@@ -72,6 +73,10 @@ pub fn gguf(a: &GgufArgs, device: &Device) -> Result<()> {
             a.model.display()
         );
     }
+    // One export per output at a time; holding the lock, the temporary files a killed export
+    // of this output left behind (named after it) are known to be stale.
+    let lock = OutputLock::acquire(&a.out, "lfm export")?;
+    lock.remove_stale_temps()?;
     let (cfg, model) = progress::loading(&a.model, |p| lfm_quant::load::load_model(p, device))?;
     let windows = held_out_windows(a, cfg.bos_token_id)?;
     export_and_report(&a.model, &cfg, &model, mix, &a.out, windows.as_deref(), device)

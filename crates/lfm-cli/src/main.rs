@@ -38,9 +38,10 @@ enum Command {
     /// from scratch, validation perplexity and samples, and a Q8_0 GGUF export with its
     /// quality report.
     Quickstart(quickstart::QuickstartArgs),
-    /// Prints a checkpoint's configuration summary and parameter count.
+    /// Prints a checkpoint's configuration summary and parameter count; for a GGUF file also
+    /// its tensor types, size and whether it carries a tokenizer and chat template.
     Info {
-        /// Checkpoint directory (config.json + model.safetensors).
+        /// Checkpoint directory (config.json + model.safetensors) or GGUF file.
         #[arg(long)]
         model: PathBuf,
     },
@@ -160,14 +161,17 @@ fn tune_allocator() {
     }
 }
 
+#[cfg(unix)]
+extern "C" {
+    /// libc's `signal`: installs `handler` (`SIG_DFL` 0, `SIG_IGN` 1) and returns the previous one.
+    fn signal(signum: i32, handler: usize) -> usize;
+}
+
 /// A closed pipe ends the process quietly, as it does `cat` or `grep` (`lfm info X | head -1`):
 /// Rust starts with SIGPIPE ignored, so `println!` would otherwise panic on the failed write.
 fn quiet_broken_pipe() {
     #[cfg(unix)]
     {
-        extern "C" {
-            fn signal(signum: i32, handler: usize) -> usize;
-        }
         const SIGPIPE: i32 = 13;
         const SIG_DFL: usize = 0;
         // SAFETY: restoring the default disposition of SIGPIPE installs no handler of ours; it
@@ -178,8 +182,52 @@ fn quiet_broken_pipe() {
     }
 }
 
+/// SIGINT (Ctrl-C), SIGTERM and SIGHUP remove the temporaries the command registered
+/// ([`lfm_model::io::register_temp`]: a half-written GGUF, …), then end the process with
+/// status 128 + the signal number, as a shell reports it. The signals are taken on a thread of
+/// their own (signal-hook's self-pipe), where removing files is safe. A signal the process
+/// started with ignored (`nohup`, `cmd &` in a script) stays ignored. SIGKILL cannot be caught:
+/// the next writer of the same output removes what it left
+/// ([`lfm_model::io::OutputLock::remove_stale_temps`]).
+fn clean_up_on_signals() {
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        const SIG_IGN: usize = 1;
+        let handled: Vec<i32> = [SIGINT, SIGTERM, SIGHUP]
+            .into_iter()
+            .filter(|&sig| {
+                // SAFETY: reads the disposition by setting SIG_IGN and putting the previous one
+                // back; this runs first thing in main, before any thread exists.
+                let previous = unsafe {
+                    let p = signal(sig, SIG_IGN);
+                    signal(sig, p);
+                    p
+                };
+                previous != SIG_IGN
+            })
+            .collect();
+        let mut signals = match signal_hook::iterator::Signals::new(&handled) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!(
+                    "warning: cannot handle SIGINT/SIGTERM/SIGHUP ({e}); an interrupted command may leave temporary files"
+                );
+                return;
+            }
+        };
+        std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                lfm_model::io::remove_registered_temps();
+                std::process::exit(128 + sig);
+            }
+        });
+    }
+}
+
 fn main() -> ExitCode {
     quiet_broken_pipe();
+    clean_up_on_signals();
     tune_allocator();
     let cli = Cli::parse();
     match run(cli) {

@@ -896,7 +896,9 @@ fn export_and_gguf_bad_input_fail_in_one_line_without_output() {
     );
     assert!(err.contains("not a multiple of the") && err.contains("block size 32"), "{err}");
     assert!(!out.exists());
-    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "no temporary file left behind");
+    // Only the (released) lock file of the output is left: no temporary file.
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.iter().all(|n| n == ".x.gguf.lock"), "no temporary file left behind: {left:?}");
     let err = fails(lfm().args(["export", "gguf", "--quant", "q3_k", "--model"]).arg(tiny()).arg("--out").arg(&out));
     assert!(err.contains("unknown --quant \"q3_k\""), "{err}");
 
@@ -1046,4 +1048,237 @@ fn eval_ifeval_finds_its_bundled_prompts_from_any_directory() {
     // The official input file has 541 prompts.
     assert_eq!(s["prompts"], 541);
     assert!(s["input"].as_str().unwrap().contains("built in"));
+}
+
+/// Exports the tiny fixture with `lfm export gguf --quant QUANT` to `out`.
+fn export_tiny(quant: &str, out: &Path) {
+    let o =
+        lfm().args(["export", "gguf", "--quant", quant, "--model"]).arg(tiny()).arg("--out").arg(out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn nan_or_inf_in_a_gguf_is_refused_by_generate_and_info() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.gguf");
+    export_tiny("q8_0", &good);
+    let g = lfm_quant::gguf::GgufFile::open(&good).unwrap();
+    let clean = std::fs::read(&good).unwrap();
+    let bad = tmp.path().join("bad.gguf");
+    // An element of an f32 tensor, and a Q8_0 block scale (an f16 Inf at the block's start).
+    for (name, k, is_block) in [
+        ("blk.1.ffn_norm.weight", 37usize, false),
+        ("token_embd_norm.weight", 0, false),
+        ("blk.3.ffn_down.weight", 11, true),
+        ("token_embd.weight", 1000, true),
+    ] {
+        let t = g.tensor(name).unwrap();
+        assert_eq!(t.ty.is_quantized(), is_block, "{name}");
+        let mut b = clean.clone();
+        if is_block {
+            let at = t.start + 34 * k;
+            b[at..at + 2].copy_from_slice(&0x7c00u16.to_le_bytes());
+        } else {
+            let at = t.start + 4 * k;
+            b[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+        }
+        std::fs::write(&bad, &b).unwrap();
+        let want = if is_block {
+            format!("tensor {name}: 1 q8_0 block(s) with a non-finite scale, the first block {k} (d = inf")
+        } else {
+            format!("tensor {name}: 1 non-finite value(s), the first NaN at index {k}")
+        };
+        for args in [vec!["generate", "--prompt", "hi", "--max-new-tokens", "2", "--model"], vec!["info", "--model"]] {
+            let err = fails(lfm().args(&args).arg(&bad));
+            assert!(err.contains("bad.gguf: ") && err.contains(&want), "{args:?}: {err}\nwant {want}");
+            assert!(err.contains("LFM_ALLOW_NONFINITE=1"), "{err}");
+        }
+        // The escape hatch.
+        let o = lfm().env("LFM_ALLOW_NONFINITE", "1").args(["info", "--model"]).arg(&bad).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+#[test]
+fn info_describes_a_gguf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let q = tmp.path().join("tiny-q4_0.gguf");
+    export_tiny("q4_0", &q);
+    let o = lfm().args(["info", "--model"]).arg(&q).output().unwrap();
+    let s = String::from_utf8(o.stdout).unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dir = lfm().args(["info", "--model"]).arg(tiny()).output().unwrap();
+    let dir = String::from_utf8(dir.stdout).unwrap();
+    // The same config as the checkpoint it came from.
+    for line in dir.lines().skip(1).take(5) {
+        assert!(s.contains(line), "{line:?} missing from\n{s}");
+    }
+    let size = std::fs::metadata(&q).unwrap().len() as f64 / (1 << 20) as f64;
+    assert!(s.contains(&format!("GGUF v3, {size:.2} MiB")), "{s}");
+    // Types: the tied embedding (the output) Q8_0, other 2-D weights Q4_0, norms and conv F32.
+    let g = lfm_quant::gguf::GgufFile::open(&q).unwrap();
+    for (ty, name) in [("q4_0", "q4_0"), ("q8_0", "q8_0"), ("f32", "f32")] {
+        let n = g.tensors.iter().filter(|t| t.ty.name() == ty).count();
+        assert!(n > 0 && s.contains(&format!("    {name:<6} {n:>4} tensors")), "{ty} x{n}: {s}");
+    }
+    assert!(s.contains(&format!("{} tensors in the file, {} expected, 0 missing", g.tensors.len(), g.tensors.len())));
+    assert!(s.contains("tokenizer:         tokenizer.huggingface.json, 512 tokens"), "{s}");
+    assert!(s.contains("chat template:     none"), "{s}");
+}
+
+/// `src` rewritten without `tokenizer.huggingface.json`, as llama.cpp's converter writes files:
+/// the tokenizer only in the `tokenizer.ggml.*` keys.
+fn without_hf_tokenizer(src: &Path, dst: &Path) {
+    use lfm_quant::gguf::{GgufFile, GgufWriter, WriteTensor};
+    let g = GgufFile::open(src).unwrap();
+    let mut w = GgufWriter::default();
+    for (k, v) in &g.kv {
+        if k != "tokenizer.huggingface.json" {
+            w.set(k, v.clone());
+        }
+    }
+    for t in &g.tensors {
+        w.add_tensor(WriteTensor { name: t.name.clone(), dims: t.dims.clone(), ty: t.ty, data: g.data(t).to_vec() });
+    }
+    w.write(dst).unwrap();
+}
+
+#[test]
+fn a_gguf_with_only_ggml_tokenizer_keys_generates_the_same_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ours = tmp.path().join("ours.gguf");
+    export_tiny("q8_0", &ours);
+    let foreign = tmp.path().join("foreign.gguf");
+    without_hf_tokenizer(&ours, &foreign);
+    assert!(lfm_quant::gguf::GgufFile::open(&foreign).unwrap().get("tokenizer.huggingface.json").is_none());
+    let gen = |m: &Path, prompt: &str| {
+        let o =
+            lfm().args(["generate", "--max-new-tokens", "12", "--prompt", prompt, "--model"]).arg(m).output().unwrap();
+        assert!(o.status.success(), "{}: {}", m.display(), String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    for prompt in ["Hello there", "Zürich 2024 👍 <|im_start|>"] {
+        let a = gen(&ours, prompt);
+        assert!(!a.is_empty());
+        assert_eq!(gen(&foreign, prompt), a, "{prompt}");
+    }
+    let o = lfm().args(["info", "--model"]).arg(&foreign).output().unwrap();
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("tokenizer:         tokenizer.ggml.* (model gpt2, pre gpt-2), 512 tokens"), "{s}");
+}
+
+/// Entries of `dir` whose names start with `prefix`.
+fn entries_starting(dir: &Path, prefix: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Starts an f32 export of the tiny fixture to `out` that pauses after each tensor it writes,
+/// and returns once its temporary file exists.
+fn start_slow_export(out: &Path) -> std::process::Child {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("lfm"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        extern "C" {
+            fn signal(signum: i32, handler: usize) -> usize;
+        }
+        // SAFETY: between fork and exec only `signal` runs (async-signal-safe): SIGINT and
+        // SIGTERM get their default disposition whatever this test runner inherited (a job
+        // started in the background of a script has SIGINT ignored, and lfm keeps it so).
+        unsafe {
+            cmd.pre_exec(|| {
+                signal(2, 0);
+                signal(15, 0);
+                Ok(())
+            });
+        }
+    }
+    let child = cmd
+        .env("LFM_TEST_WRITE_PAUSE_MS", "300")
+        .args(["export", "gguf", "--quant", "f32", "--model"])
+        .arg(tiny())
+        .arg("--out")
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let dir = out.parent().unwrap();
+    let prefix = format!(".{}.tmp", out.file_name().unwrap().to_string_lossy());
+    let t0 = std::time::Instant::now();
+    while entries_starting(dir, &prefix).is_empty() {
+        assert!(t0.elapsed().as_secs() < 120, "the export never started writing");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_or_sigterm_mid_export_leaves_no_temporary_file_and_no_output() {
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    for (sig, code) in [("TERM", 143), ("INT", 130)] {
+        let out = tmp.path().join("m.gguf");
+        let mut child = start_slow_export(&out);
+        let k = std::process::Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status().unwrap();
+        assert!(k.success());
+        let status = child.wait().unwrap();
+        assert_eq!((status.code(), status.signal()), (Some(code), None), "SIG{sig}");
+        assert_eq!(entries_starting(tmp.path(), ".m.gguf.tmp"), Vec::<String>::new(), "SIG{sig}");
+        assert!(!out.exists(), "SIG{sig}: a partial output");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_next_export_removes_what_a_sigkilled_one_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("m.gguf");
+    let mut child = start_slow_export(&out);
+    child.kill().unwrap(); // SIGKILL: nothing can clean up
+    child.wait().unwrap();
+    let stale = entries_starting(tmp.path(), ".m.gguf.tmp");
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert!(!out.exists());
+    // Look-alikes that are not this output's temporaries stay.
+    let others = [".m.gguf.tmpfoo", ".m.gguf.tmpABCDEF.x", ".other.gguf.tmpABCDEF", "m.gguf.tmpABCDEF"];
+    for o in others {
+        std::fs::write(tmp.path().join(o), b"x").unwrap();
+    }
+    export_tiny("q8_0", &out);
+    lfm_quant::gguf::GgufFile::open(&out).unwrap();
+    let mut left = entries_starting(tmp.path(), "");
+    left.retain(|n| !n.ends_with(".lock"));
+    let mut want: Vec<String> = others.iter().map(|s| s.to_string()).chain(["m.gguf".to_string()]).collect();
+    want.sort();
+    assert_eq!(left, want, "the stale {stale:?} is removed, nothing else");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_write_error_names_the_output_and_leaves_nothing() {
+    // A file size limit makes the GGUF write fail (EFBIG; SIGXFSZ ignored so that the write
+    // returns the error) after the model was loaded and encoded, as a full disk would.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("big.gguf");
+    let lfm_bin = assert_cmd::cargo::cargo_bin("lfm");
+    let err = fails(
+        Command::new("sh")
+            .args(["-c", "trap '' XFSZ; ulimit -f 64; exec \"$0\" \"$@\""])
+            .arg(&lfm_bin)
+            .args(["export", "gguf", "--quant", "f32", "--model"])
+            .arg(tiny())
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(err.contains(&format!("{}: write failed: ", out.display())) && err.contains("File too large"), "{err}");
+    assert!(!out.exists());
+    assert_eq!(entries_starting(tmp.path(), ".big.gguf.tmp"), Vec::<String>::new());
 }

@@ -146,7 +146,8 @@ impl SafetensorsSource {
 /// a diverged run); without it such a tensor is an error naming it.
 pub const ALLOW_NONFINITE_ENV: &str = "LFM_ALLOW_NONFINITE";
 
-fn allow_nonfinite() -> bool {
+/// Whether [`ALLOW_NONFINITE_ENV`] is set to 1 (every loader that checks weights asks here).
+pub fn allow_nonfinite() -> bool {
     std::env::var_os(ALLOW_NONFINITE_ENV).is_some_and(|v| v == "1")
 }
 
@@ -268,11 +269,9 @@ pub fn save_dir(model: &Lfm2Model, cfg: &Lfm2Config, dir: &Path) -> Result<(), L
     let path = dir.join("model.safetensors");
     // Through a temporary sibling and a rename, as every other result file: a killed save
     // leaves the previous model.safetensors (or none), never a prefix.
-    let tmp =
-        crate::io::temp_file_in(dir).map_err(|e| LfmError::io(dir, format!("cannot create a temporary file: {e}")))?;
+    let tmp = crate::io::temp_file_for(&path)?;
     safetensors::serialize_to_file(views, Some(meta), tmp.path()).map_err(|e| st_err(&path, e))?;
-    tmp.as_file().sync_all().map_err(|e| LfmError::io(&path, format!("sync failed: {e}")))?;
-    tmp.persist(&path).map_err(|e| LfmError::io(&path, format!("rename failed: {}", e.error)))?;
+    tmp.persist(&path)?;
     let config = serde_json::to_string_pretty(&cfg.to_hf_value()).expect("json");
     crate::io::write_atomic(&dir.join("config.json"), config.as_bytes())?;
     let gen: BTreeMap<&str, serde_json::Value> = BTreeMap::from([

@@ -44,3 +44,38 @@ fn atomic_writes_get_the_same_mode_as_a_plain_create() {
     std::fs::create_dir(&made).unwrap();
     assert_eq!(mode(sub.path()), mode(&made));
 }
+
+#[test]
+fn temporaries_are_named_after_their_output_and_stale_ones_swept_by_the_lock_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.gguf");
+    let t = lfm_model::io::temp_file_for(&out).unwrap();
+    let name = t.path().file_name().unwrap().to_string_lossy().to_string();
+    assert!(name.starts_with(".m.gguf.tmp") && name.len() == ".m.gguf.tmp".len() + 6, "{name}");
+    assert_eq!(t.path().parent(), Some(dir.path()));
+    let kept = t.path().to_path_buf();
+    drop(t);
+    assert!(!kept.exists(), "a dropped temporary is deleted");
+
+    // What killed writers of m.gguf left, and look-alikes that are not theirs.
+    let stale = [".m.gguf.tmpAbC123", ".m.gguf.tmp000000"];
+    let others = [".m.gguf.tmpfoo", ".m.gguf.tmpAbC1234", ".n.gguf.tmpAbC123", "m.gguf.tmpAbC123", ".m.gguf.tmp-x_y.z"];
+    for n in stale.iter().chain(&others) {
+        std::fs::write(dir.path().join(n), b"x").unwrap();
+    }
+    std::fs::create_dir(dir.path().join(".m.gguf.tmpDIR999")).unwrap();
+    std::fs::write(dir.path().join(".m.gguf.tmpDIR999/inner"), b"x").unwrap();
+    let lock = OutputLock::acquire(&out, "lfm export").unwrap();
+    assert_eq!(lock.remove_stale_temps().unwrap(), 3);
+    let mut left: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    left.sort();
+    let mut want: Vec<String> = others.iter().map(|s| s.to_string()).chain([".m.gguf.lock".to_string()]).collect();
+    want.sort();
+    assert_eq!(left, want);
+    // A live temporary of the lock holder's own write is the holder's business: written and
+    // renamed into place, it leaves nothing behind.
+    write_atomic(&out, b"data").unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), b"data");
+    assert_eq!(lock.remove_stale_temps().unwrap(), 0);
+}

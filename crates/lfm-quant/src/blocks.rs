@@ -136,6 +136,79 @@ pub fn dequantize_row(t: GgmlType, bytes: &[u8], out: &mut Vec<f32>) {
     }
 }
 
+/// Where encoded data holds NaN or ±Inf, as found by [`find_nonfinite`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NonFinite {
+    /// Bad elements (F32/F16/BF16) or blocks with a bad scale (block formats).
+    pub count: usize,
+    /// Index of the first bad element or block.
+    pub first: usize,
+    /// Its value (of the element, or of the bad scale).
+    pub value: f32,
+    /// `None` for an element; for a block, the scale field that is bad (`d` or `dmin`).
+    pub field: Option<&'static str>,
+}
+
+/// Scans `bytes` of type `t` for NaN/±Inf: every element of F32/F16/BF16 data, and the block
+/// scales of the block formats (Q8_0/Q4_0 `d`; Q4_K's super-block `d` and `dmin`). Those
+/// suffice: every value a block decodes to is a finite scale times a small integer (at most
+/// 65504·127), so a block with finite scales decodes to finite values. Reads the bit patterns
+/// only (an exponent of all ones), in parallel over large data; `None` when all are finite.
+pub fn find_nonfinite(t: GgmlType, bytes: &[u8]) -> Option<NonFinite> {
+    use rayon::prelude::*;
+    let f16_bad = |b: &[u8]| u16::from_le_bytes([b[0], b[1]]) & 0x7c00 == 0x7c00;
+    let bad = |item: &[u8]| -> bool {
+        match t {
+            GgmlType::F32 => u32::from_le_bytes([item[0], item[1], item[2], item[3]]) & 0x7f80_0000 == 0x7f80_0000,
+            GgmlType::F16 | GgmlType::Q8_0 | GgmlType::Q4_0 => f16_bad(item),
+            GgmlType::BF16 => u16::from_le_bytes([item[0], item[1]]) & 0x7f80 == 0x7f80,
+            GgmlType::Q4K => f16_bad(item) || f16_bad(&item[2..4]),
+        }
+    };
+    let size = t.type_size();
+    // (count, first index) over a run of items starting at item `base`.
+    let scan = |base: usize, run: &[u8]| -> (usize, Option<usize>) {
+        let mut first = None;
+        let mut count = 0;
+        for (i, item) in run.chunks_exact(size).enumerate() {
+            if bad(item) {
+                count += 1;
+                first.get_or_insert(base + i);
+            }
+        }
+        (count, first)
+    };
+    // About 1 MiB of data per task.
+    const CHUNK_BYTES: usize = 1 << 20;
+    let per_task = (CHUNK_BYTES / size).max(1);
+    let (count, first) = if bytes.len() <= CHUNK_BYTES {
+        scan(0, bytes)
+    } else {
+        bytes.par_chunks(per_task * size).enumerate().map(|(k, run)| scan(k * per_task, run)).reduce(
+            || (0, None),
+            |a, b| {
+                let first = match (a.1, b.1) {
+                    (Some(x), Some(y)) => Some(x.min(y)),
+                    (x, y) => x.or(y),
+                };
+                (a.0 + b.0, first)
+            },
+        )
+    };
+    let first = first?;
+    let item = &bytes[first * size..(first + 1) * size];
+    let half = |b: &[u8]| f16::from_le_bytes([b[0], b[1]]).to_f32();
+    let (value, field) = match t {
+        GgmlType::F32 => (f32::from_le_bytes([item[0], item[1], item[2], item[3]]), None),
+        GgmlType::F16 => (half(item), None),
+        GgmlType::BF16 => (bf16::from_le_bytes([item[0], item[1]]).to_f32(), None),
+        GgmlType::Q8_0 | GgmlType::Q4_0 => (half(item), Some("d")),
+        GgmlType::Q4K if f16_bad(item) => (half(item), Some("d")),
+        GgmlType::Q4K => (half(&item[2..4]), Some("dmin")),
+    };
+    Some(NonFinite { count, first, value, field })
+}
+
 /// Decodes a whole row into a new vector.
 pub fn dequantize(t: GgmlType, bytes: &[u8]) -> Vec<f32> {
     let mut v = Vec::new();

@@ -10,6 +10,8 @@
 //! truncated or corrupted file is a one-line error (file name, problem), never a panic or an
 //! allocation sized by garbage.
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
@@ -171,15 +173,22 @@ pub struct WriteTensor {
 /// Collects metadata and tensors, then writes the file atomically.
 #[derive(Default)]
 pub struct GgufWriter {
+    /// Metadata in insertion order; add and replace entries with [`GgufWriter::set`].
     pub kv: Vec<(String, Value)>,
     pub tensors: Vec<WriteTensor>,
+    /// Position of each key in `kv`, so that `set` stays O(1) for files with many keys.
+    index: HashMap<String, usize>,
 }
 
 impl GgufWriter {
+    /// Sets `key` (replacing its value if it is already there).
     pub fn set(&mut self, key: &str, v: Value) {
-        match self.kv.iter_mut().find(|(k, _)| k == key) {
-            Some(e) => e.1 = v,
-            None => self.kv.push((key.to_string(), v)),
+        match self.index.get(key) {
+            Some(&i) => self.kv[i].1 = v,
+            None => {
+                self.index.insert(key.to_string(), self.kv.len());
+                self.kv.push((key.to_string(), v));
+            }
         }
     }
 
@@ -223,29 +232,40 @@ impl GgufWriter {
         h
     }
 
-    /// Writes to a temporary file next to `path` and renames it into place: a failed or
-    /// interrupted export leaves no partial `path`.
+    /// Writes to a temporary file next to `path` (`.NAME.tmpXXXXXX`, see
+    /// [`lfm_model::io::temp_file_for`]) and renames it into place: a failed or interrupted
+    /// export leaves no partial `path`, and errors (a full disk…) name `path`.
     pub fn write(&self, path: &Path) -> Result<u64> {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| Path::new("."));
-        let mut tmp = lfm_model::io::temp_file_in(dir)
-            .with_context(|| format!("{}: cannot create a temporary file", path.display()))?;
+        let mut tmp = lfm_model::io::temp_file_for(path)?;
+        let failed = |e: std::io::Error| anyhow!("{}: write failed: {e}", path.display());
+        let pause = test_write_pause();
         let header = self.header();
         let mut written = header.len();
         {
-            let mut f = std::io::BufWriter::new(tmp.as_file_mut());
-            f.write_all(&header)?;
+            let mut f = std::io::BufWriter::new(tmp.file_mut());
+            f.write_all(&header).map_err(failed)?;
             for t in &self.tensors {
-                f.write_all(&t.data)?;
+                f.write_all(&t.data).map_err(failed)?;
                 let end = align_up(t.data.len(), DEFAULT_ALIGNMENT);
-                f.write_all(&vec![0u8; end - t.data.len()])?;
+                f.write_all(&vec![0u8; end - t.data.len()]).map_err(failed)?;
                 written += end;
+                if let Some(d) = pause {
+                    f.flush().map_err(failed)?;
+                    std::thread::sleep(d);
+                }
             }
-            f.flush()?;
+            f.flush().map_err(failed)?;
         }
-        tmp.as_file().sync_all().with_context(|| format!("{}: cannot sync", path.display()))?;
-        tmp.persist(path).map_err(|e| anyhow!("{}: cannot rename into place: {}", path.display(), e.error))?;
+        tmp.persist(path)?;
         Ok(written as u64)
     }
+}
+
+/// `LFM_TEST_WRITE_PAUSE_MS`: a pause after each tensor written, so that tests can interrupt
+/// an export in the middle of its write (a test hook, not a setting).
+fn test_write_pause() -> Option<std::time::Duration> {
+    let ms: u64 = std::env::var("LFM_TEST_WRITE_PAUSE_MS").ok()?.parse().ok()?;
+    Some(std::time::Duration::from_millis(ms))
 }
 
 /// A tensor described in a GGUF header.
@@ -283,6 +303,10 @@ impl std::ops::Deref for Bytes {
 }
 
 /// An opened, validated GGUF file.
+///
+/// Keys and tensor names are unique (the reader refuses duplicates); [`GgufFile::get`] and
+/// [`GgufFile::tensor`] look them up by hash, so every check and lookup is linear in the
+/// size of the header overall.
 pub struct GgufFile {
     pub path: String,
     pub version: u32,
@@ -290,6 +314,9 @@ pub struct GgufFile {
     pub tensors: Vec<TensorInfo>,
     pub alignment: usize,
     pub bytes: Arc<Bytes>,
+    /// Position of each key in `kv` and of each tensor in `tensors`.
+    kv_index: HashMap<String, usize>,
+    tensor_index: HashMap<String, usize>,
 }
 
 struct Cursor<'a> {
@@ -412,22 +439,29 @@ impl GgufFile {
         if n_kv > (b.len() / 14) as u64 || n_tensors > (b.len() / 33) as u64 {
             bail!("header claims {n_kv} metadata entries and {n_tensors} tensors, more than the file can hold");
         }
+        // Duplicates are found with hash maps (a scan of the entries so far made a header of
+        // 100k keys take 14 s, and a crafted 21 MB file half an hour).
         let mut kv = Vec::with_capacity(n_kv as usize);
+        let mut kv_index = HashMap::with_capacity(n_kv as usize);
         for i in 0..n_kv {
             let key = c.string(&format!("metadata key #{i}"))?;
             let ty = c.u32(&format!("type of {key}"))?;
             let v = c.value(ty, &key, 0)?;
-            if kv.iter().any(|(k, _): &(String, Value)| k == &key) {
-                bail!("duplicate metadata key {key:?}");
+            match kv_index.entry(key) {
+                Entry::Occupied(e) => bail!("duplicate metadata key {:?}", e.key()),
+                Entry::Vacant(e) => {
+                    kv.push((e.key().clone(), v));
+                    e.insert(kv.len() - 1);
+                }
             }
-            kv.push((key, v));
         }
-        let alignment = match kv.iter().find(|(k, _)| k == "general.alignment") {
+        let alignment = match kv_index.get("general.alignment").map(|&i| &kv[i].1) {
             None => DEFAULT_ALIGNMENT,
-            Some((_, Value::U32(a))) if a.is_power_of_two() => *a as usize,
-            Some((_, v)) => bail!("general.alignment must be a power-of-two u32, found {v:?}"),
+            Some(Value::U32(a)) if a.is_power_of_two() => *a as usize,
+            Some(v) => bail!("general.alignment must be a power-of-two u32, found {v:?}"),
         };
         let mut infos = Vec::with_capacity(n_tensors as usize);
+        let mut tensor_index = HashMap::with_capacity(n_tensors as usize);
         for i in 0..n_tensors {
             let tname = c.string(&format!("tensor name #{i}"))?;
             let nd = c.u32(&format!("dimension count of {tname}"))?;
@@ -464,10 +498,13 @@ impl GgufFile {
                 bail!("tensor {tname}: offset {offset} is not aligned to {alignment}");
             }
             let nbytes = ty.row_bytes(n as usize);
-            if infos.iter().any(|t: &(String, Vec<usize>, GgmlType, u64, usize)| t.0 == tname) {
-                bail!("duplicate tensor {tname:?}");
+            match tensor_index.entry(tname) {
+                Entry::Occupied(e) => bail!("duplicate tensor {:?}", e.key()),
+                Entry::Vacant(e) => {
+                    infos.push((e.key().clone(), dims, ty, offset, nbytes));
+                    e.insert(infos.len() - 1);
+                }
             }
-            infos.push((tname, dims, ty, offset, nbytes));
         }
         let data_start = align_up(c.pos, alignment);
         let mut tensors = Vec::with_capacity(infos.len());
@@ -489,15 +526,26 @@ impl GgufFile {
                 bail!("tensors {} and {} overlap", w[0].2, w[1].2);
             }
         }
-        Ok(GgufFile { path: name.to_string(), version, kv, tensors, alignment, bytes: Arc::new(bytes) })
+        Ok(GgufFile {
+            path: name.to_string(),
+            version,
+            kv,
+            tensors,
+            alignment,
+            bytes: Arc::new(bytes),
+            kv_index,
+            tensor_index,
+        })
     }
 
+    /// The value of a metadata key.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.kv.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.kv_index.get(key).map(|&i| &self.kv[i].1)
     }
 
+    /// The tensor of that name.
     pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
-        self.tensors.iter().find(|t| t.name == name)
+        self.tensor_index.get(name).map(|&i| &self.tensors[i])
     }
 
     pub fn data(&self, t: &TensorInfo) -> &[u8] {

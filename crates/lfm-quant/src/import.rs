@@ -14,7 +14,7 @@ use lfm_model::model::WeightSource;
 use lfm_model::names::{tensor_table, Role, Slot};
 use lfm_model::{LayerKind, Lfm2Config, Lfm2Model, LfmError};
 
-use crate::blocks::{dequantize, GgmlType};
+use crate::blocks::{dequantize, find_nonfinite, GgmlType};
 use crate::gguf::GgufFile;
 use crate::qmatrix::QuantMatrix;
 
@@ -130,11 +130,51 @@ impl WeightSource for GgufSource<'_> {
     }
 }
 
+/// Refuses NaN/±Inf anywhere in the weights: elements of f32/f16/bf16 tensors, block scales of
+/// the block formats ([`find_nonfinite`]). One line names the file, the tensor (the first in
+/// file order that has any), the count and the first bad element or block;
+/// `LFM_ALLOW_NONFINITE=1` lets such a file load (as for HF checkpoints). One pass over the
+/// data, tensors in parallel.
+pub fn check_finite(g: &GgufFile) -> Result<()> {
+    use rayon::prelude::*;
+    if lfm_model::hf::allow_nonfinite() {
+        return Ok(());
+    }
+    let found: Vec<_> = g.tensors.par_iter().map(|t| find_nonfinite(t.ty, g.data(t))).collect();
+    let Some((t, nf)) = g.tensors.iter().zip(found).find_map(|(t, f)| f.map(|f| (t, f))) else {
+        return Ok(());
+    };
+    let at = |i: usize| match t.dims[..] {
+        [cols, _] => format!("index {i} (row {}, column {})", i / cols, i % cols),
+        _ => format!("index {i}"),
+    };
+    let what = match nf.field {
+        None => format!("{} non-finite value(s), the first {} at {}", nf.count, nf.value, at(nf.first)),
+        Some(field) => {
+            let bs = t.ty.block_size();
+            format!(
+                "{} {} block(s) with a non-finite scale, the first block {} ({field} = {}, elements from {})",
+                nf.count,
+                t.ty.name(),
+                nf.first,
+                nf.value,
+                at(nf.first * bs)
+            )
+        }
+    };
+    Err(LfmError::Tensor {
+        file: g.path.clone(),
+        tensor: t.name.clone(),
+        msg: format!("{what} ({}=1 loads it anyway)", lfm_model::hf::ALLOW_NONFINITE_ENV),
+    }
+    .into())
+}
+
 /// A GGUF model ready to run, with its tokenizer when the file carries one.
 pub struct Loaded {
     pub cfg: Lfm2Config,
     pub model: Lfm2Model,
-    /// From `tokenizer.huggingface.json` (written by lfm-rs exports).
+    /// See [`tokenizer`].
     pub tokenizer: Option<tokenizers::Tokenizer>,
     /// Bytes of packed weights held (mapped from the file).
     pub packed_bytes: usize,
@@ -144,6 +184,7 @@ pub struct Loaded {
 pub fn load_gguf(path: &Path, device: &Device) -> Result<Loaded> {
     let g = GgufFile::open(path)?;
     let cfg = config_from_gguf(&g)?;
+    check_finite(&g)?;
     let mut src = GgufSource { g: &g, cfg: &cfg, used: HashSet::new() };
     let model = Lfm2Model::build(&cfg, device, &mut src).map_err(|e| anyhow!("{e}"))?;
     let expected: HashSet<String> = tensor_table(&cfg).iter().map(|s| s.gguf_name()).collect();
@@ -151,17 +192,84 @@ pub fn load_gguf(path: &Path, device: &Device) -> Result<Loaded> {
         bail!("{}: tensor {} is not part of the model the metadata describes", g.path, extra.name);
     }
     let packed_bytes = g.tensors.iter().filter(|t| t.ty != GgmlType::F32).map(|t| t.nbytes).sum();
-    let tokenizer = hf_tokenizer(&g)?;
+    let tokenizer = tokenizer(&g)?;
     Ok(Loaded { cfg, model, tokenizer, packed_bytes })
 }
 
-/// The HF tokenizer a GGUF carries as `tokenizer.huggingface.json` (lfm-rs exports do).
-pub fn hf_tokenizer(g: &GgufFile) -> Result<Option<tokenizers::Tokenizer>> {
+/// The tokenizer a GGUF file carries: the whole HF tokenizer in `tokenizer.huggingface.json`
+/// (lfm-rs exports write it, so tokenization is exactly the checkpoint's), else the one the
+/// `tokenizer.ggml.*` keys describe ([`crate::vocab`]; files from llama.cpp's converter);
+/// `None` when it has neither.
+pub fn tokenizer(g: &GgufFile) -> Result<Option<tokenizers::Tokenizer>> {
     match g.get("tokenizer.huggingface.json").and_then(|v| v.as_str()) {
         Some(s) => Ok(Some(
             tokenizers::Tokenizer::from_bytes(s.as_bytes())
                 .map_err(|e| anyhow!("{}: tokenizer.huggingface.json: {e}", g.path))?,
         )),
-        None => Ok(None),
+        None => crate::vocab::ggml_tokenizer(g),
     }
+}
+
+/// What `lfm info` shows of a GGUF file.
+pub struct GgufSummary {
+    pub cfg: Lfm2Config,
+    pub version: u32,
+    pub file_bytes: usize,
+    pub metadata_keys: usize,
+    /// (type, tensors, elements, bytes) per tensor type, in the order of first appearance.
+    pub by_type: Vec<(GgmlType, usize, usize, usize)>,
+    pub tensors: usize,
+    /// Tensors the metadata's model has.
+    pub expected: usize,
+    /// GGUF names the metadata's model needs that the file lacks, and ones it has but the
+    /// model does not use.
+    pub missing: Vec<String>,
+    pub unexpected: Vec<String>,
+    /// Where the tokenizer comes from and its size with added tokens; `None` without one.
+    pub tokenizer: Option<(String, usize)>,
+    pub chat_template: bool,
+}
+
+/// Reads and checks a GGUF file's header, config, weights ([`check_finite`]) and tokenizer,
+/// without building the model.
+pub fn summarize(path: &Path) -> Result<GgufSummary> {
+    let g = GgufFile::open(path)?;
+    let cfg = config_from_gguf(&g)?;
+    check_finite(&g)?;
+    let mut by_type: Vec<(GgmlType, usize, usize, usize)> = Vec::new();
+    for t in &g.tensors {
+        match by_type.iter_mut().find(|e| e.0 == t.ty) {
+            Some(e) => {
+                e.1 += 1;
+                e.2 += t.elements();
+                e.3 += t.nbytes;
+            }
+            None => by_type.push((t.ty, 1, t.elements(), t.nbytes)),
+        }
+    }
+    let expected: Vec<String> = tensor_table(&cfg).iter().map(|s| s.gguf_name()).collect();
+    let expected_set: HashSet<&str> = expected.iter().map(String::as_str).collect();
+    let missing = expected.iter().filter(|n| g.tensor(n).is_none()).cloned().collect();
+    let unexpected =
+        g.tensors.iter().filter(|t| !expected_set.contains(t.name.as_str())).map(|t| t.name.clone()).collect();
+    let source = if g.get("tokenizer.huggingface.json").is_some() {
+        "tokenizer.huggingface.json".to_string()
+    } else {
+        let s = |k: &str| g.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
+        format!("tokenizer.ggml.* (model {}, pre {})", s("tokenizer.ggml.model"), s("tokenizer.ggml.pre"))
+    };
+    let tokenizer = tokenizer(&g)?.map(|t| (source, t.get_vocab_size(true)));
+    Ok(GgufSummary {
+        version: g.version,
+        file_bytes: g.bytes.len(),
+        metadata_keys: g.kv.len(),
+        by_type,
+        tensors: g.tensors.len(),
+        expected: expected.len(),
+        missing,
+        unexpected,
+        tokenizer,
+        chat_template: g.get("tokenizer.chat_template").is_some(),
+        cfg,
+    })
 }

@@ -5,6 +5,7 @@
 //! - [`export`]: LFM2 → GGUF (llama.cpp names, metadata, tokenizer, quantization mixes).
 //! - [`import`]: GGUF → lfm-model, quantized weights kept packed ([`qmatrix`]).
 //! - [`load`]: open a model by path (HF directory or GGUF), for training/export or inference.
+//! - [`vocab`]: a tokenizer from the `tokenizer.ggml.*` keys of GGUFs made by other tools.
 //! - [`kernels`]: the packed matmul kernels (8-bit activations, AVX-512 VNNI / AVX2 / scalar).
 
 pub mod blocks;
@@ -14,5 +15,6 @@ pub mod import;
 pub mod kernels;
 pub mod load;
 pub mod qmatrix;
+pub mod vocab;
 
 pub use blocks::GgmlType;

@@ -41,8 +41,8 @@ pub fn load_for_inference(path: &Path, device: &Device) -> Result<(Lfm2Config, L
     Ok(lfm_model::infer::load_dir(path, device)?)
 }
 
-/// The tokenizer of a checkpoint directory (`tokenizer.json`) or of a GGUF file exported by
-/// lfm-rs (`tokenizer.huggingface.json`).
+/// The tokenizer of a checkpoint directory (`tokenizer.json`) or of a GGUF file
+/// ([`crate::import::tokenizer`]).
 pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
     if is_gguf(path) {
         return gguf_tokenizer(&GgufFile::open(path)?);
@@ -52,8 +52,8 @@ pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
 
 /// The tokenizer stored in an opened GGUF file, or an error saying it has none.
 pub fn gguf_tokenizer(g: &GgufFile) -> Result<Tokenizer> {
-    crate::import::hf_tokenizer(g)?.ok_or_else(|| {
-        anyhow!("{}: no tokenizer.huggingface.json in the file (GGUFs exported by lfm-rs carry one)", g.path)
+    crate::import::tokenizer(g)?.ok_or_else(|| {
+        anyhow!("{}: no tokenizer in the file (neither tokenizer.huggingface.json nor tokenizer.ggml.model)", g.path)
     })
 }
 
@@ -80,7 +80,7 @@ pub fn load_codec(path: &Path) -> Result<TextCodec> {
         chat_template: text("tokenizer.chat_template"),
         bos_token: id_text("tokenizer.ggml.bos_token_id"),
         eos_token: id_text("tokenizer.ggml.eos_token_id"),
-        add_bos: matches!(g.get("tokenizer.ggml.add_bos_token"), Some(crate::gguf::Value::Bool(true))),
+        add_bos: crate::vocab::add_bos(&g),
         tokenizer,
     })
 }
