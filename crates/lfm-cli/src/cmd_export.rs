@@ -65,6 +65,8 @@ fn held_out_windows(a: &GgufArgs, bos: u32) -> Result<Option<Vec<Vec<u32>>>> {
 }
 
 pub fn gguf(a: &GgufArgs, device: &Device) -> Result<()> {
+    // One export per output file, held until it is written: a second one fails at once.
+    let _lock = lfm_model::io::OutputLock::acquire(&a.out, "lfm export")?;
     let mix = Mix::parse(&a.quant)?;
     if lfm_quant::load::is_gguf(&a.model) {
         bail!(
