@@ -58,8 +58,6 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
         Some(d) => d.clone(),
         None => tempfile::Builder::new().prefix("lfm-quickstart-").tempdir()?.keep(),
     };
-    // Exclusive for the whole pipeline (the dataset and the run lock their own parts too).
-    let _lock = lfm_model::io::OutputLock::acquire(&dir, "lfm quickstart")?;
     if dir.join("run").exists() {
         bail!("{}: already holds a quickstart run; choose another --out", dir.display());
     }
