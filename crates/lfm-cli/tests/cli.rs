@@ -836,10 +836,14 @@ fn train_grpo_rejects_bad_configs_in_one_line() {
     let bad = tmp.path().join("bad.toml");
     std::fs::write(&bad, text.replace("tool_call = 1.0", "tool_calls = 1.0")).unwrap();
     let err = fails(lfm().args(["train", "grpo", "--config"]).arg(&bad));
-    assert!(err.contains("bad.toml: [rewards] unknown reward \"tool_calls\""), "{err}");
+    // FILE:LINE: [section] key: problem, the line counted here from the text.
+    let line = |key: &str| 1 + text.lines().position(|l| l.starts_with(key)).unwrap();
+    let at = format!("bad.toml:{}: [rewards] tool_calls: unknown reward \"tool_calls\"", line("tool_call ="));
+    assert!(err.contains(&at), "{err}");
     std::fs::write(&bad, text.replace("group_size = 8", "group_size = 1")).unwrap();
     let err = fails(lfm().args(["train", "grpo", "--config"]).arg(&bad));
-    assert!(err.contains("group_size must be at least 2"), "{err}");
+    let at = format!("bad.toml:{}: [grpo] group_size: must be at least 2", line("group_size ="));
+    assert!(err.contains(&at), "{err}");
     std::fs::write(&bad, text.replace("[grpo]", "[grpo]\nmystery = 3")).unwrap();
     let err = fails(lfm().args(["train", "grpo", "--config"]).arg(&bad));
     assert!(err.contains("bad.toml") && err.contains("mystery"), "{err}");
