@@ -24,17 +24,13 @@
 //! trains on another dataset, is ignored.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::shards::Manifest;
-use crate::tokenizer::hex;
+use crate::shards::{sha256_file, Manifest};
 
 /// Name of the cache file inside the dataset directory.
 pub const CACHE_FILE: &str = ".lfm-verified.json";
@@ -115,21 +111,6 @@ fn identity(meta: &std::fs::Metadata) -> (u64, i128, i128) {
     (meta.len(), ns(meta.modified()), ctime)
 }
 
-/// sha256 of a file, read in 1 MiB blocks.
-fn hash_streamed(path: &Path) -> Result<String> {
-    let mut f = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).with_context(|| format!("{}: read failed", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
-}
-
 fn short(h: &str) -> &str {
     &h[..h.len().min(12)]
 }
@@ -159,7 +140,7 @@ pub fn verify_dataset(dir: &Path, expect: &Expect, progress: &ProgressBar) -> Re
 
     // The tokenizer: the dataset's copy, and the model's.
     let tok = resolve(&manifest.tokenizer.path, "tokenizer")?;
-    let tok_sha = hash_streamed(&tok)?;
+    let tok_sha = sha256_file(&tok)?;
     if tok_sha != manifest.tokenizer.sha256 {
         bail!(
             "{}: sha256 {}… differs from the tokenizer sha256 {}… recorded in {} (the dataset's tokenizer was replaced; restore it or rebuild the dataset)",
@@ -170,7 +151,7 @@ pub fn verify_dataset(dir: &Path, expect: &Expect, progress: &ProgressBar) -> Re
         );
     }
     if let Some(model_tok) = &expect.model_tokenizer {
-        let sha = hash_streamed(model_tok)?;
+        let sha = sha256_file(model_tok)?;
         if sha != manifest.tokenizer.sha256 {
             bail!(
                 "{}: the model's tokenizer (sha256 {}…) is not the one the dataset was tokenized with ({}, sha256 {}…); rebuild the dataset with this tokenizer or train a model that uses the dataset's",
@@ -238,7 +219,7 @@ pub fn verify_dataset(dir: &Path, expect: &Expect, progress: &ProgressBar) -> Re
     for (s, real, entry) in todo {
         let p = dir.join(&s.file);
         progress.set_message(format!("verifying {}", p.display()));
-        let got = hash_streamed(&real)?;
+        let got = sha256_file(&real)?;
         if got != s.sha256 {
             bail!(
                 "{}: checksum mismatch: sha256 {}…, {} records {}… (the shard is damaged; rebuild the dataset)",
