@@ -25,6 +25,8 @@ const SIDE_FILES: [&str; 4] =
     ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json"];
 
 pub fn run(a: &ConvertArgs, device: &Device) -> Result<()> {
+    // One conversion per destination, held until the rename: a second one fails at once.
+    let _lock = lfm_model::io::OutputLock::acquire(&a.out, "lfm convert")?;
     if a.out.exists() {
         bail!("{}: already exists", a.out.display());
     }

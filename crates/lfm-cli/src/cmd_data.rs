@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use lfm_data::loader::{Loader, LoaderConfig};
 use lfm_data::shards::{self, BuildOptions, Manifest};
 use lfm_data::source::{expand_inputs, DocStream, ReadOptions};
 use lfm_data::tokenizer::{self, BpeOptions};
+
+use crate::progress;
 
 #[derive(Subcommand)]
 pub enum TokenizerCommand {
@@ -92,10 +93,7 @@ pub(crate) fn read_opts(field: &str) -> ReadOptions {
 pub fn tokenizer_train(a: &TokenizerTrainArgs) -> Result<()> {
     let files = expand_inputs(&a.input)?;
     let total: u64 = files.iter().map(|f| std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0)).sum();
-    let pb = ProgressBar::new(total);
-    pb.set_style(ProgressStyle::with_template(
-        "reading {bar:30} {bytes}/{total_bytes} [{elapsed} < {eta}, {bytes_per_sec}]",
-    )?);
+    let pb = progress::bar(total, "input bytes read");
     let mut stream = DocStream::new(files, read_opts(&a.text_field));
     let mut error = None;
     let mut docs = 0u64;
@@ -151,9 +149,8 @@ pub fn data_build(a: &DataBuildArgs) -> Result<()> {
     o.val_fraction = a.val_fraction;
     o.seed = a.seed;
     o.read = read_opts(&a.text_field);
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(ProgressStyle::with_template("{spinner} building shards: {msg} [{elapsed}]")?);
-    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    // The build locks --out itself (a second build on it fails at once).
+    let pb = progress::bar(0, "input bytes (approx.)");
     let (m, report) = shards::build(&o, &pb)?;
     pb.finish_and_clear();
     let skipped: u64 = m.sources.iter().map(|s| s.skipped_empty).sum();
@@ -179,7 +176,10 @@ pub fn data_build(a: &DataBuildArgs) -> Result<()> {
 
 pub fn data_inspect(a: &DataInspectArgs) -> Result<()> {
     let m = Manifest::load(&a.dir)?;
-    m.verify(&a.dir)?;
+    let pb = progress::bar(0, "shards hashed");
+    let expect = lfm_data::verify::Expect { no_cache: true, ..Default::default() };
+    lfm_data::verify::verify_dataset(&a.dir, &expect, &pb)?;
+    drop(pb);
     println!("dataset     {}", a.dir.display());
     println!(
         "tokenizer   {} (from {}, sha256 {}…, vocab {})",

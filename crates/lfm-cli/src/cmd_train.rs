@@ -8,6 +8,8 @@ use clap::{Args, Subcommand};
 use lfm_train::config::{Job, Overrides, RunConfig};
 use lfm_train::trainer::{self, RunOptions};
 
+use crate::progress;
+
 #[derive(Subcommand)]
 pub enum TrainCommand {
     /// (Continued) pre-training on a dataset built by `lfm data build`.
@@ -40,8 +42,10 @@ fn grpo(a: &TrainArgs, device_flag: Option<&str>) -> Result<()> {
     }
     cfg.validate(&a.config.display().to_string())?;
     let device = lfm_model::device::parse_device(cfg.run.device.as_deref().unwrap_or("cpu"))?;
-    let s =
-        grpo::run(&cfg, &device, &GrpoOptions { resume: a.resume.clone(), stop_after: a.stop_after, progress: true })?;
+    let pb = progress::bar(cfg.run.steps, "GRPO steps");
+    let opts = GrpoOptions { resume: a.resume.clone(), stop_after: a.stop_after, progress: Some(pb.clone()) };
+    let s = grpo::run(&cfg, &device, &opts)?;
+    drop(pb);
     println!("run directory   {}", s.run_dir.display());
     println!("steps           {}", s.steps_done);
     if let (Some(f), Some(l)) = (s.first_reward, s.last_reward) {
@@ -111,8 +115,10 @@ pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
     if devices.len() > 1 {
         println!("data-parallel over {} replicas: {spec}", devices.len());
     }
-    let opts = RunOptions { resume: a.resume.clone(), stop_after: a.stop_after, progress: true };
+    let pb = progress::bar(cfg.run.steps, "steps");
+    let opts = RunOptions { resume: a.resume.clone(), stop_after: a.stop_after, progress: Some(pb.clone()) };
     let s = trainer::run_parallel(&cfg, &devices, &opts)?;
+    drop(pb);
     println!("run directory   {}", s.run_dir.display());
     println!("steps           {}", s.steps_done);
     println!("last train loss {:.4}", s.last_loss);

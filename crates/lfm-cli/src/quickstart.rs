@@ -92,7 +92,8 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     let mut o = BuildOptions::new(vec![corpus.display().to_string()], tok_dir.join("tokenizer.json"), data.clone());
     o.val_fraction = 0.05;
     o.row_group_tokens = 16384;
-    let pb = progress::spinner("building shards");
+    let pb = progress::bar(0, "input bytes");
+    pb.set_message("building shards");
     let (m, _) = shards::build(&o, &pb)?;
     pb.finish_and_clear();
     println!(
@@ -113,7 +114,9 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
         cfg.run.steps,
         cfg.batch.micro_batch * cfg.accum() * cfg.data.seq_len
     );
-    let s = trainer::run(&cfg, device, &RunOptions { progress: true, ..Default::default() })?;
+    let pb = progress::bar(cfg.run.steps, "steps");
+    let s = trainer::run(&cfg, device, &RunOptions { progress: Some(pb.clone()), ..Default::default() })?;
+    drop(pb);
     let ckpt = s.last_checkpoint.clone().ok_or_else(|| anyhow!("the run wrote no checkpoint"))?;
     let h = lfm_data::loader::unigram_entropy(&data)?;
     let val = s.last_val_loss.ok_or_else(|| anyhow!("the run reported no validation loss"))?;

@@ -18,6 +18,16 @@ fn lfm() -> Command {
     Command::cargo_bin("lfm").unwrap()
 }
 
+/// Names in `dir`, without the run locks (`.NAME.lock`, lfm_model::io::OutputLock) that
+/// writers leave beside their output by design (deleting one would race with a second writer).
+fn entries_but_locks(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !(n.starts_with('.') && n.ends_with(".lock")))
+        .collect()
+}
+
 /// Runs a command that must fail; returns its stderr after checking it is one line.
 fn fails(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
@@ -420,7 +430,7 @@ fn convert_writes_a_loadable_checkpoint_and_refuses_to_overwrite() {
         lfm().args(["convert", "--model"]).arg(tmp.path().join("missing")).arg("--out").arg(tmp.path().join("x")),
     );
     assert!(err.contains("missing"), "{err}");
-    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = entries_but_locks(tmp.path());
     assert_eq!(left.len(), 2, "only `converted` and `o.safetensors`: {left:?}");
 }
 
@@ -896,9 +906,7 @@ fn export_and_gguf_bad_input_fail_in_one_line_without_output() {
     );
     assert!(err.contains("not a multiple of the") && err.contains("block size 32"), "{err}");
     assert!(!out.exists());
-    // Only the (released) lock file of the output is left: no temporary file.
-    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(left.iter().all(|n| n == ".x.gguf.lock"), "no temporary file left behind: {left:?}");
+    assert_eq!(entries_but_locks(tmp.path()), Vec::<String>::new(), "no temporary file left behind");
     let err = fails(lfm().args(["export", "gguf", "--quant", "q3_k", "--model"]).arg(tiny()).arg("--out").arg(&out));
     assert!(err.contains("unknown --quant \"q3_k\""), "{err}");
 
@@ -943,10 +951,14 @@ fn train_grpo_rejects_bad_configs_in_one_line() {
     let bad = tmp.path().join("bad.toml");
     std::fs::write(&bad, text.replace("tool_call = 1.0", "tool_calls = 1.0")).unwrap();
     let err = fails(lfm().args(["train", "grpo", "--config"]).arg(&bad));
-    assert!(err.contains("bad.toml: [rewards] unknown reward \"tool_calls\""), "{err}");
+    // FILE:LINE: [section] key: problem, the line counted here from the text.
+    let line = |key: &str| 1 + text.lines().position(|l| l.starts_with(key)).unwrap();
+    let at = format!("bad.toml:{}: [rewards] tool_calls: unknown reward \"tool_calls\"", line("tool_call ="));
+    assert!(err.contains(&at), "{err}");
     std::fs::write(&bad, text.replace("group_size = 8", "group_size = 1")).unwrap();
     let err = fails(lfm().args(["train", "grpo", "--config"]).arg(&bad));
-    assert!(err.contains("group_size must be at least 2"), "{err}");
+    let at = format!("bad.toml:{}: [grpo] group_size: must be at least 2", line("group_size ="));
+    assert!(err.contains(&at), "{err}");
     std::fs::write(&bad, text.replace("[grpo]", "[grpo]\nmystery = 3")).unwrap();
     let err = fails(lfm().args(["train", "grpo", "--config"]).arg(&bad));
     assert!(err.contains("bad.toml") && err.contains("mystery"), "{err}");

@@ -180,3 +180,229 @@ fn sigkill_never_leaves_a_trusted_but_broken_checkpoint() {
     assert_eq!(lfm_train::checkpoint::complete(&run).unwrap().last().unwrap().0, latest + 2);
     all_complete_checkpoints_load(&run);
 }
+
+/// Waits (up to a minute) until `cond` holds.
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let t = std::time::Instant::now();
+    while !cond() {
+        assert!(t.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The stderr of a failed command, checked to be one line without a panic.
+fn one_line_failure(o: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn step_records(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v.get("loss").is_some())
+        .collect()
+}
+
+/// A second `lfm train` on a running one's --out fails at once with one line and leaves the
+/// first run's files alone: its metrics, config and checkpoints are one run's, complete.
+#[test]
+fn a_second_train_on_the_same_out_fails_and_touches_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dataset(tmp.path());
+    let cfg = config(tmp.path(), &data, 100, 50);
+    let run = tmp.path().join("run");
+    let mut first = lfm()
+        .args(["train", "pretrain", "--seed", "11", "--config"])
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for("the first run's first step", || !step_records(&run).is_empty());
+    let o = lfm().args(["train", "pretrain", "--seed", "22", "--config"]).arg(&cfg).output().unwrap();
+    let err = one_line_failure(&o);
+    assert!(err.contains(&run.display().to_string()) && err.contains("lock"), "{err}");
+    let status = first.wait().unwrap();
+    assert!(status.success());
+    let steps: Vec<u64> = step_records(&run).iter().map(|r| r["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, (1..=100).collect::<Vec<_>>(), "the first run's metrics are whole");
+    let saved = lfm_train::config::RunConfig::load(&run.join("config.toml")).unwrap();
+    assert_eq!(saved.run.seed, 11);
+    let kept: Vec<u64> = lfm_train::checkpoint::complete(&run).unwrap().iter().map(|c| c.0).collect();
+    assert_eq!(kept, vec![50, 100]);
+    for (_, dir) in lfm_train::checkpoint::complete(&run).unwrap() {
+        assert_eq!(lfm_train::checkpoint::read_meta(&dir).unwrap().run_config.run.seed, 11);
+    }
+}
+
+/// Two runs started together on one --out: exactly one succeeds (the other finds the lock, or
+/// the finished run's checkpoints), whatever the timing; the same for two data builds.
+#[test]
+fn concurrent_runs_and_builds_on_one_out_leave_one_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dataset(tmp.path());
+    let cfg = config(tmp.path(), &data, 12, 6);
+    let spawn = |args: &[&str]| {
+        let mut c = lfm();
+        c.args(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let cfg_s = cfg.display().to_string();
+    let a = spawn(&["train", "pretrain", "--seed", "1", "--config", &cfg_s]);
+    let b = spawn(&["train", "pretrain", "--seed", "2", "--config", &cfg_s]);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(a.status.success() as u8 + b.status.success() as u8, 1, "exactly one run succeeds");
+    let loser = if a.status.success() { &b } else { &a };
+    one_line_failure(loser);
+    let run = tmp.path().join("run");
+    let seed = if a.status.success() { 1 } else { 2 };
+    assert_eq!(step_records(&run).len(), 12);
+    assert_eq!(lfm_train::config::RunConfig::load(&run.join("config.toml")).unwrap().run.seed, seed);
+
+    // Data builds: the same corpus into one --out.
+    let src = tmp.path().join("corpus.jsonl");
+    let tok = tmp.path().join("tok/tokenizer.json");
+    let out = tmp.path().join("ds2");
+    let (src_s, tok_s, out_s) = (src.display().to_string(), tok.display().to_string(), out.display().to_string());
+    let build = ["data", "build", "--input", &src_s, "--tokenizer", &tok_s, "--out", &out_s];
+    let a = spawn(&build);
+    let b = spawn(&build);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(a.status.success() as u8 + b.status.success() as u8, 1, "exactly one build succeeds");
+    one_line_failure(if a.status.success() { &b } else { &a });
+    let m = lfm_data::shards::Manifest::load(&out).unwrap();
+    m.verify(&out).unwrap();
+    assert!(!tmp.path().join("ds2.partial").exists());
+}
+
+/// While something holds an output's lock, `data build`, `train`, `export gguf` and `convert`
+/// fail at once with one line and create nothing there.
+#[test]
+fn a_held_output_is_refused_by_every_writer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dataset(tmp.path());
+    let tiny = repo().join("data/lfm2-tiny");
+    let check = |out: &Path, args: Vec<String>| {
+        let lock = lfm_model::io::OutputLock::acquire(out, "test").unwrap();
+        let o = lfm().args(&args).output().unwrap();
+        let err = one_line_failure(&o);
+        assert!(err.contains("lock") && err.contains(&out.display().to_string()), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} created {}", out.display());
+        assert!(!PathBuf::from(format!("{}.partial", out.display())).exists());
+        drop(lock);
+    };
+    let s = |p: &Path| p.display().to_string();
+    let ds = tmp.path().join("ds2");
+    let build = vec!["data", "build", "--input", &s(&tmp.path().join("corpus.jsonl")), "--tokenizer"]
+        .into_iter()
+        .map(String::from)
+        .chain([s(&tmp.path().join("tok/tokenizer.json")), "--out".into(), s(&ds)])
+        .collect::<Vec<_>>();
+    check(&ds, build.clone());
+    let run = tmp.path().join("run2");
+    let cfg = config(tmp.path(), &data, 2, 1);
+    check(&run, vec!["train".into(), "pretrain".into(), "--config".into(), s(&cfg), "--out".into(), s(&run)]);
+    let gguf = tmp.path().join("m.gguf");
+    check(&gguf, vec!["export".into(), "gguf".into(), "--model".into(), s(&tiny), "--out".into(), s(&gguf)]);
+    let conv = tmp.path().join("conv");
+    check(&conv, vec!["convert".into(), "--model".into(), s(&tiny), "--out".into(), s(&conv)]);
+    // Released, the same build goes through.
+    let o = lfm().args(&build).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// A run killed with SIGKILL leaves its lock file, which does not block the next run.
+#[test]
+fn a_killed_run_does_not_block_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dataset(tmp.path());
+    let cfg = config(tmp.path(), &data, 400, 1);
+    let run = tmp.path().join("run");
+    let mut child = lfm()
+        .args(["train", "pretrain", "--config"])
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("a checkpoint", || !lfm_train::checkpoint::complete(&run).unwrap().is_empty());
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(tmp.path().join(".run.lock").exists(), "the lock file stays behind");
+    let latest = lfm_train::checkpoint::complete(&run).unwrap().last().unwrap().0;
+    let o = lfm()
+        .args(["train", "pretrain", "--resume", "latest", "--stop-after"])
+        .arg((latest + 1).to_string())
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(lfm_train::checkpoint::complete(&run).unwrap().last().unwrap().0, latest + 1);
+}
+
+/// A bit flipped anywhere in a shard: `lfm train` exits 1 with one line naming the shard,
+/// before any step.
+#[test]
+fn train_refuses_a_damaged_shard_before_any_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dataset(tmp.path());
+    let cfg = config(tmp.path(), &data, 5, 5);
+    let m = lfm_data::shards::Manifest::load(&data).unwrap();
+    let shard = data.join(&m.train.shards[0].file);
+    let mut bytes = std::fs::read(&shard).unwrap();
+    let at = (std::process::id() as usize * 7919) % bytes.len();
+    bytes[at] ^= 0x04;
+    std::fs::write(&shard, &bytes).unwrap();
+    let o = lfm().args(["train", "pretrain", "--config"]).arg(&cfg).output().unwrap();
+    let err = one_line_failure(&o);
+    assert!(err.contains(&shard.display().to_string()) && err.contains("checksum"), "byte {at}: {err}");
+    assert!(step_records(&tmp.path().join("run")).is_empty());
+}
+
+/// Not on a terminal (stderr and stdout piped), training prints a plain progress line every
+/// LFM_LOG_EVERY seconds: step/steps, loss, rate and ETA.
+#[test]
+fn plain_progress_lines_when_not_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dataset(tmp.path());
+    let cfg = config(tmp.path(), &data, 40, 40);
+    let o = lfm().env("LFM_LOG_EVERY", "0.05").args(["train", "pretrain", "--config"]).arg(&cfg).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("/40 steps") && l.contains("loss")).collect();
+    assert!(lines.len() >= 2, "plain progress lines: {err}");
+    assert!(lines.iter().any(|l| l.contains("ETA") && l.contains("tok/s")), "{lines:?}");
+    assert!(!err.contains('\r') && !err.contains('\u{1b}'), "no terminal control codes: {err:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("run directory"));
+}
+
+#[test]
+fn micro_batches_beyond_the_context_or_the_memory_fail_before_step_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dataset(tmp.path());
+    let base = std::fs::read_to_string(config(tmp.path(), &data, 3, 3)).unwrap();
+    // The tiny preset's context is 4096 positions; 1000 x 4000 tokens needs ~1 TB of
+    // attention scores alone.
+    for (edit, want) in [
+        (("seq_len = 32", "seq_len = 5000"), "more than the model's max_position_embeddings 4096"),
+        (("micro_batch = 2", "micro_batch = 1000"), "GiB for attention scores and logits"),
+    ] {
+        let mut text = base.replace(edit.0, edit.1).replace("eval_every = 5", "eval_every = 0");
+        if edit.1.starts_with("micro_batch") {
+            text = text.replace("seq_len = 32", "seq_len = 4000");
+        }
+        let cfg = tmp.path().join("big.toml");
+        std::fs::write(&cfg, text).unwrap();
+        let o = lfm().args(["train", "pretrain", "--config"]).arg(&cfg).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{edit:?} trained");
+        assert!(err.contains(want), "{edit:?}: {err}");
+        assert!(!tmp.path().join("run/metrics.jsonl").exists(), "{edit:?}: a step ran");
+    }
+}

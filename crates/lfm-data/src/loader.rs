@@ -55,6 +55,9 @@ pub struct LoaderConfig {
     pub prefetch: usize,
     /// Stop after this many epochs (`None`: loop forever).
     pub max_epochs: Option<u64>,
+    /// Token ids must be below this (the model's vocab_size): a larger one is an error naming
+    /// the shard and row group, not an out-of-range embedding lookup.
+    pub vocab_size: Option<usize>,
 }
 
 impl LoaderConfig {
@@ -70,6 +73,7 @@ impl LoaderConfig {
             split: Split::Train,
             prefetch: 4,
             max_epochs: None,
+            vocab_size: None,
         }
     }
     /// Validation: the val split once, in order.
@@ -84,6 +88,7 @@ impl LoaderConfig {
             split: Split::Val,
             prefetch: 2,
             max_epochs: Some(1),
+            vocab_size: None,
         }
     }
 }
@@ -327,6 +332,14 @@ impl Cursor {
         let (s, rg) = self.units[self.state.unit as usize];
         let path = self.dir.join(&self.shards[s].file);
         let mut docs = read_row_group(&path, rg)?;
+        if let Some(v) = self.cfg.vocab_size {
+            if let Some(&bad) = docs.iter().flatten().find(|&&t| t as usize >= v) {
+                bail!(
+                    "{}: row group {rg}: token id {bad} is outside the model's vocabulary (vocab_size {v}); the shard is damaged or was built with another tokenizer",
+                    path.display()
+                );
+            }
+        }
         if self.cfg.shuffle {
             let perm = permutation(docs.len(), key(&[self.cfg.seed, self.state.epoch, s as u64, rg as u64]));
             let mut taken: Vec<Option<Vec<u32>>> = docs.into_iter().map(Some).collect();

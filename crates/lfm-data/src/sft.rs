@@ -23,20 +23,38 @@ pub struct SftExample {
     pub mask: Vec<bool>,
 }
 
+/// Conversations [`load_examples`] left out, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// No assistant token to train on at all.
+    pub no_reply: usize,
+    /// An assistant reply, but only beyond `seq_len + 1` tokens: truncated away.
+    pub truncated: usize,
+    /// The smallest `seq_len` that would have kept one of the truncated conversations.
+    pub seq_len_needed: Option<usize>,
+}
+
+impl Skipped {
+    pub fn total(&self) -> usize {
+        self.no_reply + self.truncated
+    }
+}
+
 /// Reads a JSONL file of conversations (`{"messages": [...], "tools": [...]}`) and encodes each.
 /// Conversations are truncated to `seq_len + 1` tokens; those left without any trained token
-/// (no assistant turn, or it was truncated away) are skipped and counted.
+/// (no assistant turn, or it was truncated away) are skipped and counted by reason. A file
+/// that keeps none is an error saying which reason emptied it.
 pub fn load_examples(
     path: &Path,
     tok: &Tokenizer,
     opts: &RenderOptions,
     seq_len: usize,
-) -> Result<(Vec<SftExample>, usize)> {
+) -> Result<(Vec<SftExample>, Skipped)> {
     let text = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let text = String::from_utf8(text)
         .map_err(|e| anyhow!("{}: invalid UTF-8 at byte {}", path.display(), e.utf8_error().valid_up_to()))?;
     let mut out = Vec::new();
-    let mut skipped = 0;
+    let mut skipped = Skipped::default();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -45,16 +63,33 @@ pub fn load_examples(
             .map_err(|e| anyhow!("{}:{}: not a conversation record: {e}", path.display(), i + 1))?;
         let r = chat::render(&conv, opts).map_err(|e| anyhow!("{}:{}: {e}", path.display(), i + 1))?;
         let mut enc = chat::encode(tok, &r).map_err(|e| anyhow!("{}:{}: {e}", path.display(), i + 1))?;
-        enc.ids.truncate(seq_len + 1);
-        enc.mask.truncate(seq_len + 1);
-        if !enc.mask.iter().skip(1).any(|&m| m) {
-            skipped += 1;
+        // Position t is trained to predict token t (t >= 1), so the first target decides.
+        let Some(first) = enc.mask.iter().skip(1).position(|&m| m).map(|p| p + 1) else {
+            skipped.no_reply += 1;
+            continue;
+        };
+        if first > seq_len {
+            skipped.truncated += 1;
+            skipped.seq_len_needed = Some(skipped.seq_len_needed.map_or(first, |n| n.min(first)));
             continue;
         }
+        enc.ids.truncate(seq_len + 1);
+        enc.mask.truncate(seq_len + 1);
         out.push(SftExample { ids: enc.ids, mask: enc.mask });
     }
     if out.is_empty() {
-        bail!("{}: no conversation with an assistant reply", path.display());
+        let p = path.display();
+        match (skipped.no_reply, skipped.truncated) {
+            (_, 0) => bail!("{p}: no conversation with an assistant reply"),
+            (0, t) => bail!(
+                "{p}: all {t} conversations were truncated away by seq_len = {seq_len} (no assistant token within it); seq_len >= {} keeps at least one",
+                skipped.seq_len_needed.unwrap_or(seq_len + 1)
+            ),
+            (n, t) => bail!(
+                "{p}: no usable conversation: {n} have no assistant reply and the other {t} were truncated away by seq_len = {seq_len}; seq_len >= {} keeps at least one",
+                skipped.seq_len_needed.unwrap_or(seq_len + 1)
+            ),
+        }
     }
     Ok((out, skipped))
 }

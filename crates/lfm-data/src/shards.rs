@@ -14,9 +14,13 @@
 //! Atomicity: everything is written into `<out>.partial/`, each shard as `*.tmp` renamed when
 //! closed and checksummed, a copy of `tokenizer.json`, `manifest.json` last; then `<out>.partial` is renamed to `<out>`.
 //! An interrupted build leaves only `<out>.partial`, which no loader opens.
+//!
+//! Exclusivity: the build holds [`lfm_model::io::OutputLock`] on `<out>` from its first check
+//! to the final rename, so a second build on the same `--out` fails at once instead of deleting
+//! the first one's `<out>.partial`.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::time::Instant;
@@ -80,6 +84,9 @@ pub struct ShardInfo {
     pub tokens: u64,
     pub row_groups: u64,
     pub sha256: String,
+    /// File size in bytes (absent in manifests written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -130,20 +137,41 @@ impl Manifest {
         if m.format != FORMAT {
             bail!("{}: format {:?}, expected {FORMAT:?}", p.display(), m.format);
         }
+        for (what, rel) in std::iter::once(("tokenizer", &m.tokenizer.path))
+            .chain(m.train.shards.iter().chain(&m.val.shards).map(|s| ("shard", &s.file)))
+        {
+            if !is_inside(rel) {
+                bail!(
+                    "{}: {what} path {rel:?} leaves the dataset directory (paths must be relative, without `..`)",
+                    p.display()
+                );
+            }
+        }
         Ok(m)
     }
 
-    /// Checks every shard's size and sha256 against the manifest.
+    /// Every shard of both splits, train first.
+    pub fn shards(&self) -> impl Iterator<Item = &ShardInfo> {
+        self.train.shards.iter().chain(&self.val.shards)
+    }
+
+    /// Checks the dataset in `dir` as [`crate::verify::verify_dataset`] does, hashing every
+    /// shard (no cache).
     pub fn verify(&self, dir: &Path) -> Result<()> {
-        for s in self.train.shards.iter().chain(&self.val.shards) {
-            let p = dir.join(&s.file);
-            let got = sha256_file(&p)?;
-            if got != s.sha256 {
-                bail!("{}: checksum mismatch (manifest {}, file {got})", p.display(), s.sha256);
-            }
+        let expect = crate::verify::Expect { no_cache: true, ..Default::default() };
+        let v = crate::verify::verify_dataset(dir, &expect, &ProgressBar::hidden())?;
+        if v.manifest != *self {
+            bail!("{}: changed since it was loaded", dir.join("manifest.json").display());
         }
         Ok(())
     }
+}
+
+/// A manifest path stays inside the dataset directory by its spelling: relative, and made of
+/// plain names only (no `..`, no root, no drive prefix). Symlinks are checked where the files
+/// are opened for verification ([`crate::verify`]).
+fn is_inside(rel: &str) -> bool {
+    !rel.is_empty() && Path::new(rel).components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
 /// sha256 of a file, streamed (shards can be hundreds of MB).
@@ -235,7 +263,7 @@ impl SplitWriter {
             let tmp = self.dir.join(format!("{file}.tmp"));
             let h = File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
             let w = ArrowWriter::try_new(h, schema(), Some(self.props.clone()))?;
-            let info = ShardInfo { file, documents: 0, tokens: 0, row_groups: 0, sha256: String::new() };
+            let info = ShardInfo { file, documents: 0, tokens: 0, row_groups: 0, sha256: String::new(), bytes: None };
             self.writer = Some((w, tmp, info));
         }
         let (w, tmp, info) = self.writer.as_mut().unwrap();
@@ -259,6 +287,7 @@ impl SplitWriter {
         f.sync_all().ok();
         drop(f);
         info.sha256 = sha256_file(&tmp)?;
+        info.bytes = Some(std::fs::metadata(&tmp).with_context(|| format!("{}: cannot stat", tmp.display()))?.len());
         let fin = self.dir.join(&info.file);
         std::fs::rename(&tmp, &fin).with_context(|| format!("{}: rename failed", fin.display()))?;
         self.info.documents += info.documents;
@@ -298,9 +327,12 @@ pub struct BuildReport {
     pub seconds: f64,
 }
 
-/// Builds the dataset; see the module doc. `progress` gets documents/s and tokens/s.
+/// Builds the dataset; see the module doc. `progress` gets the input size as its length, the
+/// text read so far as its position (an estimate: JSONL syntax and parquet compression make
+/// the files' sizes differ from their text), and documents/s and tokens/s as its message.
 pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<(Manifest, BuildReport)> {
     let out = &opts.out;
+    let _lock = lfm_model::io::OutputLock::acquire(out, "lfm data build")?;
     if out.join("manifest.json").exists() {
         bail!("{}: already holds a dataset (remove it or choose another --out)", out.display());
     }
@@ -349,6 +381,9 @@ fn build_into(
 ) -> Result<(Manifest, BuildReport)> {
     let started = Instant::now();
     let batch_docs = opts.batch_docs.max(1);
+    let input_bytes: u64 = files.iter().map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len())).sum();
+    progress.set_length(input_bytes);
+    let mut text_bytes = 0u64;
     let (tx, rx) = sync_channel::<Result<Vec<Document>>>(4);
     let read = opts.read.clone();
     let reader = std::thread::spawn(move || -> Vec<SourceStats> {
@@ -391,6 +426,7 @@ fn build_into(
             }
         };
         let texts: Vec<&str> = batch.iter().map(|d| d.text.as_str()).collect();
+        text_bytes += texts.iter().map(|t| t.len() as u64).sum::<u64>();
         let encs = match tok.encode_batch(texts, false) {
             Ok(e) => e,
             Err(e) => {
@@ -410,7 +446,7 @@ fn build_into(
             w.push(ids)?;
         }
         let secs = started.elapsed().as_secs_f64().max(1e-9);
-        progress.set_position(report.documents);
+        progress.set_position(text_bytes.min(input_bytes));
         progress.set_message(format!(
             "{} docs, {} tokens, {:.0} docs/s, {:.0} tok/s",
             report.documents,

@@ -198,7 +198,8 @@ fn loader_refuses_incomplete_and_corrupt_datasets() {
     let bytes = std::fs::read(&shard).unwrap();
     std::fs::write(&shard, &bytes[..bytes.len() - 100]).unwrap();
     let e = m.verify(&out).unwrap_err().to_string();
-    assert!(e.contains(&m.train.shards[0].file) && e.contains("checksum mismatch"), "{e}");
+    // Truncation changes the size the manifest records: found before any hashing.
+    assert!(e.contains(&m.train.shards[0].file) && e.contains("bytes"), "{e}");
     let mut l = Loader::new(&out, LoaderConfig::train(1, 8, 0), None).unwrap();
     let e = l.next_batch().unwrap_err().to_string();
     assert!(e.contains(&m.train.shards[0].file) && !e.contains('\n'), "{e}");

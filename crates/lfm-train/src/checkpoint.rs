@@ -190,6 +190,47 @@ pub fn resolve(run_dir: &Path, spec: &str) -> Result<PathBuf> {
     Ok(p)
 }
 
+/// The step a checkpoint directory's name says (`step-000042` → 42).
+pub fn step_of(dir: &Path) -> Option<u64> {
+    dir.file_name()?.to_str()?.strip_prefix("step-")?.parse().ok()
+}
+
+/// `e`, an error loading checkpoint `bad` of `run_dir`, with the newest earlier complete
+/// checkpoint that `loads` accepts named in it (or a note that none does): a damaged newest
+/// checkpoint must not leave the user guessing which one to resume from.
+pub fn name_previous_good(
+    e: anyhow::Error,
+    run_dir: &Path,
+    bad: &Path,
+    loads: impl Fn(&Path) -> bool,
+) -> anyhow::Error {
+    let before = step_of(bad).unwrap_or(u64::MAX);
+    let good =
+        complete(run_dir).unwrap_or_default().into_iter().rev().filter(|(s, _)| *s < before).find(|(_, p)| loads(p));
+    match good {
+        Some((_, p)) => anyhow!(
+            "{e:#}; the previous good checkpoint is {}: resume from it with --resume {}",
+            p.display(),
+            p.display()
+        ),
+        None => anyhow!("{e:#}; no earlier checkpoint in {} loads", root(run_dir).display()),
+    }
+}
+
+/// Refuses a resume that changes `[run] steps`: the learning-rate schedule spans the run's
+/// steps, so a resumed run with another count would continue from a different point of a
+/// different curve (a cosine would jump up or down at once). Said in the error, with what to do.
+pub fn check_same_steps(dir: &Path, saved: u64, now: u64) -> Result<()> {
+    if saved != now {
+        bail!(
+            "{}: was written by a run of {saved} steps, this one asks for {now}: the learning-rate schedule spans [run] steps, so resuming with another count would jump the schedule; resume with steps = {saved} (--stop-after N stops earlier), or start a new run from this checkpoint with --init-from {} --out NEW_DIR",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn read_meta(dir: &Path) -> Result<Meta> {
     let p = dir.join("meta.json");
     let text = std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;

@@ -1,9 +1,16 @@
 //! Run configuration: a TOML file (unknown keys are rejected, naming the key), a few CLI
 //! overrides, and the resolved result written into the run directory.
+//!
+//! Every number is range-checked ([`RunConfig::validate`]); an error names the file, the line
+//! of the offending key and the key: `run.toml:14: [optim] eps: must be a finite number > 0,
+//! got 0`. The GRPO schema ([`crate::grpo::GrpoConfig`]) uses the same parsing and checks.
 
+use std::collections::HashMap;
+use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,7 +31,7 @@ pub struct ModelSection {
     /// An HF checkpoint directory to continue from (config.json + model.safetensors).
     #[serde(default)]
     pub init_from: Option<PathBuf>,
-    /// Std of the random init.
+    /// Std of the random init (finite, > 0).
     #[serde(default = "d_init_std")]
     pub init_std: f64,
 }
@@ -199,15 +206,8 @@ impl RunConfig {
     /// Parses TOML; an unknown key is an error naming it. Relative paths are resolved against
     /// the current directory (not the config file), as in every `lfm` command.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let cfg: RunConfig = toml::from_str(text).map_err(|e| {
-            let msg = e.message().to_string();
-            let at = e.span().map(|s| {
-                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                format!(" (line {line})")
-            });
-            anyhow!("{origin}: {}{}", msg.replace('\n', " "), at.unwrap_or_default())
-        })?;
-        cfg.validate(origin)?;
+        let cfg: RunConfig = parse_toml(text, origin)?;
+        cfg.validate_at(&Origin::with_text(origin, text))?;
         Ok(cfg)
     }
 
@@ -235,65 +235,46 @@ impl RunConfig {
         }
     }
 
+    /// Range and consistency checks; errors name `origin` and the key (no line: see
+    /// [`RunConfig::from_toml`], which checks with the file's text).
     pub fn validate(&self, origin: &str) -> Result<()> {
+        self.validate_at(&Origin::new(origin))
+    }
+
+    fn validate_at(&self, o: &Origin) -> Result<()> {
         let m = &self.model;
         if m.preset.is_some() == m.init_from.is_some() {
-            bail!("{origin}: [model] needs exactly one of `preset` or `init_from`");
+            return Err(o.err("model", "", "needs exactly one of `preset` or `init_from`"));
         }
         if let Some(p) = &m.preset {
             if !lfm_model::Lfm2Config::PRESETS.contains(&p.as_str()) {
-                bail!("{origin}: [model] preset {p:?} is not one of {}", lfm_model::Lfm2Config::PRESETS.join(", "));
+                let known = lfm_model::Lfm2Config::PRESETS.join(", ");
+                return Err(o.err("model", "preset", format!("{p:?} is not one of {known}")));
             }
         }
+        o.check("model", "init_std", m.init_std, Range::Positive)?;
         match self.job {
-            Job::Pretrain if self.data.dataset.is_none() => {
-                bail!("{origin}: pretrain needs [data] dataset")
-            }
-            Job::Sft if self.data.sft_jsonl.is_none() => {
-                bail!("{origin}: sft needs [data] sft_jsonl")
+            Job::Pretrain if self.data.dataset.is_none() => return Err(o.err("data", "dataset", "pretrain needs it")),
+            Job::Sft if self.data.sft_jsonl.is_none() => return Err(o.err("data", "sft_jsonl", "sft needs it")),
+            Job::Sft if self.run.eval_every > 0 && self.data.sft_val_jsonl.is_none() => {
+                let why = format!("[run] eval_every = {} needs validation conversations", self.run.eval_every);
+                return Err(o.err("data", "sft_val_jsonl", format!("missing: {why} (or set eval_every = 0)")));
             }
             _ => {}
         }
-        if self.data.seq_len < 2 {
-            bail!("{origin}: [data] seq_len must be at least 2");
+        o.check("data", "seq_len", self.data.seq_len as f64, Range::AtLeast(2.0))?;
+        o.check("batch", "micro_batch", self.batch.micro_batch as f64, Range::AtLeast(1.0))?;
+        o.check("batch", "grad_accum", self.batch.grad_accum as f64, Range::AtLeast(1.0))?;
+        if let Some(t) = self.batch.tokens_per_step {
+            o.check("batch", "tokens_per_step", t as f64, Range::AtLeast(1.0))?;
         }
-        if self.batch.micro_batch == 0 || self.batch.grad_accum == 0 {
-            bail!("{origin}: [batch] micro_batch and grad_accum must be positive");
-        }
-        let lr_ok = self.optim.lr.is_finite() && self.optim.lr > 0.0;
-        if !lr_ok || !(0.0..=1.0).contains(&self.optim.min_lr_ratio) {
-            bail!("{origin}: [optim] lr must be > 0 and min_lr_ratio in [0, 1]");
-        }
-        if !(0.0..1.0).contains(&self.optim.beta1) || !(0.0..1.0).contains(&self.optim.beta2) {
-            bail!("{origin}: [optim] beta1 and beta2 must be in [0, 1)");
-        }
-        let finite_at_least = |v: f64, lo: f64| v.is_finite() && v >= lo;
-        if !(self.optim.eps.is_finite() && self.optim.eps > 0.0) {
-            bail!("{origin}: [optim] eps must be a finite number > 0, got {}", self.optim.eps);
-        }
-        if !finite_at_least(self.optim.weight_decay, 0.0) {
-            bail!("{origin}: [optim] weight_decay must be a finite number >= 0, got {}", self.optim.weight_decay);
-        }
-        if !finite_at_least(self.optim.grad_clip, 0.0) {
-            bail!(
-                "{origin}: [optim] grad_clip must be a finite number >= 0 (0 disables), got {}",
-                self.optim.grad_clip
-            );
-        }
-        if !(0.0..=1.0).contains(&self.schedule.decay_fraction) {
-            bail!("{origin}: [schedule] decay_fraction must be in [0, 1], got {}", self.schedule.decay_fraction);
-        }
-        if self.batch.tokens_per_step == Some(0) {
-            bail!("{origin}: [batch] tokens_per_step must be positive");
-        }
-        if self.run.steps == 0 {
-            bail!("{origin}: [run] steps must be at least 1");
-        }
-        if self.run.keep_last == 0 {
-            bail!("{origin}: [run] keep_last must be at least 1");
-        }
+        check_optim(o, &self.optim)?;
+        check_schedule(o, &self.schedule)?;
+        o.check("run", "steps", self.run.steps as f64, Range::AtLeast(1.0))?;
+        o.check("run", "keep_last", self.run.keep_last as f64, Range::AtLeast(1.0))?;
+        o.check("run", "eval_batches", self.run.eval_batches as f64, Range::AtLeast(1.0))?;
         if !["f32", "bf16"].contains(&self.run.precision.as_str()) {
-            bail!("{origin}: [run] precision must be f32 or bf16");
+            return Err(o.err("run", "precision", format!("must be f32 or bf16, got {:?}", self.run.precision)));
         }
         Ok(())
     }
@@ -315,6 +296,138 @@ impl RunConfig {
 
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a RunConfig serializes")
+    }
+}
+
+/// `[optim]` checks, shared by the run and GRPO schemas.
+pub(crate) fn check_optim(o: &Origin, s: &OptimSection) -> Result<()> {
+    o.check("optim", "lr", s.lr, Range::Positive)?;
+    o.check("optim", "min_lr_ratio", s.min_lr_ratio, Range::Fraction)?;
+    o.check("optim", "beta1", s.beta1, Range::Beta)?;
+    o.check("optim", "beta2", s.beta2, Range::Beta)?;
+    o.check("optim", "eps", s.eps, Range::Positive)?;
+    o.check("optim", "weight_decay", s.weight_decay, Range::AtLeast(0.0))?;
+    o.check("optim", "grad_clip", s.grad_clip, Range::AtLeast(0.0))
+}
+
+/// `[schedule]` checks, shared by the run and GRPO schemas.
+pub(crate) fn check_schedule(o: &Origin, s: &ScheduleSection) -> Result<()> {
+    o.check("schedule", "decay_fraction", s.decay_fraction, Range::Fraction)
+}
+
+/// Parses a TOML config; a syntax error, an unknown key or a wrong type is one line naming
+/// `origin` and the line.
+pub(crate) fn parse_toml<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| {
+        let msg = e.message().replace('\n', " ");
+        match e.span() {
+            Some(s) => anyhow!("{origin}:{}: {msg}", line_of(text, s.start)),
+            None => anyhow!("{origin}: {msg}"),
+        }
+    })
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The allowed range of a number.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Range {
+    /// Finite and > 0.
+    Positive,
+    /// Finite and >= the bound.
+    AtLeast(f64),
+    /// In [0, 1].
+    Fraction,
+    /// In [0, 1) (Adam's betas).
+    Beta,
+    /// In (0, 1) (a clip range).
+    Open01,
+    /// Any finite number.
+    Finite,
+}
+
+impl Range {
+    fn allows(self, v: f64) -> bool {
+        v.is_finite()
+            && match self {
+                Range::Positive => v > 0.0,
+                Range::AtLeast(lo) => v >= lo,
+                Range::Fraction => (0.0..=1.0).contains(&v),
+                Range::Beta => (0.0..1.0).contains(&v),
+                Range::Open01 => v > 0.0 && v < 1.0,
+                Range::Finite => true,
+            }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Range::Positive => "must be a finite number > 0".into(),
+            Range::AtLeast(lo) if lo.fract() == 0.0 && lo >= 1.0 => format!("must be at least {lo}"),
+            Range::AtLeast(lo) => format!("must be a finite number >= {lo}"),
+            Range::Fraction => "must be in [0, 1]".into(),
+            Range::Beta => "must be in [0, 1)".into(),
+            Range::Open01 => "must be in (0, 1)".into(),
+            Range::Finite => "must be a finite number".into(),
+        }
+    }
+}
+
+/// A config's origin for validation errors: the file name and, when the text is at hand, the
+/// line of every key (from the TOML parser's spans), so that an error reads
+/// `FILE:LINE: [section] key: problem`.
+pub(crate) struct Origin {
+    name: String,
+    /// `section.key` (or `key` at the top level, `section` for a table header) → line.
+    lines: HashMap<String, usize>,
+}
+
+impl Origin {
+    pub(crate) fn new(name: &str) -> Self {
+        Origin { name: name.to_string(), lines: HashMap::new() }
+    }
+
+    pub(crate) fn with_text(name: &str, text: &str) -> Self {
+        let mut lines = HashMap::new();
+        if let Ok(doc) = toml::de::DeTable::parse(text) {
+            for (k, v) in doc.get_ref().iter() {
+                let section = k.get_ref().to_string();
+                lines.insert(section.clone(), line_of(text, k.span().start));
+                if let toml::de::DeValue::Table(t) = v.get_ref() {
+                    for (k2, _) in t.iter() {
+                        lines.insert(format!("{section}.{}", k2.get_ref()), line_of(text, k2.span().start));
+                    }
+                }
+            }
+        }
+        Origin { name: name.to_string(), lines }
+    }
+
+    /// `FILE:LINE: [section] key: problem`; the line is the key's, else its section's, else
+    /// left out (a key not in the file: a default or a command-line override).
+    pub(crate) fn err(&self, section: &str, key: &str, problem: impl Display) -> anyhow::Error {
+        let path = match (section, key) {
+            ("", k) => k.to_string(),
+            (s, "") => s.to_string(),
+            (s, k) => format!("{s}.{k}"),
+        };
+        let line = self.lines.get(&path).or_else(|| self.lines.get(section));
+        let at = line.map_or(String::new(), |l| format!(":{l}"));
+        let what = match (section, key) {
+            ("", k) => k.to_string(),
+            (s, "") => format!("[{s}]"),
+            (s, k) => format!("[{s}] {k}"),
+        };
+        anyhow!("{}{at}: {what}: {problem}", self.name)
+    }
+
+    /// Checks `value` (the key's value, as f64) against `range`.
+    pub(crate) fn check(&self, section: &str, key: &str, value: f64, range: Range) -> Result<()> {
+        if range.allows(value) {
+            return Ok(());
+        }
+        Err(self.err(section, key, format!("{}, got {value}", range.describe())))
     }
 }
 
@@ -356,7 +469,8 @@ out = "runs/x"
     fn unknown_keys_are_named() {
         let bad = OK.replace("lr = 1e-3", "lr = 1e-3\nlearning_rate = 2");
         let e = RunConfig::from_toml(&bad, "t.toml").unwrap_err().to_string();
-        assert!(e.contains("t.toml") && e.contains("learning_rate") && e.contains("line"), "{e}");
+        let line = 1 + bad.lines().position(|l| l.starts_with("learning_rate")).unwrap();
+        assert!(e.starts_with(&format!("t.toml:{line}: ")) && e.contains("learning_rate"), "{e}");
         let bad = OK.replace("[run]", "[runn]");
         let e = RunConfig::from_toml(&bad, "t.toml").unwrap_err().to_string();
         assert!(e.contains("runn"), "{e}");
@@ -375,11 +489,68 @@ out = "runs/x"
             ("warmup_steps = 10", "warmup_steps = 10\ndecay_fraction = 1.5", "decay_fraction"),
             ("tokens_per_step = 1024", "tokens_per_step = 0", "tokens_per_step"),
             ("steps = 100", "steps = 0", "steps"),
+            ("preset = \"tiny\"", "preset = \"tiny\"\ninit_std = nan", "init_std"),
+            ("preset = \"tiny\"", "preset = \"tiny\"\ninit_std = -0.02", "init_std"),
+            ("preset = \"tiny\"", "preset = \"tiny\"\ninit_std = 0.0", "init_std"),
+            ("lr = 1e-3", "lr = 1e-3\nbeta2 = 1.0", "beta2"),
+            ("lr = 1e-3", "lr = 1e-3\nmin_lr_ratio = -0.5", "min_lr_ratio"),
+            ("seq_len = 64", "seq_len = 1", "seq_len"),
+            ("micro_batch = 4", "micro_batch = 0", "micro_batch"),
+            ("out = \"runs/x\"", "out = \"runs/x\"\nkeep_last = 0", "keep_last"),
+            ("out = \"runs/x\"", "out = \"runs/x\"\neval_batches = 0", "eval_batches"),
         ] {
             let bad = OK.replace(from, to);
             assert_ne!(bad, OK);
             let e = RunConfig::from_toml(&bad, "t.toml").unwrap_err().to_string();
-            assert!(e.contains("t.toml") && e.contains(key), "{to}: {e}");
+            // The line of the key, counted here from the text itself.
+            let line = 1 + bad.lines().position(|l| l.starts_with(&format!("{key} ="))).expect("key in the text");
+            assert!(e.starts_with(&format!("t.toml:{line}: ")) && e.contains(&format!("] {key}: ")), "{to}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+            // Without the text (after command-line overrides) the key is still named.
+            let cfg: RunConfig = toml::from_str(&bad).unwrap();
+            let e = cfg.validate("t.toml").unwrap_err().to_string();
+            assert!(e.starts_with("t.toml: [") && e.contains(key), "{e}");
+        }
+        // An override to a bad value is caught by `validate` too.
+        let mut cfg = RunConfig::from_toml(OK, "t.toml").unwrap();
+        cfg.apply(&Overrides { steps: Some(0), ..Default::default() });
+        assert!(cfg.validate("t.toml").unwrap_err().to_string().contains("[run] steps"));
+    }
+
+    /// GRPO configs get the same checks on every number, with lines.
+    #[test]
+    fn grpo_numbers_are_named_with_their_line() {
+        let toy = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/grpo-toy.toml")).unwrap();
+        crate::grpo::GrpoConfig::from_toml(&toy, "g.toml").unwrap();
+        for (from, to, key) in [
+            ("temperature = 1.0", "temperature = nan", "temperature"),
+            ("temperature = 1.0", "temperature = 0.0", "temperature"),
+            ("clip_eps = 0.2", "clip_eps = 1.5", "clip_eps"),
+            ("beta = 0.0", "beta = -0.1", "beta"),
+            ("beta = 0.0", "beta = inf", "beta"),
+            ("ppo_epochs = 2", "ppo_epochs = 0", "ppo_epochs"),
+            ("ppo_epochs = 2", "ppo_epochs = 2\nadv_eps = 0.0", "adv_eps"),
+            ("ppo_epochs = 2", "ppo_epochs = 2\ntop_p = 1.5", "top_p"),
+            ("group_size = 8", "group_size = 1", "group_size"),
+            ("prompts_per_step = 4", "prompts_per_step = 0", "prompts_per_step"),
+            ("max_new_tokens = 24", "max_new_tokens = 0", "max_new_tokens"),
+            ("tool_call = 1.0", "tool_call = nan", "tool_call"),
+            ("weight_decay = 0.0", "weight_decay = -1.0", "weight_decay"),
+            ("grad_clip = 1.0", "grad_clip = nan", "grad_clip"),
+            ("lr = 1e-3", "lr = 0.0", "lr"),
+            ("lr = 1e-3", "lr = 1e-3\neps = 0.0", "eps"),
+            ("warmup_steps = 2", "warmup_steps = 2\ndecay_fraction = 2.0", "decay_fraction"),
+            ("lr = 3e-3", "lr = -3e-3", "lr"),
+            ("seq_len = 192", "seq_len = 0", "seq_len"),
+            ("micro_batch = 16", "micro_batch = 0", "micro_batch"),
+            ("steps = 30\nlr", "steps = 0\nlr", "steps"),
+            ("checkpoint_every = 10", "checkpoint_every = 10\nkeep_last = 0", "keep_last"),
+        ] {
+            assert_eq!(toy.matches(from).count(), 1, "{from}");
+            let bad = toy.replace(from, to);
+            let e = crate::grpo::GrpoConfig::from_toml(&bad, "g.toml").unwrap_err().to_string();
+            let line = 1 + bad.lines().position(|l| l.starts_with(&format!("{key} =")) && to.contains(l)).expect("key");
+            assert!(e.starts_with(&format!("g.toml:{line}: ")) && e.contains(&format!(" {key}: ")), "{to}: {e}");
         }
     }
 

@@ -35,14 +35,14 @@ use anyhow::{anyhow, bail, Context, Result};
 use burn::module::Module;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use lfm_data::chat::{self, RenderOptions};
 use lfm_model::generate::{generate, GenerateOptions, SamplingConfig};
 use lfm_model::Lfm2Model;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint;
-use crate::config::{OptimSection, ScheduleSection};
+use crate::config::{check_optim, check_schedule, parse_toml, OptimSection, Origin, Range, ScheduleSection};
 use crate::metrics::{self, MetricsLog};
 use crate::optim::{AdamW, GradAccumulator};
 use crate::rewards::{self, RewardFn};
@@ -166,52 +166,66 @@ fn d_job() -> String {
 impl GrpoConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        let origin = path.display().to_string();
-        let cfg: GrpoConfig =
-            toml::from_str(&text).map_err(|e| anyhow!("{origin}: {}", e.message().replace('\n', " ")))?;
-        cfg.validate(&origin)?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates TOML; errors name `origin`, the line and the key.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        let cfg: GrpoConfig = parse_toml(text, origin)?;
+        cfg.validate_at(&Origin::with_text(origin, text))?;
         Ok(cfg)
     }
 
+    /// Range and consistency checks of every field (no line numbers: see
+    /// [`GrpoConfig::from_toml`]).
     pub fn validate(&self, origin: &str) -> Result<()> {
+        self.validate_at(&Origin::new(origin))
+    }
+
+    fn validate_at(&self, o: &Origin) -> Result<()> {
         if self.job != "grpo" {
-            bail!("{origin}: job = {:?}, expected \"grpo\"", self.job);
+            return Err(o.err("", "job", format!("{:?}, expected \"grpo\"", self.job)));
         }
         match (&self.model.init_from, &self.model.preset, &self.warm_start) {
             (Some(_), None, _) => {}
             (None, Some(p), Some(_)) if p == "tiny" => {}
-            (None, Some(_), None) => bail!("{origin}: [model] preset needs a [warm_start] SFT section"),
-            _ => bail!("{origin}: [model] needs exactly one of `init_from` or `preset = \"tiny\"`"),
+            (None, Some(_), None) => return Err(o.err("model", "preset", "needs a [warm_start] SFT section")),
+            _ => return Err(o.err("model", "", "needs exactly one of `init_from` or `preset = \"tiny\"`")),
         }
         if self.model.preset.is_some() && self.data.tokenizer.is_none() {
-            bail!("{origin}: a preset model needs [data] tokenizer");
+            return Err(o.err("data", "tokenizer", "a preset model needs it"));
+        }
+        if let Some(w) = &self.warm_start {
+            o.check("warm_start", "steps", w.steps as f64, Range::AtLeast(1.0))?;
+            o.check("warm_start", "lr", w.lr, Range::Positive)?;
+            o.check("warm_start", "micro_batch", w.micro_batch as f64, Range::AtLeast(1.0))?;
+            o.check("warm_start", "seq_len", w.seq_len as f64, Range::AtLeast(2.0))?;
         }
         let g = &self.grpo;
         if g.group_size < 2 {
-            bail!("{origin}: [grpo] group_size must be at least 2 (advantages compare completions of one prompt)");
+            let why = "must be at least 2 (advantages compare completions of one prompt)";
+            return Err(o.err("grpo", "group_size", format!("{why}, got {}", g.group_size)));
         }
-        if g.prompts_per_step == 0 || g.max_new_tokens == 0 || g.ppo_epochs == 0 {
-            bail!("{origin}: [grpo] prompts_per_step, max_new_tokens and ppo_epochs must be positive");
-        }
-        if !(g.clip_eps > 0.0 && g.clip_eps < 1.0)
-            || g.beta < 0.0
-            || g.temperature <= 0.0
-            || !(0.0..=1.0).contains(&g.top_p)
-        {
-            bail!("{origin}: [grpo] needs 0 < clip_eps < 1, beta >= 0, temperature > 0, 0 <= top_p <= 1");
-        }
+        o.check("grpo", "prompts_per_step", g.prompts_per_step as f64, Range::AtLeast(1.0))?;
+        o.check("grpo", "max_new_tokens", g.max_new_tokens as f64, Range::AtLeast(1.0))?;
+        o.check("grpo", "temperature", g.temperature, Range::Positive)?;
+        o.check("grpo", "top_p", g.top_p, Range::Fraction)?;
+        o.check("grpo", "clip_eps", g.clip_eps, Range::Open01)?;
+        o.check("grpo", "beta", g.beta, Range::AtLeast(0.0))?;
+        o.check("grpo", "ppo_epochs", g.ppo_epochs as f64, Range::AtLeast(1.0))?;
+        o.check("grpo", "adv_eps", g.adv_eps, Range::Positive)?;
         if self.rewards.is_empty() {
-            bail!(
-                "{origin}: [rewards] is empty (name = weight; known: {})",
-                rewards::REGISTRY.iter().map(|r| r.0).collect::<Vec<_>>().join(", ")
-            );
+            let known = rewards::REGISTRY.iter().map(|r| r.0).collect::<Vec<_>>().join(", ");
+            return Err(o.err("rewards", "", format!("is empty (name = weight; known: {known})")));
         }
-        for name in self.rewards.keys() {
-            rewards::lookup(name).map_err(|e| anyhow!("{origin}: [rewards] {e}"))?;
+        for (name, w) in &self.rewards {
+            rewards::lookup(name).map_err(|e| o.err("rewards", name, e))?;
+            o.check("rewards", name, *w, Range::Finite)?;
         }
-        if self.run.steps == 0 {
-            bail!("{origin}: [run] steps must be positive");
-        }
+        check_optim(o, &self.optim)?;
+        check_schedule(o, &self.schedule)?;
+        o.check("run", "steps", self.run.steps as f64, Range::AtLeast(1.0))?;
+        o.check("run", "keep_last", self.run.keep_last as f64, Range::AtLeast(1.0))?;
         Ok(())
     }
 
@@ -352,7 +366,9 @@ pub struct GrpoRecord {
 pub struct GrpoOptions {
     pub resume: Option<String>,
     pub stop_after: Option<u64>,
-    pub progress: bool,
+    /// Progress to report to (the warm-start SFT's steps, then GRPO's; message: reward, KL,
+    /// clip fraction, completion length). `None`: silent.
+    pub progress: Option<ProgressBar>,
 }
 
 /// What a finished run reports.
@@ -380,7 +396,7 @@ fn step_seed(seed: u64, step: u64) -> u64 {
 }
 
 /// The warm-start SFT (skipped when its run already finished), returning its checkpoint.
-fn warm_start(cfg: &GrpoConfig, device: &Device) -> Result<PathBuf> {
+fn warm_start(cfg: &GrpoConfig, device: &Device, progress: Option<ProgressBar>) -> Result<PathBuf> {
     let ws = cfg.warm_start.as_ref().expect("validated");
     let out = cfg.run.out.join("warm_start");
     let done = checkpoint::complete(&out)?;
@@ -405,14 +421,38 @@ fn warm_start(cfg: &GrpoConfig, device: &Device) -> Result<PathBuf> {
     );
     let sft = crate::config::RunConfig::from_toml(&toml_text, "[warm_start]")?;
     let resume = (!done.is_empty()).then(|| "latest".to_string());
-    let s =
-        crate::trainer::run(&sft, device, &crate::trainer::RunOptions { resume, stop_after: None, progress: true })?;
+    let s = crate::trainer::run(&sft, device, &crate::trainer::RunOptions { resume, stop_after: None, progress })?;
     s.last_checkpoint.ok_or_else(|| anyhow!("the warm-start SFT wrote no checkpoint"))
+}
+
+fn read_grpo_meta(dir: &Path) -> Result<GrpoMeta> {
+    let p = dir.join("meta.json");
+    let text = std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+    let meta: GrpoMeta =
+        serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid GRPO meta.json: {e}", p.display()))?;
+    if meta.format != FORMAT {
+        bail!("{}: format {:?}, expected {FORMAT:?}", p.display(), meta.format);
+    }
+    Ok(meta)
+}
+
+/// Meta, model and optimizer of a GRPO checkpoint.
+fn load_grpo_checkpoint(
+    dir: &Path,
+    ad: &Device,
+    optim: &OptimSection,
+) -> Result<(lfm_model::Lfm2Config, Lfm2Model, AdamW)> {
+    read_grpo_meta(dir)?;
+    let (mc, m) = lfm_model::hf::load_dir(dir, ad).map_err(|e| anyhow!("{e}"))?;
+    let o = AdamW::load(optim.clone(), &dir.join("optimizer.safetensors"), ad)?;
+    Ok((mc, m, o))
 }
 
 /// Runs (or resumes) GRPO on `device`.
 pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<GrpoSummary> {
     let run_dir = cfg.run.out.clone();
+    // One run per directory (the warm-start SFT locks its own subdirectory).
+    let _lock = lfm_model::io::OutputLock::acquire(&run_dir, "lfm train grpo")?;
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("{}: cannot create the run directory", run_dir.display()))?;
     checkpoint::clean_partial(&run_dir);
@@ -421,18 +461,14 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
     // Policy, optimizer and the starting point (also the KL reference).
     let (init, model_cfg, mut model, mut opt, start, elapsed0) = if let Some(spec) = &opts.resume {
         let dir = checkpoint::resolve(&run_dir, spec)?;
-        let text = std::fs::read_to_string(dir.join("meta.json"))
-            .with_context(|| format!("{}: no meta.json", dir.display()))?;
-        let meta: GrpoMeta =
-            serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid GRPO meta.json: {e}", dir.display()))?;
-        if meta.format != FORMAT {
-            bail!("{}: format {:?}, expected {FORMAT:?}", dir.display(), meta.format);
-        }
+        let loads = |d: &Path| load_grpo_checkpoint(d, &ad, &cfg.optim).is_ok();
+        let meta = read_grpo_meta(&dir).map_err(|e| checkpoint::name_previous_good(e, &run_dir, &dir, loads))?;
         if meta.config.training_part() != cfg.training_part() {
             bail!("{}: was written by a GRPO run with another configuration", dir.display());
         }
-        let (mc, m) = lfm_model::hf::load_dir(&dir, &ad).map_err(|e| anyhow!("{e}"))?;
-        let o = AdamW::load(cfg.optim.clone(), &dir.join("optimizer.safetensors"), &ad)?;
+        checkpoint::check_same_steps(&dir, meta.config.run.steps, cfg.run.steps)?;
+        let (mc, m, o) = load_grpo_checkpoint(&dir, &ad, &cfg.optim)
+            .map_err(|e| checkpoint::name_previous_good(e, &run_dir, &dir, loads))?;
         (meta.init, mc, m, o, meta.step, meta.elapsed_s)
     } else {
         if !checkpoint::complete(&run_dir)?.is_empty() {
@@ -440,7 +476,7 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
         }
         let init = match &cfg.model.init_from {
             Some(d) => d.clone(),
-            None => warm_start(cfg, device)?,
+            None => warm_start(cfg, device, opts.progress.clone())?,
         };
         let (mc, m) = lfm_model::hf::load_dir(&init, &ad).map_err(|e| anyhow!("{e}"))?;
         (init, mc, m, AdamW::new(cfg.optim.clone()), 0, 0.0)
@@ -477,11 +513,12 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
     let mut log = MetricsLog::open(&run_dir, (start > 0).then_some(start))?;
     let started = Instant::now();
     let end = opts.stop_after.map_or(cfg.run.steps, |s| s.min(cfg.run.steps));
-    let pb = if opts.progress { ProgressBar::new(cfg.run.steps) } else { ProgressBar::hidden() };
-    pb.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} GRPO steps {msg} [{elapsed} < {eta}]").expect("template"),
-    );
+    let pb = opts.progress.clone().unwrap_or_else(ProgressBar::hidden);
+    pb.set_prefix("GRPO steps");
+    pb.set_length(cfg.run.steps);
     pb.set_position(start);
+    pb.set_message("");
+    pb.reset_eta();
     let (mut first_reward, mut last_reward, mut last_ckpt) = (None, None, None);
     let title = format!(
         "{} · GRPO · G={} · {} prompts/step",
@@ -672,7 +709,6 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
             plot_rewards(&run_dir, &title)?;
         }
     }
-    pb.finish_and_clear();
     Ok(GrpoSummary { run_dir, steps_done: step, first_reward, last_reward, last_checkpoint: last_ckpt })
 }
 

@@ -11,6 +11,11 @@
 //!     checkpoint_every: checkpoint (model + optimizer + loader state), keep the newest k
 //! ```
 //!
+//! Before step 1 the run directory is locked ([`OutputLock`]: a second run on the same `--out`
+//! fails at once) and a pre-training dataset is verified ([`lfm_data::verify`]: paths, sizes,
+//! checksums, the tokenizer against the model's, the validation split when `eval_every` is
+//! set), so a damaged dataset is one error before any step instead of a panic mid-run.
+//!
 //! Everything that decides the numbers — initial weights (seeded), data order (seeded loader
 //! state), the schedule (a function of the step) and the optimizer state — is restored from a
 //! checkpoint, so on the CPU a resumed run reproduces the uninterrupted one bit for bit.
@@ -21,12 +26,14 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use lfm_data::chat::RenderOptions;
 use lfm_data::loader::{Loader, LoaderConfig};
 use lfm_data::sft::{self, SftLoader};
 use lfm_data::tokenizer;
+use lfm_data::verify::{self, Expect};
 use lfm_model::init::RandomInit;
+use lfm_model::io::OutputLock;
 use lfm_model::{Lfm2Config, Lfm2Model};
 
 use crate::checkpoint::{self, Meta};
@@ -43,8 +50,10 @@ pub struct RunOptions {
     /// Stop (after checkpointing) once this step is done, as if interrupted — the schedule still
     /// spans `run.steps`.
     pub stop_after: Option<u64>,
-    /// Draw a progress bar.
-    pub progress: bool,
+    /// Progress to report to: the dataset check (prefix "shards hashed", one position per
+    /// shard), then the steps (prefix "steps", message: loss, lr, gradient norm, tokens/s).
+    /// Validation losses are printed above it. `None`: silent.
+    pub progress: Option<ProgressBar>,
 }
 
 /// What a finished run reports.
@@ -171,7 +180,14 @@ fn tensors(m: &Micro, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
 }
 
 /// Mean validation loss (token-weighted) over at most `max_batches` batches.
-fn evaluate(model: &Lfm2Model, data: &Data, cfg: &RunConfig, device: &Device, pad: u32) -> Result<Option<f64>> {
+fn evaluate(
+    model: &Lfm2Model,
+    data: &Data,
+    cfg: &RunConfig,
+    device: &Device,
+    pad: u32,
+    vocab: usize,
+) -> Result<Option<f64>> {
     let plain = model.valid();
     let mut sum = 0.0f64;
     let mut n = 0usize;
@@ -188,7 +204,9 @@ fn evaluate(model: &Lfm2Model, data: &Data, cfg: &RunConfig, device: &Device, pa
             if manifest.val.tokens as usize <= cfg.data.seq_len {
                 return Ok(None);
             }
-            let mut l = Loader::new(dataset, LoaderConfig::val(cfg.batch.micro_batch, cfg.data.seq_len), None)?;
+            let lc =
+                LoaderConfig { vocab_size: Some(vocab), ..LoaderConfig::val(cfg.batch.micro_batch, cfg.data.seq_len) };
+            let mut l = Loader::new(dataset, lc, None)?;
             for _ in 0..cfg.run.eval_batches {
                 let Some(b) = l.next_batch()? else { break };
                 run(&Micro::from_packed(b))?;
@@ -311,6 +329,9 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
     }
     let world = devices.len();
     let run_dir = cfg.run.out.clone();
+    // One run per directory, from before anything in it is touched until this function
+    // returns: a second run on the same --out fails here with one line.
+    let _lock = OutputLock::acquire(&run_dir, "lfm train")?;
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("{}: cannot create the run directory", run_dir.display()))?;
     checkpoint::clean_partial(&run_dir);
@@ -327,16 +348,69 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
     }
     let ads: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
     let ad = ads[0].clone();
+    let hidden = ProgressBar::hidden();
+    let pb = opts.progress.as_ref().unwrap_or(&hidden);
 
-    // Tokenizer files: pre-training uses the dataset's copy; SFT the configured one or the
-    // initial checkpoint's.
-    let tok_path = match cfg.job {
-        Job::Pretrain => cfg.data.dataset.as_ref().unwrap().join("tokenizer.json"),
-        Job::Sft => match (&cfg.data.tokenizer, &cfg.model.init_from) {
-            (Some(t), _) => t.clone(),
-            (None, Some(d)) => d.join("tokenizer.json"),
-            (None, None) => bail!("sft with a preset model needs [data] tokenizer"),
-        },
+    // The checkpoint to resume from must be readable and written by this same training.
+    let resume_dir = match &opts.resume {
+        Some(spec) => Some(checkpoint::resolve(&run_dir, spec)?),
+        None => None,
+    };
+    let loads = |d: &Path| checkpoint::load(d, &ad, cfg.optim.clone()).is_ok();
+    let resumed_meta = match &resume_dir {
+        Some(dir) => {
+            let meta =
+                checkpoint::read_meta(dir).map_err(|e| checkpoint::name_previous_good(e, &run_dir, dir, loads))?;
+            if meta.world != world {
+                bail!(
+                    "{}: was written by a run on {} device(s), this one has {world} (the global batch would change)",
+                    dir.display(),
+                    meta.world
+                );
+            }
+            if !same_training(&meta.run_config, cfg) {
+                bail!("{}: was written by a run with another configuration (model, data, batch, optimizer, schedule or seed differ)", dir.display());
+            }
+            checkpoint::check_same_steps(dir, meta.run_config.run.steps, cfg.run.steps)?;
+            Some(meta)
+        }
+        None => {
+            if !checkpoint::complete(&run_dir)?.is_empty() {
+                bail!("{}: already has checkpoints; pass --resume latest, or choose another --out", run_dir.display());
+            }
+            None
+        }
+    };
+    // The tokenizer the model was trained with, where the model comes from a directory.
+    let model_tok =
+        resume_dir.as_ref().or(cfg.model.init_from.as_ref()).map(|d| d.join("tokenizer.json")).filter(|p| p.exists());
+
+    // Pre-training data is verified before anything is built from it.
+    let verified = match cfg.job {
+        Job::Pretrain => {
+            let ds = cfg.data.dataset.as_ref().unwrap();
+            let one_batch = (cfg.batch.micro_batch * cfg.data.seq_len + 1) as u64;
+            let expect = Expect {
+                model_tokenizer: model_tok,
+                val_tokens: (cfg.run.eval_every > 0)
+                    .then(|| (one_batch, format!("[run] eval_every = {}", cfg.run.eval_every))),
+                cache_fallback: Some(run_dir.join("dataset-verified.json")),
+                no_cache: false,
+            };
+            pb.set_prefix("shards hashed");
+            let v = verify::verify_dataset(ds, &expect, pb)?;
+            Some(v.manifest)
+        }
+        Job::Sft => None,
+    };
+
+    // Tokenizer files: pre-training uses the dataset's copy (verified above to be the model's
+    // when the model has one); SFT the configured one or the initial checkpoint's.
+    let tok_path = match (&verified, &cfg.data.tokenizer, &cfg.model.init_from) {
+        (Some(m), _, _) => cfg.data.dataset.as_ref().unwrap().join(&m.tokenizer.path),
+        (None, Some(t), _) => t.clone(),
+        (None, None, Some(d)) => d.join("tokenizer.json"),
+        (None, None, None) => bail!("sft with a preset model needs [data] tokenizer"),
     };
     let tok = tokenizer::load(&tok_path)?;
     let mut tok_files = vec![tok_path.clone()];
@@ -346,25 +420,11 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
     }
 
     // Model and optimizer: from a checkpoint, an HF directory, or a preset.
-    let (model_cfg, mut model, mut opt, start, resumed_meta) = if let Some(spec) = &opts.resume {
-        let dir = checkpoint::resolve(&run_dir, spec)?;
-        let meta = checkpoint::read_meta(&dir)?;
-        if meta.world != world {
-            bail!(
-                "{}: was written by a run on {} device(s), this one has {world} (the global batch would change)",
-                dir.display(),
-                meta.world
-            );
-        }
-        if !same_training(&meta.run_config, cfg) {
-            bail!("{}: was written by a run with another configuration (model, data, batch, optimizer, schedule or seed differ)", dir.display());
-        }
-        let (mc, model, opt, meta) = checkpoint::load(&dir, &ad, cfg.optim.clone())?;
-        (mc, model, opt, meta.step, Some(meta))
+    let (model_cfg, mut model, mut opt, start) = if let (Some(dir), Some(meta)) = (&resume_dir, &resumed_meta) {
+        let (mc, model, opt, _) = checkpoint::load(dir, &ad, cfg.optim.clone())
+            .map_err(|e| checkpoint::name_previous_good(e, &run_dir, dir, loads))?;
+        (mc, model, opt, meta.step)
     } else {
-        if !checkpoint::complete(&run_dir)?.is_empty() {
-            bail!("{}: already has checkpoints; pass --resume latest, or choose another --out", run_dir.display());
-        }
         let (mc, model) = match (&cfg.model.preset, &cfg.model.init_from) {
             (Some(p), _) => {
                 let vocab = tok.get_vocab_size(true).div_ceil(64) * 64;
@@ -376,11 +436,21 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
             (None, Some(dir)) => lfm_model::hf::load_dir(dir, &ad).map_err(|e| anyhow!("{e}"))?,
             _ => unreachable!("validated"),
         };
-        (mc, model, AdamW::new(cfg.optim.clone()), 0, None)
+        (mc, model, AdamW::new(cfg.optim.clone()), 0)
     };
     tokenizer::check_against_model(&tok, &model_cfg, &tok_path.display().to_string())?;
-    std::fs::write(run_dir.join("config.toml"), cfg.to_toml())
-        .with_context(|| format!("{}: cannot write config.toml", run_dir.display()))?;
+    // A micro-batch the context or the memory cannot hold fails here, not as an allocation
+    // abort in step 1 (the memory bound is checked on the CPU, where MemAvailable applies).
+    let avail = devices.iter().all(lfm_model::device::is_cpu).then(lfm_model::device::available_memory).flatten();
+    model_cfg
+        .check_training_shape(
+            cfg.batch.micro_batch,
+            cfg.data.seq_len + 1,
+            avail,
+            "[data] seq_len / [batch] micro_batch",
+        )
+        .map_err(|e| anyhow!("{e}"))?;
+    lfm_model::io::write_atomic(&run_dir.join("config.toml"), cfg.to_toml().as_bytes())?;
 
     // Data.
     let pad = model_cfg.pad_token_id;
@@ -388,14 +458,24 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         Job::Pretrain => {
             let ds = cfg.data.dataset.clone().unwrap();
             let state = resumed_meta.as_ref().and_then(|m| m.loader.clone());
-            let lc = LoaderConfig::train(cfg.batch.micro_batch, cfg.data.seq_len, cfg.run.seed);
+            let lc = LoaderConfig {
+                vocab_size: Some(model_cfg.vocab_size),
+                ..LoaderConfig::train(cfg.batch.micro_batch, cfg.data.seq_len, cfg.run.seed)
+            };
             Data::Pretrain { train: Loader::new(&ds, lc, state)?, dataset: ds }
         }
         Job::Sft => {
             let ro = RenderOptions { train_on: cfg.data.train_on, ..Default::default() };
             let (ex, skipped) = sft::load_examples(cfg.data.sft_jsonl.as_ref().unwrap(), &tok, &ro, cfg.data.seq_len)?;
-            if skipped > 0 {
-                eprintln!("warning: {skipped} conversations skipped: no assistant token within seq_len = {} (no reply, or truncated away)", cfg.data.seq_len);
+            if skipped.total() > 0 {
+                eprintln!(
+                    "warning: {} of {} conversations skipped: {} without an assistant reply, {} truncated away by seq_len = {}",
+                    skipped.total(),
+                    skipped.total() + ex.len(),
+                    skipped.no_reply,
+                    skipped.truncated,
+                    cfg.data.seq_len
+                );
             }
             let val = match &cfg.data.sft_val_jsonl {
                 Some(p) => Some(sft::load_examples(p, &tok, &ro, cfg.data.seq_len)?.0),
@@ -427,11 +507,11 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         model_cfg.hidden_size
     );
 
-    let pb = if opts.progress { ProgressBar::new(cfg.run.steps) } else { ProgressBar::hidden() };
-    pb.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]").expect("template"),
-    );
+    pb.set_prefix("steps");
+    pb.set_length(cfg.run.steps);
     pb.set_position(start);
+    pb.set_message("");
+    pb.reset_eta();
 
     let mut last_loss = f64::NAN;
     let mut last_ckpt = None;
@@ -447,7 +527,9 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         })?;
         model = m;
         let (loss, norm) = (out.loss, out.grad_norm);
-        let step_tokens: u64 = micros.iter().map(|m| (m.rows * m.len) as u64).sum();
+        // Predicted tokens: the ones that carry loss (a packed row of seq_len + 1 ids predicts
+        // seq_len of them; SFT rows only their assistant tokens).
+        let step_tokens: u64 = micros.iter().map(|m| m.targets as u64).sum();
         tokens_seen += step_tokens;
         run_tokens += step_tokens;
         let dt = t0.elapsed().as_secs_f64();
@@ -463,14 +545,18 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         log.write(&rec)?;
         last_loss = loss;
         pb.set_position(step);
-        pb.set_message(format!("loss {loss:.4} lr {lr:.2e} |g| {norm:.3} {:.0} tok/s", rec.tokens_per_s));
+        let val = last_val.map_or(String::new(), |v| format!(" val {v:.4}"));
+        pb.set_message(format!("loss {loss:.4}{val} lr {lr:.2e} |g| {norm:.3} {:.0} tok/s", rec.tokens_per_s));
 
         let is_last = step == cfg.run.steps;
         if (cfg.run.eval_every > 0 && step % cfg.run.eval_every == 0) || is_last {
-            if let Some(v) = evaluate(&model, &data, cfg, &ad, pad)? {
+            if let Some(v) = evaluate(&model, &data, cfg, &ad, pad, model_cfg.vocab_size)? {
                 log.write(&ValRecord { step, val_loss: v, val_ppl: v.exp() })?;
                 last_val = Some(v);
-                pb.println(format!("step {step}: val loss {v:.4} (ppl {:.2})", v.exp()));
+                if opts.progress.is_some() {
+                    // Above the bar on a terminal; a plain line in a log.
+                    pb.suspend(|| eprintln!("step {step}: val loss {v:.4} (ppl {:.2})", v.exp()));
+                }
             }
             metrics::plot_run(&run_dir, &title)?;
         }
@@ -505,7 +591,6 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
             )?);
         }
     }
-    pb.finish_and_clear();
     if step > start {
         metrics::plot_run(&run_dir, &title)?;
     }

@@ -83,6 +83,16 @@ fn resume_reproduces_the_uninterrupted_run_exactly() {
         "optimizer state differs after resume"
     );
     assert!(a.join("reward.png").exists());
+    // Resuming with another step count is refused (the schedule spans the steps).
+    let longer = toy_config(&b, |c| {
+        shrink(c);
+        c.run.steps = 6;
+    });
+    let e = run(&longer, &device, &GrpoOptions { resume: Some("latest".into()), ..Default::default() })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("4 steps") && e.contains("asks for 6"), "{e}");
+    assert_eq!(records(&b).len(), 4);
     // A run directory with checkpoints is not silently overwritten.
     let e = run(&cfg_a, &device, &GrpoOptions::default()).unwrap_err().to_string();
     assert!(e.contains("already has checkpoints"), "{e}");

@@ -264,3 +264,220 @@ fn data_parallel_matches_single_device_accumulation() {
     assert!(diff <= 1e-5, "weights differ by {diff}");
     assert_eq!(checkpoint::read_meta(&checkpoint::resolve(&dp.run.out, "latest").unwrap()).unwrap().world, 2);
 }
+
+/// Records of metrics.jsonl with a `loss` (the step records).
+fn step_records(run_dir: &Path) -> Vec<serde_json::Value> {
+    if !run_dir.join("metrics.jsonl").exists() {
+        return vec![];
+    }
+    metrics(run_dir).into_iter().filter(|r| r.get("loss").is_some()).collect()
+}
+
+/// Each kind of dataset damage stops the run before step 1 with one line naming the file.
+#[test]
+fn a_damaged_dataset_stops_the_run_before_step_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tiny_dataset(tmp.path(), 200, 500, 0.05);
+    let m = lfm_data::shards::Manifest::load(&ds).unwrap();
+    let sched = "kind = \"constant\"\nwarmup_steps = 0";
+    let mut round = 0;
+    let mut expect_failure = |edit: &dyn Fn(), undo: &dyn Fn(), file: &Path, what: &str, extra: &str| {
+        round += 1;
+        let out = tmp.path().join(format!("run{round}"));
+        let c = pretrain_config(&ds, &out, 3, 1e-3, sched, extra);
+        edit();
+        let e = format!("{:#}", run(&c, &cpu(), &RunOptions::default()).unwrap_err());
+        undo();
+        assert!(!e.contains('\n') && e.contains(&file.display().to_string()) && e.contains(what), "{e}");
+        assert!(step_records(&out).is_empty(), "a step ran before the error: {e}");
+        assert!(checkpoint::complete(&out).unwrap().is_empty());
+    };
+
+    // A flipped bit at a pseudo-random offset of each shard.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for s in m.train.shards.iter().chain(&m.val.shards) {
+        let p = ds.join(&s.file);
+        let good = std::fs::read(&p).unwrap();
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let at = (x >> 11) as usize % good.len();
+        let mut bad = good.clone();
+        bad[at] ^= 1 << ((x >> 3) % 8);
+        expect_failure(
+            &|| std::fs::write(&p, &bad).unwrap(),
+            &|| std::fs::write(&p, &good).unwrap(),
+            &p,
+            "checksum",
+            "",
+        );
+    }
+    // A deleted shard (the last: found at the end of an epoch without the check).
+    let last = ds.join(&m.train.shards.last().unwrap().file);
+    let keep = std::fs::read(&last).unwrap();
+    expect_failure(
+        &|| std::fs::remove_file(&last).unwrap(),
+        &|| std::fs::write(&last, &keep).unwrap(),
+        &last,
+        "missing",
+        "",
+    );
+    // A swapped tokenizer.json (a smaller one would make the preset's vocabulary smaller
+    // than the shards' ids).
+    let tok = ds.join("tokenizer.json");
+    let keep_tok = std::fs::read(&tok).unwrap();
+    let other = repo().join("data/grpo/tokenizer/tokenizer.json");
+    expect_failure(
+        &|| {
+            std::fs::copy(&other, &tok).unwrap();
+        },
+        &|| std::fs::write(&tok, &keep_tok).unwrap(),
+        &tok,
+        "sha256",
+        "",
+    );
+    // A manifest pointing outside the dataset.
+    let manifest = ds.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let evil = text.replacen(&format!("\"{}\"", m.train.shards[0].file), "\"../../../etc/passwd\"", 1);
+    expect_failure(
+        &|| std::fs::write(&manifest, &evil).unwrap(),
+        &|| std::fs::write(&manifest, &text).unwrap(),
+        &manifest,
+        "leaves the dataset directory",
+        "",
+    );
+    // No validation split, but evaluation every 2 steps.
+    std::fs::create_dir_all(tmp.path().join("nv")).unwrap();
+    let noval = tiny_dataset(&tmp.path().join("nv"), 100, 400, 0.0);
+    let out = tmp.path().join("run-noval");
+    let c = pretrain_config(&noval, &out, 3, 1e-3, sched, "eval_every = 2");
+    let e = format!("{:#}", run(&c, &cpu(), &RunOptions::default()).unwrap_err());
+    assert!(e.contains(&noval.join("manifest.json").display().to_string()) && e.contains("eval_every = 2"), "{e}");
+    assert!(step_records(&out).is_empty());
+    // The undamaged dataset trains.
+    run(
+        &pretrain_config(&ds, &tmp.path().join("ok"), 2, 1e-3, sched, "eval_every = 1"),
+        &cpu(),
+        &RunOptions::default(),
+    )
+    .unwrap();
+}
+
+/// Continued pre-training from a checkpoint whose tokenizer is not the dataset's is refused
+/// with both files named; from a checkpoint of a run on this dataset it goes ahead.
+#[test]
+fn the_model_tokenizer_must_be_the_dataset_tokenizer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tiny_dataset(tmp.path(), 120, 400, 0.0);
+    let sched = "kind = \"constant\"\nwarmup_steps = 0";
+    let mut c = pretrain_config(&ds, &tmp.path().join("r"), 1, 1e-3, sched, "");
+    c.model.preset = None;
+    c.model.init_from = Some(fixture("lfm2-tiny"));
+    let e = format!("{:#}", run(&c, &cpu(), &RunOptions::default()).unwrap_err());
+    let theirs = fixture("lfm2-tiny").join("tokenizer.json").display().to_string();
+    assert!(e.contains(&theirs) && e.contains(&ds.join("tokenizer.json").display().to_string()), "{e}");
+    assert!(step_records(&c.run.out).is_empty());
+    // A checkpoint trained on this dataset carries its tokenizer: accepted.
+    let a = pretrain_config(&ds, &tmp.path().join("a"), 1, 1e-3, sched, "");
+    let s = run(&a, &cpu(), &RunOptions::default()).unwrap();
+    let mut b = pretrain_config(&ds, &tmp.path().join("b"), 1, 1e-3, sched, "");
+    b.model.preset = None;
+    b.model.init_from = s.last_checkpoint;
+    run(&b, &cpu(), &RunOptions::default()).unwrap();
+}
+
+#[test]
+fn metrics_tokens_count_the_predicted_tokens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tiny_dataset(tmp.path(), 120, 400, 0.0);
+    let sched = "kind = \"constant\"\nwarmup_steps = 0";
+    // micro_batch 2 × grad_accum 2 rows of seq_len 32 + 1 ids: each row predicts 32 tokens.
+    let c = pretrain_config(&ds, &tmp.path().join("r"), 3, 1e-3, sched, "");
+    run(&c, &cpu(), &RunOptions::default()).unwrap();
+    let tokens: Vec<u64> = step_records(&c.run.out).iter().map(|r| r["tokens"].as_u64().unwrap()).collect();
+    assert_eq!(tokens, vec![128, 256, 384]);
+}
+
+#[test]
+fn changing_steps_on_resume_is_refused_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tiny_dataset(tmp.path(), 120, 400, 0.0);
+    let sched = "kind = \"cosine\"\nwarmup_steps = 1";
+    let a = pretrain_config(&ds, &tmp.path().join("a"), 4, 1e-3, sched, "checkpoint_every = 1");
+    run(&a, &cpu(), &RunOptions { stop_after: Some(2), ..Default::default() }).unwrap();
+    let mut longer = a.clone();
+    longer.run.steps = 8;
+    let e = run(&longer, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("4 steps") && e.contains("asks for 8") && e.contains("schedule"), "{e}");
+    assert_eq!(step_records(&a.run.out).len(), 2, "nothing ran");
+    // The same count resumes.
+    run(&a, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
+    assert_eq!(step_records(&a.run.out).len(), 4);
+}
+
+/// A damaged newest checkpoint: `--resume latest` fails, naming the previous good one, which
+/// then resumes.
+#[test]
+fn a_damaged_newest_checkpoint_names_the_previous_good_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tiny_dataset(tmp.path(), 120, 400, 0.0);
+    let sched = "kind = \"constant\"\nwarmup_steps = 0";
+    let c = pretrain_config(&ds, &tmp.path().join("r"), 5, 1e-3, sched, "checkpoint_every = 1\nkeep_last = 3");
+    run(&c, &cpu(), &RunOptions { stop_after: Some(3), ..Default::default() }).unwrap();
+    let root = checkpoint::root(&c.run.out);
+    for (f, damage) in [("model.safetensors", 0usize), ("meta.json", 1), ("optimizer.safetensors", 2)] {
+        let p = root.join("step-000003").join(f);
+        let keep = std::fs::read(&p).unwrap();
+        match damage {
+            0 => std::fs::write(&p, &keep[..keep.len() / 2]).unwrap(),
+            1 => std::fs::write(&p, b"{ not json").unwrap(),
+            _ => std::fs::write(&p, &keep[..keep.len() - 7]).unwrap(),
+        }
+        let e = format!(
+            "{:#}",
+            run(&c, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap_err()
+        );
+        assert!(
+            !e.contains('\n')
+                && e.contains("step-000003")
+                && e.contains(&root.join("step-000002").display().to_string()),
+            "{f}: {e}"
+        );
+        std::fs::write(&p, &keep).unwrap();
+    }
+    // With step 2 damaged as well, step 1 is named.
+    let m2 = root.join("step-000002/model.safetensors");
+    std::fs::write(&m2, b"").unwrap();
+    std::fs::write(root.join("step-000003/model.safetensors"), b"").unwrap();
+    let e = format!(
+        "{:#}",
+        run(&c, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap_err()
+    );
+    assert!(e.contains(&root.join("step-000001").display().to_string()), "{e}");
+    let spec = root.join("step-000001").display().to_string();
+    run(&c, &cpu(), &RunOptions { resume: Some(spec), ..Default::default() }).unwrap();
+}
+
+#[test]
+fn sft_with_every_conversation_truncated_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "job = \"sft\"\n[model]\ninit_from = \"{}\"\n[data]\nsft_jsonl = \"{}\"\nseq_len = 8\n[optim]\nlr = 1e-3\n[schedule]\nkind = \"constant\"\nwarmup_steps = 0\n[batch]\nmicro_batch = 1\n[run]\nsteps = 1\nout = \"{}\"\n",
+        fixture("lfm2-tiny").display(),
+        repo().join("data/sft/tool_calls.jsonl").display(),
+        tmp.path().join("r").display()
+    );
+    let c = lfm_train::config::RunConfig::from_toml(&text, "sft.toml").unwrap();
+    let e = format!("{:#}", run(&c, &cpu(), &RunOptions::default()).unwrap_err());
+    let n = std::fs::read_to_string(repo().join("data/sft/tool_calls.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    assert!(
+        e.contains("truncated") && e.contains("seq_len = 8") && e.contains(&format!("all {n} conversations")),
+        "{e}"
+    );
+    assert!(!e.contains("no conversation with an assistant reply"), "{e}");
+}
