@@ -91,8 +91,9 @@ fn reference_mismatch_fails() {
     assert!(err.contains("mismatch against reference"), "{err}");
 }
 
-/// A copy of `data/lfm2-tiny` in `dir` whose tensor `name` has its element `k` set to NaN.
-fn tiny_with_nan(dir: &Path, name: &str, k: usize) -> PathBuf {
+/// A copy of `data/lfm2-tiny` in `dir` whose f32 tensor `name` is rewritten by `edit` (given
+/// the tensor's values as little-endian f32 bytes).
+fn tiny_with_tensor_edit(dir: &Path, name: &str, edit: impl FnOnce(&mut [u8])) -> PathBuf {
     let f = tiny();
     for file in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
         std::fs::copy(f.join(file), dir.join(file)).unwrap();
@@ -101,10 +102,15 @@ fn tiny_with_nan(dir: &Path, name: &str, k: usize) -> PathBuf {
     let n = u64::from_le_bytes(w[..8].try_into().unwrap()) as usize;
     let header: serde_json::Value = serde_json::from_slice(&w[8..8 + n]).unwrap();
     assert_eq!(header[name]["dtype"], "F32");
-    let start = 8 + n + header[name]["data_offsets"][0].as_u64().unwrap() as usize + 4 * k;
-    w[start..start + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let [a, b] = [0, 1].map(|i| 8 + n + header[name]["data_offsets"][i].as_u64().unwrap() as usize);
+    edit(&mut w[a..b]);
     std::fs::write(dir.join("model.safetensors"), w).unwrap();
     dir.to_path_buf()
+}
+
+/// A copy of `data/lfm2-tiny` in `dir` whose tensor `name` has its element `k` set to NaN.
+fn tiny_with_nan(dir: &Path, name: &str, k: usize) -> PathBuf {
+    tiny_with_tensor_edit(dir, name, |t| t[4 * k..4 * k + 4].copy_from_slice(&f32::NAN.to_le_bytes()))
 }
 
 #[test]
@@ -159,19 +165,11 @@ fn a_nan_weight_is_refused_at_load_by_every_command() {
 
 /// A copy of `data/lfm2-tiny` in `dir` whose tensor `name` has every element set to `value`.
 fn tiny_with_tensor_filled(dir: &Path, name: &str, value: f32) -> PathBuf {
-    let f = tiny();
-    for file in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
-        std::fs::copy(f.join(file), dir.join(file)).unwrap();
-    }
-    let mut w = std::fs::read(f.join("model.safetensors")).unwrap();
-    let n = u64::from_le_bytes(w[..8].try_into().unwrap()) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&w[8..8 + n]).unwrap();
-    let [a, b] = [0, 1].map(|i| 8 + n + header[name]["data_offsets"][i].as_u64().unwrap() as usize);
-    for c in w[a..b].chunks_exact_mut(4) {
-        c.copy_from_slice(&value.to_le_bytes());
-    }
-    std::fs::write(dir.join("model.safetensors"), w).unwrap();
-    dir.to_path_buf()
+    tiny_with_tensor_edit(dir, name, |t| {
+        for c in t.chunks_exact_mut(4) {
+            c.copy_from_slice(&value.to_le_bytes());
+        }
+    })
 }
 
 #[test]
