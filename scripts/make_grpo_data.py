@@ -101,7 +101,7 @@ def main():
             call = {"name": "set_timer", "arguments": {"minutes": n}}
             rec = {"tools": [TIMER_TOY], "messages": [
                 {"role": "user", "content": rng.choice(TIMER_ASK).format(n=n)},
-                {"role": "assistant", "content": "", "tool_calls": [call]}]}
+                {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": call}]}]}
             f.write(json.dumps(rec) + "\n")
     with open(os.path.join(OUT, "toy_prompts.jsonl"), "w") as f:
         i = 0

@@ -137,13 +137,18 @@ def tool_subset(r, names):
     return [TOOLS[n] for n in pick]
 
 
+def openai_call(call):
+    """A call in the OpenAI / HF message shape."""
+    return {"type": "function", "function": call}
+
+
 def record(r, kind):
     system = {"role": "system", "content": "You are a helpful assistant with access to tools."}
     if kind == "single":
         ask, call, res, answer, _ = r.choice(MAKERS)(r)
         return {"tools": tool_subset(r, [call["name"]]), "messages": [
             system, {"role": "user", "content": ask},
-            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "assistant", "content": "", "tool_calls": [openai_call(call)]},
             {"role": "tool", "content": json.dumps(res)},
             {"role": "assistant", "content": answer(res)}]}
     if kind == "parallel":
@@ -156,7 +161,7 @@ def record(r, kind):
         ask = f"{a[0]} Also: {b[0][0].lower() + b[0][1:]}"
         return {"tools": tool_subset(r, [a[1]["name"]]), "messages": [
             system, {"role": "user", "content": ask},
-            {"role": "assistant", "content": "", "tool_calls": [a[1], b[1]]},
+            {"role": "assistant", "content": "", "tool_calls": [openai_call(a[1]), openai_call(b[1])]},
             {"role": "tool", "content": json.dumps(a[2])},
             {"role": "tool", "content": json.dumps(b[2])},
             {"role": "assistant", "content": f"{a[3](a[2])} {b[3](b[2])}"}]}

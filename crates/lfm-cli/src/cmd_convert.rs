@@ -21,8 +21,13 @@ pub struct ConvertArgs {
     out: PathBuf,
 }
 
-const SIDE_FILES: [&str; 4] =
-    ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json"];
+const SIDE_FILES: [&str; 5] = [
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    "special_tokens_map.json",
+    "generation_config.json",
+];
 
 pub fn run(a: &ConvertArgs, device: &Device) -> Result<()> {
     // One conversion per destination, held until the rename: a second one fails at once.

@@ -149,6 +149,14 @@ pub fn data_build(a: &DataBuildArgs) -> Result<()> {
     o.val_fraction = a.val_fraction;
     o.seed = a.seed;
     o.read = read_opts(&a.text_field);
+    // Conversations are rendered with the chat template beside the tokenizer, when it has one.
+    if a.tokenizer.file_name().is_some_and(|n| n == "tokenizer.json") {
+        let dir = a.tokenizer.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        let codec = lfm_data::template::TextCodec::load(dir)?;
+        if codec.templates.is_some() {
+            o.read.chat = Some(std::sync::Arc::new(codec));
+        }
+    }
     // The build locks --out itself (a second build on it fails at once).
     let pb = progress::bar(0, "input bytes (approx.)");
     let (m, report) = shards::build(&o, &pb)?;

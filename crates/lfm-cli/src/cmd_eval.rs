@@ -11,9 +11,9 @@ use lfm_data::chat::Conversation;
 use lfm_eval::bfcl::{self, Mode};
 use lfm_eval::choice::PromptStyle;
 use lfm_eval::generation::ChatGenOptions;
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::progress;
+use crate::{progress, SamplingArgs};
 
 #[derive(Subcommand)]
 pub enum EvalCommand {
@@ -64,6 +64,9 @@ pub struct McArgs {
     /// Questions per generation batch (`--method generate`).
     #[arg(long, default_value_t = 8)]
     batch_size: usize,
+    /// Sampling for `--method generate` (greedy when none is given).
+    #[command(flatten)]
+    sampling: SamplingArgs,
     /// Score only the first N rows.
     #[arg(long)]
     limit: Option<usize>,
@@ -81,6 +84,7 @@ pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
         McPrompt::MmluPro => PromptStyle::MmluPro,
         McPrompt::Gpqa => PromptStyle::Gpqa,
     };
+    let mut gen_info = None;
     let report = match a.method {
         McMethod::Loglik => {
             let (_, model, tok, bos) = load_scoring_model(&a.model, device)?;
@@ -91,7 +95,9 @@ pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
         }
         McMethod::Generate => {
             let convs = choice::chat_conversations(style, &data);
-            let replies = generate_replies(&a.model, device, &convs, a.max_new_tokens, a.batch_size, false)?;
+            let (replies, info) =
+                generate_replies(&a.model, device, &convs, a.max_new_tokens, a.batch_size, false, &a.sampling)?;
+            gen_info = Some(info);
             choice::evaluate_replies(style, &data, &replies)?
         }
     };
@@ -101,7 +107,11 @@ pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
     let s = &report.summary;
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
     lfm_model::io::write_atomic(&a.out.join("per_record.jsonl"), lfm_eval::to_jsonl(&report.records)?.as_bytes())?;
-    lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(s)?.as_bytes())?;
+    let mut summary = serde_json::to_value(s)?;
+    if let (Some(m), Some(Value::Object(info))) = (summary.as_object_mut(), gen_info) {
+        m.extend(info);
+    }
+    lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     println!("method       {}", s.method);
     println!(
         "questions    {} ({} malformed, {} without an extractable answer: counted as wrong)",
@@ -189,7 +199,8 @@ pub fn perplexity(a: &PerplexityArgs, device: &Device) -> Result<()> {
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
-    /// Strip LFM2's wrappers (`<|tool_call_start|>…<|tool_call_end|>`, fences, JSON calls) first.
+    /// Strip LFM2's wrappers (`<|tool_call_start|>…<|tool_call_end|>`, fences, JSON calls) first,
+    /// and read the LFM2.5 template's dialect (JSON literals in dicts, a JSON-object argument).
     Lfm2,
     /// BFCL's default decoder exactly (what the official leaderboard applies to a model without
     /// its own handler).
@@ -207,8 +218,8 @@ pub struct BfclArgs {
     /// Responses to score: JSON Lines `{"id", "result"}` (raw model text).
     #[arg(long, conflicts_with = "model")]
     responses: Option<PathBuf>,
-    /// Or generate the responses with this checkpoint directory or GGUF file (greedy, LFM2
-    /// tool template).
+    /// Or generate the responses with this checkpoint directory or GGUF file (its chat
+    /// template; greedy unless sampling flags are given).
     #[arg(long)]
     model: Option<PathBuf>,
     /// How to read responses (default lfm2).
@@ -220,6 +231,9 @@ pub struct BfclArgs {
     /// New tokens per generated response.
     #[arg(long, default_value_t = 256)]
     max_new_tokens: usize,
+    /// Sampling for generated responses (greedy when none is given).
+    #[command(flatten)]
+    sampling: SamplingArgs,
     /// Prompts per generation batch.
     #[arg(long, default_value_t = 8)]
     batch_size: usize,
@@ -228,8 +242,30 @@ pub struct BfclArgs {
     out: PathBuf,
 }
 
-/// The checkpoint's model, config and tokenizer (checked against each other), then greedy chat
-/// replies to `convs` with a progress bar.
+/// How a run's replies were made, for `summary.json`: the prompt source (the template file, or
+/// the built-in layout) and the sampling settings.
+fn generation_info(
+    codec: &lfm_data::template::TextCodec,
+    s: &lfm_model::generate::SamplingConfig,
+) -> serde_json::Value {
+    json!({
+        "prompt_source": codec.prompt_source(),
+        "sampling": {
+            "greedy": s.temperature == 0.0,
+            "temperature": s.temperature,
+            "top_k": s.top_k,
+            "top_p": s.top_p,
+            "min_p": s.min_p,
+            "repetition_penalty": s.repetition_penalty,
+            "seed": s.seed,
+        },
+    })
+}
+
+/// The checkpoint's model, config and codec (checked against each other), then chat replies to
+/// `convs` with a progress bar: greedy unless sampling flags are given (the checkpoint's
+/// generation_config.json is not used, so scores are reproducible). Also returns
+/// [`generation_info`].
 fn generate_replies(
     dir: &Path,
     device: &Device,
@@ -237,16 +273,19 @@ fn generate_replies(
     max_new_tokens: usize,
     batch_size: usize,
     keep_special: bool,
-) -> Result<Vec<String>> {
+    sampling: &SamplingArgs,
+) -> Result<(Vec<String>, serde_json::Value)> {
     let (cfg, model) = progress::loading(dir, |p| lfm_quant::load::load_for_inference(p, device))?;
-    let tok = lfm_quant::load::load_tokenizer(dir)?;
-    lfm_data::tokenizer::check_against_model(&tok, &cfg, &dir.display().to_string())?;
-    let opts = ChatGenOptions { max_new_tokens, batch_size, keep_special };
+    let codec = lfm_quant::load::load_codec(dir)?;
+    lfm_data::tokenizer::check_against_model(&codec.tokenizer, &cfg, &dir.display().to_string())?;
+    let sampling = sampling.over(None);
+    sampling.validate()?;
+    let opts = ChatGenOptions { max_new_tokens, batch_size, keep_special, sampling: sampling.clone() };
     let pb = progress::bar(convs.len() as u64, "prompts");
     let out =
-        lfm_eval::generation::chat_generate(&model, &cfg, &tok, convs, &opts, device, |n| pb.set_position(n as u64));
+        lfm_eval::generation::chat_generate(&model, &cfg, &codec, convs, &opts, device, |n| pb.set_position(n as u64));
     pb.finish_and_clear();
-    out
+    Ok((out?, generation_info(&codec, &sampling)))
 }
 
 #[derive(Args)]
@@ -266,6 +305,9 @@ pub struct IfevalArgs {
     /// New tokens per generated response (lm-eval's IFEval task uses 1280).
     #[arg(long, default_value_t = 1280)]
     max_new_tokens: usize,
+    /// Sampling for generated responses (greedy when none is given).
+    #[command(flatten)]
+    sampling: SamplingArgs,
     /// Prompts per generation batch.
     #[arg(long, default_value_t = 8)]
     batch_size: usize,
@@ -296,11 +338,14 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
         bail!("{input_name}: no prompts");
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
+    let mut gen_info = None;
     let responses = match (&a.responses, &a.model) {
         (Some(p), None) => ifeval::load_responses(p)?,
         (None, Some(dir)) => {
             let convs = ifeval::conversations(&prompts);
-            let texts = generate_replies(dir, device, &convs, a.max_new_tokens, a.batch_size, false)?;
+            let (texts, info) =
+                generate_replies(dir, device, &convs, a.max_new_tokens, a.batch_size, false, &a.sampling)?;
+            gen_info = Some(info);
             let body = ifeval::responses_jsonl(&prompts, &texts);
             lfm_model::io::write_atomic(&a.out.join("responses.jsonl"), body.as_bytes())?;
             ifeval::Responses::from_generated(&prompts, texts)
@@ -328,6 +373,9 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
     m.insert("malformed_response_lines".into(), json!(responses.bad_lines.len()));
     m.insert("input".into(), json!(input_name));
     m.insert("langdetect_seed".into(), json!(0));
+    if let Some(Value::Object(info)) = gen_info {
+        m.extend(info);
+    }
     lfm_model::io::write_atomic(&a.out.join("per_prompt.jsonl"), lfm_eval::to_jsonl(&rows)?.as_bytes())?;
     lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     // Short table: the four metrics, then instruction-level accuracy by group.
@@ -387,11 +435,14 @@ pub fn bfcl(a: &BfclArgs, device: &Device) -> Result<()> {
         Format::Official => Mode::Official,
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
+    let mut gen_info = None;
     let responses = match (file_responses, &a.model) {
         (Some(r), None) => r,
         (None, Some(dir)) => {
             let convs = bfcl::conversations(&a.data, &recs)?;
-            let texts = generate_replies(dir, device, &convs, a.max_new_tokens, a.batch_size, true)?;
+            let (texts, info) =
+                generate_replies(dir, device, &convs, a.max_new_tokens, a.batch_size, true, &a.sampling)?;
+            gen_info = Some(info);
             let r = bfcl::Responses::from_generated(&recs, texts);
             lfm_model::io::write_atomic(&a.out.join("responses.jsonl"), r.to_jsonl(&recs).as_bytes())?;
             r
@@ -404,7 +455,11 @@ pub fn bfcl(a: &BfclArgs, device: &Device) -> Result<()> {
     let (per, mut s) = bfcl::evaluate(&recs, &responses, mode);
     s.data = a.data.display().to_string();
     lfm_model::io::write_atomic(&a.out.join("per_record.jsonl"), lfm_eval::to_jsonl(&per)?.as_bytes())?;
-    lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&s)?.as_bytes())?;
+    let mut summary = serde_json::to_value(&s)?;
+    if let (Some(m), Some(Value::Object(info))) = (summary.as_object_mut(), gen_info) {
+        m.extend(info);
+    }
+    lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
     println!("{:<20} {:>8} {:>8} {:>9}", "category", "records", "valid", "accuracy");
     for (k, c) in &s.categories {
         println!("{k:<20} {:>8} {:>8} {:>8.2}%", c.records, c.valid, 100.0 * c.accuracy);

@@ -1,5 +1,5 @@
-//! `lfm generate`: tokenise (through the chat template unless `--raw`), generate with the
-//! cache and stream the text.
+//! `lfm generate`: tokenise (through the checkpoint's chat template unless `--raw`), sample
+//! with the checkpoint's `generation_config.json` under the flags given, and stream the text.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -55,21 +55,29 @@ pub fn run(a: &GenerateArgs, device: &Device) -> Result<()> {
             if a.raw {
                 codec.encode_plain(p)
             } else {
-                codec.encode_rendered(&codec.render_chat(a.system.as_deref(), p)?)
+                let mut messages = Vec::new();
+                if let Some(s) = &a.system {
+                    messages.push(lfm_data::chat::message("system", s));
+                }
+                messages.push(lfm_data::chat::message("user", p));
+                codec.encode_prompt(&lfm_data::chat::Conversation::new(messages, None)?)
             }
         })
         .collect::<Result<Vec<_>>>()?;
+    // Sampling: the flags given, over the checkpoint's generation_config.json.
+    let defaults = if a.model.is_dir() {
+        lfm_model::generate::generation_defaults(&a.model.join("generation_config.json"))?
+    } else {
+        None
+    };
+    let sampling = a.sampling.over(defaults);
+    sampling.validate()?;
     // Stop on the configured EOS (<|im_end|>) and, defensively, on <|endoftext|>.
     let mut stop = vec![cfg.eos_token_id];
     if let Some(id) = codec.tokenizer.token_to_id("<|endoftext|>") {
         stop.push(id);
     }
-    let opts = GenerateOptions {
-        max_new_tokens: a.max_new_tokens,
-        stop_tokens: stop,
-        sampling: a.sampling.to_config(),
-        keep_logits: false,
-    };
+    let opts = GenerateOptions { max_new_tokens: a.max_new_tokens, stop_tokens: stop, sampling, keep_logits: false };
     // One prompt streams its text as it becomes final (an incomplete character waits for the
     // token that completes it); several print their texts at the end.
     let mut stream = (prompts.len() == 1).then(|| TextStream::new(&codec.tokenizer, true));

@@ -4,6 +4,7 @@
 //! stderr and exit with status 1.
 
 mod cmd_bench;
+mod cmd_chat;
 mod cmd_convert;
 mod cmd_data;
 mod cmd_eval;
@@ -49,6 +50,9 @@ enum Command {
     Logits(cmd_logits::LogitsArgs),
     /// Generates text from a prompt, streaming tokens.
     Generate(cmd_generate::GenerateArgs),
+    /// Chat templates: render conversations exactly as the checkpoint's template does.
+    #[command(subcommand)]
+    Chat(cmd_chat::ChatCommand),
     /// Re-writes a checkpoint as f32 HF safetensors (e.g. bf16 -> f32), with its tokenizer.
     Convert(cmd_convert::ConvertArgs),
     /// Tokenizer tools.
@@ -70,33 +74,40 @@ enum Command {
     Train(cmd_train::TrainCommand),
 }
 
-/// Sampling flags shared by commands that generate.
-#[derive(Args, Clone, Debug)]
+/// Sampling flags shared by commands that generate. A flag left out takes the checkpoint's
+/// `generation_config.json` value where the command reads it (`lfm generate`), greedy otherwise.
+#[derive(Args, Clone, Debug, Default)]
 pub struct SamplingArgs {
     /// Sampling temperature; 0 means greedy.
-    #[arg(long, default_value_t = 0.0)]
-    pub temperature: f32,
+    #[arg(long)]
+    pub temperature: Option<f32>,
     /// Keep only the k most likely tokens (0 = off).
-    #[arg(long, default_value_t = 0)]
-    pub top_k: usize,
+    #[arg(long)]
+    pub top_k: Option<usize>,
     /// Nucleus sampling threshold (1 = off).
-    #[arg(long, default_value_t = 1.0)]
-    pub top_p: f32,
+    #[arg(long)]
+    pub top_p: Option<f32>,
+    /// Drop tokens less likely than this fraction of the most likely one (0 = off).
+    #[arg(long)]
+    pub min_p: Option<f32>,
     /// Penalty on tokens already present (1 = off).
-    #[arg(long, default_value_t = 1.0)]
-    pub repetition_penalty: f32,
+    #[arg(long)]
+    pub repetition_penalty: Option<f32>,
     /// Seed for the draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
 impl SamplingArgs {
-    pub fn to_config(&self) -> lfm_model::generate::SamplingConfig {
+    /// The flags given, over `base` (greedy when there is none).
+    pub fn over(&self, base: Option<lfm_model::generate::SamplingConfig>) -> lfm_model::generate::SamplingConfig {
+        let b = base.unwrap_or_default();
         lfm_model::generate::SamplingConfig {
-            temperature: self.temperature,
-            top_k: self.top_k,
-            top_p: self.top_p,
-            repetition_penalty: self.repetition_penalty,
+            temperature: self.temperature.unwrap_or(b.temperature),
+            top_k: self.top_k.unwrap_or(b.top_k),
+            top_p: self.top_p.unwrap_or(b.top_p),
+            min_p: self.min_p.unwrap_or(b.min_p),
+            repetition_penalty: self.repetition_penalty.unwrap_or(b.repetition_penalty),
             seed: self.seed,
         }
     }
@@ -112,6 +123,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info { model } => cmd_info::run(&model),
         Command::Logits(a) => cmd_logits::run(&a, &device),
         Command::Generate(a) => cmd_generate::run(&a, &device),
+        Command::Chat(cmd_chat::ChatCommand::Render(a)) => cmd_chat::render(&a),
         Command::Convert(a) => cmd_convert::run(&a, &device),
         Command::Tokenizer(cmd_data::TokenizerCommand::Train(a)) => cmd_data::tokenizer_train(&a),
         Command::Data(cmd_data::DataCommand::Build(a)) => cmd_data::data_build(&a),
@@ -231,7 +243,14 @@ fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            // A checkpoint without a chat template is said once, after the work, so that a
+            // failed command's error stays its only line on stderr.
+            if let Some(note) = lfm_data::template::take_fallback_note() {
+                eprintln!("note: {note}");
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             // One line: the context chain joined, newlines flattened.
             let msg = format!("{e:#}").replace('\n', " ");

@@ -136,7 +136,13 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     let opts = GenerateOptions {
         max_new_tokens: 40,
         stop_tokens: vec![mcfg.eos_token_id],
-        sampling: SamplingConfig { temperature: 0.8, top_k: 40, top_p: 0.95, repetition_penalty: 1.1, seed: 0 },
+        sampling: SamplingConfig {
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.95,
+            repetition_penalty: 1.1,
+            ..Default::default()
+        },
         keep_logits: false,
     };
     let out = generate(&model, &mcfg, &prompts, &opts, device, |_, _| {})?;

@@ -1,16 +1,26 @@
-//! LFM2's chat and tool-call format (docs/lfm2-architecture.md §10.2, §10.3), written out here, with an
-//! assistant-only loss mask; and the parser that turns an assistant reply back into text and
-//! tool calls (Pythonic `[f(a=1, b="x")]` or JSON `[{"name": .., "arguments": {..}}]`).
+//! Conversations in the OpenAI / Hugging Face shape, LFM2's built-in chat layout, and the
+//! parser that turns an assistant reply back into text and structured tool calls.
 //!
-//! Rendering follows the template's rules: BOS text first; a leading system message (plus the
-//! tool list, `List of tools: <|tool_list_start|>[..]<|tool_list_end|>`) as the system turn;
-//! every message as `<|im_start|>{role}\n{content}<|im_end|>\n`; tool results wrapped in
-//! `<|tool_response_start|>..<|tool_response_end|>`; an assistant's structured tool calls as
-//! `<|tool_call_start|>[..]<|tool_call_end|>` in front of its text. JSON is serialized the way
-//! Python's `json.dumps` does (`", "`, `": "`, non-ASCII kept, keys in insertion order), which
-//! is what the Jinja template's `tojson` produces.
+//! A [`Conversation`] keeps its messages as the JSON objects they were read from, so that a
+//! checkpoint's own chat template (`crate::template`) sees exactly what transformers'
+//! `apply_chat_template` would: `role`, `content` (a string, `null`, or a list of
+//! `{"type": "text", "text": …}` parts), optional `thinking`, and for assistant turns optional
+//! `tool_calls: [{"type": "function", "function": {"name", "arguments"}}]`; `tools` are OpenAI
+//! function schemas, with or without the `{"type": "function", "function": …}` wrapper. The
+//! earlier lfm layout of a call, `{"name", "arguments"}` without the wrapper, is refused with a
+//! message that names `scripts/convert_chat_jsonl.py`.
 //!
-//! The parser is hand-written: no crate parses Python call literals.
+//! [`render`] writes LFM2's layout (docs/lfm2-architecture.md §10.2, §10.3) for checkpoints that
+//! ship no template: BOS text first; a leading system message (plus the tool list,
+//! `List of tools: <|tool_list_start|>[..]<|tool_list_end|>`) as the system turn; every message
+//! as `<|im_start|>{role}\n{content}<|im_end|>\n`; tool results wrapped in
+//! `<|tool_response_start|>..<|tool_response_end|>`; an assistant's tool calls as
+//! `<|tool_call_start|>[..]<|tool_call_end|>` in front of its text. JSON is written as Python's
+//! `json.dumps` writes it (see `crate::jinja`).
+//!
+//! The reply parser reads both dialects LFM2-family templates produce and models emit —
+//! `[f(a='x', n=2)]` and `[f(a="x", b={"k": [1, 2]})]`, with dotted names and parallel calls —
+//! as well as JSON call lists. It is hand-written: no crate parses Python call literals.
 
 use std::ops::Range;
 
@@ -24,11 +34,22 @@ use crate::tokenizer::{
     TOOL_RESPONSE_START,
 };
 
+/// The one-line hint for files in the earlier lfm layout.
+pub const CONVERT_HINT: &str = "scripts/convert_chat_jsonl.py IN OUT rewrites a file in the OpenAI shape";
+
 /// One function call: a name and keyword arguments.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ToolCall {
     pub name: String,
     pub arguments: Map<String, Value>,
+}
+
+impl ToolCall {
+    /// The call as an OpenAI / HF message's `tool_calls` item:
+    /// `{"type": "function", "function": {"name", "arguments": {…}}}`.
+    pub fn to_openai(&self) -> Value {
+        serde_json::json!({"type": "function", "function": {"name": self.name, "arguments": Value::Object(self.arguments.clone())}})
+    }
 }
 
 impl<'de> Deserialize<'de> for ToolCall {
@@ -56,35 +77,158 @@ fn call_from_json(v: &Value) -> Result<ToolCall> {
     Ok(ToolCall { name: name.to_string(), arguments: args })
 }
 
-/// A chat message. `content` is usually a string; anything else is JSON-serialized.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Message {
-    pub role: String,
-    #[serde(default)]
-    pub content: Value,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tool_calls: Vec<ToolCall>,
+/// A message object `{"role": role, "content": content}`.
+pub fn message(role: &str, content: &str) -> Value {
+    serde_json::json!({"role": role, "content": content})
 }
 
-impl Message {
-    pub fn new(role: &str, content: &str) -> Self {
-        Self { role: role.into(), content: Value::String(content.into()), tool_calls: vec![] }
+/// A conversation in the OpenAI / HF shape, kept as the JSON it came from (see the module doc).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Conversation {
+    /// Message objects, each with a string `role`.
+    pub messages: Vec<Value>,
+    /// Tool schemas (objects, or strings a template writes verbatim); `None` when not given.
+    pub tools: Option<Vec<Value>>,
+}
+
+impl Conversation {
+    /// Checked messages and tools.
+    pub fn new(messages: Vec<Value>, tools: Option<Vec<Value>>) -> Result<Self> {
+        let c = Self { messages, tools };
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// A single user turn.
+    pub fn user(text: &str) -> Self {
+        Self { messages: vec![message("user", text)], tools: None }
+    }
+
+    /// Reads `{"messages": [...], "tools": [...]?}` (other keys are ignored).
+    pub fn from_value(v: &Value) -> Result<Self> {
+        let obj = v.as_object().ok_or_else(|| anyhow!("a conversation must be a JSON object"))?;
+        let messages = match obj.get("messages") {
+            Some(Value::Array(m)) => m.clone(),
+            Some(_) => bail!("\"messages\" must be a list of message objects"),
+            None => bail!("no \"messages\" list"),
+        };
+        let tools = match obj.get("tools") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(t)) => Some(t.clone()),
+            Some(_) => bail!("\"tools\" must be a list of function schemas"),
+        };
+        Self::new(messages, tools)
+    }
+
+    /// The role of message `i`.
+    pub fn role(&self, i: usize) -> &str {
+        self.messages.get(i).and_then(|m| m.get("role")).and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// Whether the conversation ends with an assistant turn.
+    pub fn ends_with_assistant(&self) -> bool {
+        self.messages.last().is_some_and(|_| self.role(self.messages.len() - 1) == "assistant")
+    }
+
+    /// The first `n` messages, same tools.
+    pub fn prefix(&self, n: usize) -> Self {
+        Self { messages: self.messages[..n.min(self.messages.len())].to_vec(), tools: self.tools.clone() }
+    }
+
+    /// Checks the shape: a non-empty list of objects with a string `role` (`content` is what
+    /// the template makes of it, as in transformers); `tool_calls` in the OpenAI shape with a string `name` and
+    /// object (or JSON-string) `arguments`; tools objects or strings.
+    pub fn validate(&self) -> Result<()> {
+        if self.messages.is_empty() {
+            bail!("\"messages\" is empty");
+        }
+        for (i, m) in self.messages.iter().enumerate() {
+            let Some(obj) = m.as_object() else { bail!("message {i} is not an object") };
+            match obj.get("role") {
+                Some(Value::String(_)) => {}
+                Some(_) => bail!("message {i}: \"role\" must be a string"),
+                None => bail!("message {i}: no \"role\""),
+            }
+            match obj.get("tool_calls") {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(calls)) => {
+                    for (j, c) in calls.iter().enumerate() {
+                        check_call(c).map_err(|e| anyhow!("message {i}: tool_calls[{j}]: {e}"))?;
+                    }
+                }
+                Some(_) => bail!("message {i}: \"tool_calls\" must be a list"),
+            }
+        }
+        if let Some(tools) = &self.tools {
+            for (i, t) in tools.iter().enumerate() {
+                let f = t.get("function").unwrap_or(t);
+                match t {
+                    Value::String(_) => {}
+                    Value::Object(_) if f.get("name").and_then(Value::as_str).is_some() => {}
+                    _ => bail!("tools[{i}] is not a function schema (an object with a \"name\", or a wrapper {{\"type\": \"function\", \"function\": {{…}}}})"),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The structured tool calls of message `i` (empty when it has none).
+    pub fn tool_calls(&self, i: usize) -> Result<Vec<ToolCall>> {
+        match self.messages.get(i).and_then(|m| m.get("tool_calls")) {
+            Some(Value::Array(calls)) => calls.iter().map(call_from_json).collect(),
+            _ => Ok(vec![]),
+        }
+    }
+
+    /// The tool schemas without the OpenAI wrapper: `{"name", "description", "parameters"}`.
+    pub fn functions(&self) -> Vec<Value> {
+        self.tools
+            .iter()
+            .flatten()
+            .filter(|t| t.is_object())
+            .map(|t| t.get("function").filter(|f| f.is_object()).unwrap_or(t).clone())
+            .collect()
     }
 }
 
-/// A conversation with the tools on offer (JSON schemas, or strings used verbatim).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Conversation {
-    pub messages: Vec<Message>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub tools: Vec<Value>,
+fn check_call(c: &Value) -> Result<()> {
+    let Some(obj) = c.as_object() else { bail!("not an object") };
+    let Some(f) = obj.get("function") else {
+        if obj.contains_key("name") {
+            bail!("the earlier {{\"name\", \"arguments\"}} layout; write {{\"type\": \"function\", \"function\": {{\"name\": …, \"arguments\": {{…}}}}}} ({CONVERT_HINT})");
+        }
+        bail!("no \"function\" object");
+    };
+    let name = f.get("name").and_then(Value::as_str).ok_or_else(|| anyhow!("\"function\" has no string \"name\""))?;
+    match f.get("arguments") {
+        None | Some(Value::Null | Value::Object(_)) => Ok(()),
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Object(_)) => Ok(()),
+            _ => bail!("{name}: \"arguments\" is a string that is not a JSON object"),
+        },
+        Some(_) => bail!("{name}: \"arguments\" must be an object (or a JSON string of one)"),
+    }
 }
 
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<Value>, D::Error> {
-    Ok(Option::<Vec<Value>>::deserialize(d)?.unwrap_or_default())
+impl Serialize for Conversation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = Map::new();
+        m.insert("messages".into(), Value::Array(self.messages.clone()));
+        if let Some(t) = &self.tools {
+            m.insert("tools".into(), Value::Array(t.clone()));
+        }
+        Value::Object(m).serialize(s)
+    }
 }
 
-/// How structured tool calls are written into assistant turns.
+impl<'de> Deserialize<'de> for Conversation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Self::from_value(&v).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How structured tool calls are written into assistant turns by the built-in layout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CallFormat {
@@ -110,10 +254,9 @@ pub enum TrainOn {
 pub struct RenderOptions {
     pub add_generation_prompt: bool,
     pub call_format: CallFormat,
-    pub train_on: TrainOn,
 }
 
-/// Rendered text plus the byte ranges the loss is computed on.
+/// Rendered text plus the byte ranges of the assistant turns (the loss is computed on them).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rendered {
     pub text: String,
@@ -129,37 +272,20 @@ pub struct Encoded {
 
 /// JSON the way Python's `json.dumps(x, ensure_ascii=False)` writes it.
 pub fn py_json(v: &Value) -> String {
-    struct PyFormatter;
-    impl serde_json::ser::Formatter for PyFormatter {
-        fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
-            if first {
-                Ok(())
-            } else {
-                w.write_all(b", ")
-            }
-        }
-        fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
-            if first {
-                Ok(())
-            } else {
-                w.write_all(b", ")
-            }
-        }
-        fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-            w.write_all(b": ")
-        }
-    }
-    let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, PyFormatter);
-    v.serialize(&mut ser).expect("serializing a Value cannot fail");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    crate::jinja::to_json(&minijinja::Value::from(minijinja::value::Serde(v)), &crate::jinja::JsonStyle::default())
+        .expect("JSON values serialize")
 }
 
-fn content_text(v: &Value) -> String {
+/// The text of a message's content: strings as they are, null as nothing, a list of parts as
+/// its text parts joined, anything else as JSON.
+pub fn content_text(v: Option<&Value>) -> String {
     match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => py_json(other),
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) if parts.iter().all(|p| p.get("type").and_then(Value::as_str) == Some("text")) => {
+            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect()
+        }
+        Some(other) => py_json(other),
     }
 }
 
@@ -169,7 +295,7 @@ pub fn py_literal(v: &Value) -> String {
         Value::Null => "None".into(),
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(_) => py_json(v),
         Value::String(_) => py_json(v),
         Value::Array(a) => format!("[{}]", a.iter().map(py_literal).collect::<Vec<_>>().join(", ")),
         Value::Object(m) => format!(
@@ -205,21 +331,19 @@ pub fn format_calls(calls: &[ToolCall], format: CallFormat) -> String {
     }
 }
 
-/// Renders a conversation in LFM2's chat format, recording which bytes are trained on.
+/// Renders a conversation in LFM2's built-in layout; `trainable` holds every assistant turn
+/// (its content, calls and `<|im_end|>`).
 pub fn render(conv: &Conversation, opts: &RenderOptions) -> Result<Rendered> {
     let mut text = String::from(BOS);
     let mut trainable = Vec::new();
-    let mut msgs: &[Message] = &conv.messages;
+    let mut first = 0;
     let mut system = String::new();
-    if let Some(first) = msgs.first() {
-        if first.role == "system" {
-            system = content_text(&first.content);
-            msgs = &msgs[1..];
-        }
+    if conv.role(0) == "system" {
+        system = content_text(conv.messages[0].get("content"));
+        first = 1;
     }
-    if !conv.tools.is_empty() {
-        let tools: Vec<String> = conv
-            .tools
+    if let Some(tools) = conv.tools.as_ref().filter(|t| !t.is_empty()) {
+        let tools: Vec<String> = tools
             .iter()
             .map(|t| match t {
                 Value::String(s) => s.clone(),
@@ -234,37 +358,33 @@ pub fn render(conv: &Conversation, opts: &RenderOptions) -> Result<Rendered> {
     if !system.is_empty() {
         text.push_str(&format!("{IM_START}system\n{system}{IM_END}\n"));
     }
-    let last_assistant = msgs.iter().rposition(|m| m.role == "assistant");
-    for (i, m) in msgs.iter().enumerate() {
-        match m.role.as_str() {
+    for i in first..conv.messages.len() {
+        let role = conv.role(i);
+        match role {
             "system" | "user" | "assistant" | "tool" => {}
             other => bail!("message {i}: unknown role {other:?} (expected system, user, assistant or tool)"),
         }
-        text.push_str(&format!("{IM_START}{}\n", m.role));
+        text.push_str(&format!("{IM_START}{role}\n"));
         let start = text.len();
         let mut body = String::new();
-        if !m.tool_calls.is_empty() {
-            if m.role != "assistant" {
+        let calls = conv.tool_calls(i)?;
+        if !calls.is_empty() {
+            if role != "assistant" {
                 bail!("message {i}: only assistant messages carry tool_calls");
             }
             body.push_str(TOOL_CALL_START);
-            body.push_str(&format_calls(&m.tool_calls, opts.call_format));
+            body.push_str(&format_calls(&calls, opts.call_format));
             body.push_str(TOOL_CALL_END);
         }
-        let content = content_text(&m.content);
-        if m.role == "tool" {
+        let content = content_text(conv.messages[i].get("content"));
+        if role == "tool" {
             body.push_str(&format!("{TOOL_RESPONSE_START}{content}{TOOL_RESPONSE_END}"));
         } else {
             body.push_str(&content);
         }
         text.push_str(&body);
         text.push_str(IM_END);
-        let trained = m.role == "assistant"
-            && match opts.train_on {
-                TrainOn::AllAssistant => true,
-                TrainOn::LastAssistant => Some(i) == last_assistant,
-            };
-        if trained {
+        if role == "assistant" {
             trainable.push(start..text.len());
         }
         text.push('\n');
@@ -276,20 +396,18 @@ pub fn render(conv: &Conversation, opts: &RenderOptions) -> Result<Rendered> {
 }
 
 /// Tokenizes rendered text in one piece (so ids equal tokenizing the whole string) and marks
-/// the tokens whose first byte lies in a trainable range.
+/// the tokens that hold any byte of a trainable range — the rule transformers'
+/// `return_assistant_tokens_mask` applies to `{% generation %}` spans.
 pub fn encode(tok: &Tokenizer, r: &Rendered) -> Result<Encoded> {
     let enc = tok.encode(r.text.as_str(), false).map_err(|e| anyhow!("tokenizing a conversation: {e}"))?;
     let ids = enc.get_ids().to_vec();
-    let mask = enc
-        .get_offsets()
-        .iter()
-        .map(|&(s, e)| {
-            // A token covers [s, e); it is trained on when it starts inside a trainable range.
-            let pos = if e > s { s } else { s.saturating_sub(1) };
-            r.trainable.iter().any(|t| t.contains(&pos))
-        })
-        .collect();
+    let mask = overlap_mask(enc.get_offsets(), &r.trainable);
     Ok(Encoded { ids, mask })
+}
+
+/// For each token `[s, e)`, whether it overlaps one of `spans` (`e > a && s < b`).
+pub fn overlap_mask(offsets: &[(usize, usize)], spans: &[Range<usize>]) -> Vec<bool> {
+    offsets.iter().map(|&(s, e)| spans.iter().any(|r| e > r.start && s < r.end)).collect()
 }
 
 /// An assistant reply split into its text and its tool calls.
@@ -418,6 +536,13 @@ impl Py<'_> {
     fn call(&mut self) -> Result<ToolCall> {
         let name = self.ident()?;
         self.expect(b'(')?;
+        // `f({"a": 1})`: the arguments as one JSON object (templates write a string
+        // `arguments` verbatim between the parentheses).
+        if self.peek() == Some(b'{') {
+            let Value::Object(args) = self.literal()? else { unreachable!("a brace literal is an object") };
+            self.expect(b')')?;
+            return Ok(ToolCall { name, arguments: args });
+        }
         let mut args = Map::new();
         loop {
             if self.eat(b')') {
@@ -550,13 +675,11 @@ mod tests {
     #[test]
     fn spec_chat_example_renders_exactly() {
         // docs/lfm2-architecture.md §10.2
-        let conv = Conversation {
-            messages: vec![
-                Message::new("system", "You are a helpful assistant."),
-                Message::new("user", "What is C. elegans?"),
-            ],
-            tools: vec![],
-        };
+        let conv = Conversation::new(
+            vec![message("system", "You are a helpful assistant."), message("user", "What is C. elegans?")],
+            None,
+        )
+        .unwrap();
         let r = render(&conv, &RenderOptions { add_generation_prompt: true, ..Default::default() }).unwrap();
         assert_eq!(
             r.text,
@@ -572,7 +695,7 @@ mod tests {
             "tools": [tool],
             "messages": [
                 {"role": "user", "content": "Status of 12345?"},
-                {"role": "assistant", "content": "", "tool_calls": [{"name": "get_candidate_status", "arguments": {"candidate_id": "12345"}}]},
+                {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "get_candidate_status", "arguments": {"candidate_id": "12345"}}}]},
                 {"role": "tool", "content": "{\"status\": \"hired\"}"},
                 {"role": "assistant", "content": "Hired."}
             ]
@@ -597,17 +720,13 @@ mod tests {
                 "Hired.<|im_end|>"
             ]
         );
-        let last = render(&conv, &RenderOptions { train_on: TrainOn::LastAssistant, ..Default::default() }).unwrap();
-        assert_eq!(last.trainable.len(), 1);
-        assert_eq!(&last.text[last.trainable[0].clone()], "Hired.<|im_end|>");
     }
 
     #[test]
     fn system_text_and_tools_join_with_a_newline() {
-        let conv = Conversation {
-            messages: vec![Message::new("system", "Be brief."), Message::new("user", "hi")],
-            tools: vec![json!("f(x)")],
-        };
+        let conv =
+            Conversation::new(vec![message("system", "Be brief."), message("user", "hi")], Some(vec![json!("f(x)")]))
+                .unwrap();
         let r = render(&conv, &RenderOptions::default()).unwrap();
         assert!(r.text.starts_with("<|startoftext|><|im_start|>system\nBe brief.\nList of tools: <|tool_list_start|>[f(x)]<|tool_list_end|><|im_end|>\n"), "{}", r.text);
     }
@@ -672,5 +791,35 @@ mod tests {
             assert!(parse_calls(bad).is_err(), "{bad} parsed");
         }
         assert!(parse_reply("<|tool_call_start|>[f(a=1]<|tool_call_end|>").is_err());
+    }
+    #[test]
+    fn the_earlier_call_layout_and_bad_shapes_are_refused_with_the_reason() {
+        let bad = |v: Value| Conversation::from_value(&v).unwrap_err().to_string();
+        let e = bad(
+            json!({"messages": [{"role": "assistant", "content": "", "tool_calls": [{"name": "f", "arguments": {}}]}]}),
+        );
+        assert!(e.contains("message 0: tool_calls[0]: the earlier") && e.contains("convert_chat_jsonl.py"), "{e}");
+        assert!(bad(json!({"messages": []})).contains("empty"));
+        assert!(bad(json!({"messages": [{"content": "x"}]})).contains("no \"role\""));
+        assert!(bad(json!({"messages": [{"role": "user", "content": "x"}], "tools": [{"description": "no name"}]}))
+            .contains("tools[0]"));
+        let e = bad(
+            json!({"messages": [{"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "[1]"}}]}]}),
+        );
+        assert!(e.contains("not a JSON object"), "{e}");
+        // The OpenAI shape, with string or object arguments, and tools with or without the wrapper.
+        let ok = Conversation::from_value(&json!({
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                         {"role": "assistant", "content": null, "tool_calls": [
+                             {"type": "function", "function": {"name": "a.b", "arguments": "{\"x\": 1}"}},
+                             {"function": {"name": "g", "arguments": {"y": [1]}}}]}],
+            "tools": [{"type": "function", "function": {"name": "a.b", "parameters": {}}}, {"name": "g"}]
+        }))
+        .unwrap();
+        let calls = ok.tool_calls(1).unwrap();
+        assert_eq!((calls[0].name.as_str(), calls[0].arguments["x"].clone()), ("a.b", json!(1)));
+        assert_eq!(calls[1].arguments["y"], json!([1]));
+        assert_eq!(ok.functions().iter().map(|f| f["name"].as_str().unwrap()).collect::<Vec<_>>(), ["a.b", "g"]);
+        assert_eq!(content_text(ok.messages[0].get("content")), "hi");
     }
 }

@@ -6,10 +6,12 @@
 //! - [`verify`]: a dataset checked before training: paths, sizes, checksums (cached), tokenizer.
 //! - [`loader`]: shards → packed, shuffled `[batch, seq_len + 1]` windows, exactly resumable.
 //! - [`sft`]: chat/tool JSONL → padded SFT batches with assistant-only labels, resumable.
-//! - [`chat`]: LFM2's chat/tool-call format with assistant-only loss masks, and its parser.
-//! - [`template`]: a checkpoint's text codec: tokenizer, its own Jinja chat template, specials.
+//! - [`chat`]: conversations in the OpenAI/HF shape, the built-in LFM2 layout, the reply parser.
+//! - [`jinja`]: the Jinja dialect of transformers' chat templates (Python printing, `tojson`, …).
+//! - [`template`]: the one chat renderer: a checkpoint's tokenizer, chat template(s), specials.
 
 pub mod chat;
+pub mod jinja;
 pub mod loader;
 pub mod sft;
 pub mod shards;

@@ -1,5 +1,5 @@
-//! Supervised fine-tuning batches: chat/tool conversations from JSONL, rendered with the LFM2
-//! template, tokenized with the assistant-only loss mask, truncated to `seq_len` and
+//! Supervised fine-tuning batches: chat/tool conversations from JSONL, rendered with the
+//! checkpoint's chat template (`crate::template`), tokenized with the assistant-only loss mask, truncated to `seq_len` and
 //! right-padded per batch. Labels are the token ids where the mask is on and -100 elsewhere
 //! (HF convention: position t is trained to predict label t+1).
 //!
@@ -8,13 +8,12 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
-use serde::{Deserialize, Serialize};
-use tokenizers::Tokenizer;
-
-use crate::chat::{self, Conversation, RenderOptions};
+use crate::chat::{Conversation, TrainOn};
 use crate::loader::permutation;
 use crate::shards::mix64;
+use crate::template::TextCodec;
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
 
 /// One tokenized conversation.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,8 +45,8 @@ impl Skipped {
 /// that keeps none is an error saying which reason emptied it.
 pub fn load_examples(
     path: &Path,
-    tok: &Tokenizer,
-    opts: &RenderOptions,
+    codec: &TextCodec,
+    train_on: TrainOn,
     seq_len: usize,
 ) -> Result<(Vec<SftExample>, Skipped)> {
     let text = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -61,8 +60,7 @@ pub fn load_examples(
         }
         let conv: Conversation = serde_json::from_str(line)
             .map_err(|e| anyhow!("{}:{}: not a conversation record: {e}", path.display(), i + 1))?;
-        let r = chat::render(&conv, opts).map_err(|e| anyhow!("{}:{}: {e}", path.display(), i + 1))?;
-        let mut enc = chat::encode(tok, &r).map_err(|e| anyhow!("{}:{}: {e}", path.display(), i + 1))?;
+        let mut enc = codec.encode_chat(&conv, train_on).map_err(|e| anyhow!("{}:{}: {e}", path.display(), i + 1))?;
         // Position t is trained to predict token t (t >= 1), so the first target decides.
         let Some(first) = enc.mask.iter().skip(1).position(|&m| m).map(|p| p + 1) else {
             skipped.no_reply += 1;

@@ -20,6 +20,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use serde::{Deserialize, Serialize};
 
 use crate::chat::{self, Conversation};
+use crate::template::TextCodec;
 use crate::tokenizer::one_line;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,18 +118,31 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<SourceFile>> {
     Ok(out)
 }
 
-/// Which field/column holds the text.
-#[derive(Clone, Debug)]
+/// Which field/column holds the text, and how conversations become text.
+#[derive(Clone)]
 pub struct ReadOptions {
     /// JSONL field / parquet column with the text.
     pub text_field: String,
-    /// JSONL field with a chat conversation (rendered with the LFM2 chat template).
+    /// JSONL field with a chat conversation, rendered with `chat`'s template.
     pub messages_field: String,
+    /// The codec whose chat template renders conversations (the tokenizer's directory);
+    /// `None` renders LFM2's built-in layout.
+    pub chat: Option<std::sync::Arc<TextCodec>>,
+}
+
+impl std::fmt::Debug for ReadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadOptions")
+            .field("text_field", &self.text_field)
+            .field("messages_field", &self.messages_field)
+            .field("chat", &self.chat.as_ref().map(|c| c.prompt_source()))
+            .finish()
+    }
 }
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        Self { text_field: "text".into(), messages_field: "messages".into() }
+        Self { text_field: "text".into(), messages_field: "messages".into(), chat: None }
     }
 }
 
@@ -257,13 +271,16 @@ impl DocStream {
                         return Ok(Some((t.to_string(), *line)));
                     }
                     if let Some(m) = v.get(&self.opts.messages_field) {
-                        let conv: Conversation = serde_json::from_value(serde_json::json!({
+                        let conv = Conversation::from_value(&serde_json::json!({
                             "messages": m, "tools": v.get("tools").cloned().unwrap_or(serde_json::Value::Null)
                         }))
                         .map_err(|e| anyhow!("{}:{}: bad {:?}: {e}", p.display(), line, self.opts.messages_field))?;
-                        let r = chat::render(&conv, &chat::RenderOptions::default())
-                            .map_err(|e| anyhow!("{}:{}: {e}", p.display(), line))?;
-                        return Ok(Some((r.text, *line)));
+                        let text = match &self.opts.chat {
+                            Some(codec) => codec.render(&conv, false).map(|r| r.text),
+                            None => chat::render(&conv, &chat::RenderOptions::default()).map(|r| r.text),
+                        }
+                        .map_err(|e| anyhow!("{}:{}: {e}", p.display(), line))?;
+                        return Ok(Some((text, *line)));
                     }
                     bail!(
                         "{}:{}: no {:?} or {:?} field",

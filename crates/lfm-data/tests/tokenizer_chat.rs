@@ -121,11 +121,12 @@ fn chat_mask_covers_exactly_the_assistant_replies() {
             assert_eq!(*run.last().unwrap(), 7);
         }
         // Tool calls render into the call block and parse back to the same calls.
-        for (m, span) in conv.messages.iter().filter(|m| m.role == "assistant").zip(&spans) {
+        let assistant: Vec<usize> = (0..conv.messages.len()).filter(|&i| conv.role(i) == "assistant").collect();
+        for (&i, span) in assistant.iter().zip(&spans) {
             let reply = span.trim_end_matches("<|im_end|>");
             let parsed = chat::parse_reply(reply).unwrap();
-            assert_eq!(parsed.calls, m.tool_calls);
-            assert_eq!(parsed.text, m.content.as_str().unwrap_or(""));
+            assert_eq!(parsed.calls, conv.tool_calls(i).unwrap());
+            assert_eq!(parsed.text, conv.messages[i]["content"].as_str().unwrap_or(""));
         }
         checked += 1;
     }

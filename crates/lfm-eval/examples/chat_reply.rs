@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use lfm_data::chat::{Conversation, Message};
+use lfm_data::chat::Conversation;
 use lfm_eval::generation::{chat_generate, ChatGenOptions};
 
 fn main() -> Result<()> {
@@ -18,10 +18,10 @@ fn main() -> Result<()> {
     let prompt = args.next().unwrap_or_else(|| "Say hi.".into());
     let device = lfm_model::device::parse_device("cpu")?;
     let (cfg, model) = lfm_model::infer::load_dir(&dir, &device)?;
-    let tok = lfm_data::tokenizer::load(&dir.join("tokenizer.json"))?;
-    let conv = Conversation { messages: vec![Message::new("user", &prompt)], tools: vec![] };
-    let opts = ChatGenOptions { max_new_tokens: 32, batch_size: 1, keep_special: false };
-    let reply = chat_generate(&model, &cfg, &tok, &[conv], &opts, &device, |_| {})?;
+    // The checkpoint's tokenizer and chat template (LFM2's built-in layout when it has none).
+    let codec = lfm_data::template::TextCodec::load(&dir)?;
+    let opts = ChatGenOptions { max_new_tokens: 32, batch_size: 1, keep_special: false, sampling: Default::default() };
+    let reply = chat_generate(&model, &cfg, &codec, &[Conversation::user(&prompt)], &opts, &device, |_| {})?;
     println!("{}", reply[0]);
     Ok(())
 }

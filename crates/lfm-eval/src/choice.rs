@@ -44,7 +44,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use lfm_data::chat::{Conversation, Message};
+use lfm_data::chat::Conversation;
 use lfm_model::{Lfm2Model, LfmError};
 use serde::Serialize;
 use serde_json::Value;
@@ -362,16 +362,7 @@ pub fn evaluate_loglik(
 /// One user turn per well-formed row, in the given style (the conversations to generate
 /// replies for).
 pub fn chat_conversations(style: PromptStyle, data: &McData) -> Vec<Conversation> {
-    data.rows()
-        .map(|r| Conversation {
-            messages: vec![Message {
-                role: "user".into(),
-                content: Value::String(render_chat(style, &r.question, &r.options)),
-                tool_calls: vec![],
-            }],
-            tools: vec![],
-        })
-        .collect()
+    data.rows().map(|r| Conversation::user(&render_chat(style, &r.question, &r.options))).collect()
 }
 
 /// Scores generated replies, one per well-formed row in order, by the style's extraction rules.

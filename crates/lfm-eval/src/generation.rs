@@ -1,16 +1,17 @@
-//! Greedy chat generation for evaluations: one assistant turn per conversation, rendered with
-//! the LFM2 chat template (`lfm_data::chat`), batched, stopping at `<|im_end|>` /
-//! `<|endoftext|>`. The model and tokenizer are loaded by the caller.
+//! Chat generation for evaluations: one assistant turn per conversation, rendered with the
+//! checkpoint's own chat template (`lfm_data::template`), batched, greedy unless the options
+//! say otherwise, stopping at `<|im_end|>` / `<|endoftext|>`. The model and codec are loaded
+//! by the caller.
 
 use anyhow::{anyhow, Result};
 use burn::tensor::Device;
-use lfm_data::chat::{self, Conversation, RenderOptions};
+use lfm_data::chat::Conversation;
+use lfm_data::template::TextCodec;
 use lfm_model::generate::{generate, GenerateOptions, SamplingConfig};
 use lfm_model::{Lfm2Config, Lfm2Model};
-use tokenizers::Tokenizer;
 
 /// How [`chat_generate`] generates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ChatGenOptions {
     /// New tokens per reply at most.
     pub max_new_tokens: usize,
@@ -18,6 +19,8 @@ pub struct ChatGenOptions {
     pub batch_size: usize,
     /// Keep special tokens (e.g. LFM2's tool-call markers) in the decoded text.
     pub keep_special: bool,
+    /// How tokens are picked (greedy by default).
+    pub sampling: SamplingConfig,
 }
 
 /// One greedy assistant reply per conversation, in order. The stop token is never part of a
@@ -25,7 +28,7 @@ pub struct ChatGenOptions {
 pub fn chat_generate(
     model: &Lfm2Model,
     cfg: &Lfm2Config,
-    tok: &Tokenizer,
+    codec: &TextCodec,
     convs: &[Conversation],
     opts: &ChatGenOptions,
     device: &Device,
@@ -33,16 +36,14 @@ pub fn chat_generate(
 ) -> Result<Vec<String>> {
     let mut prompts = Vec::new();
     for (i, conv) in convs.iter().enumerate() {
-        let r = chat::render(conv, &RenderOptions { add_generation_prompt: true, ..Default::default() })?;
-        prompts.push(
-            tok.encode(r.text.as_str(), false).map_err(|e| anyhow!("prompt {i}: tokenizing: {e}"))?.get_ids().to_vec(),
-        );
+        prompts.push(codec.encode_prompt(conv).map_err(|e| anyhow!("prompt {i}: {e:#}"))?);
     }
+    let tok = &codec.tokenizer;
     let stop = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tok.token_to_id(t)).collect::<Vec<_>>();
     let gen = GenerateOptions {
         max_new_tokens: opts.max_new_tokens,
         stop_tokens: stop.clone(),
-        sampling: SamplingConfig::greedy(),
+        sampling: opts.sampling.clone(),
         keep_logits: false,
     };
     let mut out = Vec::new();

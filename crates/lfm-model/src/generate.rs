@@ -23,6 +23,9 @@ pub struct SamplingConfig {
     pub top_k: usize,
     /// Keep the smallest set of tokens whose probability reaches p (1.0 = off).
     pub top_p: f32,
+    /// Drop tokens less likely than `min_p` times the most likely one (0 = off), as
+    /// transformers' `MinPLogitsWarper`, applied after top-k and top-p.
+    pub min_p: f32,
     /// CTRL-style penalty on tokens already in the prompt or output (1.0 = off).
     pub repetition_penalty: f32,
     /// Seed of the draws; row r of a batch uses `seed + r`.
@@ -31,7 +34,7 @@ pub struct SamplingConfig {
 
 impl Default for SamplingConfig {
     fn default() -> Self {
-        Self { temperature: 0.0, top_k: 0, top_p: 1.0, repetition_penalty: 1.0, seed: 0 }
+        Self { temperature: 0.0, top_k: 0, top_p: 1.0, min_p: 0.0, repetition_penalty: 1.0, seed: 0 }
     }
 }
 
@@ -49,11 +52,47 @@ impl SamplingConfig {
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
             return Err(LfmError::Invalid(format!("top_p must be in (0, 1], got {}", self.top_p)));
         }
+        if !(0.0..=1.0).contains(&self.min_p) {
+            return Err(LfmError::Invalid(format!("min_p must be in [0, 1], got {}", self.min_p)));
+        }
         if !(self.repetition_penalty > 0.0 && self.repetition_penalty.is_finite()) {
             return Err(LfmError::Invalid(format!("repetition_penalty must be > 0, got {}", self.repetition_penalty)));
         }
         Ok(())
     }
+}
+
+/// A checkpoint's `generation_config.json`, read as transformers' `GenerationConfig` reads it:
+/// sampling only when `do_sample` is true (then `temperature` 1.0, `top_k` 50, `top_p` 1.0
+/// unless set); greedy otherwise. `repetition_penalty` applies either way. `Ok(None)` when the
+/// file does not exist.
+pub fn generation_defaults(path: &std::path::Path) -> Result<Option<SamplingConfig>, LfmError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bad = |m: String| LfmError::Invalid(format!("{}: {m}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    let num = |k: &str| -> Result<Option<f64>, LfmError> {
+        match v.get(k) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(x) => x.as_f64().map(Some).ok_or_else(|| bad(format!("{k} must be a number"))),
+        }
+    };
+    let do_sample = match v.get("do_sample") {
+        None | Some(serde_json::Value::Null) => false,
+        Some(x) => x.as_bool().ok_or_else(|| bad("do_sample must be true or false".into()))?,
+    };
+    let mut c =
+        SamplingConfig { repetition_penalty: num("repetition_penalty")?.unwrap_or(1.0) as f32, ..Default::default() };
+    if do_sample {
+        c.temperature = num("temperature")?.unwrap_or(1.0) as f32;
+        c.top_k = num("top_k")?.unwrap_or(50.0).max(0.0) as usize;
+        c.top_p = num("top_p")?.unwrap_or(1.0) as f32;
+        c.min_p = num("min_p")?.unwrap_or(0.0) as f32;
+    }
+    c.validate().map_err(|e| bad(e.to_string()))?;
+    Ok(Some(c))
 }
 
 /// Picks tokens from logits for one sequence.
@@ -109,6 +148,13 @@ impl Sampler {
                     break;
                 }
             }
+            probs.truncate(keep);
+            idx.truncate(keep);
+        }
+        if self.cfg.min_p > 0.0 {
+            // probs is sorted, best first: keep those within min_p of the best (at least one).
+            let floor = self.cfg.min_p as f64 * probs[0];
+            let keep = probs.iter().take_while(|&&q| q >= floor).count().max(1);
             probs.truncate(keep);
             idx.truncate(keep);
         }
@@ -323,5 +369,40 @@ mod tests {
         let ones = (0..n).filter(|_| s.sample(&mut [0.0, 3f32.ln()], &[]) == 1).count();
         let f = ones as f64 / n as f64;
         assert!((f - 0.75).abs() < 0.02, "frequency {f}");
+    }
+    #[test]
+    fn min_p_keeps_only_tokens_within_its_ratio_of_the_best() {
+        // Probabilities 0.5, 0.3, 0.15, 0.05 at T = 1; min_p 0.5 keeps those >= 0.25.
+        let logits = [0.5f32.ln(), 0.3f32.ln(), 0.15f32.ln(), 0.05f32.ln()];
+        let mut s = Sampler::new(SamplingConfig { temperature: 1.0, min_p: 0.5, seed: 3, ..Default::default() }, 0);
+        let mut seen = [0usize; 4];
+        for _ in 0..4000 {
+            seen[s.sample(&mut logits.clone(), &[]) as usize] += 1;
+        }
+        assert_eq!((seen[2], seen[3]), (0, 0), "{seen:?}");
+        // The kept two are renormalised: 0.5 / 0.8 = 0.625 of the draws go to token 0.
+        let share = seen[0] as f64 / 4000.0;
+        assert!((share - 0.625).abs() < 0.03, "{seen:?}");
+        assert!(SamplingConfig { min_p: 1.5, ..Default::default() }.validate().is_err());
+    }
+
+    #[test]
+    fn generation_config_samples_only_with_do_sample() {
+        let dir = std::env::temp_dir().join(format!("lfm-gencfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("generation_config.json");
+        assert!(generation_defaults(&p).unwrap().is_none());
+        std::fs::write(&p, r#"{"do_sample": true, "temperature": 0.3, "min_p": 0.15, "repetition_penalty": 1.05}"#)
+            .unwrap();
+        let c = generation_defaults(&p).unwrap().unwrap();
+        // transformers' GenerationConfig defaults fill what the file leaves out: top_k 50, top_p 1.
+        assert_eq!((c.temperature, c.top_k, c.top_p, c.min_p, c.repetition_penalty), (0.3, 50, 1.0, 0.15, 1.05));
+        std::fs::write(&p, r#"{"temperature": 0.3, "top_k": 5, "repetition_penalty": 1.2}"#).unwrap();
+        let c = generation_defaults(&p).unwrap().unwrap();
+        assert_eq!((c.temperature, c.top_k, c.repetition_penalty), (0.0, 0, 1.2), "no do_sample: greedy");
+        std::fs::write(&p, r#"{"do_sample": true, "top_p": 2}"#).unwrap();
+        let e = generation_defaults(&p).unwrap_err().to_string();
+        assert!(e.contains("generation_config.json") && e.contains("top_p"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

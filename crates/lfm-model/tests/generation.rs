@@ -18,7 +18,7 @@ fn batched_ragged_generation_equals_one_prompt_at_a_time() {
     let prompts = vec![row(0, 17), row(1, 9), row(0, 2), row(1, 1), row(1, 13)];
     for sampling in [
         SamplingConfig::greedy(),
-        SamplingConfig { temperature: 0.8, top_k: 20, top_p: 0.9, repetition_penalty: 1.1, seed: 11 },
+        SamplingConfig { temperature: 0.8, top_k: 20, top_p: 0.9, repetition_penalty: 1.1, seed: 11, min_p: 0.0 },
     ] {
         let opts =
             GenerateOptions { max_new_tokens: 12, stop_tokens: vec![], sampling: sampling.clone(), keep_logits: true };

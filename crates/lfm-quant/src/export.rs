@@ -213,9 +213,18 @@ pub fn tokenizer_metadata(w: &mut GgufWriter, dir: &Path, cfg: &Lfm2Config) -> R
     let add_bos = tcfg.as_ref().and_then(|v| v.get("add_bos_token")).and_then(Json::as_bool).unwrap_or(true);
     w.set("tokenizer.ggml.add_bos_token", Value::Bool(add_bos));
     w.set("tokenizer.ggml.add_eos_token", Value::Bool(false));
-    let template = std::fs::read_to_string(dir.join("chat_template.jinja"))
-        .ok()
-        .or_else(|| tcfg.as_ref().and_then(|v| v.get("chat_template")).and_then(Json::as_str).map(str::to_string));
+    let template = std::fs::read_to_string(dir.join("chat_template.jinja")).ok().or_else(|| {
+        match tcfg.as_ref().and_then(|v| v.get("chat_template")) {
+            Some(Json::String(s)) => Some(s.clone()),
+            // A named list: GGUF's tokenizer.chat_template holds the default one.
+            Some(Json::Array(list)) => list
+                .iter()
+                .find(|t| t.get("name").and_then(Json::as_str) == Some("default"))
+                .and_then(|t| t.get("template").and_then(Json::as_str))
+                .map(str::to_string),
+            _ => None,
+        }
+    });
     if let Some(t) = template {
         w.set("tokenizer.chat_template", Value::Str(t));
     }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, Result};
 use burn::tensor::Device;
-use lfm_data::template::TextCodec;
+use lfm_data::template::{ChatTemplate, ChatTemplates, TextCodec};
 use lfm_model::{Lfm2Config, Lfm2Model};
 use tokenizers::Tokenizer;
 
@@ -76,11 +76,34 @@ pub fn load_codec(path: &Path) -> Result<TextCodec> {
     let tokenizer = gguf_tokenizer(&g)?;
     let text = |k: &str| g.get(k).and_then(|v| v.as_str()).map(String::from);
     let id_text = |k: &str| g.get(k).and_then(|v| v.as_u64()).and_then(|i| tokenizer.id_to_token(i as u32));
+    let mut specials = serde_json::Map::new();
+    for (name, key) in [
+        ("bos_token", "tokenizer.ggml.bos_token_id"),
+        ("eos_token", "tokenizer.ggml.eos_token_id"),
+        ("unk_token", "tokenizer.ggml.unknown_token_id"),
+        ("sep_token", "tokenizer.ggml.seperator_token_id"),
+        ("pad_token", "tokenizer.ggml.padding_token_id"),
+    ] {
+        if let Some(t) = id_text(key) {
+            specials.insert(name.into(), serde_json::Value::String(t));
+        }
+    }
+    let templates = match text("tokenizer.chat_template") {
+        Some(src) => Some(ChatTemplates {
+            templates: vec![(
+                "default".into(),
+                ChatTemplate::new(format!("{} (tokenizer.chat_template)", path.display()), &src)?,
+            )],
+        }),
+        None => None,
+    };
     Ok(TextCodec {
-        chat_template: text("tokenizer.chat_template"),
-        bos_token: id_text("tokenizer.ggml.bos_token_id"),
-        eos_token: id_text("tokenizer.ggml.eos_token_id"),
+        templates,
+        specials,
         add_bos: crate::vocab::add_bos(&g),
+        source: path.display().to_string(),
+        options: Default::default(),
+        template_name: None,
         tokenizer,
     })
 }

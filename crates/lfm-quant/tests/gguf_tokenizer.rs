@@ -194,9 +194,9 @@ fn lfm2_style_tokenizer_from_ggml_keys_matches_hf() {
     let p = dir.path().join("t.gguf");
     ggml_keys(&hf, n, "lfm2").write(&p).unwrap();
     let codec = lfm_quant::load::load_codec(&p).unwrap();
-    assert!(codec.add_bos && codec.chat_template.is_some());
-    assert_eq!(codec.bos_token.as_deref(), Some("<|startoftext|>"));
-    assert_eq!(codec.eos_token.as_deref(), Some("<|im_end|>"));
+    assert!(codec.add_bos && codec.templates.is_some());
+    assert_eq!(codec.bos_token(), Some("<|startoftext|>"));
+    assert_eq!(codec.eos_token(), Some("<|im_end|>"));
     let ids = codec.encode_plain("Hello there").unwrap();
     assert_eq!(ids[0], hf.token_to_id("<|startoftext|>").unwrap());
     assert_eq!(&ids[1..], hf.encode("Hello there", false).unwrap().get_ids());

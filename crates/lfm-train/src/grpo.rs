@@ -36,7 +36,7 @@ use burn::module::Module;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use indicatif::ProgressBar;
-use lfm_data::chat::{self, RenderOptions};
+use lfm_data::template::TextCodec;
 use lfm_model::generate::{generate, GenerateOptions, SamplingConfig};
 use lfm_model::Lfm2Model;
 use serde::{Deserialize, Serialize};
@@ -489,10 +489,12 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
     let tok_path = cfg.data.tokenizer.clone().unwrap_or_else(|| init.join("tokenizer.json"));
     let tok = lfm_data::tokenizer::load(&tok_path)?;
     lfm_data::tokenizer::check_against_model(&tok, &model_cfg, &tok_path.display().to_string())?;
-    let tok_files: Vec<PathBuf> = [tok_path.clone(), tok_path.with_file_name("tokenizer_config.json")]
-        .into_iter()
-        .filter(|p| p.exists())
-        .collect();
+    let mut tok_files: Vec<PathBuf> = TextCodec::files(&tok_path);
+    if init.join("generation_config.json").exists() {
+        tok_files.push(init.join("generation_config.json"));
+    }
+    // Prompts are rendered with the chat template beside the tokenizer (the policy's own).
+    let codec = TextCodec::for_tokenizer_file(&tok_path)?;
 
     let tasks = rewards::load_tasks(&cfg.data.prompts)?;
     let fns: Vec<(String, f64, RewardFn)> =
@@ -500,9 +502,7 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
     let prompt_ids: Vec<Vec<u32>> = tasks
         .iter()
         .map(|t| {
-            let r =
-                chat::render(&t.conversation, &RenderOptions { add_generation_prompt: true, ..Default::default() })?;
-            Ok(tok.encode(r.text.as_str(), false).map_err(|e| anyhow!("{}: tokenizing: {e}", t.id))?.get_ids().to_vec())
+            codec.encode_prompt(&t.conversation).map_err(|e| anyhow!("{}: {}: {e:#}", cfg.data.prompts.display(), t.id))
         })
         .collect::<Result<_>>()?;
     let stop: Vec<u32> = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tok.token_to_id(t)).collect();
@@ -552,6 +552,7 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
             top_p: cfg.grpo.top_p as f32,
             repetition_penalty: 1.0,
             seed: step_seed(cfg.run.seed, step),
+            ..Default::default()
         };
         let gen_opts = GenerateOptions {
             max_new_tokens: cfg.grpo.max_new_tokens,

@@ -27,9 +27,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use indicatif::ProgressBar;
-use lfm_data::chat::RenderOptions;
 use lfm_data::loader::{Loader, LoaderConfig};
 use lfm_data::sft::{self, SftLoader};
+use lfm_data::template::TextCodec;
 use lfm_data::tokenizer;
 use lfm_data::verify::{self, Expect};
 use lfm_model::init::RandomInit;
@@ -413,10 +413,11 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         (None, None, None) => bail!("sft with a preset model needs [data] tokenizer"),
     };
     let tok = tokenizer::load(&tok_path)?;
-    let mut tok_files = vec![tok_path.clone()];
-    let tok_cfg = tok_path.with_file_name("tokenizer_config.json");
-    if tok_cfg.exists() {
-        tok_files.push(tok_cfg);
+    // Checkpoints carry the text codec (tokenizer, its config, the chat template) and the
+    // initial model's generation_config.json, so they render and sample as it did.
+    let mut tok_files = TextCodec::files(&tok_path);
+    if let Some(g) = cfg.model.init_from.as_ref().map(|d| d.join("generation_config.json")).filter(|p| p.exists()) {
+        tok_files.push(g);
     }
 
     // Model and optimizer: from a checkpoint, an HF directory, or a preset.
@@ -465,8 +466,10 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
             Data::Pretrain { train: Loader::new(&ds, lc, state)?, dataset: ds }
         }
         Job::Sft => {
-            let ro = RenderOptions { train_on: cfg.data.train_on, ..Default::default() };
-            let (ex, skipped) = sft::load_examples(cfg.data.sft_jsonl.as_ref().unwrap(), &tok, &ro, cfg.data.seq_len)?;
+            // Conversations are rendered with the chat template beside the tokenizer.
+            let codec = TextCodec::for_tokenizer_file(&tok_path)?;
+            let on = cfg.data.train_on;
+            let (ex, skipped) = sft::load_examples(cfg.data.sft_jsonl.as_ref().unwrap(), &codec, on, cfg.data.seq_len)?;
             if skipped.total() > 0 {
                 eprintln!(
                     "warning: {} of {} conversations skipped: {} without an assistant reply, {} truncated away by seq_len = {}",
@@ -478,7 +481,7 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
                 );
             }
             let val = match &cfg.data.sft_val_jsonl {
-                Some(p) => Some(sft::load_examples(p, &tok, &ro, cfg.data.seq_len)?.0),
+                Some(p) => Some(sft::load_examples(p, &codec, on, cfg.data.seq_len)?.0),
                 None => None,
             };
             let state = resumed_meta.as_ref().and_then(|m| m.sft.clone());

@@ -40,6 +40,20 @@ impl std::fmt::Display for DecodeError {
 
 /// BFCL's default decoder for Python-syntax output: trim, bracket, parse, resolve.
 pub fn decode_python(text: &str) -> Result<Vec<Call>, DecodeError> {
+    decode_with(text, false)
+}
+
+/// [`decode_python`] for the dialect LFM2-family chat templates write, which BFCL's decoder
+/// misreads: LFM2.5's template writes mapping arguments with `tojson`, so a dict holds JSON's
+/// `true`/`false`/`null` (read here as `True`/`False`/`None`, where BFCL would take them for
+/// bare names and make strings of them), and writes a string `arguments` verbatim as one
+/// positional JSON object `f({"a": 1})` (read here as the keyword arguments). Everything else
+/// is BFCL's reading.
+pub fn decode_lfm2(text: &str) -> Result<Vec<Call>, DecodeError> {
+    decode_with(text, true)
+}
+
+fn decode_with(text: &str, lfm2: bool) -> Result<Vec<Call>, DecodeError> {
     let mut s = text.trim_matches(|c| c == '`' || c == '\n' || c == ' ').to_string();
     if !s.starts_with('[') {
         s.insert(0, '[');
@@ -54,11 +68,11 @@ pub fn decode_python(text: &str) -> Result<Vec<Call>, DecodeError> {
         c @ Expr::Call { .. } => vec![c],
         other => return Err(DecodeError(format!("not a call or a list of calls: {}", unparse(other)))),
     };
-    calls.into_iter().map(call).collect()
+    calls.into_iter().map(|c| call(c, lfm2)).collect()
 }
 
-fn call(e: &Expr) -> Result<Call, DecodeError> {
-    let Expr::Call { func, keywords, .. } = e else {
+fn call(e: &Expr, lfm2: bool) -> Result<Call, DecodeError> {
+    let Expr::Call { func, keywords, args: positional } = e else {
         return Err(DecodeError(format!("not a call: {}", unparse(e))));
     };
     // A callee that is not a (dotted) name decodes to the empty name, as in BFCL.
@@ -67,9 +81,18 @@ fn call(e: &Expr) -> Result<Call, DecodeError> {
     // and its last value (Python's parser accepts it), `**x` lands under the key None (shown
     // here as `**`, which no parameter can be named). Positional arguments are dropped.
     let mut args: Vec<(String, PyVal)> = Vec::new();
+    if let (true, [Expr::Dict(items)], true) = (lfm2, positional.as_slice(), keywords.is_empty()) {
+        for (k, v) in items {
+            let PyVal::Str(k) = resolve(k, lfm2)? else {
+                return Err(DecodeError("a JSON-object argument with a key that is not a string".into()));
+            };
+            args.push((k, resolve(v, lfm2)?));
+        }
+        return Ok(Call { name, args });
+    }
     for (k, v) in keywords {
         let k = k.clone().unwrap_or_else(|| "**".to_string());
-        let v = resolve(v)?;
+        let v = resolve(v, lfm2)?;
         match args.iter_mut().find(|(a, _)| *a == k) {
             Some(slot) => slot.1 = v,
             None => args.push((k, v)),
@@ -86,22 +109,36 @@ fn dotted(e: &Expr) -> Option<String> {
     }
 }
 
-/// An argument value, BFCL-style.
-fn resolve(e: &Expr) -> Result<PyVal, DecodeError> {
+/// An argument value, BFCL-style (`lfm2`: JSON's literals inside dicts, see [`decode_lfm2`]).
+fn resolve(e: &Expr, lfm2: bool) -> Result<PyVal, DecodeError> {
+    let r = |x: &Expr| resolve(x, lfm2);
     Ok(match e {
         Expr::Const(PyVal::Ellipsis) => PyVal::Str("...".into()),
         Expr::Const(v) => v.clone(),
         Expr::Name(n) => PyVal::Str(n.clone()),
-        Expr::List(v) => PyVal::List(v.iter().map(resolve).collect::<Result<_, _>>()?),
-        Expr::Tuple(v) => PyVal::Tuple(v.iter().map(resolve).collect::<Result<_, _>>()?),
-        Expr::Dict(v) => {
-            PyVal::Dict(v.iter().map(|(k, x)| Ok((resolve(k)?, resolve(x)?))).collect::<Result<_, DecodeError>>()?)
-        }
+        Expr::List(v) => PyVal::List(v.iter().map(r).collect::<Result<_, _>>()?),
+        Expr::Tuple(v) => PyVal::Tuple(v.iter().map(r).collect::<Result<_, _>>()?),
+        Expr::Dict(v) => PyVal::Dict(
+            v.iter()
+                .map(|(k, x)| {
+                    let value = match x {
+                        Expr::Name(n) if lfm2 => match n.as_str() {
+                            "true" => PyVal::Bool(true),
+                            "false" => PyVal::Bool(false),
+                            "null" => PyVal::None,
+                            _ => r(x)?,
+                        },
+                        _ => r(x)?,
+                    };
+                    Ok((r(k)?, value))
+                })
+                .collect::<Result<_, DecodeError>>()?,
+        ),
         Expr::Call { keywords, .. } => {
             if keywords.is_empty() {
                 PyVal::Str(unparse(e))
             } else {
-                let c = call(e)?;
+                let c = call(e, lfm2)?;
                 PyVal::Dict(vec![(
                     PyVal::Str(c.name),
                     PyVal::Dict(c.args.into_iter().map(|(k, v)| (PyVal::Str(k), v)).collect()),
@@ -219,5 +256,22 @@ mod tests {
                 "{t}"
             );
         }
+    }
+    #[test]
+    fn the_lfm25_dialect_reads_json_literals_and_a_json_object_argument() {
+        // Official BFCL: `true` inside a dict is a bare name, i.e. the string "true"; a
+        // positional argument is dropped.
+        let off = one("[f(b={\"k\": [1, 2], \"on\": true, \"none\": null})]");
+        assert_eq!(off.args[0].1.to_json(), serde_json::json!({"k": [1, 2], "on": "true", "none": "null"}));
+        assert!(one("[f({\"a\": 1})]").args.is_empty());
+        // The LFM2 dialect: what the template meant.
+        let c =
+            decode_lfm2("[f(a=\"x\", b={\"k\": [1, 2], \"on\": true, \"none\": null}), g({\"a\": 1, \"s\": \"t\"})]")
+                .unwrap();
+        assert_eq!(c[0].to_json(), serde_json::json!({"f": {"a": "x", "b": {"k": [1, 2], "on": true, "none": null}}}));
+        assert_eq!(c[1].to_json(), serde_json::json!({"g": {"a": 1, "s": "t"}}));
+        // Python's own literals and bare names keep BFCL's reading.
+        let c = decode_lfm2("[f(a=True, b=x, c={'k': None})]").unwrap();
+        assert_eq!(c[0].to_json(), serde_json::json!({"f": {"a": true, "b": "x", "c": {"k": null}}}));
     }
 }

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use lfm_data::chat::{Conversation, Message};
+use lfm_data::chat::Conversation;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -75,11 +75,10 @@ fn invalid(error_type: &str, reason: String, decoded: Option<Value>) -> Verdict 
 
 /// Decodes and scores one raw response.
 pub fn score(rec: &Record, raw: &str, mode: Mode) -> Verdict {
-    let text = match mode {
-        Mode::Official => raw.to_string(),
-        Mode::Lfm2 => decode::extract_lfm2(raw),
+    let decoded = match mode {
+        Mode::Official => decode::decode_python(raw),
+        Mode::Lfm2 => decode::decode_lfm2(&decode::extract_lfm2(raw)),
     };
-    let decoded = decode::decode_python(&text);
     let as_json = |calls: &[Call]| Value::Array(calls.iter().map(Call::to_json).collect());
     match rec.category {
         Category::Irrelevance | Category::Relevance => {
@@ -283,13 +282,13 @@ pub fn conversations(questions: &Path, recs: &[Record]) -> Result<Vec<Conversati
                 .ok_or_else(|| anyhow!("{}: no question turn", rec.id))?;
             let messages = turn
                 .iter()
-                .map(|m| Message {
-                    role: m.get("role").and_then(Value::as_str).unwrap_or("user").to_string(),
-                    content: m.get("content").cloned().unwrap_or(Value::Null),
-                    tool_calls: vec![],
+                .map(|m| {
+                    let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
+                    serde_json::json!({"role": role, "content": m.get("content").cloned().unwrap_or(Value::Null)})
                 })
                 .collect();
-            Ok(Conversation { messages, tools: rec.functions.iter().map(to_json_schema).collect() })
+            Conversation::new(messages, Some(rec.functions.iter().map(to_json_schema).collect()))
+                .map_err(|e| anyhow!("{}: {e}", rec.id))
         })
         .collect()
 }

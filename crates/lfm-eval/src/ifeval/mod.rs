@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
-use lfm_data::chat::{Conversation, Message};
+use lfm_data::chat::Conversation;
 use serde_json::{Map, Value};
 
 pub use checks::{check, CheckError};
@@ -120,17 +120,7 @@ pub fn keep_first_lines(prompts: &mut Vec<Prompt>, bad: &mut Vec<BadInput>, n: u
 
 /// One user turn per prompt (the conversations to generate responses for).
 pub fn conversations(prompts: &[Prompt]) -> Vec<Conversation> {
-    prompts
-        .iter()
-        .map(|p| Conversation {
-            messages: vec![Message {
-                role: "user".into(),
-                content: Value::String(p.prompt.clone()),
-                tool_calls: vec![],
-            }],
-            tools: vec![],
-        })
-        .collect()
+    prompts.iter().map(|p| Conversation::user(&p.prompt)).collect()
 }
 
 /// Generated responses, one per prompt in order, as JSON Lines `{"key", "prompt", "response"}`

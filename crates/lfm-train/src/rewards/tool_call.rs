@@ -35,7 +35,7 @@ pub fn reward(t: &Task, completion: &str) -> f64 {
     let rec = Record {
         id: t.id.clone(),
         category,
-        functions: t.conversation.tools.iter().map(bfcl_doc).collect(),
+        functions: t.conversation.functions().iter().map(bfcl_doc).collect(),
         truth: t.answer.clone(),
     };
     bfcl::score(&rec, completion, Mode::Lfm2).valid as u8 as f64

@@ -7,19 +7,19 @@
 //! passes all of that tool's `required` parameters by keyword and no parameter it does not
 //! declare. A call such as `set_timer(min)` (a bare name, which BFCL drops) earns only 0.5.
 
-use lfm_eval::bfcl::decode::{decode_python, extract_lfm2};
+use lfm_eval::bfcl::decode::{decode_lfm2, extract_lfm2};
 use serde_json::Value;
 
 use super::Task;
 
 pub fn reward(t: &Task, completion: &str) -> f64 {
-    let Ok(calls) = decode_python(&extract_lfm2(completion)) else { return 0.0 };
+    let Ok(calls) = decode_lfm2(&extract_lfm2(completion)) else { return 0.0 };
     if calls.is_empty() {
         return 0.0;
     }
     let score = |name: &str, args: &[&str]| -> f64 {
-        let Some(doc) = t.conversation.tools.iter().find(|d| d.get("name").and_then(Value::as_str) == Some(name))
-        else {
+        let functions = t.conversation.functions();
+        let Some(doc) = functions.iter().find(|d| d.get("name").and_then(Value::as_str) == Some(name)) else {
             return 0.0;
         };
         let params = doc.get("parameters");
