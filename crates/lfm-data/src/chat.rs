@@ -136,8 +136,10 @@ impl Conversation {
     }
 
     /// Checks the shape: a non-empty list of objects with a string `role` (`content` is what
-    /// the template makes of it, as in transformers); `tool_calls` in the OpenAI shape with a string `name` and
-    /// object (or JSON-string) `arguments`; tools objects or strings.
+    /// the template makes of it, as in transformers); `tool_calls` a list of objects in the
+    /// OpenAI shape (the earlier bare `{"name", "arguments"}` refused); tools objects or
+    /// strings. What is inside a call or a schema is the template's to read, as in
+    /// transformers; [`Conversation::tool_calls`] checks it where lfm reads calls itself.
     pub fn validate(&self) -> Result<()> {
         if self.messages.is_empty() {
             bail!("\"messages\" is empty");
@@ -161,11 +163,8 @@ impl Conversation {
         }
         if let Some(tools) = &self.tools {
             for (i, t) in tools.iter().enumerate() {
-                let f = t.get("function").unwrap_or(t);
-                match t {
-                    Value::String(_) => {}
-                    Value::Object(_) if f.get("name").and_then(Value::as_str).is_some() => {}
-                    _ => bail!("tools[{i}] is not a function schema (an object with a \"name\", or a wrapper {{\"type\": \"function\", \"function\": {{…}}}})"),
+                if !matches!(t, Value::String(_) | Value::Object(_)) {
+                    bail!("tools[{i}] is not a function schema (an object, with or without the {{\"type\": \"function\", \"function\": …}} wrapper)");
                 }
             }
         }
@@ -193,20 +192,11 @@ impl Conversation {
 
 fn check_call(c: &Value) -> Result<()> {
     let Some(obj) = c.as_object() else { bail!("not an object") };
-    let Some(f) = obj.get("function") else {
-        if obj.contains_key("name") {
-            bail!("the earlier {{\"name\", \"arguments\"}} layout; write {{\"type\": \"function\", \"function\": {{\"name\": …, \"arguments\": {{…}}}}}} ({CONVERT_HINT})");
-        }
-        bail!("no \"function\" object");
-    };
-    let name = f.get("name").and_then(Value::as_str).ok_or_else(|| anyhow!("\"function\" has no string \"name\""))?;
-    match f.get("arguments") {
-        None | Some(Value::Null | Value::Object(_)) => Ok(()),
-        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
-            Ok(Value::Object(_)) => Ok(()),
-            _ => bail!("{name}: \"arguments\" is a string that is not a JSON object"),
-        },
-        Some(_) => bail!("{name}: \"arguments\" must be an object (or a JSON string of one)"),
+    match obj.get("function") {
+        Some(Value::Object(_)) => Ok(()),
+        Some(_) => bail!("\"function\" must be an object"),
+        None if obj.contains_key("name") => bail!("the earlier {{\"name\", \"arguments\"}} layout; write {{\"type\": \"function\", \"function\": {{\"name\": …, \"arguments\": {{…}}}}}} ({CONVERT_HINT})"),
+        None => bail!("no \"function\" object"),
     }
 }
 
@@ -801,11 +791,10 @@ mod tests {
         assert!(e.contains("message 0: tool_calls[0]: the earlier") && e.contains("convert_chat_jsonl.py"), "{e}");
         assert!(bad(json!({"messages": []})).contains("empty"));
         assert!(bad(json!({"messages": [{"content": "x"}]})).contains("no \"role\""));
-        assert!(bad(json!({"messages": [{"role": "user", "content": "x"}], "tools": [{"description": "no name"}]}))
-            .contains("tools[0]"));
-        let e = bad(
-            json!({"messages": [{"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "[1]"}}]}]}),
-        );
+        assert!(bad(json!({"messages": [{"role": "user", "content": "x"}], "tools": [3]})).contains("tools[0]"));
+        // What is inside a call is the template's to read; lfm checks it where it reads calls.
+        let odd = Conversation::from_value(&json!({"messages": [{"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "[1]"}}]}]})).unwrap();
+        let e = odd.tool_calls(0).unwrap_err().to_string();
         assert!(e.contains("not a JSON object"), "{e}");
         // The OpenAI shape, with string or object arguments, and tools with or without the wrapper.
         let ok = Conversation::from_value(&json!({

@@ -75,21 +75,42 @@ pub fn py_float(f: f64) -> String {
     }
 }
 
-/// Python's `str.isprintable()` for one character, for the cases `repr` escapes.
+/// Python's `str.isprintable()` for one character, for the cases `repr` escapes: controls,
+/// separators other than the space, format characters (Cf), private use and noncharacters.
+/// Code points Unicode leaves unassigned are not tabulated here (Python escapes those too).
 fn py_printable(c: char) -> bool {
     let u = c as u32;
-    !(u < 0x20
-        || (0x7f..=0xa0).contains(&u)
-        || u == 0xad
-        || u == 0x1680
-        || (0x2000..=0x200f).contains(&u)
-        || (0x2028..=0x202f).contains(&u)
-        || (0x205f..=0x2064).contains(&u)
-        || u == 0x3000
-        || u == 0xfeff
-        || (0xe000..=0xf8ff).contains(&u)
-        || (0xfff0..=0xfffb).contains(&u)
-        || u >= 0xf0000)
+    const NOT: &[(u32, u32)] = &[
+        (0x00, 0x1f),
+        (0x7f, 0xa0),
+        (0xad, 0xad),
+        (0x600, 0x605),
+        (0x61c, 0x61c),
+        (0x6dd, 0x6dd),
+        (0x70f, 0x70f),
+        (0x890, 0x891),
+        (0x8e2, 0x8e2),
+        (0x1680, 0x1680),
+        (0x180e, 0x180e),
+        (0x2000, 0x200f),
+        (0x2028, 0x202f),
+        (0x205f, 0x2064),
+        (0x2066, 0x206f),
+        (0x3000, 0x3000),
+        (0xd800, 0xf8ff),
+        (0xfeff, 0xfeff),
+        (0xfff0, 0xfffb),
+        (0xfffe, 0xffff),
+        (0x110bd, 0x110bd),
+        (0x110cd, 0x110cd),
+        (0x13430, 0x1343f),
+        (0x1bca0, 0x1bca3),
+        (0x1d173, 0x1d17a),
+        (0xe0001, 0xe0001),
+        (0xe0020, 0xe007f),
+        (0xf0000, 0x10ffff),
+    ];
+    !NOT.iter().any(|&(a, b)| (a..=b).contains(&u)) && (u & 0xfffe) != 0xfffe
 }
 
 /// Python's `repr()` of a string.
@@ -607,6 +628,8 @@ mod tests {
         assert_eq!(r("{{ none }}|{{ true }}|{{ false }}|{{ 3 }}|{{ 2.0 }}"), "None|True|False|3|2.0");
         assert_eq!(r("{{ ['a', \"it's\", 1, none, true, 1e-7] }}"), "['a', \"it's\", 1, None, True, 1e-07]");
         assert_eq!(r("{{ {'k': [1, 'x\\ny']} }}"), "{'k': [1, 'x\\ny']}");
+        // Python: repr(['\u2069', '\xad', 'é']) escapes the format characters only.
+        assert_eq!(r("{{ ['\u{2069}', '\u{00ad}', 'é'] }}"), "['\\u2069', '\\xad', 'é']");
         assert_eq!(r("{{ [1, 2] | string }}|{{ [true] | join(',') }}|{{ ['a', 'b'] | join }}"), "[1, 2]|True|ab");
         assert_eq!(r("{{ x }}"), "");
     }

@@ -172,7 +172,8 @@ fn holds_marker(v: &Value) -> bool {
 }
 
 /// Removes the generation markers and returns the blocks' byte ranges in the clean text
-/// (outermost blocks only; nested ones lie inside them).
+/// (outermost blocks only; nested ones lie inside them). An empty block is kept: as in
+/// transformers, it marks a token that holds its position strictly inside.
 fn cut_markers(raw: &str) -> RenderedChat {
     let mut text = String::with_capacity(raw.len());
     let mut generation = Vec::new();
@@ -182,7 +183,7 @@ fn cut_markers(raw: &str) -> RenderedChat {
             jinja::GEN_OPEN => open.push(text.len()),
             jinja::GEN_CLOSE => {
                 if let Some(start) = open.pop() {
-                    if open.is_empty() && start < text.len() {
+                    if open.is_empty() {
                         generation.push(start..text.len());
                     }
                 }
