@@ -49,6 +49,9 @@ pub struct McArgs {
     /// Checkpoint directory or GGUF file.
     #[arg(long)]
     model: PathBuf,
+    /// A PEFT LoRA adapter directory to merge into the model (an HF directory base).
+    #[arg(long)]
+    adapter: Option<PathBuf>,
     /// JSONL rows `{"question", "options": [...], "answer": "C" | 2}`.
     #[arg(long)]
     data: PathBuf,
@@ -87,7 +90,7 @@ pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
     let mut gen_info = None;
     let report = match a.method {
         McMethod::Loglik => {
-            let (_, model, tok, bos) = load_scoring_model(&a.model, device)?;
+            let (_, model, tok, bos) = load_scoring_model(&a.model, a.adapter.as_deref(), device)?;
             let pb = progress::bar(data.rows().count() as u64, "questions");
             let r = choice::evaluate_loglik(&model, &tok, bos, &data, device, |n| pb.set_position(n as u64))?;
             pb.finish_and_clear();
@@ -95,8 +98,16 @@ pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
         }
         McMethod::Generate => {
             let convs = choice::chat_conversations(style, &data);
-            let (replies, info) =
-                generate_replies(&a.model, device, &convs, a.max_new_tokens, a.batch_size, false, &a.sampling)?;
+            let (replies, info) = generate_replies(
+                &a.model,
+                device,
+                &convs,
+                a.max_new_tokens,
+                a.batch_size,
+                false,
+                &a.sampling,
+                a.adapter.as_deref(),
+            )?;
             gen_info = Some(info);
             choice::evaluate_replies(style, &data, &replies)?
         }
@@ -127,6 +138,9 @@ pub struct PerplexityArgs {
     /// Checkpoint directory (config.json, model.safetensors, tokenizer.json) or GGUF file.
     #[arg(long)]
     model: PathBuf,
+    /// A PEFT LoRA adapter directory to merge into the model (an HF directory base).
+    #[arg(long)]
+    adapter: Option<PathBuf>,
     /// Text files, directories or globs (each .txt/.md file, JSONL line or parquet row is a document).
     #[arg(long, required = true, num_args = 1..)]
     input: Vec<String>,
@@ -150,9 +164,10 @@ pub struct PerplexityArgs {
 /// A checkpoint with its own tokenizer (checked against the config) and BOS id.
 fn load_scoring_model(
     dir: &Path,
+    adapter: Option<&Path>,
     device: &Device,
 ) -> Result<(lfm_model::Lfm2Config, lfm_model::Lfm2Model, tokenizers::Tokenizer, u32)> {
-    let (cfg, model) = progress::loading(dir, |p| lfm_quant::load::load_for_inference(p, device))?;
+    let (cfg, model) = progress::loading(dir, |p| lfm_quant::load::load_for_inference_with(p, adapter, device))?;
     let tok = lfm_quant::load::load_tokenizer(dir)?;
     lfm_data::tokenizer::check_against_model(&tok, &cfg, &dir.display().to_string())?;
     let bos = lfm_data::tokenizer::require_id(&tok, "<|startoftext|>")?;
@@ -162,7 +177,7 @@ fn load_scoring_model(
 /// `lfm eval perplexity`: each document is `<|startoftext|>` + its tokens; every token after
 /// BOS is scored, so bits per byte covers the documents' UTF-8 bytes exactly.
 pub fn perplexity(a: &PerplexityArgs, device: &Device) -> Result<()> {
-    let (_, model, tok, bos) = load_scoring_model(&a.model, device)?;
+    let (_, model, tok, bos) = load_scoring_model(&a.model, a.adapter.as_deref(), device)?;
     let files = lfm_data::source::expand_inputs(&a.input)?;
     let stream = lfm_data::source::DocStream::new(files, crate::cmd_data::read_opts(&a.text_field));
     let t = lfm_eval::perplexity::tokenize_docs(stream, &tok, bos, a.limit)?;
@@ -222,6 +237,9 @@ pub struct BfclArgs {
     /// template; greedy unless sampling flags are given).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// A PEFT LoRA adapter directory to merge into the model (an HF directory base).
+    #[arg(long, requires = "model")]
+    adapter: Option<PathBuf>,
     /// How to read responses (default lfm2).
     #[arg(long, value_enum, default_value_t = Format::Lfm2)]
     format: Format,
@@ -247,8 +265,10 @@ pub struct BfclArgs {
 fn generation_info(
     codec: &lfm_data::template::TextCodec,
     s: &lfm_model::generate::SamplingConfig,
+    adapter: Option<&Path>,
 ) -> serde_json::Value {
     json!({
+        "adapter": adapter.map(|a| a.display().to_string()),
         "prompt_source": codec.prompt_source(),
         "sampling": {
             "greedy": s.temperature == 0.0,
@@ -274,8 +294,9 @@ fn generate_replies(
     batch_size: usize,
     keep_special: bool,
     sampling: &SamplingArgs,
+    adapter: Option<&Path>,
 ) -> Result<(Vec<String>, serde_json::Value)> {
-    let (cfg, model) = progress::loading(dir, |p| lfm_quant::load::load_for_inference(p, device))?;
+    let (cfg, model) = progress::loading(dir, |p| lfm_quant::load::load_for_inference_with(p, adapter, device))?;
     let codec = lfm_quant::load::load_codec(dir)?;
     lfm_data::tokenizer::check_against_model(&codec.tokenizer, &cfg, &dir.display().to_string())?;
     let sampling = sampling.over(None);
@@ -285,7 +306,7 @@ fn generate_replies(
     let out =
         lfm_eval::generation::chat_generate(&model, &cfg, &codec, convs, &opts, device, |n| pb.set_position(n as u64));
     pb.finish_and_clear();
-    Ok((out?, generation_info(&codec, &sampling)))
+    Ok((out?, generation_info(&codec, &sampling, adapter)))
 }
 
 #[derive(Args)]
@@ -302,6 +323,9 @@ pub struct IfevalArgs {
     /// greedy, batched).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// A PEFT LoRA adapter directory to merge into the model (an HF directory base).
+    #[arg(long, requires = "model")]
+    adapter: Option<PathBuf>,
     /// New tokens per generated response (lm-eval's IFEval task uses 1280).
     #[arg(long, default_value_t = 1280)]
     max_new_tokens: usize,
@@ -343,8 +367,16 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
         (Some(p), None) => ifeval::load_responses(p)?,
         (None, Some(dir)) => {
             let convs = ifeval::conversations(&prompts);
-            let (texts, info) =
-                generate_replies(dir, device, &convs, a.max_new_tokens, a.batch_size, false, &a.sampling)?;
+            let (texts, info) = generate_replies(
+                dir,
+                device,
+                &convs,
+                a.max_new_tokens,
+                a.batch_size,
+                false,
+                &a.sampling,
+                a.adapter.as_deref(),
+            )?;
             gen_info = Some(info);
             let body = ifeval::responses_jsonl(&prompts, &texts);
             lfm_model::io::write_atomic(&a.out.join("responses.jsonl"), body.as_bytes())?;
@@ -440,8 +472,16 @@ pub fn bfcl(a: &BfclArgs, device: &Device) -> Result<()> {
         (Some(r), None) => r,
         (None, Some(dir)) => {
             let convs = bfcl::conversations(&a.data, &recs)?;
-            let (texts, info) =
-                generate_replies(dir, device, &convs, a.max_new_tokens, a.batch_size, true, &a.sampling)?;
+            let (texts, info) = generate_replies(
+                dir,
+                device,
+                &convs,
+                a.max_new_tokens,
+                a.batch_size,
+                true,
+                &a.sampling,
+                a.adapter.as_deref(),
+            )?;
             gen_info = Some(info);
             let r = bfcl::Responses::from_generated(&recs, texts);
             lfm_model::io::write_atomic(&a.out.join("responses.jsonl"), r.to_jsonl(&recs).as_bytes())?;

@@ -18,6 +18,38 @@ use crate::progress;
 pub enum ExportCommand {
     /// GGUF v3 (architecture lfm2) for llama.cpp, ollama, LM Studio — and `lfm --model X.gguf`.
     Gguf(GgufArgs),
+    /// A LoRA adapter (PEFT layout) as llama.cpp's adapter GGUF, for `llama-cli -m BASE.gguf
+    /// --lora F.gguf`.
+    GgufLora(GgufLoraArgs),
+}
+
+#[derive(Args)]
+pub struct GgufLoraArgs {
+    /// The base checkpoint directory the adapter was trained on (its config names the tensors).
+    #[arg(long)]
+    model: PathBuf,
+    /// The adapter directory (adapter_config.json + adapter_model.safetensors).
+    #[arg(long)]
+    adapter: PathBuf,
+    /// Output file.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `lfm export gguf-lora`.
+pub fn gguf_lora(a: &GgufLoraArgs) -> Result<()> {
+    let cfg = lfm_model::Lfm2Config::from_hf_file(&a.model.join("config.json"))?;
+    let _lock = OutputLock::acquire(&a.out, "lfm export gguf-lora")?;
+    let name = a.adapter.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "lora".into());
+    let w = export::build_lora(&cfg, &a.adapter, &name)?;
+    let bytes = w.write(&a.out)?;
+    println!(
+        "wrote {} ({:.2} MiB, {} tensors, f32 LoRA)",
+        a.out.display(),
+        bytes as f64 / (1 << 20) as f64,
+        w.tensors.len()
+    );
+    Ok(())
 }
 
 #[derive(Args)]

@@ -32,6 +32,9 @@ pub struct GenerateArgs {
     /// Feed the prompt as plain text, without the chat template.
     #[arg(long)]
     pub raw: bool,
+    /// A PEFT LoRA adapter directory, merged into the model (its base: --model, a directory).
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
     /// Maximum new tokens per prompt.
     #[arg(long, default_value_t = 128)]
     pub max_new_tokens: usize,
@@ -46,7 +49,8 @@ pub fn run(a: &GenerateArgs, device: &Device) -> Result<()> {
     }
     // The model first: a wrong --model path is then reported as such, not as a missing
     // tokenizer.
-    let (cfg, model) = progress::loading(&a.model, |p| lfm_quant::load::load_for_inference(p, device))?;
+    let (cfg, model) =
+        progress::loading(&a.model, |p| lfm_quant::load::load_for_inference_with(p, a.adapter.as_deref(), device))?;
     let codec = lfm_quant::load::load_codec(&a.model)?;
     lfm_data::tokenizer::check_against_model(&codec.tokenizer, &cfg, &a.model.display().to_string())?;
     let prompts = texts

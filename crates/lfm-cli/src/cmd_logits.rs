@@ -20,6 +20,9 @@ pub struct LogitsArgs {
     /// Checkpoint directory (config.json + model.safetensors) or GGUF file.
     #[arg(long)]
     model: PathBuf,
+    /// A PEFT LoRA adapter directory applied to the model (unmerged; its base: --model, a directory).
+    #[arg(long)]
+    adapter: Option<PathBuf>,
     /// safetensors file with an `input_ids` tensor (I64 or I32, [B, S]).
     #[arg(long)]
     input: PathBuf,
@@ -39,6 +42,10 @@ pub struct LogitsArgs {
 
 pub fn run(a: &LogitsArgs, device: &Device) -> Result<()> {
     let (cfg, model) = progress::loading(&a.model, |p| lfm_quant::load::load_model(p, device))?;
+    let model = match &a.adapter {
+        Some(dir) => lfm_model::lora::load_peft(model, dir, device)?.0,
+        None => model,
+    };
     let (ids, [b, s]) = reference::read_input_ids(&a.input, cfg.vocab_size)?;
     let pb = match a.generate {
         None => progress::spinner(format!("forward pass over {b}x{s} tokens")),

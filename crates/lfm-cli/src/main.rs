@@ -3,6 +3,7 @@
 //! Every subcommand takes `--device cpu|wgpu[:N]|cuda[:N]`; errors print as one line on
 //! stderr and exit with status 1.
 
+mod cmd_adapter;
 mod cmd_bench;
 mod cmd_chat;
 mod cmd_convert;
@@ -50,6 +51,9 @@ enum Command {
     Logits(cmd_logits::LogitsArgs),
     /// Generates text from a prompt, streaming tokens.
     Generate(cmd_generate::GenerateArgs),
+    /// LoRA adapters: merge one into its base.
+    #[command(subcommand)]
+    Adapter(cmd_adapter::AdapterCommand),
     /// Chat templates: render conversations exactly as the checkpoint's template does.
     #[command(subcommand)]
     Chat(cmd_chat::ChatCommand),
@@ -124,12 +128,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logits(a) => cmd_logits::run(&a, &device),
         Command::Generate(a) => cmd_generate::run(&a, &device),
         Command::Chat(cmd_chat::ChatCommand::Render(a)) => cmd_chat::render(&a),
+        Command::Adapter(cmd_adapter::AdapterCommand::Merge(a)) => cmd_adapter::merge(&a, &device),
         Command::Convert(a) => cmd_convert::run(&a, &device),
         Command::Tokenizer(cmd_data::TokenizerCommand::Train(a)) => cmd_data::tokenizer_train(&a),
         Command::Data(cmd_data::DataCommand::Build(a)) => cmd_data::data_build(&a),
         Command::Data(cmd_data::DataCommand::Inspect(a)) => cmd_data::data_inspect(&a),
         Command::Bench(a) => cmd_bench::run(&a, &device),
         Command::Export(cmd_export::ExportCommand::Gguf(a)) => cmd_export::gguf(&a, &device),
+        Command::Export(cmd_export::ExportCommand::GgufLora(a)) => cmd_export::gguf_lora(&a),
         Command::Eval(cmd_eval::EvalCommand::Ifeval(a)) => cmd_eval::ifeval(&a, &device),
         Command::Eval(cmd_eval::EvalCommand::Bfcl(a)) => cmd_eval::bfcl(&a, &device),
         Command::Eval(cmd_eval::EvalCommand::Perplexity(a)) => cmd_eval::perplexity(&a, &device),

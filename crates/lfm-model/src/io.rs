@@ -66,6 +66,8 @@ pub struct OutputTemp {
     // Dropped in this order: the file is deleted before its registration goes.
     file: tempfile::NamedTempFile,
     _registration: TempRegistration,
+    /// The mode the temporary was created with (0666 minus the umask).
+    mode: Option<std::fs::Permissions>,
 }
 
 impl OutputTemp {
@@ -81,9 +83,18 @@ impl OutputTemp {
         self.file.path()
     }
 
-    /// Flushes the file to disk and renames it over `output`.
+    /// Flushes the file to disk and renames it over `output`. A writer may have replaced the
+    /// file at [`OutputTemp::path`] (safetensors' `serialize_to_file` writes its own private
+    /// 0600 temporary and renames it over ours): what is there gets this temporary's mode and
+    /// is synced before the rename.
     pub fn persist(self, output: &Path) -> Result<(), LfmError> {
-        self.file.as_file().sync_all().map_err(|e| LfmError::io(output, format!("sync failed: {e}")))?;
+        let sync_err = |e: std::io::Error| LfmError::io(output, format!("sync failed: {e}"));
+        if let Some(mode) = &self.mode {
+            std::fs::set_permissions(self.path(), mode.clone())
+                .map_err(|e| LfmError::io(output, format!("cannot set the mode: {e}")))?;
+        }
+        std::fs::File::open(self.path()).and_then(|f| f.sync_all()).map_err(sync_err)?;
+        self.file.as_file().sync_all().map_err(sync_err)?;
         self.file.persist(output).map_err(|e| LfmError::io(output, format!("rename failed: {}", e.error)))?;
         Ok(())
     }
@@ -100,7 +111,8 @@ pub fn temp_file_for(output: &Path) -> Result<OutputTemp, LfmError> {
         .tempfile_in(dir)
         .map_err(|e| LfmError::io(output, format!("cannot create a temporary file in {}: {e}", dir.display())))?;
     let registration = register_temp(file.path());
-    Ok(OutputTemp { file, _registration: registration })
+    let mode = file.as_file().metadata().ok().map(|m| m.permissions());
+    Ok(OutputTemp { file, _registration: registration, mode })
 }
 
 /// Random characters after a temporary's prefix.

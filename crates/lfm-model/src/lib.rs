@@ -29,6 +29,7 @@ pub mod host;
 pub mod infer;
 pub mod init;
 pub mod io;
+pub mod lora;
 pub mod model;
 pub mod names;
 pub mod proj;

@@ -43,6 +43,14 @@ fn atomic_writes_get_the_same_mode_as_a_plain_create() {
     let made = dir.path().join("made");
     std::fs::create_dir(&made).unwrap();
     assert_eq!(mode(sub.path()), mode(&made));
+    // Checkpoints (model.safetensors, adapter_model.safetensors): safetensors replaces our
+    // temporary with its own private one; the result still gets the umask's mode.
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/lfm2-tiny");
+    let (cfg, model) = lfm_model::hf::load_dir(&tiny, &lfm_model::device::parse_device("cpu").unwrap()).unwrap();
+    let ck = dir.path().join("ck");
+    lfm_model::hf::save_dir(&model, &cfg, &ck).unwrap();
+    assert_eq!(mode(&ck.join("model.safetensors")), mode(&plain));
+    assert_eq!(mode(&ck.join("config.json")), mode(&plain));
 }
 
 #[test]

@@ -304,6 +304,69 @@ pub fn build(
     Ok((w, summary))
 }
 
+/// llama.cpp's LoRA adapter GGUF (what its `convert_lora_to_gguf.py` writes, and what
+/// `llama-cli -m BASE.gguf --lora F.gguf` applies): `general.type = "adapter"`,
+/// `adapter.type = "lora"`, `adapter.lora.alpha`, and for each adapted weight
+/// `<GGUF name>.lora_a` (PEFT's `lora_A` [r, in], so GGUF ne [in, r]) and `.lora_b` (PEFT's
+/// `lora_B` [out, r], ne [r, out]) in f32. `cfg` is the base model's; the adapter's modules
+/// must be its projections. The alpha written is the adapter's own (llama.cpp scales by
+/// alpha / r, as PEFT).
+pub fn build_lora(cfg: &Lfm2Config, adapter_dir: &Path, name: &str) -> Result<GgufWriter> {
+    let (spec, _) = lfm_model::lora::read_config(adapter_dir)?;
+    if spec.use_rslora {
+        bail!(
+            "{}: use_rslora scales by alpha / sqrt(r), which llama.cpp's LoRA GGUF cannot express; merge the adapter (lfm adapter merge) and export the merged model",
+            adapter_dir.join("adapter_config.json").display()
+        );
+    }
+    let file = adapter_dir.join("adapter_model.safetensors");
+    let src = lfm_model::hf::SafetensorsSource::open_files(std::slice::from_ref(&file))?;
+    // HF module path -> the base tensor's slot.
+    let slots: std::collections::HashMap<String, Slot> = tensor_table(cfg)
+        .into_iter()
+        .filter(|s| s.role() == Role::Linear)
+        .map(|s| (s.hf_name().trim_end_matches(".weight").to_string(), s))
+        .collect();
+    let mut names: Vec<&str> = src.names();
+    names.sort();
+    let mut w = GgufWriter::default();
+    w.set("general.architecture", Value::Str("lfm2".into()));
+    w.set("general.type", Value::Str("adapter".into()));
+    w.set("general.name", Value::Str(name.into()));
+    w.set("general.file_type", Value::U32(Mix::F32.file_type()));
+    w.set("adapter.type", Value::Str("lora".into()));
+    w.set("adapter.lora.alpha", Value::F32(spec.alpha as f32));
+    for n in names {
+        let stripped = n.strip_prefix("base_model.model.").unwrap_or(n);
+        let (module, suffix) = if let Some(m) = stripped.strip_suffix(".lora_A.weight") {
+            (m, "lora_a")
+        } else if let Some(m) = stripped.strip_suffix(".lora_B.weight") {
+            (m, "lora_b")
+        } else {
+            bail!("{}: tensor {n} is not a lora_A/lora_B weight", file.display());
+        };
+        let slot = slots
+            .get(module)
+            .ok_or_else(|| anyhow!("{}: tensor {n}: the base model has no linear module {module}", file.display()))?;
+        let (shape, values) = src.read(n)?;
+        let [out, inp] = {
+            let d = slot.hf_shape(cfg);
+            [d[0], d[1]]
+        };
+        let want = if suffix == "lora_a" { [spec.r, inp] } else { [out, spec.r] };
+        if shape != want {
+            bail!("{}: tensor {n}: shape {shape:?}, expected {want:?}", file.display());
+        }
+        let dims = vec![shape[1], shape[0]];
+        let data = quantize_row(GgmlType::F32, &values);
+        w.add_tensor(WriteTensor { name: format!("{}.{suffix}", slot.gguf_name()), dims, ty: GgmlType::F32, data });
+    }
+    if w.tensors.is_empty() {
+        bail!("{}: no LoRA tensors", file.display());
+    }
+    Ok(w)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

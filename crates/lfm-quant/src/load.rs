@@ -41,6 +41,23 @@ pub fn load_for_inference(path: &Path, device: &Device) -> Result<(Lfm2Config, L
     Ok(lfm_model::infer::load_dir(path, device)?)
 }
 
+/// [`load_for_inference`] with a PEFT LoRA adapter (`adapter_config.json` +
+/// `adapter_model.safetensors`) merged into the weights first, so inference runs at the
+/// base model's speed. The base must be an HF checkpoint directory.
+pub fn load_for_inference_with(
+    path: &Path,
+    adapter: Option<&Path>,
+    device: &Device,
+) -> Result<(Lfm2Config, Lfm2Model)> {
+    let Some(a) = adapter else { return load_for_inference(path, device) };
+    if is_gguf(path) {
+        anyhow::bail!("{}: --adapter needs the HF checkpoint directory of the base, not a GGUF file", path.display());
+    }
+    let (cfg, base) = lfm_model::hf::load_dir(path, device)?;
+    let (model, _) = lfm_model::lora::load_peft(base, a, device)?;
+    Ok((cfg, lfm_model::lora::merge(model)?.into_inference()))
+}
+
 /// The tokenizer of a checkpoint directory (`tokenizer.json`) or of a GGUF file
 /// ([`crate::import::tokenizer`]).
 pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {

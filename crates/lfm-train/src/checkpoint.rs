@@ -65,7 +65,15 @@ fn sync_file(path: &Path) {
     }
 }
 
-/// Writes a checkpoint for `meta.step` and keeps the newest `keep_last`.
+/// What an adapter checkpoint records besides the tensors: its spec and the base model.
+#[derive(Clone, Debug)]
+pub struct AdapterInfo {
+    pub spec: lfm_model::lora::LoraSpec,
+    pub base: PathBuf,
+}
+
+/// Writes a checkpoint for `meta.step` and keeps the newest `keep_last`. A run with an
+/// `[adapter]` writes the adapter in PEFT's layout instead of the model.
 pub fn save(
     run_dir: &Path,
     model: &Lfm2Model,
@@ -76,7 +84,12 @@ pub fn save(
     keep_last: usize,
 ) -> Result<PathBuf> {
     let meta_json = serde_json::to_string_pretty(meta)?;
-    save_with_meta(run_dir, model, cfg, opt, meta.step, &meta_json, tokenizer_files, keep_last)
+    let adapter = meta
+        .run_config
+        .adapter
+        .as_ref()
+        .map(|a| AdapterInfo { spec: a.spec(), base: meta.run_config.model.init_from.clone().unwrap_or_default() });
+    save_with_meta(run_dir, model, cfg, opt, meta.step, &meta_json, tokenizer_files, keep_last, adapter.as_ref())
 }
 
 /// [`save`] with any `meta.json` body (GRPO runs keep their own meta).
@@ -90,6 +103,7 @@ pub fn save_with_meta(
     meta_json: &str,
     tokenizer_files: &[PathBuf],
     keep_last: usize,
+    adapter: Option<&AdapterInfo>,
 ) -> Result<PathBuf> {
     let root = root(run_dir);
     std::fs::create_dir_all(&root).with_context(|| format!("{}: cannot create", root.display()))?;
@@ -98,7 +112,17 @@ pub fn save_with_meta(
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).with_context(|| format!("{}: cannot clear", tmp.display()))?;
     }
-    lfm_model::hf::save_dir(model, cfg, &tmp).map_err(|e| anyhow!("{e}"))?;
+    let weights = match adapter {
+        Some(a) => {
+            lfm_model::lora::save_peft(model, &a.spec, &a.base.display().to_string(), &tmp)
+                .map_err(|e| anyhow!("{e}"))?;
+            "adapter_model.safetensors"
+        }
+        None => {
+            lfm_model::hf::save_dir(model, cfg, &tmp).map_err(|e| anyhow!("{e}"))?;
+            "model.safetensors"
+        }
+    };
     for f in tokenizer_files {
         if f.exists() {
             let dest = tmp.join(f.file_name().unwrap());
@@ -107,7 +131,7 @@ pub fn save_with_meta(
     }
     opt.save(&tmp.join("optimizer.safetensors"))?;
     lfm_model::io::write_atomic(&tmp.join("meta.json"), meta_json.as_bytes()).map_err(|e| anyhow!("{e}"))?;
-    for f in ["model.safetensors", "optimizer.safetensors", "meta.json", "config.json"] {
+    for f in [weights, "optimizer.safetensors", "meta.json", "config.json", "adapter_config.json"] {
         sync_file(&tmp.join(f));
     }
     std::fs::write(tmp.join("DONE"), format!("{step}\n"))
@@ -248,7 +272,17 @@ pub fn load(
     opt_cfg: crate::config::OptimSection,
 ) -> Result<(Lfm2Config, Lfm2Model, AdamW, Meta)> {
     let meta = read_meta(dir)?;
-    let (cfg, model) = lfm_model::hf::load_dir(dir, device).map_err(|e| anyhow!("{e}"))?;
+    let (cfg, model) = if dir.join("adapter_config.json").exists() {
+        // An adapter checkpoint: the run's base, then the adapter on it.
+        let base = meta.run_config.model.init_from.as_ref().ok_or_else(|| {
+            anyhow!("{}: an adapter checkpoint, but the run names no [model] init_from base", dir.display())
+        })?;
+        let (cfg, base) = lfm_model::hf::load_dir(base, device).map_err(|e| anyhow!("{e}"))?;
+        let (model, _) = lfm_model::lora::load_peft(base, dir, device).map_err(|e| anyhow!("{e}"))?;
+        (cfg, model)
+    } else {
+        lfm_model::hf::load_dir(dir, device).map_err(|e| anyhow!("{e}"))?
+    };
     let opt = AdamW::load(opt_cfg, &dir.join("optimizer.safetensors"), device)?;
     if opt.step != meta.step {
         bail!("{}: optimizer step {} but meta step {}", dir.display(), opt.step, meta.step);

@@ -141,6 +141,65 @@ pub struct RunSection {
     pub precision: String,
 }
 
+/// `[adapter]`: train a LoRA adapter on a frozen base instead of every weight.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdapterSection {
+    /// `"lora"` (the only kind so far).
+    pub kind: String,
+    #[serde(default = "d_lora_r")]
+    pub r: usize,
+    #[serde(default = "d_lora_alpha")]
+    pub alpha: f64,
+    #[serde(default)]
+    pub dropout: f64,
+    /// PEFT `target_modules`: module names or path suffixes (default: every linear layer
+    /// of the blocks, `lfm_model::lora::DEFAULT_TARGETS`).
+    #[serde(default = "d_lora_targets")]
+    pub targets: Vec<String>,
+    /// rsLoRA scaling, `alpha / sqrt(r)`.
+    #[serde(default)]
+    pub use_rslora: bool,
+}
+
+impl AdapterSection {
+    pub fn spec(&self) -> lfm_model::lora::LoraSpec {
+        lfm_model::lora::LoraSpec {
+            r: self.r,
+            alpha: self.alpha,
+            dropout: self.dropout,
+            targets: self.targets.clone(),
+            use_rslora: self.use_rslora,
+        }
+    }
+}
+
+fn d_lora_r() -> usize {
+    16
+}
+fn d_lora_alpha() -> f64 {
+    32.0
+}
+fn d_lora_targets() -> Vec<String> {
+    lfm_model::lora::DEFAULT_TARGETS.iter().map(|s| s.to_string()).collect()
+}
+
+/// `[adapter]` checks, shared by the run and GRPO schemas.
+pub(crate) fn check_adapter(o: &Origin, a: &AdapterSection) -> Result<()> {
+    if a.kind != "lora" {
+        return Err(o.err("adapter", "kind", format!("{:?} is not supported (only \"lora\")", a.kind)));
+    }
+    o.check("adapter", "r", a.r as f64, Range::AtLeast(1.0))?;
+    o.check("adapter", "alpha", a.alpha, Range::Positive)?;
+    if !(0.0..1.0).contains(&a.dropout) {
+        return Err(o.err("adapter", "dropout", format!("must be in [0, 1), got {}", a.dropout)));
+    }
+    if a.targets.is_empty() {
+        return Err(o.err("adapter", "targets", "is empty"));
+    }
+    Ok(())
+}
+
 /// A whole run configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -152,6 +211,9 @@ pub struct RunConfig {
     pub schedule: ScheduleSection,
     pub batch: BatchSection,
     pub run: RunSection,
+    /// Train a LoRA adapter on the frozen model instead of every weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterSection>,
 }
 
 fn d_init_std() -> f64 {
@@ -275,6 +337,12 @@ impl RunConfig {
         o.check("run", "eval_batches", self.run.eval_batches as f64, Range::AtLeast(1.0))?;
         if !["f32", "bf16"].contains(&self.run.precision.as_str()) {
             return Err(o.err("run", "precision", format!("must be f32 or bf16, got {:?}", self.run.precision)));
+        }
+        if let Some(a) = &self.adapter {
+            check_adapter(o, a)?;
+            if m.init_from.is_none() {
+                return Err(o.err("adapter", "", "an adapter trains on a base checkpoint: set [model] init_from"));
+            }
         }
         Ok(())
     }

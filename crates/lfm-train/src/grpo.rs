@@ -706,6 +706,7 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
                 &serde_json::to_string_pretty(&meta)?,
                 &tok_files,
                 cfg.run.keep_last,
+                None,
             )?);
             plot_rewards(&run_dir, &title)?;
         }

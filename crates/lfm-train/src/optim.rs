@@ -49,6 +49,10 @@ impl ModuleVisitor for Collect<'_> {
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let name = self.path.join(".");
+        if !param.val().is_require_grad() {
+            // Frozen (a LoRA base): no gradient, no accumulator, no moments.
+            return;
+        }
         let Some(g) = param.val().grad(self.grads) else {
             self.missing.push(name);
             return;
@@ -173,6 +177,10 @@ impl ModuleMapper for Update<'_> {
         let (id, tensor, mapper) = param.consume();
         let name = self.path.join(".");
         let Some(g) = self.grads.remove(&name) else {
+            if !tensor.is_require_grad() {
+                // Frozen parameters are left as they are.
+                return Param::from_mapped_value(id, tensor, mapper);
+            }
             self.error.get_or_insert(format!("no accumulated gradient for {name}"));
             return Param::from_mapped_value(id, tensor, mapper);
         };

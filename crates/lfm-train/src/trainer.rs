@@ -437,6 +437,11 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
             (None, Some(dir)) => lfm_model::hf::load_dir(dir, &ad).map_err(|e| anyhow!("{e}"))?,
             _ => unreachable!("validated"),
         };
+        // LoRA: the base is frozen, the branches are the only trained parameters.
+        let model = match &cfg.adapter {
+            Some(a) => lfm_model::lora::attach(model, &a.spec(), cfg.run.seed, &ad).map_err(|e| anyhow!("{e}"))?,
+            None => model,
+        };
         (mc, model, AdamW::new(cfg.optim.clone()), 0)
     };
     tokenizer::check_against_model(&tok, &model_cfg, &tok_path.display().to_string())?;

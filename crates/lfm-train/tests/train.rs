@@ -213,7 +213,9 @@ checkpoint_every = 3
 
 #[test]
 fn shipped_configs_parse() {
-    for (name, accum) in [("quickstart.toml", 1), ("lfm2-350m-cpt.toml", 16), ("sft-tools.toml", 4)] {
+    for (name, accum) in
+        [("quickstart.toml", 1), ("lfm2-350m-cpt.toml", 16), ("sft-tools.toml", 4), ("lora-sft-toy.toml", 2)]
+    {
         let c = lfm_train::config::RunConfig::load(&repo().join("configs").join(name)).unwrap();
         assert_eq!(c.accum(), accum, "{name}");
     }
@@ -480,4 +482,80 @@ fn sft_with_every_conversation_truncated_says_so() {
         "{e}"
     );
     assert!(!e.contains("no conversation with an assistant reply"), "{e}");
+}
+
+#[test]
+fn lora_sft_trains_only_the_adapter_and_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = |out: &Path| {
+        format!(
+            r#"
+job = "sft"
+[model]
+init_from = "{}"
+[data]
+sft_jsonl = "{}"
+seq_len = 768
+[optim]
+lr = 1e-2
+weight_decay = 0.0
+[schedule]
+kind = "constant"
+warmup_steps = 0
+[batch]
+micro_batch = 2
+grad_accum = 2
+[run]
+steps = 6
+seed = 3
+out = "{}"
+checkpoint_every = 3
+[adapter]
+kind = "lora"
+r = 4
+alpha = 8.0
+targets = ["q_proj", "v_proj", "w1", "w2", "w3", "in_proj", "out_proj"]
+"#,
+            fixture("lfm2-tiny").display(),
+            repo().join("data/sft/tool_calls.jsonl").display(),
+            out.display()
+        )
+    };
+    let a = lfm_train::config::RunConfig::from_toml(&text(&tmp.path().join("a")), "lora.toml").unwrap();
+    let b = lfm_train::config::RunConfig::from_toml(&text(&tmp.path().join("b")), "lora.toml").unwrap();
+    run(&a, &cpu(), &RunOptions::default()).unwrap();
+    run(&b, &cpu(), &RunOptions { stop_after: Some(3), ..Default::default() }).unwrap();
+    run(&b, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
+    let (ta, _) = curves(&a.run.out);
+    let (tb, _) = curves(&b.run.out);
+    assert_eq!(ta, tb);
+    assert!(ta.last().unwrap().1 < ta[0].1, "loss falls: {ta:?}");
+    let last = |d: &Path| checkpoint::resolve(d, "latest").unwrap();
+    for f in ["adapter_model.safetensors", "optimizer.safetensors", "adapter_config.json"] {
+        assert!(
+            std::fs::read(last(&a.run.out).join(f)).unwrap() == std::fs::read(last(&b.run.out).join(f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    // Only the adapter is stored, and only its parameters have optimizer moments.
+    let ck = last(&a.run.out);
+    assert!(!ck.join("model.safetensors").exists());
+    let bytes = std::fs::read(ck.join("optimizer.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert!(!st.names().is_empty());
+    for n in st.names() {
+        assert!(n.contains(".lora."), "optimizer state for a frozen parameter: {n}");
+    }
+    // The adapter loads onto the base and moves its logits; the base itself is untouched.
+    let dev = cpu();
+    let (_, base) = lfm_model::hf::load_dir(&fixture("lfm2-tiny"), &dev).unwrap();
+    let ids = burn::tensor::Tensor::<2, burn::tensor::Int>::from_data(
+        burn::tensor::TensorData::new(vec![1i64, 6, 98, 96, 283], [1, 5]),
+        &dev,
+    );
+    let before: Vec<f32> = base.forward(ids.clone()).into_data().try_into_vec::<f32>().unwrap();
+    let (tuned, spec) = lfm_model::lora::load_peft(base, &ck, &dev).unwrap();
+    assert_eq!((spec.r, spec.alpha), (4, 8.0));
+    let after: Vec<f32> = tuned.forward(ids).into_data().try_into_vec::<f32>().unwrap();
+    assert!(before.iter().zip(&after).any(|(x, y)| (x - y).abs() > 1e-4));
 }

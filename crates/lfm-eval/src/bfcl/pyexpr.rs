@@ -7,8 +7,6 @@
 //! semantics. How the tree becomes call arguments — BFCL's own quirks — lives in
 //! [`super::decode`].
 
-use std::fmt::Write;
-
 /// A Python value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PyVal {
@@ -135,53 +133,16 @@ impl PyVal {
     }
 }
 
-/// Python's `repr` of a float (shortest round-trip digits, `1e+16` style exponents).
+/// Python's `repr` of a float (shortest round-trip digits, `1e+16` style exponents); the one
+/// implementation, shared with the chat templates' printing.
 pub fn float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf" } else { "-inf" }.into();
-    }
-    // Rust's `{:?}` gives the shortest round-trip digits; Python switches to exponent form
-    // outside 1e-4 <= |f| < 1e16.
-    let a = f.abs();
-    if a != 0.0 && !(1e-4..1e16).contains(&a) {
-        let s = format!("{f:e}"); // e.g. 1e16, 1.5e-5
-        let (mant, exp) = s.split_once('e').unwrap();
-        let e: i32 = exp.parse().unwrap();
-        return format!("{mant}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
-    }
-    let s = format!("{f:?}");
-    if s.contains('.') || s.contains('e') {
-        s
-    } else {
-        format!("{s}.0")
-    }
+    lfm_data::jinja::py_float(f)
 }
 
-/// Python's `repr` of a str.
+/// Python's `repr` of a str (shared with the chat templates' printing).
 pub fn str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
     let mut out = String::new();
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
+    lfm_data::jinja::py_repr_str(s, &mut out);
     out
 }
 

@@ -1,0 +1,127 @@
+//! LoRA from the command line: the toy config trains an adapter in PEFT's layout on the
+//! tiny fixture, `lfm adapter merge` folds it in (recomputed here from the adapter files as
+//! PEFT reads them), and `--adapter` gives the merged model's logits and text.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn lfm() -> Command {
+    let mut c = Command::cargo_bin("lfm").unwrap();
+    c.current_dir(repo());
+    c
+}
+
+fn read_f32(path: &Path) -> std::collections::HashMap<String, (Vec<usize>, Vec<f32>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.names()
+        .into_iter()
+        .map(|n| {
+            let t = st.tensor(n).unwrap();
+            assert_eq!(t.dtype(), safetensors::tensor::Dtype::F32);
+            let v = t.data().chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+            (n.to_string(), (t.shape().to_vec(), v))
+        })
+        .collect()
+}
+
+#[test]
+fn lora_toy_run_merges_and_serves_as_the_merged_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    lfm()
+        .args([
+            "train",
+            "sft",
+            "--config",
+            "configs/lora-sft-toy.toml",
+            "--steps",
+            "3",
+            "--init-from",
+            "data/lfm2-tiny",
+            "--out",
+        ])
+        .arg(&run)
+        .assert()
+        .success();
+    let ck = run.join("checkpoints/step-000003");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ck.join("adapter_config.json")).unwrap()).unwrap();
+    assert_eq!(
+        (cfg["peft_type"].as_str(), cfg["r"].as_u64(), cfg["lora_alpha"].as_f64()),
+        (Some("LORA"), Some(8), Some(16.0))
+    );
+    assert!(!ck.join("model.safetensors").exists());
+
+    let merged = dir.path().join("merged");
+    lfm()
+        .args(["adapter", "merge", "--model", "data/lfm2-tiny", "--adapter"])
+        .arg(&ck)
+        .arg("--out")
+        .arg(&merged)
+        .assert()
+        .success();
+    for f in ["tokenizer.json", "tokenizer_config.json", "config.json", "model.safetensors"] {
+        assert!(merged.join(f).exists(), "{f}");
+    }
+    // W + (alpha / r) B A, recomputed from the files as PEFT would.
+    let base = read_f32(&repo().join("data/lfm2-tiny/model.safetensors"));
+    let adapter = read_f32(&ck.join("adapter_model.safetensors"));
+    let out = read_f32(&merged.join("model.safetensors"));
+    let scale = 16.0 / 8.0;
+    let mut checked = 0;
+    for (name, (shape, w)) in &base {
+        let module = name.trim_end_matches(".weight");
+        let a = adapter.get(&format!("base_model.model.{module}.lora_A.weight"));
+        let b = adapter.get(&format!("base_model.model.{module}.lora_B.weight"));
+        let got = &out[name].1;
+        match (a, b) {
+            (Some((sa, a)), Some((sb, b))) => {
+                let (o, i, r) = (shape[0], shape[1], sa[0]);
+                assert_eq!((sa.as_slice(), sb.as_slice()), ([r, i].as_slice(), [o, r].as_slice()));
+                for oo in 0..o {
+                    for ii in 0..i {
+                        let d: f64 = (0..r).map(|k| b[oo * r + k] as f64 * a[k * i + ii] as f64).sum();
+                        let want = w[oo * i + ii] as f64 + scale * d;
+                        assert!((got[oo * i + ii] as f64 - want).abs() < 1e-5, "{name}[{oo},{ii}]");
+                    }
+                }
+                checked += 1;
+            }
+            _ => assert_eq!(got, w, "{name} is not adapted and stays as it was"),
+        }
+    }
+    assert!(checked >= 9, "{checked} adapted matrices");
+
+    // --adapter on generate gives the merged checkpoint's greedy text.
+    let text = |model: &Path, adapter: Option<&Path>| {
+        let mut c = lfm();
+        c.args(["generate", "--prompt", "Weather in Oslo?", "--max-new-tokens", "12", "--temperature", "0", "--model"])
+            .arg(model);
+        if let Some(a) = adapter {
+            c.arg("--adapter").arg(a);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert_eq!(text(&repo().join("data/lfm2-tiny"), Some(&ck)), text(&merged, None));
+
+    // A bad adapter is one line.
+    std::fs::write(ck.join("adapter_config.json"), "{\"peft_type\": \"LORA\"}").unwrap();
+    let o = lfm()
+        .args(["adapter", "merge", "--model", "data/lfm2-tiny", "--out"])
+        .arg(dir.path().join("m2"))
+        .arg("--adapter")
+        .arg(&ck)
+        .output()
+        .unwrap();
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(!o.status.success() && err.trim_end().lines().count() == 1 && err.contains("adapter_config.json"), "{err}");
+    assert!(!dir.path().join("m2").exists());
+}
