@@ -59,7 +59,7 @@ fn merged_and_unmerged_logits_agree() {
     let scale = unmerged.iter().fold(1f32, |m, x| m.max(x.abs()));
     assert_close("merged vs unmerged", &merged, &unmerged, 1e-5 * scale);
     // The adapter does change the model (so the comparison above is not vacuous).
-    let moved = base_logits.iter().zip(&unmerged).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let moved = lfm_model::compare::max_abs_diff(&base_logits, &unmerged);
     assert!(moved > 1e-3, "adapter moved the logits by only {moved}");
 }
 
