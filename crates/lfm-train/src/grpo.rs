@@ -142,6 +142,9 @@ pub struct GrpoConfig {
     pub optim: OptimSection,
     pub schedule: ScheduleSection,
     pub run: GrpoRun,
+    /// Train a LoRA adapter on the frozen policy (the KL reference stays the base).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<crate::config::AdapterSection>,
 }
 
 fn one_f() -> f64 {
@@ -226,6 +229,9 @@ impl GrpoConfig {
         check_schedule(o, &self.schedule)?;
         o.check("run", "steps", self.run.steps as f64, Range::AtLeast(1.0))?;
         o.check("run", "keep_last", self.run.keep_last as f64, Range::AtLeast(1.0))?;
+        if let Some(a) = &self.adapter {
+            crate::config::check_adapter(o, a)?;
+        }
         Ok(())
     }
 
@@ -442,8 +448,14 @@ fn load_grpo_checkpoint(
     ad: &Device,
     optim: &OptimSection,
 ) -> Result<(lfm_model::Lfm2Config, Lfm2Model, AdamW)> {
-    read_grpo_meta(dir)?;
-    let (mc, m) = lfm_model::hf::load_dir(dir, ad).map_err(|e| anyhow!("{e}"))?;
+    let meta = read_grpo_meta(dir)?;
+    let (mc, m) = if dir.join("adapter_config.json").exists() {
+        // An adapter checkpoint: the run's starting point, then the adapter on it.
+        let (mc, base) = lfm_model::hf::load_dir(&meta.init, ad).map_err(|e| anyhow!("{e}"))?;
+        (mc, lfm_model::lora::load_peft(base, dir, ad).map_err(|e| anyhow!("{e}"))?.0)
+    } else {
+        lfm_model::hf::load_dir(dir, ad).map_err(|e| anyhow!("{e}"))?
+    };
     let o = AdamW::load(optim.clone(), &dir.join("optimizer.safetensors"), ad)?;
     Ok((mc, m, o))
 }
@@ -479,6 +491,10 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
             None => warm_start(cfg, device, opts.progress.clone())?,
         };
         let (mc, m) = lfm_model::hf::load_dir(&init, &ad).map_err(|e| anyhow!("{e}"))?;
+        let m = match &cfg.adapter {
+            Some(a) => lfm_model::lora::attach(m, &a.spec(), cfg.run.seed, &ad).map_err(|e| anyhow!("{e}"))?,
+            None => m,
+        };
         (init, mc, m, AdamW::new(cfg.optim.clone()), 0, 0.0)
     };
     let reference = if cfg.grpo.beta > 0.0 {
@@ -545,7 +561,12 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
         // 1. Sample G completions per prompt (one batch through the cache).
         let t0 = Instant::now();
         // Sampling runs on the inference weights (host matrices on the CPU, lfm_model::infer).
-        let policy = model.valid().into_inference();
+        let policy = if model.has_lora() {
+            // Rollouts from the merged weights: the same function, at the base model's speed.
+            lfm_model::lora::merge(model.valid()).map_err(|e| anyhow!("{e}"))?.into_inference()
+        } else {
+            model.valid().into_inference()
+        };
         let sampling = SamplingConfig {
             temperature: cfg.grpo.temperature as f32,
             top_k: cfg.grpo.top_k,
@@ -706,7 +727,7 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
                 &serde_json::to_string_pretty(&meta)?,
                 &tok_files,
                 cfg.run.keep_last,
-                None,
+                cfg.adapter.as_ref().map(|a| checkpoint::AdapterInfo { spec: a.spec(), base: init.clone() }).as_ref(),
             )?);
             plot_rewards(&run_dir, &title)?;
         }
