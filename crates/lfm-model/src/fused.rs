@@ -41,12 +41,20 @@ use burn::tensor::activation::silu;
 use burn::tensor::{Bytes, DType, Shape, Tensor};
 use rayon::prelude::*;
 
+use crate::host::HostMatrix;
+
 /// Custom ops of lfm-model. The `*_backward` / `*_forward` methods are kernels the autodiff
 /// implementation calls on the inner backend; they are not differentiable themselves.
 #[backend_extension(Flex, Autodiff)]
 pub trait FusedOps: Backend {
     /// `a · b` for 2-D `a` [M, K] and `b` [K, N] of any strides; output [M, N] contiguous.
     fn fused_matmul(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `x · Wᵀ` for 2-D `x` [N, in] and host-held weights `w` [out, in] (f32 bands or packed
+    /// ggml blocks, multiplied by their own kernel): [N, out]. Differentiable in `x` only: the
+    /// host weights are a frozen base (inference, QLoRA).
+    fn fused_host_linear(x: FloatTensor<Self>, w: HostMatrix) -> FloatTensor<Self>;
+    /// Backward kernel of [`fused_host_linear`](FusedOps::fused_host_linear): `grad · W` [N, in].
+    fn fused_host_linear_backward(grad: FloatTensor<Self>, w: HostMatrix) -> FloatTensor<Self>;
     /// `silu(gate) * up`, same shapes.
     fn fused_swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self>;
     /// Gradients of [`fused_swiglu`](FusedOps::fused_swiglu) for `gate` and `up`.
@@ -141,6 +149,26 @@ pub fn swiglu<const D: usize>(gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
     } else {
         swiglu_reference(gate, up)
     }
+}
+
+/// `x · Wᵀ` over the last dimension of `x` for host-held weights `w` [out, in]: `[.., in] ->
+/// [.., out]`. On the CPU device (f32) it is differentiable in `x` ([`FusedOps::fused_host_linear`];
+/// `LFM_NO_FUSED` does not switch it off, there is no composition to fall back to), which is
+/// what lets gradients flow through a packed frozen base to the LoRA branches before it.
+/// Elsewhere it is [`HostMatrix::apply`], a constant of `x` for autodiff.
+pub fn host_linear<const D: usize>(x: Tensor<D>, w: &HostMatrix) -> Tensor<D> {
+    if x.dtype() != DType::F32 || !crate::device::is_cpu(&x.device()) {
+        return w.apply(x);
+    }
+    let dims = x.dims();
+    let [out_f, in_f] = w.0.shape();
+    assert_eq!(dims[D - 1], in_f, "input width {} != host weight width {in_f}", dims[D - 1]);
+    let n: usize = dims[..D - 1].iter().product();
+    let x2: Tensor<2> = x.reshape([n, in_f]);
+    let y = Tensor::<2>::from_dispatch(<Dispatch as FusedOps>::fused_host_linear(x2.into_dispatch(), w.clone()));
+    let mut out = dims;
+    out[D - 1] = out_f;
+    y.reshape(out)
 }
 
 /// The composition of burn ops [`swiglu`] replaces.
@@ -891,6 +919,16 @@ fn short_conv_backward_kernel(bcx: &FlexTensor, kernel: &FlexTensor, grad: &Flex
 }
 
 impl FusedOps for Flex {
+    fn fused_host_linear(x: FlexTensor, w: HostMatrix) -> FlexTensor {
+        let n = x.layout().shape()[0];
+        let y = w.0.matmul_t(&values(&x), n);
+        from_vec(y, Shape::new([n, w.0.shape()[0]]))
+    }
+    fn fused_host_linear_backward(grad: FlexTensor, w: HostMatrix) -> FlexTensor {
+        let n = grad.layout().shape()[0];
+        let dx = w.0.matmul(&values(&grad), n);
+        from_vec(dx, Shape::new([n, w.0.shape()[1]]))
+    }
     fn fused_short_conv(bcx: FlexTensor, kernel: FlexTensor) -> FlexTensor {
         short_conv_kernel(&bcx, &kernel)
     }
@@ -994,6 +1032,33 @@ fn pair_op<B: Backend, C: CheckpointStrategy>(
 }
 
 impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
+    fn fused_host_linear(x: FloatTensor<Self>, w: HostMatrix) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct HostLinearBackward;
+
+        impl<B: Backend + FusedOps> Backward<B, 1> for HostLinearBackward {
+            type State = HostMatrix;
+
+            fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+                let [node] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                if let Some(node) = node {
+                    // dX = dY · W (the weights themselves are frozen: no gradient).
+                    grads.register::<B>(node.id, B::fused_host_linear_backward(grad, ops.state));
+                }
+            }
+        }
+
+        match HostLinearBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(w.clone(), B::fused_host_linear(x.into_primitive(), w)),
+            OpsKind::UnTracked(prep) => prep.finish(B::fused_host_linear(x.into_primitive(), w)),
+        }
+    }
+
+    fn fused_host_linear_backward(_grad: FloatTensor<Self>, _w: HostMatrix) -> FloatTensor<Self> {
+        panic!("{NOT_DIFFERENTIABLE}")
+    }
+
     fn fused_matmul(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct MatmulBackward;
@@ -1232,6 +1297,20 @@ mod tests {
         let f = |x: &[Tensor<2>]| matmul(x[0].clone(), x[1].clone().transpose());
         let r = |x: &[Tensor<2>]| x[0].clone().matmul(x[1].clone().transpose());
         check_grads(&[[300, 200], [250, 200]], f, r, 1e-5);
+    }
+
+    #[test]
+    fn host_linear_matches_a_dense_product_with_the_input_gradient() {
+        // 600 weight rows: two full GRAD_TILE tiles and a partial one in backward.
+        let (out_f, in_f) = (600, 70);
+        let w: Vec<f32> = (0..out_f * in_f).map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0).collect();
+        let host = crate::host::f32_matrix(w.clone(), [out_f, in_f]);
+        let f = |x: &[Tensor<2>]| host_linear(x[0].clone(), &host);
+        let r = |x: &[Tensor<2>]| {
+            let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [out_f, in_f]), &x[0].device());
+            x[0].clone().matmul(wt.transpose())
+        };
+        check_grads(&[[33, in_f]], f, r, 1e-5);
     }
 
     #[test]

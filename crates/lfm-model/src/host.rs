@@ -27,11 +27,64 @@ pub trait HostWeight: Send + Sync + std::fmt::Debug {
     fn matmul_t(&self, x: &[f32], n: usize) -> Vec<f32>;
     /// The f32 values of the given rows, concatenated (embedding lookups).
     fn rows(&self, ids: &[usize]) -> Vec<f32>;
+    /// `dx[r, i] = Σ_o dy[r, o] · W[o, i]` for `n` rows of `dy` (`dy.len() == n * rows`): the
+    /// gradient of [`HostWeight::matmul_t`] with respect to its input, for training on a
+    /// frozen host-held base (QLoRA). The default dequantizes [`GRAD_TILE`] weight rows at a
+    /// time through [`HostWeight::rows`] and multiplies each tile with gemm into `dx`, so the
+    /// whole matrix never exists in f32.
+    fn matmul(&self, dy: &[f32], n: usize) -> Vec<f32> {
+        let [rows, cols] = self.shape();
+        assert_eq!(dy.len(), n * rows, "host matmul: {n} rows of {rows} expected");
+        let mut dx = vec![0.0f32; n * cols];
+        if n == 0 || cols == 0 {
+            return dx;
+        }
+        for o0 in (0..rows).step_by(GRAD_TILE) {
+            let t = GRAD_TILE.min(rows - o0);
+            let w = self.rows(&(o0..o0 + t).collect::<Vec<_>>());
+            assert_eq!(w.len(), t * cols, "host matmul: rows() returned a wrong size");
+            let par = if n * cols * t >= 1 << 21 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+            // SAFETY: dst `dx` is n×cols row-major (row stride cols, column stride 1), in
+            // bounds for every (r, i). lhs is the n×t block of `dy` starting at column o0 with
+            // row stride `rows`: its last element, (n-1)·rows + o0 + t - 1, is < n·rows =
+            // dy.len() since o0 + t <= rows. rhs `w` is t×cols row-major, w.len() == t·cols
+            // (asserted). All three are f32 and m, n, k = n, cols, t are > 0; with read_dst the
+            // product is added to the initialised (zeroed) dst.
+            unsafe {
+                gemm::gemm(
+                    n,
+                    cols,
+                    t,
+                    dx.as_mut_ptr(),
+                    1,
+                    cols as isize,
+                    true,
+                    dy.as_ptr().add(o0),
+                    1,
+                    rows as isize,
+                    w.as_ptr(),
+                    1,
+                    cols as isize,
+                    1.0f32,
+                    1.0f32,
+                    false,
+                    false,
+                    false,
+                    par,
+                );
+            }
+        }
+        dx
+    }
     /// Storage type name (e.g. "q8_0").
     fn type_name(&self) -> String;
     /// Bytes of packed storage.
     fn nbytes(&self) -> usize;
 }
+
+/// Weight rows dequantized at a time by [`HostWeight::matmul`] (256 rows of a 1024-wide
+/// matrix: 1 MiB of f32).
+pub const GRAD_TILE: usize = 256;
 
 /// A shared handle to host-held weights (cheap to clone; not a trainable parameter).
 #[derive(Clone, Debug)]

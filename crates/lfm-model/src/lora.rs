@@ -145,6 +145,22 @@ impl Lfm2Model {
     pub fn has_lora(&self) -> bool {
         self.projections().iter().any(|(_, p)| p.lora.is_some())
     }
+
+    /// Number of parameters that get gradients (all of them, or the LoRA branches' once an
+    /// adapter is attached to the frozen base).
+    pub fn trainable_params(&self) -> usize {
+        struct Count(usize);
+        impl burn::module::ModuleVisitor for Count {
+            fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+                if p.is_require_grad() {
+                    self.0 += p.shape().num_elements();
+                }
+            }
+        }
+        let mut c = Count(0);
+        self.visit(&mut c);
+        c.0
+    }
 }
 
 /// The module paths `spec.targets` select; a target that selects nothing is an error.

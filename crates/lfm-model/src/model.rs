@@ -542,7 +542,7 @@ impl Lfm2Model {
             None => self.embed_host.as_ref(),
         };
         if let Some(q) = packed {
-            return q.apply(hidden);
+            return crate::fused::host_linear(hidden, q);
         }
         let w = match &self.lm_head {
             Some(w) => w.val(),

@@ -88,7 +88,9 @@ impl Proj {
         let y = match &self.host {
             None => crate::fused::linear(x, self.weight.val(), self.bias.as_ref().map(|b| b.val())),
             Some(q) => {
-                let y = q.apply(x);
+                // Differentiable in x on the CPU: gradients reach LoRA branches below a packed
+                // base (QLoRA).
+                let y = crate::fused::host_linear(x, q);
                 match &self.bias {
                     Some(b) => y + b.val().unsqueeze::<D>(),
                     None => y,

@@ -51,7 +51,10 @@ pub fn load_for_inference_with(
 ) -> Result<(Lfm2Config, Lfm2Model)> {
     let Some(a) = adapter else { return load_for_inference(path, device) };
     if is_gguf(path) {
-        anyhow::bail!("{}: --adapter needs the HF checkpoint directory of the base, not a GGUF file", path.display());
+        // A packed base stays packed: the adapter runs beside it, unmerged (QLoRA inference).
+        let (cfg, base) = load_model(path, device)?;
+        let (model, _) = lfm_model::lora::load_peft(base, a, device)?;
+        return Ok((cfg, model));
     }
     let (cfg, base) = lfm_model::hf::load_dir(path, device)?;
     let (model, _) = lfm_model::lora::load_peft(base, a, device)?;
