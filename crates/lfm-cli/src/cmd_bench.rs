@@ -153,8 +153,14 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
     // so that the f32 model is gone (and out of the peak RSS) when they run.
     let tmp = tempfile::tempdir()?;
     let mut packed = Vec::new();
+    let qlora = want("train_qlora_q4_0_1x512");
+    if qlora && own.is_some() {
+        bail!(
+            "train_qlora_q4_0_1x512 exports its base to Q4_0: give a checkpoint directory or --preset, not a GGUF file"
+        );
+    }
     for (name, mix) in [("q8_0", Mix::Q8_0), ("q4_0", Mix::Q4_0)] {
-        if inference(name) {
+        if inference(name) || (name == "q4_0" && qlora) {
             let path = tmp.path().join(format!("{name}.gguf"));
             let (w, summary) = lfm_quant::export::build(&base, &cfg, None, "bench", mix, |_, _| {})?;
             w.write(&path)?;
@@ -229,47 +235,66 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
         bench(fmt, &l.model, *bytes)?;
     }
 
-    for (b, t) in [(1usize, 512usize), (4, 256)] {
-        let name = format!("train_{b}x{t}");
-        if !want(&name) {
+    // Training: full fine-tuning; LoRA (r = 16, alpha 32, the default targets) on the same
+    // base; QLoRA, the same adapter on the base's Q4_0 export held packed.
+    for (name, b, t, kind) in TRAIN_ROWS {
+        if !want(name) {
             continue;
         }
         reset_peak_rss();
         let ad = device.clone().autodiff();
         // Trainable parameters are created on the autodiff device, as `lfm train` does.
-        let mut model = Some(match &a.model {
-            Some(p) if !lfm_quant::load::is_gguf(p) => lfm_model::hf::load_dir(p, &ad).map_err(|e| anyhow!("{e}"))?.1,
-            Some(p) => bail!(
-                "{}: a GGUF model cannot be trained; benchmark training with a checkpoint directory or --preset",
+        let base = match (kind, &a.model) {
+            (Train::Qlora, _) => {
+                let (_, path, _) = packed.iter().find(|p| p.0 == "q4_0").expect("the Q4_0 export is written for QLoRA");
+                lfm_quant::import::load_gguf(path, &ad)?.model
+            }
+            (_, Some(p)) if !lfm_quant::load::is_gguf(p) => lfm_model::hf::load_dir(p, &ad).map_err(|e| anyhow!("{e}"))?.1,
+            (_, Some(p)) => bail!(
+                "{}: a GGUF model cannot be trained in full; benchmark training with a checkpoint directory or --preset",
                 p.display()
             ),
-            None => random_model(&a.preset, &ad)?.1,
-        });
+            (_, None) => random_model(&a.preset, &ad)?.1,
+        };
+        let model = match kind {
+            Train::Full => base,
+            Train::Lora | Train::Qlora => {
+                let spec = lfm_model::lora::LoraSpec { r: 16, alpha: 32.0, ..Default::default() };
+                lfm_model::lora::attach(base, &spec, 0, &ad).map_err(|e| anyhow!("{e}"))?
+            }
+        };
+        let trainable = model.trainable_params();
+        let mut model = Some(model);
         let mut opt = lfm_train::optim::AdamW::new(toml_optim());
         // `lfm train`'s own step (forward, backward, gradients, AdamW), timed by phase; the
         // fastest step counts.
-        let mut best: Option<lfm_train::trainer::StepTimes> = None;
+        let mut best: Option<lfm_train::lm::StepTimes> = None;
         let devices = [ad.clone()];
         for _ in 0..a.repeats.max(1) {
-            let micro = lfm_train::trainer::Micro::lm(random_ids(b * t), b, t);
+            let micro = lfm_train::lm::Micro::lm(random_ids(b * t), b, t);
             let m = model.take().expect("model");
-            let (m, out) = lfm_train::trainer::train_step(m, &mut opt, &devices, &[micro], 1e-5, 0.0)?;
+            let (m, out) = lfm_train::lm::train_step(m, &mut opt, &devices, &[micro], 1e-5, 0.0)?;
             model = Some(m);
             if best.is_none_or(|p| out.times.total() < p.total()) {
                 best = Some(out.times);
             }
         }
+        drop(model);
         let p = best.expect("at least one step");
         let phases = [p.forward, p.backward, p.gradients, p.optimizer];
         let secs = p.total();
         println!(
-            "  {name}: forward {:.2} s, backward {:.2} s, gradients {:.2} s, optimizer {:.2} s",
-            phases[0], phases[1], phases[2], phases[3]
+            "  {name}: forward {:.2} s, backward {:.2} s, gradients {:.2} s, optimizer {:.2} s; {:.2}M trainable parameters",
+            phases[0],
+            phases[1],
+            phases[2],
+            phases[3],
+            trainable as f64 / 1e6
         );
         report(
-            name,
+            name.to_string(),
             (b * t) as f64 / secs,
-            json!({"forward_s": phases[0], "backward_s": phases[1], "gradients_s": phases[2], "optimizer_s": phases[3]}),
+            json!({"forward_s": phases[0], "backward_s": phases[1], "gradients_s": phases[2], "optimizer_s": phases[3], "trainable_params": trainable}),
         );
     }
 
@@ -280,6 +305,22 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
     Ok(())
 }
 
+/// How a training row trains.
+#[derive(Clone, Copy, PartialEq)]
+enum Train {
+    Full,
+    Lora,
+    Qlora,
+}
+
+/// Training rows: name, batch, sequence length, kind.
+const TRAIN_ROWS: [(&str, usize, usize, Train); 4] = [
+    ("train_1x512", 1, 512, Train::Full),
+    ("train_4x256", 4, 256, Train::Full),
+    ("train_lora_1x512", 1, 512, Train::Lora),
+    ("train_qlora_q4_0_1x512", 1, 512, Train::Qlora),
+];
+
 fn toml_optim() -> lfm_train::config::OptimSection {
     serde_json::from_value(json!({"lr": 1e-5})).expect("optimizer defaults")
 }
@@ -287,7 +328,7 @@ fn toml_optim() -> lfm_train::config::OptimSection {
 /// Every `--only` name must be a benchmark this run can do: a typo would otherwise run
 /// nothing and exit 0.
 fn check_only(only: &[String], formats: &[&str]) -> Result<()> {
-    let mut names: Vec<String> = ["train_1x512", "train_4x256"].map(String::from).to_vec();
+    let mut names: Vec<String> = TRAIN_ROWS.iter().map(|r| r.0.to_string()).collect();
     for f in formats {
         for p in ["prefill_512_", "decode_b1_", "decode_b8_"] {
             names.push(format!("{p}{f}"));

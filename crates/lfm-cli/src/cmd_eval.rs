@@ -49,7 +49,7 @@ pub struct McArgs {
     /// Checkpoint directory or GGUF file.
     #[arg(long)]
     model: PathBuf,
-    /// A PEFT LoRA adapter directory to merge into the model (an HF directory base).
+    /// A PEFT LoRA adapter directory: merged into an HF directory base, applied beside a GGUF base.
     #[arg(long)]
     adapter: Option<PathBuf>,
     /// JSONL rows `{"question", "options": [...], "answer": "C" | 2}`.
@@ -99,14 +99,16 @@ pub fn mc(a: &McArgs, device: &Device) -> Result<()> {
         McMethod::Generate => {
             let convs = choice::chat_conversations(style, &data);
             let (replies, info) = generate_replies(
-                &a.model,
+                &Replies {
+                    model: &a.model,
+                    adapter: a.adapter.as_deref(),
+                    max_new_tokens: a.max_new_tokens,
+                    batch_size: a.batch_size,
+                    keep_special: false,
+                    sampling: &a.sampling,
+                },
                 device,
                 &convs,
-                a.max_new_tokens,
-                a.batch_size,
-                false,
-                &a.sampling,
-                a.adapter.as_deref(),
             )?;
             gen_info = Some(info);
             choice::evaluate_replies(style, &data, &replies)?
@@ -138,7 +140,7 @@ pub struct PerplexityArgs {
     /// Checkpoint directory (config.json, model.safetensors, tokenizer.json) or GGUF file.
     #[arg(long)]
     model: PathBuf,
-    /// A PEFT LoRA adapter directory to merge into the model (an HF directory base).
+    /// A PEFT LoRA adapter directory: merged into an HF directory base, applied beside a GGUF base.
     #[arg(long)]
     adapter: Option<PathBuf>,
     /// Text files, directories or globs (each .txt/.md file, JSONL line or parquet row is a document).
@@ -237,7 +239,7 @@ pub struct BfclArgs {
     /// template; greedy unless sampling flags are given).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// A PEFT LoRA adapter directory to merge into the model (an HF directory base).
+    /// A PEFT LoRA adapter directory: merged into an HF directory base, applied beside a GGUF base.
     #[arg(long, requires = "model")]
     adapter: Option<PathBuf>,
     /// How to read responses (default lfm2).
@@ -282,26 +284,34 @@ fn generation_info(
     })
 }
 
+/// How an eval generates its replies: the model (and adapter) and the eval's generation flags.
+struct Replies<'a> {
+    model: &'a Path,
+    adapter: Option<&'a Path>,
+    max_new_tokens: usize,
+    batch_size: usize,
+    /// Keep special tokens in the text (BFCL reads the tool-call markers).
+    keep_special: bool,
+    sampling: &'a SamplingArgs,
+}
+
 /// The checkpoint's model, config and codec (checked against each other), then chat replies to
 /// `convs` with a progress bar: greedy unless sampling flags are given (the checkpoint's
 /// generation_config.json is not used, so scores are reproducible). Also returns
 /// [`generation_info`].
-fn generate_replies(
-    dir: &Path,
-    device: &Device,
-    convs: &[Conversation],
-    max_new_tokens: usize,
-    batch_size: usize,
-    keep_special: bool,
-    sampling: &SamplingArgs,
-    adapter: Option<&Path>,
-) -> Result<(Vec<String>, serde_json::Value)> {
+fn generate_replies(g: &Replies, device: &Device, convs: &[Conversation]) -> Result<(Vec<String>, serde_json::Value)> {
+    let (dir, adapter) = (g.model, g.adapter);
     let (cfg, model) = progress::loading(dir, |p| lfm_quant::load::load_for_inference_with(p, adapter, device))?;
     let codec = lfm_quant::load::load_codec(dir)?;
     lfm_data::tokenizer::check_against_model(&codec.tokenizer, &cfg, &dir.display().to_string())?;
-    let sampling = sampling.over(None);
+    let sampling = g.sampling.over(None);
     sampling.validate()?;
-    let opts = ChatGenOptions { max_new_tokens, batch_size, keep_special, sampling: sampling.clone() };
+    let opts = ChatGenOptions {
+        max_new_tokens: g.max_new_tokens,
+        batch_size: g.batch_size,
+        keep_special: g.keep_special,
+        sampling: sampling.clone(),
+    };
     let pb = progress::bar(convs.len() as u64, "prompts");
     let out =
         lfm_eval::generation::chat_generate(&model, &cfg, &codec, convs, &opts, device, |n| pb.set_position(n as u64));
@@ -323,7 +333,7 @@ pub struct IfevalArgs {
     /// greedy, batched).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// A PEFT LoRA adapter directory to merge into the model (an HF directory base).
+    /// A PEFT LoRA adapter directory: merged into an HF directory base, applied beside a GGUF base.
     #[arg(long, requires = "model")]
     adapter: Option<PathBuf>,
     /// New tokens per generated response (lm-eval's IFEval task uses 1280).
@@ -368,14 +378,16 @@ pub fn ifeval(a: &IfevalArgs, device: &Device) -> Result<()> {
         (None, Some(dir)) => {
             let convs = ifeval::conversations(&prompts);
             let (texts, info) = generate_replies(
-                dir,
+                &Replies {
+                    model: dir,
+                    adapter: a.adapter.as_deref(),
+                    max_new_tokens: a.max_new_tokens,
+                    batch_size: a.batch_size,
+                    keep_special: false,
+                    sampling: &a.sampling,
+                },
                 device,
                 &convs,
-                a.max_new_tokens,
-                a.batch_size,
-                false,
-                &a.sampling,
-                a.adapter.as_deref(),
             )?;
             gen_info = Some(info);
             let body = ifeval::responses_jsonl(&prompts, &texts);
@@ -473,14 +485,16 @@ pub fn bfcl(a: &BfclArgs, device: &Device) -> Result<()> {
         (None, Some(dir)) => {
             let convs = bfcl::conversations(&a.data, &recs)?;
             let (texts, info) = generate_replies(
-                dir,
+                &Replies {
+                    model: dir,
+                    adapter: a.adapter.as_deref(),
+                    max_new_tokens: a.max_new_tokens,
+                    batch_size: a.batch_size,
+                    keep_special: true,
+                    sampling: &a.sampling,
+                },
                 device,
                 &convs,
-                a.max_new_tokens,
-                a.batch_size,
-                true,
-                &a.sampling,
-                a.adapter.as_deref(),
             )?;
             gen_info = Some(info);
             let r = bfcl::Responses::from_generated(&recs, texts);

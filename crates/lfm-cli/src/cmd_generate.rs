@@ -32,7 +32,7 @@ pub struct GenerateArgs {
     /// Feed the prompt as plain text, without the chat template.
     #[arg(long)]
     pub raw: bool,
-    /// A PEFT LoRA adapter directory, merged into the model (its base: --model, a directory).
+    /// A PEFT LoRA adapter directory: merged into an HF directory base, applied beside a GGUF base.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
     /// Maximum new tokens per prompt.

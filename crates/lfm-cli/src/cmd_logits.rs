@@ -20,7 +20,7 @@ pub struct LogitsArgs {
     /// Checkpoint directory (config.json + model.safetensors) or GGUF file.
     #[arg(long)]
     model: PathBuf,
-    /// A PEFT LoRA adapter directory applied to the model (unmerged; its base: --model, a directory).
+    /// A PEFT LoRA adapter directory applied to the model (unmerged; its base: --model, a directory or GGUF file).
     #[arg(long)]
     adapter: Option<PathBuf>,
     /// safetensors file with an `input_ids` tensor (I64 or I32, [B, S]).

@@ -1,12 +1,12 @@
 //! `lfm train pretrain|sft|grpo --config FILE [--steps N] [--out DIR] [--resume latest|PATH] [--seed S]
-//! [--init-from DIR] [--stop-after N]`.
+//! [--init-from DIR] [--adapter DIR] [--stop-after N]`.
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use lfm_train::config::{Job, Overrides, RunConfig};
-use lfm_train::trainer::{self, RunOptions};
+use lfm_train::engine::{self, RunOptions};
 
 use crate::progress;
 
@@ -18,48 +18,6 @@ pub enum TrainCommand {
     Sft(TrainArgs),
     /// GRPO reinforcement learning with the evaluation scorers as rewards (tool calls, IFEval, ...).
     Grpo(TrainArgs),
-}
-
-fn grpo(a: &TrainArgs, device_flag: Option<&str>) -> Result<()> {
-    use lfm_train::grpo::{self, GrpoConfig, GrpoOptions};
-    let mut cfg = GrpoConfig::load(&a.config)?;
-    if let Some(s) = a.steps {
-        cfg.run.steps = s;
-    }
-    if let Some(o) = &a.out {
-        cfg.run.out = o.clone();
-    }
-    if let Some(s) = a.seed {
-        cfg.run.seed = s;
-    }
-    if let Some(d) = device_flag {
-        cfg.run.device = Some(d.to_string());
-    }
-    if let Some(p) = &a.init_from {
-        cfg.model.init_from = Some(p.clone());
-        cfg.model.preset = None;
-        cfg.warm_start = None;
-    }
-    cfg.validate(&a.config.display().to_string())?;
-    let device = lfm_model::device::parse_device(cfg.run.device.as_deref().unwrap_or("cpu"))?;
-    let pb = progress::bar(cfg.run.steps, "GRPO steps");
-    let opts = GrpoOptions { resume: a.resume.clone(), stop_after: a.stop_after, progress: Some(pb.clone()) };
-    let s = grpo::run(&cfg, &device, &opts)?;
-    drop(pb);
-    println!("run directory   {}", s.run_dir.display());
-    println!("steps           {}", s.steps_done);
-    if let (Some(f), Some(l)) = (s.first_reward, s.last_reward) {
-        println!("mean reward     {f:.3} (first step of this run) -> {l:.3} (last)");
-    }
-    if let Some(c) = &s.last_checkpoint {
-        println!("checkpoint      {}", c.display());
-    }
-    println!(
-        "metrics         {} (one object per step), curves {}",
-        s.run_dir.join("metrics.jsonl").display(),
-        s.run_dir.join("reward.png").display()
-    );
-    Ok(())
 }
 
 #[derive(Args)]
@@ -82,6 +40,10 @@ pub struct TrainArgs {
     /// Override `[model]`: start from this HF checkpoint directory (e.g. a quickstart checkpoint).
     #[arg(long)]
     pub init_from: Option<PathBuf>,
+    /// Continue training this PEFT LoRA adapter directory (on `--init-from` / `[model] init_from`,
+    /// its base); its adapter_config.json sets `[adapter]`.
+    #[arg(long)]
+    pub adapter: Option<PathBuf>,
     /// Stop after this step (checkpointing it), as if interrupted; the schedule still spans `steps`.
     #[arg(long)]
     pub stop_after: Option<u64>,
@@ -91,16 +53,11 @@ pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
     let (job, a) = match cmd {
         TrainCommand::Pretrain(a) => (Job::Pretrain, a),
         TrainCommand::Sft(a) => (Job::Sft, a),
-        TrainCommand::Grpo(a) => return grpo(a, device_flag),
+        TrainCommand::Grpo(a) => (Job::Grpo, a),
     };
     let mut cfg = RunConfig::load(&a.config)?;
     if cfg.job != job {
-        bail!(
-            "{}: job = {:?} but this is `lfm train {}`",
-            a.config.display(),
-            cfg.job,
-            if job == Job::Pretrain { "pretrain" } else { "sft" }
-        );
+        bail!("{}: job = {:?} but this is `lfm train {}`", a.config.display(), cfg.job.as_str(), job.as_str());
     }
     cfg.apply(&Overrides {
         steps: a.steps,
@@ -108,6 +65,7 @@ pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
         seed: a.seed,
         device: device_flag.map(str::to_string),
         init_from: a.init_from.clone(),
+        adapter: a.adapter.clone(),
     });
     cfg.validate(&a.config.display().to_string())?;
     let spec = cfg.run.device.clone().unwrap_or_else(|| "cpu".into());
@@ -117,18 +75,30 @@ pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
     }
     let pb = progress::bar(cfg.run.steps, "steps");
     let opts = RunOptions { resume: a.resume.clone(), stop_after: a.stop_after, progress: Some(pb.clone()) };
-    let s = trainer::run_parallel(&cfg, &devices, &opts)?;
+    let s = engine::run_parallel(&cfg, &devices, &opts)?;
     drop(pb);
     println!("run directory   {}", s.run_dir.display());
     println!("steps           {}", s.steps_done);
     println!("last train loss {:.4}", s.last_loss);
+    let reward = |r: &Option<serde_json::Value>| r.as_ref().and_then(|r| r.get("reward_mean")?.as_f64());
+    if let (Some(f), Some(l)) = (reward(&s.first_record), reward(&s.last_record)) {
+        println!("mean reward     {f:.3} (first step of this run) -> {l:.3} (last)");
+    }
     if let Some(v) = s.last_val_loss {
         println!("val loss        {v:.4} (perplexity {:.2})", v.exp());
     }
     if let Some(c) = &s.last_checkpoint {
         println!("checkpoint      {}", c.display());
     }
-    println!("throughput      {:.0} tokens/s", s.tokens_per_s);
-    println!("curves          {}", s.run_dir.join("loss.png").display());
+    println!("throughput      {:.0} tokens/s (tokens that carry loss)", s.tokens_per_s);
+    if let Some(rss) = progress::peak_rss_bytes() {
+        println!("peak RSS        {:.0} MiB", rss as f64 / (1 << 20) as f64);
+    }
+    let curves = if job == Job::Grpo { "loss.png, reward.png" } else { "loss.png" };
+    println!(
+        "curves          {} ({curves}); metrics {}",
+        s.run_dir.display(),
+        s.run_dir.join("metrics.jsonl").display()
+    );
     Ok(())
 }

@@ -22,7 +22,7 @@ use lfm_model::reference;
 use lfm_data::shards::{self, BuildOptions};
 use lfm_data::tokenizer::{self, BpeOptions};
 use lfm_train::config::{Overrides, RunConfig};
-use lfm_train::trainer::{self, RunOptions};
+use lfm_train::engine::{self, RunOptions};
 
 use crate::progress;
 
@@ -108,14 +108,21 @@ pub fn run(a: &QuickstartArgs, device: &Device) -> Result<()> {
     // 4. Training.
     let mut cfg = RunConfig::from_toml(CONFIG, "configs/quickstart.toml (embedded)")?;
     cfg.data.dataset = Some(data.clone());
-    cfg.apply(&Overrides { steps: a.steps, out: Some(dir.join("run")), seed: None, device: None, init_from: None });
+    cfg.apply(&Overrides {
+        steps: a.steps,
+        out: Some(dir.join("run")),
+        seed: None,
+        device: None,
+        init_from: None,
+        adapter: None,
+    });
     println!(
         "4/6 training a tiny LFM2 from scratch: {} steps of {} tokens (configs/quickstart.toml)",
         cfg.run.steps,
         cfg.batch.micro_batch * cfg.accum() * cfg.data.seq_len
     );
     let pb = progress::bar(cfg.run.steps, "steps");
-    let s = trainer::run(&cfg, device, &RunOptions { progress: Some(pb.clone()), ..Default::default() })?;
+    let s = engine::run(&cfg, device, &RunOptions { progress: Some(pb.clone()), ..Default::default() })?;
     drop(pb);
     let ckpt = s.last_checkpoint.clone().ok_or_else(|| anyhow!("the run wrote no checkpoint"))?;
     let h = lfm_data::loader::unigram_entropy(&data)?;

@@ -144,3 +144,67 @@ fn lora_toy_run_merges_and_serves_as_the_merged_model() {
     assert!(!o.status.success() && err.trim_end().lines().count() == 1 && err.contains("adapter_config.json"), "{err}");
     assert!(!dir.path().join("m2").exists());
 }
+
+/// QLoRA from the command line: the toy LoRA config on a Q8_0 GGUF of the fixture (the packed
+/// weights stay packed), then the adapter served beside the same GGUF base by `logits`. The
+/// adapter trained on the packed base moves the logits, and `lfm train` reports peak RSS.
+#[test]
+fn qlora_trains_an_adapter_on_a_packed_gguf_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    std::fs::create_dir_all(&base).unwrap();
+    let gguf = base.join("tiny-q8_0.gguf");
+    lfm()
+        .args(["export", "gguf", "--model", "data/lfm2-tiny", "--quant", "q8_0", "--out"])
+        .arg(&gguf)
+        .assert()
+        .success();
+    // The tokenizer and chat template live beside the GGUF file, as in an HF directory.
+    for f in ["tokenizer.json", "tokenizer_config.json"] {
+        std::fs::copy(repo().join("data/lfm2-tiny").join(f), base.join(f)).unwrap();
+    }
+    let run = dir.path().join("run");
+    let o = lfm()
+        .args(["train", "sft", "--config", "configs/lora-sft-toy.toml", "--steps", "2", "--init-from"])
+        .arg(&gguf)
+        .arg("--out")
+        .arg(&run)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("peak RSS"), "{stdout}");
+    let ck = run.join("checkpoints/step-000002");
+    assert!(ck.join("adapter_model.safetensors").exists() && !ck.join("model.safetensors").exists());
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ck.join("meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["init"].as_str().map(PathBuf::from), Some(gguf.clone()));
+
+    let logits = |adapter: Option<&Path>, out: &Path| {
+        let mut c = lfm();
+        c.args(["logits", "--input", "data/lfm2-tiny/reference.safetensors", "--model"])
+            .arg(&gguf)
+            .arg("--out")
+            .arg(out);
+        if let Some(a) = adapter {
+            c.arg("--adapter").arg(a);
+        }
+        c.assert().success();
+        read_f32(out).remove("logits").unwrap().1
+    };
+    let plain = logits(None, &dir.path().join("l0.safetensors"));
+    let tuned = logits(Some(&ck), &dir.path().join("l1.safetensors"));
+    let moved = lfm_model::compare::max_abs_diff(&plain, &tuned);
+    assert!(moved.is_finite() && moved > 1e-4, "the adapter does not move the packed model's logits: {moved}");
+
+    // Without an [adapter] a packed base is refused, in one line.
+    let o = lfm()
+        .args(["train", "sft", "--config", "configs/sft-tools.toml", "--steps", "1", "--init-from"])
+        .arg(&gguf)
+        .arg("--out")
+        .arg(dir.path().join("full"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("cannot be trained in full"), "{err}");
+}

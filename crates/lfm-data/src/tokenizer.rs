@@ -14,7 +14,8 @@ use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::processors::template::TemplateProcessing;
-use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior, Tokenizer, TokenizerImpl};
+pub use tokenizers::Tokenizer;
+use tokenizers::{AddedToken, PreTokenizerWrapper, SplitDelimiterBehavior, TokenizerImpl};
 
 /// LFM2's special tokens, in id order (docs/lfm2-architecture.md §10.1): id `i` is `SPECIAL_TOKENS[i]`.
 pub const SPECIAL_TOKENS: [&str; 14] = [

@@ -45,6 +45,21 @@ pub struct Meta {
     /// Data-parallel replicas the run used (the global batch depends on it).
     #[serde(default = "one")]
     pub world: usize,
+    /// The checkpoint the run started from (an adapter's base; GRPO's KL reference), when it
+    /// did not start from random weights. For GRPO after a warm start this is the warm start's
+    /// checkpoint, which the config does not name.
+    #[serde(default)]
+    pub init: Option<PathBuf>,
+    /// AdamW updates so far (GRPO makes `ppo_epochs` per step; absent: one per step).
+    #[serde(default)]
+    pub optimizer_steps: Option<u64>,
+}
+
+impl Meta {
+    /// The starting checkpoint: the recorded one, else the config's `init_from`.
+    pub fn init_dir(&self) -> Option<&Path> {
+        self.init.as_deref().or(self.run_config.model.init_from.as_deref())
+    }
 }
 
 fn one() -> usize {
@@ -84,27 +99,13 @@ pub fn save(
     keep_last: usize,
 ) -> Result<PathBuf> {
     let meta_json = serde_json::to_string_pretty(meta)?;
+    let step = meta.step;
     let adapter = meta
         .run_config
         .adapter
         .as_ref()
-        .map(|a| AdapterInfo { spec: a.spec(), base: meta.run_config.model.init_from.clone().unwrap_or_default() });
-    save_with_meta(run_dir, model, cfg, opt, meta.step, &meta_json, tokenizer_files, keep_last, adapter.as_ref())
-}
-
-/// [`save`] with any `meta.json` body (GRPO runs keep their own meta).
-#[allow(clippy::too_many_arguments)]
-pub fn save_with_meta(
-    run_dir: &Path,
-    model: &Lfm2Model,
-    cfg: &Lfm2Config,
-    opt: &AdamW,
-    step: u64,
-    meta_json: &str,
-    tokenizer_files: &[PathBuf],
-    keep_last: usize,
-    adapter: Option<&AdapterInfo>,
-) -> Result<PathBuf> {
+        .map(|a| AdapterInfo { spec: a.spec(), base: meta.init_dir().map(Path::to_path_buf).unwrap_or_default() });
+    let adapter = adapter.as_ref();
     let root = root(run_dir);
     std::fs::create_dir_all(&root).with_context(|| format!("{}: cannot create", root.display()))?;
     let name = step_name(step);
@@ -255,6 +256,12 @@ pub fn check_same_steps(dir: &Path, saved: u64, now: u64) -> Result<()> {
     Ok(())
 }
 
+/// A starting model: an HF checkpoint directory, or a GGUF file whose quantized weights stay
+/// packed (host matrices, differentiable in their input on the CPU: the QLoRA base).
+pub fn load_base(path: &Path, device: &Device) -> Result<(Lfm2Config, Lfm2Model)> {
+    lfm_quant::load::load_model(path, device)
+}
+
 pub fn read_meta(dir: &Path) -> Result<Meta> {
     let p = dir.join("meta.json");
     let text = std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
@@ -274,18 +281,19 @@ pub fn load(
     let meta = read_meta(dir)?;
     let (cfg, model) = if dir.join("adapter_config.json").exists() {
         // An adapter checkpoint: the run's base, then the adapter on it.
-        let base = meta.run_config.model.init_from.as_ref().ok_or_else(|| {
+        let base = meta.init_dir().ok_or_else(|| {
             anyhow!("{}: an adapter checkpoint, but the run names no [model] init_from base", dir.display())
         })?;
-        let (cfg, base) = lfm_model::hf::load_dir(base, device).map_err(|e| anyhow!("{e}"))?;
+        let (cfg, base) = load_base(base, device)?;
         let (model, _) = lfm_model::lora::load_peft(base, dir, device).map_err(|e| anyhow!("{e}"))?;
         (cfg, model)
     } else {
         lfm_model::hf::load_dir(dir, device).map_err(|e| anyhow!("{e}"))?
     };
     let opt = AdamW::load(opt_cfg, &dir.join("optimizer.safetensors"), device)?;
-    if opt.step != meta.step {
-        bail!("{}: optimizer step {} but meta step {}", dir.display(), opt.step, meta.step);
+    let expected = meta.optimizer_steps.unwrap_or(meta.step);
+    if opt.step != expected {
+        bail!("{}: optimizer step {} but meta.json records {expected} updates", dir.display(), opt.step);
     }
     Ok((cfg, model, opt, meta))
 }

@@ -3,13 +3,18 @@
 //!
 //! Every number is range-checked ([`RunConfig::validate`]); an error names the file, the line
 //! of the offending key and the key: `run.toml:14: [optim] eps: must be a finite number > 0,
-//! got 0`. The GRPO schema ([`crate::grpo::GrpoConfig`]) uses the same parsing and checks.
+//! got 0`.
+//!
+//! One schema for every job (`job = "pretrain" | "sft" | "grpo"`): the shared sections
+//! `[model] [data] [optim] [schedule] [batch] [run]` and `[adapter]`, plus the job's own
+//! (`[grpo]`, `[rewards]`, `[warm_start]` for GRPO). A section of another job is an error, so a
+//! GRPO key in an SFT config is not silently ignored.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +23,17 @@ use serde::{Deserialize, Serialize};
 pub enum Job {
     Pretrain,
     Sft,
+    Grpo,
+}
+
+impl Job {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Job::Pretrain => "pretrain",
+            Job::Sft => "sft",
+            Job::Grpo => "grpo",
+        }
+    }
 }
 
 /// Where the model comes from.
@@ -34,6 +50,10 @@ pub struct ModelSection {
     /// Std of the random init (finite, > 0).
     #[serde(default = "d_init_std")]
     pub init_std: f64,
+    /// A PEFT LoRA adapter directory to continue training (on `init_from`, its base): its
+    /// `adapter_config.json` sets `[adapter]` (which may be left out, or must agree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,10 +68,15 @@ pub struct DataSection {
     /// SFT: held-out conversations for validation loss (optional).
     #[serde(default)]
     pub sft_val_jsonl: Option<PathBuf>,
-    /// Tokenizer for SFT (pre-training uses the dataset's own copy). Defaults to the init
-    /// checkpoint's tokenizer.json.
+    /// GRPO: the prompts JSONL (format in data/README.md).
+    #[serde(default)]
+    pub prompts: Option<PathBuf>,
+    /// Tokenizer for SFT and GRPO (pre-training uses the dataset's own copy). Defaults to the
+    /// init checkpoint's tokenizer.json.
     #[serde(default)]
     pub tokenizer: Option<PathBuf>,
+    /// Tokens per training row (pretrain, SFT; GRPO rows are prompt + completion).
+    #[serde(default)]
     pub seq_len: usize,
     /// SFT: train on every assistant turn (`all_assistant`) or only the last (`last_assistant`).
     #[serde(default)]
@@ -102,7 +127,9 @@ pub struct ScheduleSection {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchSection {
-    /// Sequences per micro-batch (one forward/backward).
+    /// Sequences per micro-batch (one forward/backward). GRPO: completions per backward pass
+    /// (0, the default there: all of a step's completions at once).
+    #[serde(default)]
     pub micro_batch: usize,
     /// Micro-batches accumulated per optimizer step. Ignored when `tokens_per_step` is set.
     #[serde(default = "d_one")]
@@ -174,6 +201,12 @@ impl AdapterSection {
     }
 }
 
+impl Default for BatchSection {
+    fn default() -> Self {
+        BatchSection { micro_batch: 0, grad_accum: 1, tokens_per_step: None }
+    }
+}
+
 fn d_lora_r() -> usize {
     16
 }
@@ -184,7 +217,7 @@ fn d_lora_targets() -> Vec<String> {
     lfm_model::lora::DEFAULT_TARGETS.iter().map(|s| s.to_string()).collect()
 }
 
-/// `[adapter]` checks, shared by the run and GRPO schemas.
+/// `[adapter]` checks.
 pub(crate) fn check_adapter(o: &Origin, a: &AdapterSection) -> Result<()> {
     if a.kind != "lora" {
         return Err(o.err("adapter", "kind", format!("{:?} is not supported (only \"lora\")", a.kind)));
@@ -209,11 +242,21 @@ pub struct RunConfig {
     pub data: DataSection,
     pub optim: OptimSection,
     pub schedule: ScheduleSection,
+    #[serde(default)]
     pub batch: BatchSection,
     pub run: RunSection,
     /// Train a LoRA adapter on the frozen model instead of every weight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<AdapterSection>,
+    /// GRPO: sampling and loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpo: Option<crate::grpo::GrpoSection>,
+    /// GRPO: reward name → weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewards: Option<BTreeMap<String, f64>>,
+    /// GRPO from a preset: a short SFT run first, into `OUT/warm_start`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_start: Option<crate::grpo::WarmStart>,
 }
 
 fn d_init_std() -> f64 {
@@ -262,6 +305,8 @@ pub struct Overrides {
     pub device: Option<String>,
     /// Start from this HF checkpoint directory instead of the config's model source.
     pub init_from: Option<PathBuf>,
+    /// Continue training this PEFT adapter (`[model] adapter`).
+    pub adapter: Option<PathBuf>,
 }
 
 impl RunConfig {
@@ -294,6 +339,11 @@ impl RunConfig {
         if let Some(p) = &o.init_from {
             self.model.init_from = Some(p.clone());
             self.model.preset = None;
+            // A given starting model needs no warm start.
+            self.warm_start = None;
+        }
+        if let Some(p) = &o.adapter {
+            self.model.adapter = Some(p.clone());
         }
     }
 
@@ -305,9 +355,6 @@ impl RunConfig {
 
     fn validate_at(&self, o: &Origin) -> Result<()> {
         let m = &self.model;
-        if m.preset.is_some() == m.init_from.is_some() {
-            return Err(o.err("model", "", "needs exactly one of `preset` or `init_from`"));
-        }
         if let Some(p) = &m.preset {
             if !lfm_model::Lfm2Config::PRESETS.contains(&p.as_str()) {
                 let known = lfm_model::Lfm2Config::PRESETS.join(", ");
@@ -315,17 +362,47 @@ impl RunConfig {
             }
         }
         o.check("model", "init_std", m.init_std, Range::Positive)?;
-        match self.job {
-            Job::Pretrain if self.data.dataset.is_none() => return Err(o.err("data", "dataset", "pretrain needs it")),
-            Job::Sft if self.data.sft_jsonl.is_none() => return Err(o.err("data", "sft_jsonl", "sft needs it")),
-            Job::Sft if self.run.eval_every > 0 && self.data.sft_val_jsonl.is_none() => {
-                let why = format!("[run] eval_every = {} needs validation conversations", self.run.eval_every);
-                return Err(o.err("data", "sft_val_jsonl", format!("missing: {why} (or set eval_every = 0)")));
-            }
-            _ => {}
+        if m.adapter.is_some() && m.init_from.is_none() {
+            return Err(o.err("model", "adapter", "continues an adapter on its base: set [model] init_from too"));
         }
-        o.check("data", "seq_len", self.data.seq_len as f64, Range::AtLeast(2.0))?;
-        o.check("batch", "micro_batch", self.batch.micro_batch as f64, Range::AtLeast(1.0))?;
+        if self.job == Job::Grpo {
+            self.validate_grpo(o)?;
+        } else {
+            if m.preset.is_some() == m.init_from.is_some() {
+                return Err(o.err("model", "", "needs exactly one of `preset` or `init_from`"));
+            }
+            for (section, present) in [
+                ("grpo", self.grpo.is_some()),
+                ("rewards", self.rewards.is_some()),
+                ("warm_start", self.warm_start.is_some()),
+            ] {
+                if present {
+                    let why = format!("is for job = \"grpo\", this config has job = {:?}", self.job.as_str());
+                    return Err(o.err(section, "", why));
+                }
+            }
+            if self.data.prompts.is_some() {
+                return Err(o.err("data", "prompts", "is for job = \"grpo\" (SFT reads [data] sft_jsonl)"));
+            }
+            match self.job {
+                Job::Pretrain if self.data.dataset.is_none() => {
+                    return Err(o.err("data", "dataset", "pretrain needs it"))
+                }
+                Job::Sft if self.data.sft_jsonl.is_none() => return Err(o.err("data", "sft_jsonl", "sft needs it")),
+                Job::Sft if self.run.eval_every > 0 && self.data.sft_val_jsonl.is_none() => {
+                    let why = format!("[run] eval_every = {} needs validation conversations", self.run.eval_every);
+                    return Err(o.err("data", "sft_val_jsonl", format!("missing: {why} (or set eval_every = 0)")));
+                }
+                _ => {}
+            }
+            o.check("data", "seq_len", self.data.seq_len as f64, Range::AtLeast(2.0))?;
+            if self.batch.micro_batch == 0 {
+                return Err(o.err("batch", "micro_batch", "missing or 0: sequences per micro-batch, at least 1"));
+            }
+            if self.adapter.is_some() && m.init_from.is_none() {
+                return Err(o.err("adapter", "", "an adapter trains on a base checkpoint: set [model] init_from"));
+            }
+        }
         o.check("batch", "grad_accum", self.batch.grad_accum as f64, Range::AtLeast(1.0))?;
         if let Some(t) = self.batch.tokens_per_step {
             o.check("batch", "tokens_per_step", t as f64, Range::AtLeast(1.0))?;
@@ -340,11 +417,125 @@ impl RunConfig {
         }
         if let Some(a) = &self.adapter {
             check_adapter(o, a)?;
-            if m.init_from.is_none() {
-                return Err(o.err("adapter", "", "an adapter trains on a base checkpoint: set [model] init_from"));
+        }
+        Ok(())
+    }
+
+    /// GRPO's own sections and what it needs of the shared ones.
+    fn validate_grpo(&self, o: &Origin) -> Result<()> {
+        let m = &self.model;
+        match (&m.init_from, &m.preset, &self.warm_start) {
+            (Some(_), None, _) => {}
+            (None, Some(_), Some(_)) => {}
+            (None, Some(_), None) => return Err(o.err("model", "preset", "needs a [warm_start] SFT section")),
+            _ => return Err(o.err("model", "", "needs exactly one of `init_from` or `preset` (with [warm_start])")),
+        }
+        if m.preset.is_some() && self.data.tokenizer.is_none() {
+            return Err(o.err("data", "tokenizer", "a preset model needs it"));
+        }
+        if self.data.prompts.is_none() {
+            return Err(o.err("data", "prompts", "grpo needs it (a prompts JSONL)"));
+        }
+        for (key, present) in [
+            ("dataset", self.data.dataset.is_some()),
+            ("sft_jsonl", self.data.sft_jsonl.is_some()),
+            ("sft_val_jsonl", self.data.sft_val_jsonl.is_some()),
+        ] {
+            if present {
+                return Err(o.err("data", key, "is not used by job = \"grpo\" (it reads [data] prompts)"));
+            }
+        }
+        if let Some(w) = &self.warm_start {
+            o.check("warm_start", "steps", w.steps as f64, Range::AtLeast(1.0))?;
+            o.check("warm_start", "lr", w.lr, Range::Positive)?;
+            o.check("warm_start", "micro_batch", w.micro_batch as f64, Range::AtLeast(1.0))?;
+            o.check("warm_start", "seq_len", w.seq_len as f64, Range::AtLeast(2.0))?;
+        }
+        let Some(g) = &self.grpo else {
+            return Err(o.err("grpo", "", "missing (group_size, prompts_per_step, max_new_tokens, ...)"));
+        };
+        if g.group_size < 2 {
+            let why = "must be at least 2 (advantages compare completions of one prompt)";
+            return Err(o.err("grpo", "group_size", format!("{why}, got {}", g.group_size)));
+        }
+        o.check("grpo", "prompts_per_step", g.prompts_per_step as f64, Range::AtLeast(1.0))?;
+        o.check("grpo", "max_new_tokens", g.max_new_tokens as f64, Range::AtLeast(1.0))?;
+        o.check("grpo", "temperature", g.temperature, Range::Positive)?;
+        o.check("grpo", "top_p", g.top_p, Range::Fraction)?;
+        o.check("grpo", "clip_eps", g.clip_eps, Range::Open01)?;
+        o.check("grpo", "beta", g.beta, Range::AtLeast(0.0))?;
+        o.check("grpo", "ppo_epochs", g.ppo_epochs as f64, Range::AtLeast(1.0))?;
+        o.check("grpo", "adv_eps", g.adv_eps, Range::Positive)?;
+        let known = || crate::rewards::REGISTRY.iter().map(|r| r.0).collect::<Vec<_>>().join(", ");
+        match &self.rewards {
+            None => return Err(o.err("rewards", "", format!("missing (name = weight; known: {})", known()))),
+            Some(r) if r.is_empty() => {
+                return Err(o.err("rewards", "", format!("is empty (name = weight; known: {})", known())))
+            }
+            Some(r) => {
+                for (name, w) in r {
+                    crate::rewards::lookup(name).map_err(|e| o.err("rewards", name, e))?;
+                    o.check("rewards", name, *w, Range::Finite)?;
+                }
+            }
+        }
+        if self.batch.tokens_per_step.is_some() || self.batch.grad_accum != 1 {
+            let why = "GRPO's batch is [grpo] prompts_per_step × group_size; [batch] micro_batch splits its backward";
+            return Err(o.err("batch", "", why));
+        }
+        Ok(())
+    }
+
+    /// With `[model] adapter`: `[adapter]` from the adapter's `adapter_config.json` (an
+    /// `[adapter]` section in the file must agree on kind, r, alpha, targets and rsLoRA; its
+    /// dropout wins). Called before a run starts, so the resolved config is what checkpoints
+    /// record and resume compares.
+    pub fn resolve_adapter(&mut self, origin: &str) -> Result<()> {
+        let Some(dir) = &self.model.adapter else { return Ok(()) };
+        let (spec, _) = lfm_model::lora::read_config(dir).map_err(|e| anyhow!("{e}"))?;
+        let from_file = AdapterSection {
+            kind: "lora".into(),
+            r: spec.r,
+            alpha: spec.alpha,
+            dropout: spec.dropout,
+            targets: spec.targets.clone(),
+            use_rslora: spec.use_rslora,
+        };
+        match &self.adapter {
+            None => self.adapter = Some(from_file),
+            Some(a) => {
+                let same = a.kind == "lora"
+                    && a.r == spec.r
+                    && a.alpha == spec.alpha
+                    && a.targets == spec.targets
+                    && a.use_rslora == spec.use_rslora;
+                if !same {
+                    bail!(
+                        "{origin}: [adapter] (r = {}, alpha = {}, targets {:?}) disagrees with {} (r = {}, alpha = {}, targets {:?}); leave [adapter] out to continue the adapter as it is",
+                        a.r,
+                        a.alpha,
+                        a.targets,
+                        dir.join("adapter_config.json").display(),
+                        spec.r,
+                        spec.alpha,
+                        spec.targets
+                    );
+                }
             }
         }
         Ok(())
+    }
+
+    /// Everything that decides the numbers, for the resume check: the whole config but the
+    /// run directory, the device, the step count (checked on its own, with a clearer message)
+    /// and when to evaluate or checkpoint.
+    pub fn same_training(&self, other: &RunConfig) -> bool {
+        let strip = |c: &RunConfig| {
+            let mut c = c.clone();
+            c.run = RunSection { seed: c.run.seed, precision: c.run.precision.clone(), ..other.run.clone() };
+            c
+        };
+        strip(self) == strip(other)
     }
 
     /// Micro-batches per optimizer step (single device).
@@ -367,7 +558,7 @@ impl RunConfig {
     }
 }
 
-/// `[optim]` checks, shared by the run and GRPO schemas.
+/// `[optim]` checks.
 pub(crate) fn check_optim(o: &Origin, s: &OptimSection) -> Result<()> {
     o.check("optim", "lr", s.lr, Range::Positive)?;
     o.check("optim", "min_lr_ratio", s.min_lr_ratio, Range::Fraction)?;
@@ -378,7 +569,7 @@ pub(crate) fn check_optim(o: &Origin, s: &OptimSection) -> Result<()> {
     o.check("optim", "grad_clip", s.grad_clip, Range::AtLeast(0.0))
 }
 
-/// `[schedule]` checks, shared by the run and GRPO schemas.
+/// `[schedule]` checks.
 pub(crate) fn check_schedule(o: &Origin, s: &ScheduleSection) -> Result<()> {
     o.check("schedule", "decay_fraction", s.decay_fraction, Range::Fraction)
 }
@@ -589,7 +780,7 @@ out = "runs/x"
     #[test]
     fn grpo_numbers_are_named_with_their_line() {
         let toy = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/grpo-toy.toml")).unwrap();
-        crate::grpo::GrpoConfig::from_toml(&toy, "g.toml").unwrap();
+        RunConfig::from_toml(&toy, "g.toml").unwrap();
         for (from, to, key) in [
             ("temperature = 1.0", "temperature = nan", "temperature"),
             ("temperature = 1.0", "temperature = 0.0", "temperature"),
@@ -616,7 +807,7 @@ out = "runs/x"
         ] {
             assert_eq!(toy.matches(from).count(), 1, "{from}");
             let bad = toy.replace(from, to);
-            let e = crate::grpo::GrpoConfig::from_toml(&bad, "g.toml").unwrap_err().to_string();
+            let e = RunConfig::from_toml(&bad, "g.toml").unwrap_err().to_string();
             let line = 1 + bad.lines().position(|l| l.starts_with(&format!("{key} =")) && to.contains(l)).expect("key");
             assert!(e.starts_with(&format!("g.toml:{line}: ")) && e.contains(&format!(" {key}: ")), "{to}: {e}");
         }
@@ -628,5 +819,17 @@ out = "runs/x"
         assert!(RunConfig::from_toml(&bad, "t").unwrap_err().to_string().contains("exactly one"));
         let bad = OK.replace("job = \"pretrain\"", "job = \"sft\"");
         assert!(RunConfig::from_toml(&bad, "t").unwrap_err().to_string().contains("sft_jsonl"));
+        // A section of another job is refused with its line, not ignored.
+        let bad = format!("{OK}[rewards]\ntool_call = 1.0\n");
+        let line = 1 + bad.lines().position(|l| l == "[rewards]").unwrap();
+        let e = RunConfig::from_toml(&bad, "t").unwrap_err().to_string();
+        assert!(e.starts_with(&format!("t:{line}: [rewards]: is for job = \"grpo\"")), "{e}");
+        // And GRPO refuses what only pretrain / SFT read.
+        let toy = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/grpo-toy.toml")).unwrap();
+        let bad = toy.replace("[data]\n", "[data]\nsft_jsonl = \"x.jsonl\"\n");
+        let e = RunConfig::from_toml(&bad, "g").unwrap_err().to_string();
+        assert!(e.contains("[data] sft_jsonl: is not used by job = \"grpo\""), "{e}");
+        let bad = toy.replace("[grpo]", "[batch]\ngrad_accum = 2\n\n[grpo]");
+        assert!(RunConfig::from_toml(&bad, "g").unwrap_err().to_string().contains("[batch]"));
     }
 }

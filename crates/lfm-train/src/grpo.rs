@@ -1,8 +1,9 @@
 //! GRPO (Group Relative Policy Optimization, Shao et al. 2024, as in DeepSeekMath / TRL) for
-//! tool use, with lfm-eval's scorers as rewards. One visible loop:
+//! tool use, with lfm-eval's scorers as rewards: an [`Objective`] of the training engine,
+//! which owns the loop, checkpoints, metrics and resume. One engine step:
 //!
 //! ```text
-//! for step in start+1..=steps:
+//! step:
 //!     prompts = the next `prompts_per_step` tasks (a seeded permutation per epoch)
 //!     sample G completions per prompt with the KV/conv cache (batched; temperature, top-k,
 //!         top-p from [grpo]; the sampling seed is a function of (seed, step))
@@ -14,10 +15,12 @@
 //!         loss_t = −min(r_t·A, clip(r_t, 1−ε, 1+ε)·A) + beta·KL_t
 //!             KL_t = exp(ref_t − logp_t) − (ref_t − logp_t) − 1        (k3 estimator, ≥ 0)
 //!         loss = Σ_t loss_t / (number of completion tokens in the whole batch)
-//!         clip the gradient norm; one AdamW step
-//!     log metrics.jsonl (rewards per function, KL, clip fraction, lengths, tokens/s); reward.png
-//!     checkpoint every `checkpoint_every` (model + optimizer + step: resume is exact)
+//!         learner.update: clip the gradient norm; one AdamW step
+//!     report: rewards per function, KL, clip fraction, lengths, sampling and learner tokens/s
 //! ```
+//!
+//! Prompts and sampling seeds are functions of (seed, step), so a checkpoint needs no data
+//! state for an exact resume.
 //!
 //! **Token-level normalization.** The loss is the mean over all completion tokens of the
 //! group (DAPO's "token-level" mean), not the mean of per-sequence means (the original GRPO).
@@ -38,28 +41,16 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use indicatif::ProgressBar;
 use lfm_data::template::TextCodec;
 use lfm_model::generate::{generate, GenerateOptions, SamplingConfig};
-use lfm_model::Lfm2Model;
+use lfm_model::{Lfm2Config, Lfm2Model};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::checkpoint;
-use crate::config::{check_optim, check_schedule, parse_toml, OptimSection, Origin, Range, ScheduleSection};
-use crate::metrics::{self, MetricsLog};
-use crate::optim::{AdamW, GradAccumulator};
+use crate::config::RunConfig;
+use crate::engine::{Learner, Objective, StepReport};
+use crate::metrics;
+use crate::optim::GradAccumulator;
 use crate::rewards::{self, RewardFn};
-use crate::schedule::Schedule;
-
-pub const FORMAT: &str = "lfm-train/grpo-checkpoint-v1";
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GrpoModel {
-    /// Starting checkpoint (HF layout, with its tokenizer.json).
-    #[serde(default)]
-    pub init_from: Option<PathBuf>,
-    /// Or a preset ("tiny") trained first by `[warm_start]`.
-    #[serde(default)]
-    pub preset: Option<String>,
-}
 
 /// A short SFT run before RL (for models that cannot yet produce the format at all).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,16 +61,6 @@ pub struct WarmStart {
     pub lr: f64,
     pub micro_batch: usize,
     pub seq_len: usize,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GrpoData {
-    /// Prompts JSONL (format in data/README.md).
-    pub prompts: PathBuf,
-    /// tokenizer.json (default: the starting checkpoint's).
-    #[serde(default)]
-    pub tokenizer: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,47 +85,9 @@ pub struct GrpoSection {
     /// Optimizer steps per generation batch (μ), all against the same old log-probs.
     #[serde(default = "one_u")]
     pub ppo_epochs: usize,
-    /// Completions per backward pass (memory); 0 = all at once.
-    #[serde(default)]
-    pub micro_batch: usize,
     /// ε of the advantage normalization.
     #[serde(default = "d_adv_eps")]
     pub adv_eps: f64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GrpoRun {
-    pub steps: u64,
-    #[serde(default)]
-    pub seed: u64,
-    pub out: PathBuf,
-    #[serde(default)]
-    pub checkpoint_every: u64,
-    #[serde(default = "d_keep")]
-    pub keep_last: usize,
-    #[serde(default)]
-    pub device: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GrpoConfig {
-    #[serde(default = "d_job")]
-    pub job: String,
-    pub model: GrpoModel,
-    #[serde(default)]
-    pub warm_start: Option<WarmStart>,
-    pub data: GrpoData,
-    pub grpo: GrpoSection,
-    /// Reward name → weight.
-    pub rewards: BTreeMap<String, f64>,
-    pub optim: OptimSection,
-    pub schedule: ScheduleSection,
-    pub run: GrpoRun,
-    /// Train a LoRA adapter on the frozen policy (the KL reference stays the base).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adapter: Option<crate::config::AdapterSection>,
 }
 
 fn one_f() -> f64 {
@@ -158,91 +101,6 @@ fn d_clip() -> f64 {
 }
 fn d_adv_eps() -> f64 {
     1e-4
-}
-fn d_keep() -> usize {
-    2
-}
-fn d_job() -> String {
-    "grpo".into()
-}
-
-impl GrpoConfig {
-    pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        Self::from_toml(&text, &path.display().to_string())
-    }
-
-    /// Parses and validates TOML; errors name `origin`, the line and the key.
-    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let cfg: GrpoConfig = parse_toml(text, origin)?;
-        cfg.validate_at(&Origin::with_text(origin, text))?;
-        Ok(cfg)
-    }
-
-    /// Range and consistency checks of every field (no line numbers: see
-    /// [`GrpoConfig::from_toml`]).
-    pub fn validate(&self, origin: &str) -> Result<()> {
-        self.validate_at(&Origin::new(origin))
-    }
-
-    fn validate_at(&self, o: &Origin) -> Result<()> {
-        if self.job != "grpo" {
-            return Err(o.err("", "job", format!("{:?}, expected \"grpo\"", self.job)));
-        }
-        match (&self.model.init_from, &self.model.preset, &self.warm_start) {
-            (Some(_), None, _) => {}
-            (None, Some(p), Some(_)) if p == "tiny" => {}
-            (None, Some(_), None) => return Err(o.err("model", "preset", "needs a [warm_start] SFT section")),
-            _ => return Err(o.err("model", "", "needs exactly one of `init_from` or `preset = \"tiny\"`")),
-        }
-        if self.model.preset.is_some() && self.data.tokenizer.is_none() {
-            return Err(o.err("data", "tokenizer", "a preset model needs it"));
-        }
-        if let Some(w) = &self.warm_start {
-            o.check("warm_start", "steps", w.steps as f64, Range::AtLeast(1.0))?;
-            o.check("warm_start", "lr", w.lr, Range::Positive)?;
-            o.check("warm_start", "micro_batch", w.micro_batch as f64, Range::AtLeast(1.0))?;
-            o.check("warm_start", "seq_len", w.seq_len as f64, Range::AtLeast(2.0))?;
-        }
-        let g = &self.grpo;
-        if g.group_size < 2 {
-            let why = "must be at least 2 (advantages compare completions of one prompt)";
-            return Err(o.err("grpo", "group_size", format!("{why}, got {}", g.group_size)));
-        }
-        o.check("grpo", "prompts_per_step", g.prompts_per_step as f64, Range::AtLeast(1.0))?;
-        o.check("grpo", "max_new_tokens", g.max_new_tokens as f64, Range::AtLeast(1.0))?;
-        o.check("grpo", "temperature", g.temperature, Range::Positive)?;
-        o.check("grpo", "top_p", g.top_p, Range::Fraction)?;
-        o.check("grpo", "clip_eps", g.clip_eps, Range::Open01)?;
-        o.check("grpo", "beta", g.beta, Range::AtLeast(0.0))?;
-        o.check("grpo", "ppo_epochs", g.ppo_epochs as f64, Range::AtLeast(1.0))?;
-        o.check("grpo", "adv_eps", g.adv_eps, Range::Positive)?;
-        if self.rewards.is_empty() {
-            let known = rewards::REGISTRY.iter().map(|r| r.0).collect::<Vec<_>>().join(", ");
-            return Err(o.err("rewards", "", format!("is empty (name = weight; known: {known})")));
-        }
-        for (name, w) in &self.rewards {
-            rewards::lookup(name).map_err(|e| o.err("rewards", name, e))?;
-            o.check("rewards", name, *w, Range::Finite)?;
-        }
-        check_optim(o, &self.optim)?;
-        check_schedule(o, &self.schedule)?;
-        o.check("run", "steps", self.run.steps as f64, Range::AtLeast(1.0))?;
-        o.check("run", "keep_last", self.run.keep_last as f64, Range::AtLeast(1.0))?;
-        if let Some(a) = &self.adapter {
-            crate::config::check_adapter(o, a)?;
-        }
-        Ok(())
-    }
-
-    /// Everything that decides the numbers (for the resume check).
-    fn training_part(&self) -> serde_json::Value {
-        let mut v = serde_json::to_value(self).expect("config serializes");
-        for k in ["out", "checkpoint_every", "keep_last", "device", "steps"] {
-            v["run"].as_object_mut().map(|o| o.remove(k));
-        }
-        v
-    }
 }
 
 /// Group-relative advantages: rows `g*i .. g*(i+1)` are one prompt's completions.
@@ -335,20 +193,21 @@ fn rollout_batch(prompts: &[Vec<u32>], completions: &[Vec<u32>], pad: u32) -> Ro
     Rollout { ids, mask, rows, len, completion_tokens }
 }
 
-/// `meta.json` of a GRPO checkpoint.
+/// GRPO's fields of a metrics record (beside the engine's step, loss, lr, grad_norm, tokens,
+/// tokens_per_s, elapsed_s).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct GrpoMeta {
-    pub format: String,
-    pub step: u64,
-    pub lr: f64,
-    pub elapsed_s: f64,
-    pub config: GrpoConfig,
-    pub model_config: serde_json::Value,
-    /// The starting checkpoint (the KL reference).
-    pub init: PathBuf,
+struct GrpoStats {
+    reward_mean: f64,
+    reward_std: f64,
+    rewards: BTreeMap<String, [f64; 2]>,
+    kl: f64,
+    clip_frac: f64,
+    completion_len: f64,
+    sampling_tokens_per_s: f64,
+    learner_tokens_per_s: f64,
 }
 
-/// One line of metrics.jsonl.
+/// One line of a GRPO run's metrics.jsonl, read back.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GrpoRecord {
     pub step: u64,
@@ -367,26 +226,6 @@ pub struct GrpoRecord {
     pub elapsed_s: f64,
 }
 
-/// How to run (beyond the config).
-#[derive(Clone, Debug, Default)]
-pub struct GrpoOptions {
-    pub resume: Option<String>,
-    pub stop_after: Option<u64>,
-    /// Progress to report to (the warm-start SFT's steps, then GRPO's; message: reward, KL,
-    /// clip fraction, completion length). `None`: silent.
-    pub progress: Option<ProgressBar>,
-}
-
-/// What a finished run reports.
-#[derive(Clone, Debug)]
-pub struct GrpoSummary {
-    pub run_dir: PathBuf,
-    pub steps_done: u64,
-    pub first_reward: Option<f64>,
-    pub last_reward: Option<f64>,
-    pub last_checkpoint: Option<PathBuf>,
-}
-
 fn mean_std(v: &[f64]) -> [f64; 2] {
     let n = v.len().max(1) as f64;
     let m = v.iter().sum::<f64>() / n;
@@ -402,7 +241,7 @@ fn step_seed(seed: u64, step: u64) -> u64 {
 }
 
 /// The warm-start SFT (skipped when its run already finished), returning its checkpoint.
-fn warm_start(cfg: &GrpoConfig, device: &Device, progress: Option<ProgressBar>) -> Result<PathBuf> {
+pub(crate) fn warm_start(cfg: &RunConfig, device: &Device, progress: Option<ProgressBar>) -> Result<PathBuf> {
     let ws = cfg.warm_start.as_ref().expect("validated");
     let out = cfg.run.out.join("warm_start");
     let done = checkpoint::complete(&out)?;
@@ -427,162 +266,117 @@ fn warm_start(cfg: &GrpoConfig, device: &Device, progress: Option<ProgressBar>) 
     );
     let sft = crate::config::RunConfig::from_toml(&toml_text, "[warm_start]")?;
     let resume = (!done.is_empty()).then(|| "latest".to_string());
-    let s = crate::trainer::run(&sft, device, &crate::trainer::RunOptions { resume, stop_after: None, progress })?;
+    let s = crate::engine::run(&sft, device, &crate::engine::RunOptions { resume, stop_after: None, progress })?;
     s.last_checkpoint.ok_or_else(|| anyhow!("the warm-start SFT wrote no checkpoint"))
 }
 
-fn read_grpo_meta(dir: &Path) -> Result<GrpoMeta> {
-    let p = dir.join("meta.json");
-    let text = std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
-    let meta: GrpoMeta =
-        serde_json::from_str(&text).map_err(|e| anyhow!("{}: invalid GRPO meta.json: {e}", p.display()))?;
-    if meta.format != FORMAT {
-        bail!("{}: format {:?}, expected {FORMAT:?}", p.display(), meta.format);
-    }
-    Ok(meta)
+/// GRPO as an [`Objective`]: the prompts, the reward functions, the stop tokens and (with
+/// `beta > 0`) the frozen reference model, loaded once.
+pub struct GrpoObjective {
+    g: GrpoSection,
+    /// Completions per backward pass (`[batch] micro_batch`; 0: all).
+    micro_batch: usize,
+    seed: u64,
+    prompts_path: PathBuf,
+    tasks: Vec<rewards::Task>,
+    prompt_ids: Vec<Vec<u32>>,
+    fns: Vec<(String, f64, RewardFn)>,
+    stop: Vec<u32>,
+    tok: lfm_data::tokenizer::Tokenizer,
+    model_cfg: Lfm2Config,
+    /// The starting model on the plain device (KL reference), when `beta > 0`.
+    reference: Option<Lfm2Model>,
+    /// The plain device (sampling and old log-probs run there, without autodiff).
+    device: Device,
 }
 
-/// Meta, model and optimizer of a GRPO checkpoint.
-fn load_grpo_checkpoint(
-    dir: &Path,
-    ad: &Device,
-    optim: &OptimSection,
-) -> Result<(lfm_model::Lfm2Config, Lfm2Model, AdamW)> {
-    let meta = read_grpo_meta(dir)?;
-    let (mc, m) = if dir.join("adapter_config.json").exists() {
-        // An adapter checkpoint: the run's starting point, then the adapter on it.
-        let (mc, base) = lfm_model::hf::load_dir(&meta.init, ad).map_err(|e| anyhow!("{e}"))?;
-        (mc, lfm_model::lora::load_peft(base, dir, ad).map_err(|e| anyhow!("{e}"))?.0)
-    } else {
-        lfm_model::hf::load_dir(dir, ad).map_err(|e| anyhow!("{e}"))?
-    };
-    let o = AdamW::load(optim.clone(), &dir.join("optimizer.safetensors"), ad)?;
-    Ok((mc, m, o))
-}
-
-/// Runs (or resumes) GRPO on `device`.
-pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<GrpoSummary> {
-    let run_dir = cfg.run.out.clone();
-    // One run per directory (the warm-start SFT locks its own subdirectory).
-    let _lock = lfm_model::io::OutputLock::acquire(&run_dir, "lfm train grpo")?;
-    std::fs::create_dir_all(&run_dir)
-        .with_context(|| format!("{}: cannot create the run directory", run_dir.display()))?;
-    checkpoint::clean_partial(&run_dir);
-    let ad = device.clone().autodiff();
-
-    // Policy, optimizer and the starting point (also the KL reference).
-    let (init, model_cfg, mut model, mut opt, start, elapsed0) = if let Some(spec) = &opts.resume {
-        let dir = checkpoint::resolve(&run_dir, spec)?;
-        let loads = |d: &Path| load_grpo_checkpoint(d, &ad, &cfg.optim).is_ok();
-        let meta = read_grpo_meta(&dir).map_err(|e| checkpoint::name_previous_good(e, &run_dir, &dir, loads))?;
-        if meta.config.training_part() != cfg.training_part() {
-            bail!("{}: was written by a GRPO run with another configuration", dir.display());
-        }
-        checkpoint::check_same_steps(&dir, meta.config.run.steps, cfg.run.steps)?;
-        let (mc, m, o) = load_grpo_checkpoint(&dir, &ad, &cfg.optim)
-            .map_err(|e| checkpoint::name_previous_good(e, &run_dir, &dir, loads))?;
-        (meta.init, mc, m, o, meta.step, meta.elapsed_s)
-    } else {
-        if !checkpoint::complete(&run_dir)?.is_empty() {
-            bail!("{}: already has checkpoints; pass --resume latest, or choose another --out", run_dir.display());
-        }
-        let init = match &cfg.model.init_from {
-            Some(d) => d.clone(),
-            None => warm_start(cfg, device, opts.progress.clone())?,
-        };
-        let (mc, m) = lfm_model::hf::load_dir(&init, &ad).map_err(|e| anyhow!("{e}"))?;
-        let m = match &cfg.adapter {
-            Some(a) => lfm_model::lora::attach(m, &a.spec(), cfg.run.seed, &ad).map_err(|e| anyhow!("{e}"))?,
-            None => m,
-        };
-        (init, mc, m, AdamW::new(cfg.optim.clone()), 0, 0.0)
-    };
-    let reference = if cfg.grpo.beta > 0.0 {
-        Some(lfm_model::hf::load_dir(&init, device).map_err(|e| anyhow!("{e}"))?.1)
-    } else {
-        None
-    };
-    let tok_path = cfg.data.tokenizer.clone().unwrap_or_else(|| init.join("tokenizer.json"));
-    let tok = lfm_data::tokenizer::load(&tok_path)?;
-    lfm_data::tokenizer::check_against_model(&tok, &model_cfg, &tok_path.display().to_string())?;
-    let mut tok_files: Vec<PathBuf> = TextCodec::files(&tok_path);
-    if init.join("generation_config.json").exists() {
-        tok_files.push(init.join("generation_config.json"));
-    }
-    // Prompts are rendered with the chat template beside the tokenizer (the policy's own).
-    let codec = TextCodec::for_tokenizer_file(&tok_path)?;
-
-    let tasks = rewards::load_tasks(&cfg.data.prompts)?;
-    let fns: Vec<(String, f64, RewardFn)> =
-        cfg.rewards.iter().map(|(n, w)| Ok((n.clone(), *w, rewards::lookup(n)?))).collect::<Result<_>>()?;
-    let prompt_ids: Vec<Vec<u32>> = tasks
-        .iter()
-        .map(|t| {
-            codec.encode_prompt(&t.conversation).map_err(|e| anyhow!("{}: {}: {e:#}", cfg.data.prompts.display(), t.id))
-        })
-        .collect::<Result<_>>()?;
-    let stop: Vec<u32> = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tok.token_to_id(t)).collect();
-    let g = cfg.grpo.group_size;
-    let p_step = cfg.grpo.prompts_per_step;
-
-    let sched = Schedule::new(&cfg.schedule, cfg.optim.lr, cfg.optim.min_lr_ratio, cfg.run.steps);
-    let mut log = MetricsLog::open(&run_dir, (start > 0).then_some(start))?;
-    let started = Instant::now();
-    let end = opts.stop_after.map_or(cfg.run.steps, |s| s.min(cfg.run.steps));
-    let pb = opts.progress.clone().unwrap_or_else(ProgressBar::hidden);
-    pb.set_prefix("GRPO steps");
-    pb.set_length(cfg.run.steps);
-    pb.set_position(start);
-    pb.set_message("");
-    pb.reset_eta();
-    let (mut first_reward, mut last_reward, mut last_ckpt) = (None, None, None);
-    let title = format!(
-        "{} · GRPO · G={} · {} prompts/step",
-        run_dir.file_name().map_or_else(|| run_dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
-        g,
-        p_step
-    );
-
-    let mut step = start;
-    while step < end {
-        step += 1;
-        let lr = sched.lr(step);
-        // Prompts: a seeded permutation of the task list per epoch.
-        let chosen: Vec<usize> = (0..p_step)
-            .map(|k| {
-                let flat = (step - 1) as usize * p_step + k;
-                let (epoch, pos) = (flat / tasks.len(), flat % tasks.len());
-                lfm_data::loader::permutation(tasks.len(), cfg.run.seed ^ (epoch as u64).wrapping_mul(0x51ED))[pos]
+impl GrpoObjective {
+    /// Prompts of `[data] prompts` rendered with the chat template beside `tok_path` (the
+    /// policy's own), rewards of `[rewards]`, and the reference loaded from `init` (the
+    /// starting checkpoint) when `[grpo] beta > 0`.
+    pub fn new(cfg: &RunConfig, model_cfg: &Lfm2Config, tok_path: &Path, init: &Path, device: &Device) -> Result<Self> {
+        let g = cfg.grpo.clone().expect("validated");
+        let prompts_path = cfg.data.prompts.clone().expect("validated");
+        let tok = lfm_data::tokenizer::load(tok_path)?;
+        let codec = TextCodec::for_tokenizer_file(tok_path)?;
+        let tasks = rewards::load_tasks(&prompts_path)?;
+        let fns: Vec<(String, f64, RewardFn)> = cfg
+            .rewards
+            .as_ref()
+            .expect("validated")
+            .iter()
+            .map(|(n, w)| Ok((n.clone(), *w, rewards::lookup(n)?)))
+            .collect::<Result<_>>()?;
+        let prompt_ids: Vec<Vec<u32>> = tasks
+            .iter()
+            .map(|t| {
+                codec.encode_prompt(&t.conversation).map_err(|e| anyhow!("{}: {}: {e:#}", prompts_path.display(), t.id))
             })
-            .collect();
-        let rows_prompts: Vec<Vec<u32>> =
-            chosen.iter().flat_map(|&i| std::iter::repeat_n(prompt_ids[i].clone(), g)).collect();
+            .collect::<Result<_>>()?;
+        let stop: Vec<u32> = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tok.token_to_id(t)).collect();
+        let reference = if g.beta > 0.0 { Some(checkpoint::load_base(init, device)?.1) } else { None };
+        Ok(GrpoObjective {
+            g,
+            micro_batch: cfg.batch.micro_batch,
+            seed: cfg.run.seed,
+            prompts_path,
+            tasks,
+            prompt_ids,
+            fns,
+            stop,
+            tok,
+            model_cfg: model_cfg.clone(),
+            reference,
+            device: device.clone(),
+        })
+    }
 
-        // 1. Sample G completions per prompt (one batch through the cache).
+    /// The prompts of `step`: a seeded permutation of the task list per epoch.
+    fn prompts_of(&self, step: u64) -> Vec<usize> {
+        let n = self.tasks.len();
+        (0..self.g.prompts_per_step)
+            .map(|k| {
+                let flat = (step - 1) as usize * self.g.prompts_per_step + k;
+                let (epoch, pos) = (flat / n, flat % n);
+                lfm_data::loader::permutation(n, self.seed ^ (epoch as u64).wrapping_mul(0x51ED))[pos]
+            })
+            .collect()
+    }
+}
+
+impl Objective for GrpoObjective {
+    fn step(&mut self, step: u64, mut model: Lfm2Model, learner: &mut Learner) -> Result<(Lfm2Model, StepReport)> {
+        let (g, device) = (self.g.group_size, self.device.clone());
+        let chosen = self.prompts_of(step);
+        let rows_prompts: Vec<Vec<u32>> =
+            chosen.iter().flat_map(|&i| std::iter::repeat_n(self.prompt_ids[i].clone(), g)).collect();
+
+        // 1. Sample G completions per prompt (one batch through the cache), on the inference
+        // weights (host matrices on the CPU, lfm_model::infer).
         let t0 = Instant::now();
-        // Sampling runs on the inference weights (host matrices on the CPU, lfm_model::infer).
-        let policy = if model.has_lora() {
+        let packed = model.projections().iter().any(|(_, p)| p.host.is_some());
+        let policy = if model.has_lora() && !packed {
             // Rollouts from the merged weights: the same function, at the base model's speed.
             lfm_model::lora::merge(model.valid()).map_err(|e| anyhow!("{e}"))?.into_inference()
         } else {
+            // A packed base (QLoRA) keeps its adapter beside it.
             model.valid().into_inference()
         };
         let sampling = SamplingConfig {
-            temperature: cfg.grpo.temperature as f32,
-            top_k: cfg.grpo.top_k,
-            top_p: cfg.grpo.top_p as f32,
+            temperature: self.g.temperature as f32,
+            top_k: self.g.top_k,
+            top_p: self.g.top_p as f32,
             repetition_penalty: 1.0,
-            seed: step_seed(cfg.run.seed, step),
+            seed: step_seed(self.seed, step),
             ..Default::default()
         };
         let gen_opts = GenerateOptions {
-            max_new_tokens: cfg.grpo.max_new_tokens,
-            stop_tokens: stop.clone(),
+            max_new_tokens: self.g.max_new_tokens,
+            stop_tokens: self.stop.clone(),
             sampling,
             keep_logits: false,
         };
-        let gen = generate(&policy, &model_cfg, &rows_prompts, &gen_opts, device, |_, _| {})?;
-        let completions = gen.tokens;
+        let completions = generate(&policy, &self.model_cfg, &rows_prompts, &gen_opts, &device, |_, _| {})?.tokens;
         let sample_s = t0.elapsed().as_secs_f64();
 
         // 2. Rewards.
@@ -590,29 +384,30 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
             .iter()
             .map(|c| {
                 let body: &[u32] = match c.last() {
-                    Some(t) if stop.contains(t) => &c[..c.len() - 1],
+                    Some(t) if self.stop.contains(t) => &c[..c.len() - 1],
                     _ => c,
                 };
-                tok.decode(body, false).map_err(|e| anyhow!("decoding: {e}"))
+                self.tok.decode(body, false).map_err(|e| anyhow!("decoding: {e}"))
             })
             .collect::<Result<_>>()?;
         let mut per_fn: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         let mut total = vec![0.0f64; texts.len()];
         for (r, text) in texts.iter().enumerate() {
-            let task = &tasks[chosen[r / g]];
-            for (name, w, f) in &fns {
+            let task = &self.tasks[chosen[r / g]];
+            for (name, w, f) in &self.fns {
                 let v = f(task, text);
                 per_fn.entry(name.clone()).or_default().push(v);
                 total[r] += w * v;
             }
         }
-        let adv = group_advantages(&total, g, cfg.grpo.adv_eps);
+        let adv = group_advantages(&total, g, self.g.adv_eps);
 
         // 3. Old (and reference) log-probs of the sampled tokens.
         let t1 = Instant::now();
-        let ro = rollout_batch(&rows_prompts, &completions, model_cfg.pad_token_id);
+        let ro = rollout_batch(&rows_prompts, &completions, self.model_cfg.pad_token_id);
         let n_tok = ro.completion_tokens.max(1) as f64;
-        let mb = if cfg.grpo.micro_batch == 0 { ro.rows } else { cfg.grpo.micro_batch };
+        let mb = if self.micro_batch == 0 { ro.rows } else { self.micro_batch };
+        let temperature = self.g.temperature;
         let chunk_ids = |d: &Device, lo: usize, hi: usize| {
             Tensor::<2, Int>::from_data(
                 TensorData::new(ro.ids[lo * ro.len..hi * ro.len].to_vec(), [hi - lo, ro.len]),
@@ -630,7 +425,7 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
             for lo in (0..ro.rows).step_by(mb) {
                 let hi = (lo + mb).min(ro.rows);
                 out.extend(
-                    token_logprobs(m, chunk_ids(device, lo, hi), cfg.grpo.temperature)
+                    token_logprobs(m, chunk_ids(&device, lo, hi), temperature)
                         .into_data()
                         .convert::<f32>()
                         .try_into_vec::<f32>()
@@ -640,17 +435,18 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
             out
         };
         let old = host_lp(&policy);
-        let refl = reference.as_ref().map(host_lp);
+        let refl = self.reference.as_ref().map(host_lp);
         let adv_f: Vec<f32> = adv.iter().map(|&a| a as f32).collect();
 
-        // 4. ppo_epochs optimizer steps against the same old log-probs.
+        // 4. ppo_epochs optimizer updates against the same old log-probs.
+        let ad = learner.device().clone();
         let (mut loss_v, mut kl_v, mut clip_v, mut norm) = (0.0, 0.0, 0.0, 0.0);
-        for _ in 0..cfg.grpo.ppo_epochs {
+        for _ in 0..self.g.ppo_epochs {
             let mut acc = GradAccumulator::default();
             let (mut ls, mut ks, mut cs) = (0.0f64, 0.0f64, 0.0f64);
             for lo in (0..ro.rows).step_by(mb) {
                 let hi = (lo + mb).min(ro.rows);
-                let new = token_logprobs(&model, chunk_ids(&ad, lo, hi), cfg.grpo.temperature);
+                let new = token_logprobs(&model, chunk_ids(&ad, lo, hi), temperature);
                 let a = Tensor::<2>::from_data(TensorData::new(adv_f[lo..hi].to_vec(), [hi - lo, 1]), &ad);
                 let (l, k, c) = token_loss_sums(
                     new,
@@ -658,81 +454,44 @@ pub fn run(cfg: &GrpoConfig, device: &Device, opts: &GrpoOptions) -> Result<Grpo
                     refl.as_ref().map(|r| chunk_f(r, &ad, lo, hi)),
                     a,
                     chunk_f(&ro.mask, &ad, lo, hi),
-                    cfg.grpo.clip_eps,
-                    cfg.grpo.beta,
+                    self.g.clip_eps,
+                    self.g.beta,
                 );
                 let loss = l / n_tok as f32;
                 let lv = loss.clone().into_scalar::<f32>() as f64;
                 if !lv.is_finite() {
-                    bail!("step {step}: GRPO loss is {lv}; stopping (last good checkpoint: {:?})", last_ckpt);
+                    bail!("GRPO loss is {lv}");
                 }
                 ls += lv;
                 ks += k.into_scalar::<f32>() as f64;
                 cs += c.into_scalar::<f32>() as f64;
                 acc.add(&model, &loss.backward(), 1.0)?;
             }
-            norm = acc.global_norm();
-            if !norm.is_finite() {
-                bail!("step {step}: gradient norm is {norm}; stopping");
-            }
-            if cfg.optim.grad_clip > 0.0 && norm > cfg.optim.grad_clip {
-                acc.scale((cfg.optim.grad_clip / (norm + 1e-6)) as f32);
-            }
-            model = opt.step(model, &mut acc, lr)?;
+            (model, norm) = learner.update(model, acc)?;
             (loss_v, kl_v, clip_v) = (ls, ks / n_tok, cs / n_tok);
         }
         let learn_s = t1.elapsed().as_secs_f64();
         let [rm, rs] = mean_std(&total);
-        let rec = GrpoRecord {
-            step,
+        let stats = GrpoStats {
             reward_mean: rm,
             reward_std: rs,
             rewards: per_fn.iter().map(|(k, v)| (k.clone(), mean_std(v))).collect(),
-            loss: loss_v,
             kl: kl_v,
             clip_frac: clip_v,
             completion_len: ro.completion_tokens as f64 / ro.rows as f64,
-            grad_norm: norm,
-            lr,
             sampling_tokens_per_s: ro.completion_tokens as f64 / sample_s.max(1e-9),
-            learner_tokens_per_s: (ro.rows * ro.len * cfg.grpo.ppo_epochs) as f64 / learn_s.max(1e-9),
-            elapsed_s: elapsed0 + started.elapsed().as_secs_f64(),
+            learner_tokens_per_s: (ro.rows * ro.len * self.g.ppo_epochs) as f64 / learn_s.max(1e-9),
         };
-        log.write(&rec)?;
-        first_reward.get_or_insert(rm);
-        last_reward = Some(rm);
-        pb.set_position(step);
-        pb.set_message(format!(
-            "reward {rm:.3} kl {:.4} clip {:.3} len {:.1}",
-            rec.kl, rec.clip_frac, rec.completion_len
-        ));
-
-        let is_last = step == cfg.run.steps;
-        if (cfg.run.checkpoint_every > 0 && step % cfg.run.checkpoint_every == 0) || is_last || step == end {
-            let meta = GrpoMeta {
-                format: FORMAT.into(),
-                step,
-                lr,
-                elapsed_s: rec.elapsed_s,
-                config: cfg.clone(),
-                model_config: model_cfg.to_hf_value(),
-                init: init.clone(),
-            };
-            last_ckpt = Some(checkpoint::save_with_meta(
-                &run_dir,
-                &model.valid(),
-                &model_cfg,
-                &opt,
-                step,
-                &serde_json::to_string_pretty(&meta)?,
-                &tok_files,
-                cfg.run.keep_last,
-                cfg.adapter.as_ref().map(|a| checkpoint::AdapterInfo { spec: a.spec(), base: init.clone() }).as_ref(),
-            )?);
-            plot_rewards(&run_dir, &title)?;
-        }
+        let message =
+            format!("reward {rm:.3} kl {:.4} clip {:.3} len {:.1}", stats.kl, stats.clip_frac, stats.completion_len);
+        let Value::Object(extra) = serde_json::to_value(&stats)? else { unreachable!("a struct") };
+        let report = StepReport { loss: loss_v, grad_norm: norm, tokens: ro.completion_tokens as u64, extra, message };
+        Ok((model, report))
     }
-    Ok(GrpoSummary { run_dir, steps_done: step, first_reward, last_reward, last_checkpoint: last_ckpt })
+
+    fn plot(&self, run_dir: &Path, title: &str) -> Result<()> {
+        plot_rewards(run_dir, title).map(|_| ()).with_context(|| format!("{}", self.prompts_path.display()))
+    }
 }
 
 /// `reward.png`: mean total reward and each reward function's mean per step.

@@ -6,14 +6,16 @@
 //! - [`optim`]: gradient accumulation, global-norm clipping, AdamW keyed by parameter path.
 //! - [`checkpoint`]: HF-layout checkpoints with optimizer and loader state, atomic, `DONE` last.
 //! - [`metrics`]: `metrics.jsonl` and PNG loss curves.
-//! - [`trainer`]: the loop.
-//! - [`grpo`]: GRPO reinforcement learning with the evaluation scorers as rewards ([`rewards`]).
+//! - [`engine`]: the run directory, the optimizer step and the one loop every job runs.
+//! - [`lm`]: the causal-LM objective (pre-training, SFT) and its micro-batch step.
+//! - [`grpo`]: the GRPO objective, with the evaluation scorers as rewards ([`rewards`]).
 
 pub mod checkpoint;
 pub mod config;
+pub mod engine;
 pub mod grpo;
+pub mod lm;
 pub mod metrics;
 pub mod optim;
 pub mod rewards;
 pub mod schedule;
-pub mod trainer;

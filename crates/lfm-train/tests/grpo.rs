@@ -6,18 +6,34 @@ mod common;
 use std::path::Path;
 
 use burn::tensor::Device;
-use lfm_train::grpo::{run, GrpoConfig, GrpoOptions, GrpoRecord};
+use lfm_train::config::RunConfig;
+use lfm_train::engine::{run, RunOptions};
+use lfm_train::grpo::GrpoRecord;
 
 /// configs/grpo-toy.toml with paths made absolute, the run in `out`, then `edit`.
-fn toy_config(out: &Path, edit: impl Fn(&mut GrpoConfig)) -> GrpoConfig {
+fn toy_config(out: &Path, edit: impl Fn(&mut RunConfig)) -> RunConfig {
     let repo = common::repo();
     let text = std::fs::read_to_string(repo.join("configs/grpo-toy.toml")).unwrap();
     let text = text.replace("\"data/", &format!("\"{}/data/", repo.display()));
-    let mut cfg: GrpoConfig = toml::from_str(&text).unwrap();
+    let mut cfg: RunConfig = toml::from_str(&text).unwrap();
     cfg.run.out = out.to_path_buf();
     edit(&mut cfg);
     cfg.validate("toy").unwrap();
     cfg
+}
+
+/// Small and quick: the toy config's 30 warm-start steps (so that some completions earn a
+/// reward and the policy moves), then `steps` GRPO steps of 2 prompts x 4 completions, KL on,
+/// a checkpoint every step.
+fn small(c: &mut RunConfig, steps: u64) {
+    c.warm_start.as_mut().unwrap().steps = 30;
+    let g = c.grpo.as_mut().unwrap();
+    g.prompts_per_step = 2;
+    g.group_size = 4;
+    g.max_new_tokens = 24;
+    g.beta = 0.05;
+    c.run.steps = steps;
+    c.run.checkpoint_every = 1;
 }
 
 fn records(dir: &Path) -> Vec<GrpoRecord> {
@@ -31,26 +47,16 @@ fn records(dir: &Path) -> Vec<GrpoRecord> {
 #[test]
 fn resume_reproduces_the_uninterrupted_run_exactly() {
     let tmp = tempfile::tempdir().unwrap();
-    // Small and quick: the toy config's 30 warm-start steps (so that some completions earn a
-    // reward and the policy moves), then 4 GRPO steps of 2 prompts x 4 completions, KL on.
-    let shrink = |c: &mut GrpoConfig| {
-        c.warm_start.as_mut().unwrap().steps = 30;
-        c.grpo.prompts_per_step = 2;
-        c.grpo.group_size = 4;
-        c.grpo.max_new_tokens = 24;
-        c.grpo.beta = 0.05;
-        c.run.steps = 4;
-        c.run.checkpoint_every = 1;
-    };
+    let shrink = |c: &mut RunConfig| small(c, 4);
     let device = Device::default();
     let a = tmp.path().join("a");
     let cfg_a = toy_config(&a, shrink);
-    run(&cfg_a, &device, &GrpoOptions::default()).unwrap();
+    run(&cfg_a, &device, &RunOptions::default()).unwrap();
     let b = tmp.path().join("b");
     let cfg_b = toy_config(&b, shrink);
-    run(&cfg_b, &device, &GrpoOptions { stop_after: Some(2), ..Default::default() }).unwrap();
+    run(&cfg_b, &device, &RunOptions { stop_after: Some(2), ..Default::default() }).unwrap();
     assert_eq!(records(&b).len(), 2);
-    run(&cfg_b, &device, &GrpoOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
+    run(&cfg_b, &device, &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
     let (ra, rb) = (records(&a), records(&b));
     assert_eq!(ra.len(), 4);
     assert_eq!(rb.len(), 4, "one object per step, the interrupted tail replaced");
@@ -88,13 +94,13 @@ fn resume_reproduces_the_uninterrupted_run_exactly() {
         shrink(c);
         c.run.steps = 6;
     });
-    let e = run(&longer, &device, &GrpoOptions { resume: Some("latest".into()), ..Default::default() })
+    let e = run(&longer, &device, &RunOptions { resume: Some("latest".into()), ..Default::default() })
         .unwrap_err()
         .to_string();
     assert!(e.contains("4 steps") && e.contains("asks for 6"), "{e}");
     assert_eq!(records(&b).len(), 4);
     // A run directory with checkpoints is not silently overwritten.
-    let e = run(&cfg_a, &device, &GrpoOptions::default()).unwrap_err().to_string();
+    let e = run(&cfg_a, &device, &RunOptions::default()).unwrap_err().to_string();
     assert!(e.contains("already has checkpoints"), "{e}");
 }
 
@@ -104,7 +110,7 @@ fn resume_reproduces_the_uninterrupted_run_exactly() {
 fn toy_config_learns_the_tool_call_format() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = toy_config(&tmp.path().join("toy"), |_| {});
-    let s = run(&cfg, &Device::default(), &GrpoOptions::default()).unwrap();
+    let s = run(&cfg, &Device::default(), &RunOptions::default()).unwrap();
     let r = records(&s.run_dir);
     assert_eq!(r.len() as u64, cfg.run.steps);
     let mean = |x: &[GrpoRecord]| x.iter().map(|r| r.reward_mean).sum::<f64>() / x.len() as f64;
@@ -117,14 +123,8 @@ fn toy_config_learns_the_tool_call_format() {
 #[test]
 fn lora_grpo_trains_the_adapter_only_and_resumes_exactly() {
     let tmp = tempfile::tempdir().unwrap();
-    let shrink = |c: &mut GrpoConfig| {
-        c.warm_start.as_mut().unwrap().steps = 30;
-        c.grpo.prompts_per_step = 2;
-        c.grpo.group_size = 4;
-        c.grpo.max_new_tokens = 24;
-        c.grpo.beta = 0.05;
-        c.run.steps = 3;
-        c.run.checkpoint_every = 1;
+    let shrink = |c: &mut RunConfig| {
+        small(c, 3);
         c.adapter = Some(lfm_train::config::AdapterSection {
             kind: "lora".into(),
             r: 4,
@@ -136,11 +136,11 @@ fn lora_grpo_trains_the_adapter_only_and_resumes_exactly() {
     };
     let device = Device::default();
     let a = tmp.path().join("a");
-    run(&toy_config(&a, shrink), &device, &GrpoOptions::default()).unwrap();
+    run(&toy_config(&a, shrink), &device, &RunOptions::default()).unwrap();
     let b = tmp.path().join("b");
     let cfg_b = toy_config(&b, shrink);
-    run(&cfg_b, &device, &GrpoOptions { stop_after: Some(1), ..Default::default() }).unwrap();
-    run(&cfg_b, &device, &GrpoOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
+    run(&cfg_b, &device, &RunOptions { stop_after: Some(1), ..Default::default() }).unwrap();
+    run(&cfg_b, &device, &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
     let (ra, rb) = (records(&a), records(&b));
     assert_eq!(ra.len(), 3);
     for (x, y) in ra.iter().zip(&rb) {

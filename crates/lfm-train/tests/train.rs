@@ -7,7 +7,7 @@ use std::path::Path;
 use common::*;
 use lfm_model::device::parse_device;
 use lfm_train::checkpoint;
-use lfm_train::trainer::{run, RunOptions};
+use lfm_train::engine::{run, RunOptions};
 
 fn cpu() -> burn::tensor::Device {
     parse_device("cpu").unwrap()
@@ -213,9 +213,14 @@ checkpoint_every = 3
 
 #[test]
 fn shipped_configs_parse() {
-    for (name, accum) in
-        [("quickstart.toml", 1), ("lfm2-350m-cpt.toml", 16), ("sft-tools.toml", 4), ("lora-sft-toy.toml", 2)]
-    {
+    for (name, accum) in [
+        ("quickstart.toml", 1),
+        ("lfm2-350m-cpt.toml", 16),
+        ("sft-tools.toml", 4),
+        ("lora-sft-toy.toml", 2),
+        ("grpo-toy.toml", 1),
+        ("grpo-tools.toml", 1),
+    ] {
         let c = lfm_train::config::RunConfig::load(&repo().join("configs").join(name)).unwrap();
         assert_eq!(c.accum(), accum, "{name}");
     }
@@ -234,17 +239,13 @@ fn data_parallel_matches_single_device_accumulation() {
     dp.batch.grad_accum = 1; // × 2 replicas = the single run's grad_accum 2
     run(&single, &cpu(), &RunOptions::default()).unwrap();
     let devices = lfm_model::device::parse_devices("cpu,cpu").unwrap();
-    lfm_train::trainer::run_parallel(&dp, &devices, &RunOptions { stop_after: Some(2), ..Default::default() }).unwrap();
+    lfm_train::engine::run_parallel(&dp, &devices, &RunOptions { stop_after: Some(2), ..Default::default() }).unwrap();
     // Resuming on another device count is refused (the global batch would change).
     let e =
         run(&dp, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap_err().to_string();
     assert!(e.contains("2 device(s)"), "{e}");
-    lfm_train::trainer::run_parallel(
-        &dp,
-        &devices,
-        &RunOptions { resume: Some("latest".into()), ..Default::default() },
-    )
-    .unwrap();
+    lfm_train::engine::run_parallel(&dp, &devices, &RunOptions { resume: Some("latest".into()), ..Default::default() })
+        .unwrap();
     let (t1, v1) = curves(&single.run.out);
     let (t2, v2) = curves(&dp.run.out);
     assert_eq!(t1.len(), t2.len());
@@ -558,4 +559,86 @@ targets = ["q_proj", "v_proj", "w1", "w2", "w3", "in_proj", "out_proj"]
     assert_eq!((spec.r, spec.alpha), (4, 8.0));
     let after: Vec<f32> = tuned.forward(ids).into_data().try_into_vec::<f32>().unwrap();
     assert!(before.iter().zip(&after).any(|(x, y)| (x - y).abs() > 1e-4));
+}
+
+/// `[model] adapter` (`--adapter`) continues a given PEFT adapter: the first step of such a
+/// run sees the same function as a fresh (B = 0) adapter on the merged checkpoint, on the same
+/// batch, so the two first losses agree; the adapter's own config sets `[adapter]`.
+#[test]
+fn a_run_can_start_from_an_existing_adapter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = |init: &Path, out: &Path, extra: &str, tail: &str, steps: u64, seed: u64| {
+        let text = format!(
+            r#"
+job = "sft"
+[model]
+init_from = "{}"
+{extra}
+[data]
+sft_jsonl = "{}"
+seq_len = 768
+[optim]
+lr = 1e-2
+weight_decay = 0.0
+[schedule]
+kind = "constant"
+warmup_steps = 0
+[batch]
+micro_batch = 2
+[run]
+steps = {steps}
+seed = {seed}
+out = "{}"
+{tail}
+"#,
+            init.display(),
+            repo().join("data/sft/tool_calls.jsonl").display(),
+            out.display()
+        );
+        lfm_train::config::RunConfig::from_toml(&text, "start.toml").unwrap()
+    };
+    let adapter = "[adapter]\nkind = \"lora\"\nr = 4\nalpha = 8.0";
+    let tiny = fixture("lfm2-tiny");
+    let a = cfg(&tiny, &tmp.path().join("a"), "", adapter, 3, 3);
+    let ck_a = run(&a, &cpu(), &RunOptions::default()).unwrap().last_checkpoint.unwrap();
+
+    // The merged checkpoint, with the fixture's tokenizer files beside it.
+    let dev = cpu();
+    let (mc, base) = lfm_model::hf::load_dir(&tiny, &dev).unwrap();
+    let merged = lfm_model::lora::merge(lfm_model::lora::load_peft(base, &ck_a, &dev).unwrap().0).unwrap();
+    let merged_dir = tmp.path().join("merged");
+    lfm_model::hf::save_dir(&merged, &mc, &merged_dir).unwrap();
+    for e in std::fs::read_dir(&tiny).unwrap() {
+        let p = e.unwrap().path();
+        let n = p.file_name().unwrap().to_string_lossy().into_owned();
+        if n.starts_with("tokenizer") || n == "special_tokens_map.json" || n == "chat_template.jinja" {
+            std::fs::copy(&p, merged_dir.join(&n)).unwrap();
+        }
+    }
+
+    // B continues A's adapter (no [adapter] section); C trains a fresh one on the merged model.
+    let from_a = format!("adapter = \"{}\"", ck_a.display());
+    let b = cfg(&tiny, &tmp.path().join("b"), &from_a, "", 2, 5);
+    assert!(b.adapter.is_none());
+    let c = cfg(&merged_dir, &tmp.path().join("c"), "", adapter, 2, 5);
+    run(&b, &cpu(), &RunOptions::default()).unwrap();
+    run(&c, &cpu(), &RunOptions::default()).unwrap();
+    let (tb, _) = curves(&b.run.out);
+    let (tc, _) = curves(&c.run.out);
+    let (lb, lc) = (tb[0].1, tc[0].1);
+    assert!(
+        (lb - lc).abs() <= 1e-5 * lc.abs(),
+        "first losses differ: continued adapter {lb}, merged + fresh adapter {lc}"
+    );
+    // The continued adapter keeps A's shape, recorded in the resolved config and the checkpoint.
+    let ck_b = checkpoint::resolve(&b.run.out, "latest").unwrap();
+    let (spec, _) = lfm_model::lora::read_config(&ck_b).unwrap();
+    assert_eq!((spec.r, spec.alpha), (4, 8.0));
+    let meta = checkpoint::read_meta(&ck_b).unwrap();
+    assert_eq!(meta.run_config.adapter.as_ref().map(|a| a.r), Some(4));
+
+    // An [adapter] section that disagrees with the adapter is refused, naming both.
+    let d = cfg(&tiny, &tmp.path().join("d"), &from_a, &adapter.replace("r = 4", "r = 8"), 2, 5);
+    let e = run(&d, &cpu(), &RunOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("disagrees") && e.contains("adapter_config.json"), "{e}");
 }

@@ -1,0 +1,393 @@
+//! The causal-LM objective (pre-training and SFT): next-token cross-entropy over the
+//! micro-batches of a step, each weighted by its share of the step's target tokens.
+//!
+//! ```text
+//! step:
+//!     fetch accum × world micro-batches (packed rows, or SFT rows with -100 outside the mask)
+//!     for each (spread over the devices): loss = CE(model(ids), labels); grads += w · ∇loss
+//!     engine::apply_gradients (finite norm, clip, AdamW)
+//! ```
+//!
+//! Data order is a seeded loader state saved in every checkpoint, so a resumed run replays the
+//! same batches.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Result};
+use burn::module::Module;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use indicatif::ProgressBar;
+use lfm_data::loader::{Loader, LoaderConfig};
+use lfm_data::sft::{self, SftLoader};
+use lfm_data::template::TextCodec;
+use lfm_data::verify::{self, Expect};
+use lfm_model::{Lfm2Config, Lfm2Model};
+
+use crate::checkpoint::Meta;
+use crate::config::{Job, RunConfig};
+use crate::engine::{apply_gradients, Learner, Objective, StepReport};
+use crate::optim::{AdamW, GradAccumulator};
+
+/// A micro-batch ready for the model: `rows` rows of `len` token ids, and labels (the loss
+/// shifts them; -100 is ignored).
+pub struct Micro {
+    ids: Vec<i64>,
+    labels: Vec<i64>,
+    rows: usize,
+    len: usize,
+    targets: usize,
+}
+
+impl Micro {
+    /// Language-model rows (pre-training): the labels are the ids, so each row predicts its
+    /// `len - 1` next tokens.
+    pub fn lm(ids: Vec<i64>, rows: usize, len: usize) -> Micro {
+        assert_eq!(ids.len(), rows * len, "{rows} rows of {len} ids");
+        Micro { labels: ids.clone(), ids, rows, len, targets: rows * len.saturating_sub(1) }
+    }
+
+    /// A packed pre-training batch.
+    fn from_packed(b: lfm_data::loader::Batch) -> Micro {
+        let ids: Vec<i64> = b.tokens.iter().map(|&t| t as i64).collect();
+        Micro::lm(ids, b.batch_size, b.seq_len + 1)
+    }
+
+    /// An SFT batch: labels are -100 outside the assistant mask.
+    fn from_sft(b: sft::SftBatch) -> Micro {
+        Micro { ids: b.ids, labels: b.labels, rows: b.batch, len: b.len, targets: b.target_tokens }
+    }
+}
+
+/// Seconds spent in each phase of a step, summed over its micro-batches (on replica 0 when
+/// several devices share the step).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StepTimes {
+    /// Forward pass to the loss value.
+    pub forward: f64,
+    pub backward: f64,
+    /// Collecting (and, across replicas, summing) the gradients.
+    pub gradients: f64,
+    pub optimizer: f64,
+}
+
+impl StepTimes {
+    pub fn total(&self) -> f64 {
+        self.forward + self.backward + self.gradients + self.optimizer
+    }
+}
+
+/// What one optimizer step did.
+#[derive(Clone, Copy, Debug)]
+pub struct StepOutcome {
+    /// Mean loss over the step's target tokens.
+    pub loss: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    pub times: StepTimes,
+}
+
+/// One optimizer step: forward and backward of every micro-batch (weighted by its share of
+/// the step's target tokens; spread over `devices`, see [`parallel_backward`]), the global
+/// gradient norm (non-finite: an error), clipping to `grad_clip` when it is > 0, and AdamW at
+/// learning rate `lr` ([`apply_gradients`]). The step owns the model, so that the optimizer
+/// updates parameters in place when nothing else holds them. `lfm train` (through
+/// [`LmObjective`]) and `lfm bench` both run this.
+pub fn train_step(
+    model: Lfm2Model,
+    opt: &mut AdamW,
+    devices: &[Device],
+    micros: &[Micro],
+    lr: f64,
+    grad_clip: f64,
+) -> Result<(Lfm2Model, StepOutcome)> {
+    let total: usize = micros.iter().map(|m| m.targets).sum();
+    if total == 0 {
+        bail!("the batch has no target tokens");
+    }
+    let (acc, loss_sum, mut times) = parallel_backward(&model, devices, micros, total)?;
+    let t = Instant::now();
+    let (model, norm) = apply_gradients(model, opt, acc, lr, grad_clip)?;
+    times.optimizer = t.elapsed().as_secs_f64();
+    Ok((model, StepOutcome { loss: loss_sum / total as f64, grad_norm: norm, times }))
+}
+
+enum Data {
+    Pretrain { train: Loader, dataset: PathBuf },
+    Sft { train: SftLoader, val: Option<Vec<sft::SftExample>> },
+}
+
+impl Data {
+    fn next(&mut self) -> Result<Micro> {
+        match self {
+            Data::Pretrain { train, .. } => {
+                let b = train.next_batch()?.ok_or_else(|| anyhow!("the training loader ended"))?;
+                Ok(Micro::from_packed(b))
+            }
+            Data::Sft { train, .. } => Ok(Micro::from_sft(train.next_batch())),
+        }
+    }
+}
+
+fn tensors(m: &Micro, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
+    let ids = Tensor::from_data(TensorData::new(m.ids.clone(), [m.rows, m.len]), device);
+    let labels = Tensor::from_data(TensorData::new(m.labels.clone(), [m.rows, m.len]), device);
+    (ids, labels)
+}
+
+/// Mean validation loss (token-weighted) over at most `max_batches` batches.
+fn evaluate(
+    model: &Lfm2Model,
+    data: &Data,
+    cfg: &RunConfig,
+    device: &Device,
+    pad: u32,
+    vocab: usize,
+) -> Result<Option<f64>> {
+    let plain = model.valid();
+    let mut sum = 0.0f64;
+    let mut n = 0usize;
+    let mut run = |m: &Micro| -> Result<()> {
+        let (ids, labels) = tensors(m, device);
+        let loss = Lfm2Model::loss(plain.forward(ids), labels).into_scalar::<f32>() as f64;
+        sum += loss * m.targets as f64;
+        n += m.targets;
+        Ok(())
+    };
+    match data {
+        Data::Pretrain { dataset, .. } => {
+            let manifest = lfm_data::shards::Manifest::load(dataset)?;
+            if manifest.val.tokens as usize <= cfg.data.seq_len {
+                return Ok(None);
+            }
+            let lc =
+                LoaderConfig { vocab_size: Some(vocab), ..LoaderConfig::val(cfg.batch.micro_batch, cfg.data.seq_len) };
+            let mut l = Loader::new(dataset, lc, None)?;
+            for _ in 0..cfg.run.eval_batches {
+                let Some(b) = l.next_batch()? else { break };
+                run(&Micro::from_packed(b))?;
+            }
+        }
+        Data::Sft { val: Some(val), .. } => {
+            for chunk in val.chunks(cfg.batch.micro_batch).take(cfg.run.eval_batches) {
+                let mut l = SftLoader::new(chunk.to_vec(), chunk.len(), pad, 0, None)?;
+                // One pass over the chunk in its own order: the loss is order-independent.
+                run(&Micro::from_sft(l.next_batch()))?;
+            }
+        }
+        Data::Sft { val: None, .. } => return Ok(None),
+    }
+    Ok((n > 0).then(|| sum / n as f64))
+}
+
+/// Forward + backward of one replica's micro-batches, each weighted by its share of the whole
+/// step's target tokens. Returns the weighted gradient sum, Σ loss·targets and the phase times.
+fn local_backward(
+    model: &Lfm2Model,
+    device: &Device,
+    micros: &[&Micro],
+    total: usize,
+) -> Result<(GradAccumulator, f64, StepTimes)> {
+    let mut acc = GradAccumulator::default();
+    let mut loss_sum = 0.0f64;
+    let mut times = StepTimes::default();
+    for m in micros {
+        let w = m.targets as f32 / total as f32;
+        let t0 = Instant::now();
+        let (ids, labels) = tensors(m, device);
+        let loss = model.lm_loss(ids, labels);
+        let lv = loss.clone().into_scalar::<f32>() as f64;
+        if !lv.is_finite() {
+            bail!("loss is {lv}");
+        }
+        let t1 = Instant::now();
+        loss_sum += lv * m.targets as f64;
+        let grads = loss.backward();
+        let t2 = Instant::now();
+        acc.add(model, &grads, w)?;
+        // The gradient store goes now, so that the accumulated gradients are the only holders
+        // of their buffers when the optimizer takes them.
+        drop(grads);
+        times.forward += (t1 - t0).as_secs_f64();
+        times.backward += (t2 - t1).as_secs_f64();
+        times.gradients += t2.elapsed().as_secs_f64();
+    }
+    Ok((acc, loss_sum, times))
+}
+
+/// One step's gradients over `devices` (autodiff devices, one replica each). Micro-batch `j`
+/// goes to replica `j % world`; replica 0 is `model` itself, the others are burn `fork`s of it
+/// onto their device (the broadcast of the weights), each running on its own thread. The
+/// replicas' gradients are brought onto replica 0's device with burn's device transfer and
+/// summed there, where the optimizer steps.
+fn parallel_backward(
+    model: &Lfm2Model,
+    devices: &[Device],
+    micros: &[Micro],
+    total: usize,
+) -> Result<(GradAccumulator, f64, StepTimes)> {
+    let world = devices.len();
+    let split = |r: usize| -> Vec<&Micro> { micros.iter().skip(r).step_by(world).collect() };
+    if world == 1 {
+        return local_backward(model, &devices[0], &split(0), total);
+    }
+    let results: Vec<Result<(GradAccumulator, f64, StepTimes)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..world)
+            .map(|r| {
+                let replica = if r == 0 { model.clone() } else { model.clone().fork(&devices[r]) };
+                let device = devices[r].clone();
+                let mine = split(r);
+                s.spawn(move || local_backward(&replica, &device, &mine, total))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a data-parallel worker panicked"))))
+            .collect()
+    });
+    let primary = devices[0].clone().inner();
+    let mut acc = GradAccumulator::default();
+    let mut loss_sum = 0.0;
+    let mut times = StepTimes::default();
+    for (r, res) in results.into_iter().enumerate() {
+        let (a, l, t) = res.map_err(|e| anyhow!("replica {r}: {e}"))?;
+        let t0 = Instant::now();
+        acc.merge(a, &primary)?;
+        loss_sum += l;
+        if r == 0 {
+            times = t;
+        }
+        times.gradients += t0.elapsed().as_secs_f64();
+    }
+    Ok((acc, loss_sum, times))
+}
+
+/// Verifies a pre-training dataset (paths, sizes, checksums, the tokenizer against the
+/// model's, the validation split when `eval_every` is set) before anything is built from it,
+/// and returns the tokenizer file the run uses: the dataset's copy for pre-training; for SFT
+/// `[data] tokenizer` or the starting checkpoint's.
+pub fn prepare(cfg: &RunConfig, run_dir: &Path, init: Option<&Path>, pb: &ProgressBar) -> Result<PathBuf> {
+    // A GGUF base (QLoRA) has its tokenizer files beside it, if anywhere.
+    let init = init.map(|p| if p.is_file() { p.parent().unwrap_or(Path::new(".")) } else { p });
+    let model_tok = init.map(|d| d.join("tokenizer.json")).filter(|p| p.exists());
+    match cfg.job {
+        Job::Pretrain => {
+            let ds = cfg.data.dataset.as_ref().expect("validated");
+            let one_batch = (cfg.batch.micro_batch * cfg.data.seq_len + 1) as u64;
+            let expect = Expect {
+                model_tokenizer: model_tok,
+                val_tokens: (cfg.run.eval_every > 0)
+                    .then(|| (one_batch, format!("[run] eval_every = {}", cfg.run.eval_every))),
+                cache_fallback: Some(run_dir.join("dataset-verified.json")),
+                no_cache: false,
+            };
+            pb.set_prefix("shards hashed");
+            let v = verify::verify_dataset(ds, &expect, pb)?;
+            Ok(ds.join(&v.manifest.tokenizer.path))
+        }
+        _ => match (&cfg.data.tokenizer, init) {
+            (Some(t), _) => Ok(t.clone()),
+            (None, Some(d)) => Ok(d.join("tokenizer.json")),
+            (None, None) => bail!("{} with a preset model needs [data] tokenizer", cfg.job.as_str()),
+        },
+    }
+}
+
+/// Pre-training and SFT as an [`Objective`].
+pub struct LmObjective {
+    data: Data,
+    cfg: RunConfig,
+    /// Micro-batches per step, over all replicas.
+    micros_per_step: usize,
+    pad: u32,
+    vocab: usize,
+}
+
+impl LmObjective {
+    /// The data of `cfg` (the loader state from `resumed` when resuming), for a model of shape
+    /// `model_cfg` on `world` replicas; `tok_path` from [`prepare`].
+    pub fn new(
+        cfg: &RunConfig,
+        model_cfg: &Lfm2Config,
+        tok_path: &Path,
+        resumed: Option<&Meta>,
+        devices: &[Device],
+    ) -> Result<Self> {
+        // A micro-batch the context or the memory cannot hold fails here, not as an allocation
+        // abort in step 1 (the memory bound is checked on the CPU, where MemAvailable applies).
+        let avail = devices.iter().all(lfm_model::device::is_cpu).then(lfm_model::device::available_memory).flatten();
+        model_cfg
+            .check_training_shape(
+                cfg.batch.micro_batch,
+                cfg.data.seq_len + 1,
+                avail,
+                "[data] seq_len / [batch] micro_batch",
+            )
+            .map_err(|e| anyhow!("{e}"))?;
+        let world = devices.len();
+        let pad = model_cfg.pad_token_id;
+        let data = match cfg.job {
+            Job::Pretrain => {
+                let ds = cfg.data.dataset.clone().expect("validated");
+                let state = resumed.and_then(|m| m.loader.clone());
+                let lc = LoaderConfig {
+                    vocab_size: Some(model_cfg.vocab_size),
+                    ..LoaderConfig::train(cfg.batch.micro_batch, cfg.data.seq_len, cfg.run.seed)
+                };
+                Data::Pretrain { train: Loader::new(&ds, lc, state)?, dataset: ds }
+            }
+            _ => {
+                // Conversations are rendered with the chat template beside the tokenizer.
+                let codec = TextCodec::for_tokenizer_file(tok_path)?;
+                let on = cfg.data.train_on;
+                let path = cfg.data.sft_jsonl.as_ref().expect("validated");
+                let (ex, skipped) = sft::load_examples(path, &codec, on, cfg.data.seq_len)?;
+                if skipped.total() > 0 {
+                    eprintln!(
+                        "warning: {} of {} conversations skipped: {} without an assistant reply, {} truncated away by seq_len = {}",
+                        skipped.total(),
+                        skipped.total() + ex.len(),
+                        skipped.no_reply,
+                        skipped.truncated,
+                        cfg.data.seq_len
+                    );
+                }
+                let val = match &cfg.data.sft_val_jsonl {
+                    Some(p) => Some(sft::load_examples(p, &codec, on, cfg.data.seq_len)?.0),
+                    None => None,
+                };
+                let state = resumed.and_then(|m| m.sft.clone());
+                Data::Sft { train: SftLoader::new(ex, cfg.batch.micro_batch, pad, cfg.run.seed, state)?, val }
+            }
+        };
+        Ok(LmObjective {
+            data,
+            cfg: cfg.clone(),
+            micros_per_step: cfg.accum_per_device(world) * world,
+            pad,
+            vocab: model_cfg.vocab_size,
+        })
+    }
+}
+
+impl Objective for LmObjective {
+    fn step(&mut self, _step: u64, model: Lfm2Model, learner: &mut Learner) -> Result<(Lfm2Model, StepReport)> {
+        let micros: Vec<Micro> = (0..self.micros_per_step).map(|_| self.data.next()).collect::<Result<_>>()?;
+        let (model, out) = learner.lm_step(model, &micros)?;
+        // Predicted tokens: the ones that carry loss (a packed row of seq_len + 1 ids predicts
+        // seq_len of them; SFT rows only their assistant tokens).
+        let tokens = micros.iter().map(|m| m.targets as u64).sum();
+        Ok((model, StepReport { loss: out.loss, grad_norm: out.grad_norm, tokens, ..Default::default() }))
+    }
+
+    fn evaluate(&mut self, model: &Lfm2Model, device: &Device) -> Result<Option<f64>> {
+        evaluate(model, &self.data, &self.cfg, device, self.pad, self.vocab)
+    }
+
+    fn save_state(&self, meta: &mut Meta) {
+        match &self.data {
+            Data::Pretrain { train, .. } => meta.loader = Some(train.state().clone()),
+            Data::Sft { train, .. } => meta.sft = Some(train.state().clone()),
+        }
+    }
+}
