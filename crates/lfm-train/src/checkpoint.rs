@@ -50,7 +50,7 @@ pub struct Meta {
     /// checkpoint, which the config does not name.
     #[serde(default)]
     pub init: Option<PathBuf>,
-    /// AdamW updates so far (GRPO makes `ppo_epochs` per step; absent: one per step).
+    /// AdamW updates so far (GRPO makes `num_iterations` per step; absent: one per step).
     #[serde(default)]
     pub optimizer_steps: Option<u64>,
 }

@@ -462,9 +462,12 @@ impl RunConfig {
         o.check("grpo", "max_new_tokens", g.max_new_tokens as f64, Range::AtLeast(1.0))?;
         o.check("grpo", "temperature", g.temperature, Range::Positive)?;
         o.check("grpo", "top_p", g.top_p, Range::Fraction)?;
-        o.check("grpo", "clip_eps", g.clip_eps, Range::Open01)?;
+        o.check("grpo", "epsilon", g.epsilon, Range::Open01)?;
+        if let Some(h) = g.epsilon_high {
+            o.check("grpo", "epsilon_high", h, Range::Positive)?;
+        }
         o.check("grpo", "beta", g.beta, Range::AtLeast(0.0))?;
-        o.check("grpo", "ppo_epochs", g.ppo_epochs as f64, Range::AtLeast(1.0))?;
+        o.check("grpo", "num_iterations", g.num_iterations as f64, Range::AtLeast(1.0))?;
         o.check("grpo", "adv_eps", g.adv_eps, Range::Positive)?;
         let known = || crate::rewards::REGISTRY.iter().map(|r| r.0).collect::<Vec<_>>().join(", ");
         match &self.rewards {
@@ -574,11 +577,19 @@ pub(crate) fn check_schedule(o: &Origin, s: &ScheduleSection) -> Result<()> {
     o.check("schedule", "decay_fraction", s.decay_fraction, Range::Fraction)
 }
 
+/// Keys of earlier lfm-rs configs and their current names.
+const RENAMED: [(&str, &str); 2] = [("clip_eps", "epsilon"), ("ppo_epochs", "num_iterations")];
+
 /// Parses a TOML config; a syntax error, an unknown key or a wrong type is one line naming
 /// `origin` and the line.
 pub(crate) fn parse_toml<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T> {
     toml::from_str(text).map_err(|e| {
-        let msg = e.message().replace('\n', " ");
+        let mut msg = e.message().replace('\n', " ");
+        for (old, new) in RENAMED {
+            if msg.starts_with(&format!("unknown field `{old}`")) {
+                msg = format!("`{old}` is now `{new}` (TRL's name)");
+            }
+        }
         match e.span() {
             Some(s) => anyhow!("{origin}:{}: {msg}", line_of(text, s.start)),
             None => anyhow!("{origin}: {msg}"),
@@ -784,12 +795,13 @@ out = "runs/x"
         for (from, to, key) in [
             ("temperature = 1.0", "temperature = nan", "temperature"),
             ("temperature = 1.0", "temperature = 0.0", "temperature"),
-            ("clip_eps = 0.2", "clip_eps = 1.5", "clip_eps"),
+            ("epsilon = 0.2", "epsilon = 1.5", "epsilon"),
+            ("epsilon = 0.2", "epsilon = 0.2\nepsilon_high = -0.3", "epsilon_high"),
             ("beta = 0.0", "beta = -0.1", "beta"),
             ("beta = 0.0", "beta = inf", "beta"),
-            ("ppo_epochs = 2", "ppo_epochs = 0", "ppo_epochs"),
-            ("ppo_epochs = 2", "ppo_epochs = 2\nadv_eps = 0.0", "adv_eps"),
-            ("ppo_epochs = 2", "ppo_epochs = 2\ntop_p = 1.5", "top_p"),
+            ("num_iterations = 2", "num_iterations = 0", "num_iterations"),
+            ("num_iterations = 2", "num_iterations = 2\nadv_eps = 0.0", "adv_eps"),
+            ("num_iterations = 2", "num_iterations = 2\ntop_p = 1.5", "top_p"),
             ("group_size = 8", "group_size = 1", "group_size"),
             ("prompts_per_step = 4", "prompts_per_step = 0", "prompts_per_step"),
             ("max_new_tokens = 24", "max_new_tokens = 0", "max_new_tokens"),
@@ -831,5 +843,13 @@ out = "runs/x"
         assert!(e.contains("[data] sft_jsonl: is not used by job = \"grpo\""), "{e}");
         let bad = toy.replace("[grpo]", "[batch]\ngrad_accum = 2\n\n[grpo]");
         assert!(RunConfig::from_toml(&bad, "g").unwrap_err().to_string().contains("[batch]"));
+        // Knob values TRL does not have are refused with the line; old key names with the new.
+        let bad = toy.replace("loss_type = \"dapo\"", "loss_type = \"ppo\"");
+        let line = 1 + bad.lines().position(|l| l.starts_with("loss_type")).unwrap();
+        let e = RunConfig::from_toml(&bad, "g").unwrap_err().to_string();
+        assert!(e.starts_with(&format!("g:{line}: ")) && e.contains("dr_grpo"), "{e}");
+        let bad = toy.replace("num_iterations = 2", "ppo_epochs = 2");
+        let e = RunConfig::from_toml(&bad, "g").unwrap_err().to_string();
+        assert!(e.contains("`ppo_epochs` is now `num_iterations`"), "{e}");
     }
 }

@@ -1,6 +1,7 @@
 //! GRPO (Group Relative Policy Optimization, Shao et al. 2024, as in DeepSeekMath / TRL) for
 //! tool use, with lfm-eval's scorers as rewards: an [`Objective`] of the training engine,
-//! which owns the loop, checkpoints, metrics and resume. One engine step:
+//! which owns the loop, checkpoints, metrics and resume. The knobs carry TRL's
+//! `GRPOConfig` names, so recipes translate. One engine step:
 //!
 //! ```text
 //! step:
@@ -8,25 +9,29 @@
 //!     sample G completions per prompt with the KV/conv cache (batched; temperature, top-k,
 //!         top-p from [grpo]; the sampling seed is a function of (seed, step))
 //!     reward_i = Σ_f weight_f · reward_f(task, completion_i)           ([rewards], rewards/)
-//!     A_i = (reward_i − mean_group) / (std_group + eps)                 (std: unbiased, n−1)
+//!     A_i = (reward_i − mean_group) / (std + adv_eps)                   (scale_rewards:
+//!         std of the group | of the step's rewards | none: no division; unbiased, n − 1)
+//!     mask_truncated_completions: a completion without a stop token carries no loss
 //!     old log-probs (and reference log-probs when beta > 0) of every completion token
-//!     repeat ppo_epochs times (old log-probs kept):
+//!     repeat num_iterations times (old log-probs kept):
 //!         r_t = exp(logp_t − old_t)
-//!         loss_t = −min(r_t·A, clip(r_t, 1−ε, 1+ε)·A) + beta·KL_t
+//!         l_t = −min(r_t·A, clip(r_t, 1 − epsilon, 1 + epsilon_high)·A) + beta·KL_t
 //!             KL_t = exp(ref_t − logp_t) − (ref_t − logp_t) − 1        (k3 estimator, ≥ 0)
-//!         loss = Σ_t loss_t / (number of completion tokens in the whole batch)
+//!         loss = Σ_i w_i Σ_t l_it                 (w_i from loss_type, [`loss_weights`])
 //!         learner.update: clip the gradient norm; one AdamW step
-//!     report: rewards per function, KL, clip fraction, lengths, sampling and learner tokens/s
+//!     report: rewards per function, zero-std groups, KL, clip fractions (low/high), lengths,
+//!         truncation rate, sampling and learner tokens/s
 //! ```
 //!
 //! Prompts and sampling seeds are functions of (seed, step), so a checkpoint needs no data
 //! state for an exact resume.
 //!
-//! **Token-level normalization.** The loss is the mean over all completion tokens of the
-//! group (DAPO's "token-level" mean), not the mean of per-sequence means (the original GRPO).
-//! With per-sequence means a token of a long completion weighs less than one of a short
-//! completion, so long wrong answers are penalized less per token and length drifts; the
-//! token-level mean weighs every sampled token the same. A test pins the difference.
+//! **Normalization** (`loss_type`, default `dapo`). `dapo` divides the step's token sum by
+//! its token count, so every sampled token weighs the same; `grpo` (the paper's) averages
+//! per-completion token means, so a token of a long completion weighs less and long wrong
+//! answers are penalized less per token; `dr_grpo` divides by B · max_new_tokens, a constant;
+//! `bnpo` takes the token mean of each backward pass (`[batch] micro_batch` completions) and
+//! averages those. Tests pin each on a hand-computed batch.
 //!
 //! `beta = 0` (the default) drops the KL term and never loads the reference model.
 
@@ -63,6 +68,46 @@ pub struct WarmStart {
     pub seq_len: usize,
 }
 
+/// How a step's per-token losses are reduced to one number (TRL's `loss_type`). `B` is the
+/// number of completions of the step, `|o_i|` completion i's (unmasked) length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossType {
+    /// Mean over completions of each completion's token mean: Σ_i (Σ_t l_it / |o_i|) / B.
+    Grpo,
+    /// Token sum over a constant: Σ_it l_it / (B · max_new_tokens) (no length bias at all).
+    DrGrpo,
+    /// Token mean over the whole step: Σ_it l_it / Σ_i |o_i| (every sampled token weighs the same).
+    #[default]
+    Dapo,
+    /// Token mean within each micro-batch, averaged over the micro-batches.
+    Bnpo,
+}
+
+impl LossType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LossType::Grpo => "grpo",
+            LossType::DrGrpo => "dr_grpo",
+            LossType::Dapo => "dapo",
+            LossType::Bnpo => "bnpo",
+        }
+    }
+}
+
+/// What the group-centred rewards are divided by (TRL's `scale_rewards`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScaleRewards {
+    /// The standard deviation of the prompt's group.
+    #[default]
+    Group,
+    /// The standard deviation of every reward of the step.
+    Batch,
+    /// Nothing (Dr. GRPO: advantages keep the reward's units).
+    None,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GrpoSection {
@@ -76,18 +121,36 @@ pub struct GrpoSection {
     pub top_p: f64,
     #[serde(default)]
     pub top_k: usize,
-    /// PPO clip range ε.
+    /// Loss normalization (see [`LossType`]).
+    #[serde(default)]
+    pub loss_type: LossType,
+    /// Lower clip range: the ratio is clipped to [1 − epsilon, 1 + epsilon_high].
     #[serde(default = "d_clip")]
-    pub clip_eps: f64,
-    /// KL penalty to the frozen starting model (0: off, reference not loaded).
+    pub epsilon: f64,
+    /// Upper clip range (DAPO's clip-higher); absent: `epsilon`.
+    #[serde(default)]
+    pub epsilon_high: Option<f64>,
+    /// KL penalty (k3 estimator) to the frozen starting model (0: off, reference not loaded).
     #[serde(default)]
     pub beta: f64,
     /// Optimizer steps per generation batch (μ), all against the same old log-probs.
     #[serde(default = "one_u")]
-    pub ppo_epochs: usize,
-    /// ε of the advantage normalization.
+    pub num_iterations: usize,
+    /// Advantage scaling (see [`ScaleRewards`]).
+    #[serde(default)]
+    pub scale_rewards: ScaleRewards,
+    /// Completions that hit `max_new_tokens` without a stop token carry no loss.
+    #[serde(default)]
+    pub mask_truncated_completions: bool,
+    /// ε added to the standard deviation before dividing.
     #[serde(default = "d_adv_eps")]
     pub adv_eps: f64,
+}
+
+impl GrpoSection {
+    pub fn epsilon_high(&self) -> f64 {
+        self.epsilon_high.unwrap_or(self.epsilon)
+    }
 }
 
 fn one_f() -> f64 {
@@ -103,53 +166,108 @@ fn d_adv_eps() -> f64 {
     1e-4
 }
 
-/// Group-relative advantages: rows `g*i .. g*(i+1)` are one prompt's completions.
-pub fn group_advantages(rewards: &[f64], g: usize, eps: f64) -> Vec<f64> {
-    let mut out = Vec::with_capacity(rewards.len());
-    for grp in rewards.chunks(g) {
-        let n = grp.len() as f64;
-        let mean = grp.iter().sum::<f64>() / n;
-        let var =
-            if grp.len() > 1 { grp.iter().map(|r| (r - mean) * (r - mean)).sum::<f64>() / (n - 1.0) } else { 0.0 };
-        out.extend(grp.iter().map(|r| (r - mean) / (var.sqrt() + eps)));
+/// Advantages of one step's rewards: rows `g*i .. g*(i+1)` are one prompt's completions,
+/// centred on their group's mean and divided by `std + eps` as `scale` says (standard
+/// deviations unbiased, n − 1, as torch.std). Also returns the fraction of groups whose
+/// rewards are all equal (their advantages, hence their policy loss, are 0).
+pub fn advantages(rewards: &[f64], g: usize, scale: ScaleRewards, eps: f64) -> (Vec<f64>, f64) {
+    fn std(v: &[f64]) -> f64 {
+        if v.len() < 2 {
+            return 0.0;
+        }
+        let m = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|r| (r - m) * (r - m)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
     }
-    out
+    let batch_std = std(rewards);
+    let mut out = Vec::with_capacity(rewards.len());
+    let (mut zero, mut groups) = (0usize, 0usize);
+    for grp in rewards.chunks(g) {
+        let mean = grp.iter().sum::<f64>() / grp.len() as f64;
+        let group_std = std(grp);
+        groups += 1;
+        zero += grp.iter().all(|&r| r == grp[0]) as usize;
+        let div = match scale {
+            ScaleRewards::Group => group_std + eps,
+            ScaleRewards::Batch => batch_std + eps,
+            ScaleRewards::None => 1.0,
+        };
+        out.extend(grp.iter().map(|r| (r - mean) / div));
+    }
+    (out, zero as f64 / groups.max(1) as f64)
 }
 
-/// Per-token loss terms, summed over the masked (completion) tokens.
+/// Per-completion weights `w_i` with which the step's loss is `Σ_i w_i · Σ_t l_it`, for the
+/// completions' loss-carrying lengths `lens` (0 for a masked one), backward passes of
+/// `micro_batch` completions, and `max_new_tokens` (see [`LossType`]).
+pub fn loss_weights(loss_type: LossType, lens: &[usize], micro_batch: usize, max_new_tokens: usize) -> Vec<f64> {
+    let b = lens.len().max(1) as f64;
+    match loss_type {
+        LossType::Dapo => {
+            let total = lens.iter().sum::<usize>().max(1) as f64;
+            vec![1.0 / total; lens.len()]
+        }
+        LossType::Grpo => lens.iter().map(|&n| 1.0 / (b * n.max(1) as f64)).collect(),
+        LossType::DrGrpo => vec![1.0 / (b * max_new_tokens.max(1) as f64); lens.len()],
+        LossType::Bnpo => {
+            let mb = micro_batch.max(1);
+            let chunks = lens.len().div_ceil(mb).max(1) as f64;
+            lens.chunks(mb)
+                .flat_map(|c| {
+                    let tokens = c.iter().sum::<usize>().max(1) as f64;
+                    std::iter::repeat_n(1.0 / (chunks * tokens), c.len())
+                })
+                .collect()
+        }
+    }
+}
+
+/// Per-completion sums of the token terms of a micro-batch (masked tokens excluded).
+pub struct TokenTerms {
+    /// Σ_t of −min(r_t·A, clip(r_t, 1−ε, 1+ε_high)·A) + beta·KL_t, per row [B].
+    pub loss: Tensor<1>,
+    /// Σ_t KL_t per row [B] (zeros without a reference).
+    pub kl: Tensor<1>,
+    /// Tokens whose ratio is clipped at the low / the high end (no gradient there) [1].
+    pub clip_low: Tensor<1>,
+    pub clip_high: Tensor<1>,
+}
+
+/// The clipped surrogate and the k3 KL, token by token.
 ///
 /// # Shapes
 /// - `new`, `old`, `mask`: [B, T]; `reference`: [B, T] or `None`; `adv`: [B, 1]
-/// - returns (Σ loss_t over mask [1], Σ KL_t over mask [1], clipped-token count [1])
-pub fn token_loss_sums(
+pub fn token_terms(
     new: Tensor<2>,
     old: Tensor<2>,
     reference: Option<Tensor<2>>,
     adv: Tensor<2>,
     mask: Tensor<2>,
-    clip_eps: f64,
+    (eps_low, eps_high): (f64, f64),
     beta: f64,
-) -> (Tensor<1>, Tensor<1>, Tensor<1>) {
+) -> TokenTerms {
     let shape = new.shape();
+    let rows = shape.dims::<2>()[0];
     let adv = adv.expand(shape.clone());
     let ratio = (new.clone() - old).exp();
     let unclipped = ratio.clone() * adv.clone();
-    let clipped = ratio.clone().clamp(1.0 - clip_eps, 1.0 + clip_eps) * adv.clone();
+    let clipped = ratio.clone().clamp(1.0 - eps_low, 1.0 + eps_high) * adv.clone();
     let mut per = unclipped.min_pair(clipped).neg();
-    // Tokens where the clip is active (no gradient): ratio beyond 1±ε in the advantage's direction.
-    let low = ratio.clone().lower_elem(1.0 - clip_eps).bool_and(adv.clone().lower_elem(0.0));
-    let high = ratio.greater_elem(1.0 + clip_eps).bool_and(adv.greater_elem(0.0));
-    let clip_count = (low.bool_or(high).float() * mask.clone()).sum();
-    let kl_sum = match reference {
+    // The clip is active (no gradient) where the ratio is beyond its bound in the advantage's
+    // direction.
+    let low = ratio.clone().lower_elem(1.0 - eps_low).bool_and(adv.clone().lower_elem(0.0));
+    let high = ratio.greater_elem(1.0 + eps_high).bool_and(adv.greater_elem(0.0));
+    let clip_low = (low.float() * mask.clone()).sum();
+    let clip_high = (high.float() * mask.clone()).sum();
+    let kl = match reference {
         Some(r) => {
             let d = r - new;
             let kl = d.clone().exp() - d - 1.0;
             per = per + kl.clone() * beta;
-            (kl * mask.clone()).sum()
+            (kl * mask.clone()).sum_dim(1).reshape([rows])
         }
-        None => Tensor::zeros([1], &mask.device()),
+        None => Tensor::zeros([rows], &mask.device()),
     };
-    ((per * mask).sum(), kl_sum, clip_count)
+    TokenTerms { loss: (per * mask).sum_dim(1).reshape([rows]), kl, clip_low, clip_high }
 }
 
 /// Log-probabilities (at `temperature`) of tokens 1.. of each row given the ones before.
@@ -171,26 +289,32 @@ struct Rollout {
     mask: Vec<f32>,
     rows: usize,
     len: usize,
+    /// Sampled completion tokens (all rows).
     completion_tokens: usize,
+    /// Loss-carrying tokens per row (0 for a row whose completion is masked).
+    lens: Vec<usize>,
 }
 
-fn rollout_batch(prompts: &[Vec<u32>], completions: &[Vec<u32>], pad: u32) -> Rollout {
+/// Rows of `prompts[i] ++ completions[i]`; completions with `keep[i] == false` carry no loss.
+fn rollout_batch(prompts: &[Vec<u32>], completions: &[Vec<u32>], keep: &[bool], pad: u32) -> Rollout {
     let rows = prompts.len();
     let len = prompts.iter().zip(completions).map(|(p, c)| p.len() + c.len()).max().unwrap_or(1).max(2);
     let mut ids = Vec::with_capacity(rows * len);
     // mask[r, t] refers to predicting token t+1.
     let mut mask = Vec::with_capacity(rows * (len - 1));
-    for (p, c) in prompts.iter().zip(completions) {
+    let mut lens = Vec::with_capacity(rows);
+    for ((p, c), &k) in prompts.iter().zip(completions).zip(keep) {
         let row: Vec<u32> = p.iter().chain(c).copied().collect();
         ids.extend(row.iter().map(|&t| t as i64));
         ids.extend(std::iter::repeat_n(pad as i64, len - row.len()));
         for t in 0..len - 1 {
             let target = t + 1;
-            mask.push((target >= p.len() && target < p.len() + c.len()) as u8 as f32);
+            mask.push((k && target >= p.len() && target < p.len() + c.len()) as u8 as f32);
         }
+        lens.push(if k { c.len() } else { 0 });
     }
     let completion_tokens = completions.iter().map(Vec::len).sum();
-    Rollout { ids, mask, rows, len, completion_tokens }
+    Rollout { ids, mask, rows, len, completion_tokens, lens }
 }
 
 /// GRPO's fields of a metrics record (beside the engine's step, loss, lr, grad_norm, tokens,
@@ -200,9 +324,15 @@ struct GrpoStats {
     reward_mean: f64,
     reward_std: f64,
     rewards: BTreeMap<String, [f64; 2]>,
+    /// Groups whose rewards are all equal (zero advantage, no policy gradient).
+    frac_reward_zero_std: f64,
     kl: f64,
     clip_frac: f64,
+    clip_low_frac: f64,
+    clip_high_frac: f64,
     completion_len: f64,
+    /// Completions that hit max_new_tokens without a stop token.
+    truncated_frac: f64,
     sampling_tokens_per_s: f64,
     learner_tokens_per_s: f64,
 }
@@ -215,10 +345,18 @@ pub struct GrpoRecord {
     pub reward_std: f64,
     /// Per reward function: [mean, std] of its (unweighted) value.
     pub rewards: BTreeMap<String, [f64; 2]>,
+    #[serde(default)]
+    pub frac_reward_zero_std: f64,
     pub loss: f64,
     pub kl: f64,
     pub clip_frac: f64,
+    #[serde(default)]
+    pub clip_low_frac: f64,
+    #[serde(default)]
+    pub clip_high_frac: f64,
     pub completion_len: f64,
+    #[serde(default)]
+    pub truncated_frac: f64,
     pub grad_norm: f64,
     pub lr: f64,
     pub sampling_tokens_per_s: f64,
@@ -400,13 +538,18 @@ impl Objective for GrpoObjective {
                 total[r] += w * v;
             }
         }
-        let adv = group_advantages(&total, g, self.g.adv_eps);
+        let (adv, zero_std) = advantages(&total, g, self.g.scale_rewards, self.g.adv_eps);
+        // Truncated: no stop token at the end (generation ran into max_new_tokens).
+        let truncated: Vec<bool> =
+            completions.iter().map(|c| c.last().is_none_or(|t| !self.stop.contains(t))).collect();
+        let keep: Vec<bool> = truncated.iter().map(|&t| !(t && self.g.mask_truncated_completions)).collect();
 
         // 3. Old (and reference) log-probs of the sampled tokens.
         let t1 = Instant::now();
-        let ro = rollout_batch(&rows_prompts, &completions, self.model_cfg.pad_token_id);
-        let n_tok = ro.completion_tokens.max(1) as f64;
+        let ro = rollout_batch(&rows_prompts, &completions, &keep, self.model_cfg.pad_token_id);
+        let n_tok = ro.lens.iter().sum::<usize>().max(1) as f64;
         let mb = if self.micro_batch == 0 { ro.rows } else { self.micro_batch };
+        let weights = loss_weights(self.g.loss_type, &ro.lens, mb, self.g.max_new_tokens);
         let temperature = self.g.temperature;
         let chunk_ids = |d: &Device, lo: usize, hi: usize| {
             Tensor::<2, Int>::from_data(
@@ -437,38 +580,42 @@ impl Objective for GrpoObjective {
         let old = host_lp(&policy);
         let refl = self.reference.as_ref().map(host_lp);
         let adv_f: Vec<f32> = adv.iter().map(|&a| a as f32).collect();
+        let w_f: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
+        let eps = (self.g.epsilon, self.g.epsilon_high());
 
-        // 4. ppo_epochs optimizer updates against the same old log-probs.
+        // 4. num_iterations optimizer updates against the same old log-probs.
         let ad = learner.device().clone();
-        let (mut loss_v, mut kl_v, mut clip_v, mut norm) = (0.0, 0.0, 0.0, 0.0);
-        for _ in 0..self.g.ppo_epochs {
+        let (mut loss_v, mut kl_v, mut clip_v, mut norm) = (0.0, 0.0, [0.0; 2], 0.0);
+        for _ in 0..self.g.num_iterations {
             let mut acc = GradAccumulator::default();
-            let (mut ls, mut ks, mut cs) = (0.0f64, 0.0f64, 0.0f64);
+            let (mut ls, mut ks, mut cl, mut ch) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
             for lo in (0..ro.rows).step_by(mb) {
                 let hi = (lo + mb).min(ro.rows);
                 let new = token_logprobs(&model, chunk_ids(&ad, lo, hi), temperature);
                 let a = Tensor::<2>::from_data(TensorData::new(adv_f[lo..hi].to_vec(), [hi - lo, 1]), &ad);
-                let (l, k, c) = token_loss_sums(
+                let t = token_terms(
                     new,
                     chunk_f(&old, &ad, lo, hi),
                     refl.as_ref().map(|r| chunk_f(r, &ad, lo, hi)),
                     a,
                     chunk_f(&ro.mask, &ad, lo, hi),
-                    self.g.clip_eps,
+                    eps,
                     self.g.beta,
                 );
-                let loss = l / n_tok as f32;
+                let w = Tensor::<1>::from_data(TensorData::new(w_f[lo..hi].to_vec(), [hi - lo]), &ad);
+                let loss = (t.loss * w).sum();
                 let lv = loss.clone().into_scalar::<f32>() as f64;
                 if !lv.is_finite() {
                     bail!("GRPO loss is {lv}");
                 }
                 ls += lv;
-                ks += k.into_scalar::<f32>() as f64;
-                cs += c.into_scalar::<f32>() as f64;
+                ks += t.kl.sum().into_scalar::<f32>() as f64;
+                cl += t.clip_low.into_scalar::<f32>() as f64;
+                ch += t.clip_high.into_scalar::<f32>() as f64;
                 acc.add(&model, &loss.backward(), 1.0)?;
             }
             (model, norm) = learner.update(model, acc)?;
-            (loss_v, kl_v, clip_v) = (ls, ks / n_tok, cs / n_tok);
+            (loss_v, kl_v, clip_v) = (ls, ks / n_tok, [cl / n_tok, ch / n_tok]);
         }
         let learn_s = t1.elapsed().as_secs_f64();
         let [rm, rs] = mean_std(&total);
@@ -476,14 +623,20 @@ impl Objective for GrpoObjective {
             reward_mean: rm,
             reward_std: rs,
             rewards: per_fn.iter().map(|(k, v)| (k.clone(), mean_std(v))).collect(),
+            frac_reward_zero_std: zero_std,
             kl: kl_v,
-            clip_frac: clip_v,
+            clip_frac: clip_v[0] + clip_v[1],
+            clip_low_frac: clip_v[0],
+            clip_high_frac: clip_v[1],
             completion_len: ro.completion_tokens as f64 / ro.rows as f64,
+            truncated_frac: truncated.iter().filter(|&&t| t).count() as f64 / ro.rows as f64,
             sampling_tokens_per_s: ro.completion_tokens as f64 / sample_s.max(1e-9),
-            learner_tokens_per_s: (ro.rows * ro.len * self.g.ppo_epochs) as f64 / learn_s.max(1e-9),
+            learner_tokens_per_s: (ro.rows * ro.len * self.g.num_iterations) as f64 / learn_s.max(1e-9),
         };
-        let message =
-            format!("reward {rm:.3} kl {:.4} clip {:.3} len {:.1}", stats.kl, stats.clip_frac, stats.completion_len);
+        let message = format!(
+            "reward {rm:.3} zero-std {:.2} kl {:.4} clip {:.3} len {:.1} trunc {:.2}",
+            stats.frac_reward_zero_std, stats.kl, stats.clip_frac, stats.completion_len, stats.truncated_frac
+        );
         let Value::Object(extra) = serde_json::to_value(&stats)? else { unreachable!("a struct") };
         let report = StepReport { loss: loss_v, grad_norm: norm, tokens: ro.completion_tokens as u64, extra, message };
         Ok((model, report))
@@ -526,32 +679,45 @@ mod tests {
     }
 
     #[test]
-    fn advantages_are_group_normalized_with_the_unbiased_std() {
-        // Group [1, 0, 0, 1]: mean 0.5, sample std sqrt(1/3) = 0.57735.
-        let a = group_advantages(&[1.0, 0.0, 0.0, 1.0, 2.0, 2.0, 2.0, 2.0], 4, 0.0);
+    fn advantages_are_group_centred_and_scaled_as_scale_rewards_says() {
+        let r = [1.0, 0.0, 0.0, 1.0, 2.0, 2.0, 2.0, 2.0];
+        // Group [1, 0, 0, 1]: mean 0.5, sample std sqrt(1/3). Group [2, 2, 2, 2]: zero std.
+        let (a, zero) = advantages(&r, 4, ScaleRewards::Group, 0.0);
         let s = (1.0f64 / 3.0).sqrt();
         assert!(close(a[0], 0.5 / s) && close(a[1], -0.5 / s));
-        // All-equal group: zero advantage (eps keeps it finite).
-        let a = group_advantages(&[2.0, 2.0, 2.0, 2.0], 4, 1e-4);
-        assert!(a.iter().all(|&x| x == 0.0));
+        assert_eq!(zero, 0.5);
+        let (a, _) = advantages(&r, 4, ScaleRewards::Group, 1e-4);
+        assert!(a[4..].iter().all(|&x| x == 0.0));
+        // Batch: the std of all eight rewards (mean 1.25, Σ(r − m)² = 5.5, /7).
+        let (a, _) = advantages(&r, 4, ScaleRewards::Batch, 0.0);
+        let sb = (5.5f64 / 7.0).sqrt();
+        assert!(close(a[0], 0.5 / sb) && close(a[2], -0.5 / sb) && a[5] == 0.0);
+        // None: centred only.
+        let (a, _) = advantages(&r, 4, ScaleRewards::None, 1e-4);
+        assert_eq!(&a[..4], &[0.5, -0.5, -0.5, 0.5]);
     }
 
     #[test]
     fn ratios_clipping_and_loss_match_hand_computation() {
         let d = Device::default();
-        // Two completions; A = [+1, -1]; eps = 0.2. Token log-ratios ln(1.5), ln(0.5), 0.
+        // Two completions; A = [+1, -1]. Token log-ratios ln(1.5), ln(0.5), 0.
         let (l15, l05) = (1.5f32.ln(), 0.5f32.ln());
         let new = t2(&[l15, l05, 0.0, l15, l05, 0.0], 2, &d);
         let old = t2(&[0.0; 6], 2, &d);
         let adv = t2(&[1.0, -1.0], 2, &d);
         let mask = t2(&[1.0, 1.0, 1.0, 1.0, 1.0, 0.0], 2, &d);
-        let (l, k, c) = token_loss_sums(new, old, None, adv, mask, 0.2, 0.0);
-        // Row 1 (A=+1): ratio 1.5 -> min(1.5, 1.2) = 1.2 (clipped); 0.5 -> min(0.5, 0.8) = 0.5; 1 -> 1.
-        // Row 2 (A=-1): 1.5 -> min(-1.5, -1.2) = -1.5; 0.5 -> min(-0.5, -0.8) = -0.8 (clipped); masked.
-        // loss = -(1.2 + 0.5 + 1) - (-1.5 - 0.8) = -2.7 + 2.3 = -0.4; clipped tokens: 2.
-        assert!(close(l.into_scalar::<f32>() as f64, -0.4));
-        assert_eq!(c.into_scalar::<f32>(), 2.0);
-        assert_eq!(k.into_scalar::<f32>(), 0.0);
+        let t = token_terms(new.clone(), old.clone(), None, adv.clone(), mask.clone(), (0.2, 0.2), 0.0);
+        // Row 1 (A=+1): ratio 1.5 -> min(1.5, 1.2) = 1.2 (clipped high); 0.5 -> min(0.5, 0.8) = 0.5; 1 -> 1.
+        // Row 2 (A=-1): 1.5 -> min(-1.5, -1.2) = -1.5; 0.5 -> min(-0.5, -0.8) = -0.8 (clipped low); masked.
+        let rows = t.loss.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        assert!(close(rows[0] as f64, -2.7) && close(rows[1] as f64, 2.3), "{rows:?}");
+        assert_eq!((t.clip_low.into_scalar::<f32>(), t.clip_high.into_scalar::<f32>()), (1.0, 1.0));
+        assert_eq!(t.kl.sum().into_scalar::<f32>(), 0.0);
+        // Clip-higher (epsilon_high = 0.6): 1.5 is inside [0.8, 1.6], row 1 -> -(1.5 + 0.5 + 1).
+        let t = token_terms(new, old, None, adv, mask, (0.2, 0.6), 0.0);
+        let rows = t.loss.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        assert!(close(rows[0] as f64, -3.0) && close(rows[1] as f64, 2.3), "{rows:?}");
+        assert_eq!((t.clip_low.into_scalar::<f32>(), t.clip_high.into_scalar::<f32>()), (1.0, 0.0));
     }
 
     #[test]
@@ -560,32 +726,57 @@ mod tests {
         // new = old (ratio 1, A = 0: no policy term); ref - new = 0.5 -> k3 = e^0.5 - 0.5 - 1.
         let new = t2(&[0.0, 0.0], 1, &d);
         let refl = t2(&[0.5, 0.0], 1, &d);
-        let (l, k, _) =
-            token_loss_sums(new.clone(), new, Some(refl), t2(&[0.0], 1, &d), t2(&[1.0, 1.0], 1, &d), 0.2, 0.1);
+        let t = token_terms(new.clone(), new, Some(refl), t2(&[0.0], 1, &d), t2(&[1.0, 1.0], 1, &d), (0.2, 0.2), 0.1);
         let k3 = 0.5f64.exp() - 1.5;
-        assert!(close(k.into_scalar::<f32>() as f64, k3));
-        assert!(close(l.into_scalar::<f32>() as f64, 0.1 * k3));
+        assert!(close(t.kl.into_scalar::<f32>() as f64, k3));
+        assert!(close(t.loss.into_scalar::<f32>() as f64, 0.1 * k3));
     }
 
     #[test]
-    fn token_level_mean_weighs_every_token_equally() {
-        // Rows of 1 and 3 completion tokens, A = +1 / -1, ratio 1 everywhere.
-        // Token-level mean (ours): (-1 + 3) / 4 = 0.5. Per-sequence mean would give
-        // ((-1/1) + (3/3)) / 2 = 0: the long wrong answer would cost nothing.
+    fn loss_weights_follow_each_loss_type() {
+        // Lengths 1, 3, 0 (masked), 2; backward passes of 2 completions; max_new_tokens 4.
+        let lens = [1, 3, 0, 2];
+        let w = |t| loss_weights(t, &lens, 2, 4);
+        assert_eq!(w(LossType::Dapo), vec![1.0 / 6.0; 4]);
+        assert_eq!(w(LossType::Grpo), vec![1.0 / 4.0, 1.0 / 12.0, 1.0 / 4.0, 1.0 / 8.0]);
+        assert_eq!(w(LossType::DrGrpo), vec![1.0 / 16.0; 4]);
+        // bnpo: pass 1 has 4 tokens, pass 2 has 2; each pass's mean counts half.
+        assert_eq!(w(LossType::Bnpo), vec![1.0 / 8.0, 1.0 / 8.0, 1.0 / 4.0, 1.0 / 4.0]);
+    }
+
+    #[test]
+    fn normalizations_give_their_hand_computed_losses() {
+        // Rows of 1 and 3 completion tokens, A = +1 / -1, ratio 1: token sums -1 and +3.
+        // dapo: (-1 + 3) / 4 = 0.5; grpo: (-1/1 + 3/3) / 2 = 0 (the long wrong answer costs
+        // nothing); dr_grpo (max 4): 2 / (2 * 4) = 0.25; bnpo, one row per pass: as grpo, 0;
+        // bnpo, both rows in one pass: as dapo, 0.5.
         let d = Device::default();
         let z = t2(&[0.0; 6], 2, &d);
         let mask = t2(&[1.0, 0.0, 0.0, 1.0, 1.0, 1.0], 2, &d);
-        let (l, _, _) = token_loss_sums(z.clone(), z, None, t2(&[1.0, -1.0], 2, &d), mask.clone(), 0.2, 0.0);
-        let tokens = mask.sum().into_scalar::<f32>();
-        assert!(close((l.into_scalar::<f32>() / tokens) as f64, 0.5));
+        let t = token_terms(z.clone(), z, None, t2(&[1.0, -1.0], 2, &d), mask, (0.2, 0.2), 0.0);
+        let sums = t.loss.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        let loss = |ty, mb| {
+            let w = loss_weights(ty, &[1, 3], mb, 4);
+            sums.iter().zip(&w).map(|(&s, w)| s as f64 * w).sum::<f64>()
+        };
+        assert!(close(loss(LossType::Dapo, 2), 0.5));
+        assert!(close(loss(LossType::Grpo, 2), 0.0));
+        assert!(close(loss(LossType::DrGrpo, 2), 0.25));
+        assert!(close(loss(LossType::Bnpo, 1), 0.0));
+        assert!(close(loss(LossType::Bnpo, 2), 0.5));
     }
 
     #[test]
-    fn rollout_mask_covers_exactly_the_completion_tokens() {
-        let r = rollout_batch(&[vec![1, 2, 3], vec![1, 2]], &[vec![9, 7], vec![8]], 0);
+    fn rollout_mask_covers_exactly_the_kept_completion_tokens() {
+        let r = rollout_batch(&[vec![1, 2, 3], vec![1, 2]], &[vec![9, 7], vec![8]], &[true, true], 0);
         assert_eq!((r.rows, r.len, r.completion_tokens), (2, 5, 3));
         assert_eq!(r.ids, vec![1, 2, 3, 9, 7, 1, 2, 8, 0, 0]);
         // Predictions of positions 1..5: targets 2,3,9,7 -> completion at 9,7; row 2: 2,8,0,0 -> 8.
         assert_eq!(r.mask, vec![0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(r.lens, vec![2, 1]);
+        // A masked (truncated) completion: its row carries nothing.
+        let r = rollout_batch(&[vec![1, 2, 3], vec![1, 2]], &[vec![9, 7], vec![8]], &[false, true], 0);
+        assert_eq!(r.mask, vec![0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+        assert_eq!((r.lens.clone(), r.completion_tokens), (vec![0, 1], 3));
     }
 }

@@ -161,3 +161,34 @@ fn lora_grpo_trains_the_adapter_only_and_resumes_exactly() {
         );
     }
 }
+
+/// The TRL knobs together (grpo normalization, no reward scaling, clip-higher, masked
+/// truncation) run end to end, and their metrics are consistent: a step whose completions
+/// were all cut off at max_new_tokens carries no loss and no gradient when they are masked;
+/// the clip fractions add up; the zero-variance share and truncation rate are fractions.
+#[test]
+fn trl_knobs_run_and_masked_truncation_carries_no_loss() {
+    use lfm_train::grpo::{LossType, ScaleRewards};
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = toy_config(&tmp.path().join("k"), |c| {
+        small(c, 3);
+        let g = c.grpo.as_mut().unwrap();
+        g.max_new_tokens = 6;
+        g.loss_type = LossType::Grpo;
+        g.scale_rewards = ScaleRewards::None;
+        g.epsilon_high = Some(0.28);
+        g.mask_truncated_completions = true;
+    });
+    let s = run(&cfg, &Device::default(), &RunOptions::default()).unwrap();
+    let r = records(&s.run_dir);
+    assert_eq!(r.len(), 3);
+    for x in &r {
+        assert!((0.0..=1.0).contains(&x.truncated_frac) && (0.0..=1.0).contains(&x.frac_reward_zero_std), "{x:?}");
+        assert!((x.clip_low_frac + x.clip_high_frac - x.clip_frac).abs() < 1e-12, "{x:?}");
+        if x.truncated_frac == 1.0 {
+            assert_eq!((x.loss, x.grad_norm, x.kl), (0.0, 0.0, 0.0), "all masked: {x:?}");
+        }
+    }
+    // 6 new tokens are too few for the toy's calls: every completion is cut off.
+    assert!(r.iter().any(|x| x.truncated_frac == 1.0), "{r:?}");
+}
