@@ -6,6 +6,9 @@
   toy_prompts.jsonl  GRPO prompts for the same task (every minute count x every phrasing), with
                      the verifiable answer. A model that has only learned the call format gets
                      about 1 in 9 right by chance: the reward has signal from the first step.
+  toy_episodes_sft.jsonl  warm-start SFT for the multi-turn toy (configs/grpo-episodes-toy.toml):
+                     the call, the tool's result exactly as lfm-train's toy environment writes it
+                     (compact JSON, sorted keys), and an answer that states it (200 records).
   tool_prompts.jsonl GRPO prompts for the real recipe: five invented typed tools, 150 single-call
                      and 150 parallel-call tasks (two calls in one list), answers in BFCL
                      possible-answer form.
@@ -130,6 +133,20 @@ def main():
             rec = {"id": f"tools-{i}", "category": cat, "tools": tools,
                    "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
                    "answer": [possible(c, tools) for c in calls]}
+            f.write(json.dumps(rec) + "\n")
+
+    rng = random.Random(2)
+    done = ["Timer set for {n} minutes.", "Done: {n} minutes on the clock.", "Your {n} minute timer is running."]
+    with open(os.path.join(OUT, "toy_episodes_sft.jsonl"), "w") as f:
+        for i in range(200):
+            n = rng.randint(1, 9)
+            call = {"name": "set_timer", "arguments": {"minutes": n}}
+            result = json.dumps({"status": "started", "minutes": n}, sort_keys=True, separators=(",", ":"))
+            rec = {"tools": [TIMER_TOY], "messages": [
+                {"role": "user", "content": rng.choice(TIMER_ASK).format(n=n)},
+                {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": call}]},
+                {"role": "tool", "content": result},
+                {"role": "assistant", "content": rng.choice(done).format(n=n)}]}
             f.write(json.dumps(rec) + "\n")
 
 

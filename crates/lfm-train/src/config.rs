@@ -469,6 +469,10 @@ impl RunConfig {
         o.check("grpo", "beta", g.beta, Range::AtLeast(0.0))?;
         o.check("grpo", "num_iterations", g.num_iterations as f64, Range::AtLeast(1.0))?;
         o.check("grpo", "adv_eps", g.adv_eps, Range::Positive)?;
+        if let Some(e) = &g.env {
+            crate::env::lookup(e).map_err(|err| o.err("grpo", "env", err))?;
+            o.check("grpo", "max_tool_turns", g.max_tool_turns as f64, Range::AtLeast(1.0))?;
+        }
         let known = || crate::rewards::REGISTRY.iter().map(|r| r.0).collect::<Vec<_>>().join(", ");
         match &self.rewards {
             None => return Err(o.err("rewards", "", format!("missing (name = weight; known: {})", known()))),
@@ -479,6 +483,10 @@ impl RunConfig {
                 for (name, w) in r {
                     crate::rewards::lookup(name).map_err(|e| o.err("rewards", name, e))?;
                     o.check("rewards", name, *w, Range::Finite)?;
+                    if name == "tool_answer" && g.env.is_none() {
+                        let why = "scores the answer after tool results: set [grpo] env (e.g. \"toy_tools\")";
+                        return Err(o.err("rewards", name, why));
+                    }
                 }
             }
         }

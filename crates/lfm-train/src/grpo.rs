@@ -44,6 +44,7 @@ use burn::module::Module;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use indicatif::ProgressBar;
+use lfm_data::chat::{parse_reply, Conversation};
 use lfm_data::template::TextCodec;
 use lfm_model::generate::{generate, GenerateOptions, SamplingConfig};
 use lfm_model::{Lfm2Config, Lfm2Model};
@@ -53,9 +54,10 @@ use serde_json::Value;
 use crate::checkpoint;
 use crate::config::RunConfig;
 use crate::engine::{Learner, Objective, StepReport};
+use crate::env::{Environment, ToolOutput};
 use crate::metrics;
 use crate::optim::GradAccumulator;
-use crate::rewards::{self, RewardFn};
+use crate::rewards::{self, Reads, RewardFn};
 
 /// A short SFT run before RL (for models that cannot yet produce the format at all).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -145,6 +147,13 @@ pub struct GrpoSection {
     /// ε added to the standard deviation before dividing.
     #[serde(default = "d_adv_eps")]
     pub adv_eps: f64,
+    /// Multi-turn tool episodes: the environment that executes the model's calls
+    /// (`"toy_tools"`); absent: one completion per sample.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// With `env`: tool-calling turns before the episode must end (the model may answer sooner).
+    #[serde(default = "d_turns")]
+    pub max_tool_turns: usize,
 }
 
 impl GrpoSection {
@@ -164,6 +173,9 @@ fn d_clip() -> f64 {
 }
 fn d_adv_eps() -> f64 {
     1e-4
+}
+fn d_turns() -> usize {
+    2
 }
 
 /// Advantages of one step's rewards: rows `g*i .. g*(i+1)` are one prompt's completions,
@@ -283,37 +295,89 @@ pub fn token_logprobs(model: &Lfm2Model, ids: Tensor<2, Int>, temperature: f64) 
     lp.gather(2, targets).reshape([b, l - 1])
 }
 
-/// One sampled batch: token rows (prompt + completion, right-padded) and what scoring needs.
+/// One sampled episode: a prompt and the model's turns, with tool results between them.
+pub struct Episode {
+    /// Prompt, turns and the text between them, as one token row.
+    tokens: Vec<u32>,
+    /// Per token: sampled by the model (these carry loss).
+    own: Vec<bool>,
+    /// Each turn's text (special tokens kept, the stop token dropped) and its call count.
+    turns: Vec<(String, usize)>,
+    /// A turn ended without a stop token (ran into max_new_tokens).
+    truncated: bool,
+    /// The conversation so far (episodes continue it).
+    conv: Conversation,
+    done: bool,
+}
+
+impl Episode {
+    fn new(prompt: Vec<u32>, conv: Conversation) -> Self {
+        let own = vec![false; prompt.len()];
+        Episode { tokens: prompt, own, turns: Vec::new(), truncated: false, conv, done: false }
+    }
+
+    /// A single completion of `prompt` (sampled; `stopped`: it ended with a stop token).
+    pub fn completion(prompt: Vec<u32>, completion: &[u32], stopped: bool) -> Self {
+        let mut e = Episode::new(prompt, Conversation::default());
+        e.push(completion, true);
+        e.truncated = !stopped;
+        e.done = true;
+        e
+    }
+
+    fn push(&mut self, ids: &[u32], own: bool) {
+        self.tokens.extend_from_slice(ids);
+        self.own.extend(std::iter::repeat_n(own, ids.len()));
+    }
+
+    /// The first turn that calls a tool, else the first turn.
+    fn calls_text(&self) -> &str {
+        self.turns.iter().find(|t| t.1 > 0).or(self.turns.first()).map_or("", |t| t.0.as_str())
+    }
+
+    /// The final answer: in an episode, the last turn when it calls no tool and was not cut
+    /// off; for a single completion, the completion.
+    fn answer_text(&self, episode: bool) -> &str {
+        match self.turns.last() {
+            Some((text, calls)) if !episode || (*calls == 0 && !self.truncated) => text,
+            _ => "",
+        }
+    }
+
+    fn own_tokens(&self) -> usize {
+        self.own.iter().filter(|&&o| o).count()
+    }
+}
+
+/// One sampled batch as token rows (right-padded) with the loss mask.
 struct Rollout {
     ids: Vec<i64>,
     mask: Vec<f32>,
     rows: usize,
     len: usize,
-    /// Sampled completion tokens (all rows).
+    /// Sampled tokens (all rows).
     completion_tokens: usize,
-    /// Loss-carrying tokens per row (0 for a row whose completion is masked).
+    /// Loss-carrying tokens per row (0 for a row whose episode is masked).
     lens: Vec<usize>,
 }
 
-/// Rows of `prompts[i] ++ completions[i]`; completions with `keep[i] == false` carry no loss.
-fn rollout_batch(prompts: &[Vec<u32>], completions: &[Vec<u32>], keep: &[bool], pad: u32) -> Rollout {
-    let rows = prompts.len();
-    let len = prompts.iter().zip(completions).map(|(p, c)| p.len() + c.len()).max().unwrap_or(1).max(2);
+/// The episodes' rows; those with `keep[i] == false` carry no loss.
+fn rollout_batch(episodes: &[Episode], keep: &[bool], pad: u32) -> Rollout {
+    let rows = episodes.len();
+    let len = episodes.iter().map(|e| e.tokens.len()).max().unwrap_or(1).max(2);
     let mut ids = Vec::with_capacity(rows * len);
     // mask[r, t] refers to predicting token t+1.
     let mut mask = Vec::with_capacity(rows * (len - 1));
     let mut lens = Vec::with_capacity(rows);
-    for ((p, c), &k) in prompts.iter().zip(completions).zip(keep) {
-        let row: Vec<u32> = p.iter().chain(c).copied().collect();
-        ids.extend(row.iter().map(|&t| t as i64));
-        ids.extend(std::iter::repeat_n(pad as i64, len - row.len()));
-        for t in 0..len - 1 {
-            let target = t + 1;
-            mask.push((k && target >= p.len() && target < p.len() + c.len()) as u8 as f32);
+    for (e, &k) in episodes.iter().zip(keep) {
+        ids.extend(e.tokens.iter().map(|&t| t as i64));
+        ids.extend(std::iter::repeat_n(pad as i64, len - e.tokens.len()));
+        for t in 1..len {
+            mask.push((k && e.own.get(t).copied().unwrap_or(false)) as u8 as f32);
         }
-        lens.push(if k { c.len() } else { 0 });
+        lens.push(if k { e.own_tokens() } else { 0 });
     }
-    let completion_tokens = completions.iter().map(Vec::len).sum();
+    let completion_tokens = episodes.iter().map(Episode::own_tokens).sum();
     Rollout { ids, mask, rows, len, completion_tokens, lens }
 }
 
@@ -333,6 +397,8 @@ struct GrpoStats {
     completion_len: f64,
     /// Completions that hit max_new_tokens without a stop token.
     truncated_frac: f64,
+    /// Mean tool-calling turns per episode (0 without `[grpo] env`).
+    tool_turns: f64,
     sampling_tokens_per_s: f64,
     learner_tokens_per_s: f64,
 }
@@ -357,6 +423,8 @@ pub struct GrpoRecord {
     pub completion_len: f64,
     #[serde(default)]
     pub truncated_frac: f64,
+    #[serde(default)]
+    pub tool_turns: f64,
     pub grad_norm: f64,
     pub lr: f64,
     pub sampling_tokens_per_s: f64,
@@ -418,9 +486,13 @@ pub struct GrpoObjective {
     prompts_path: PathBuf,
     tasks: Vec<rewards::Task>,
     prompt_ids: Vec<Vec<u32>>,
-    fns: Vec<(String, f64, RewardFn)>,
+    fns: Vec<(String, f64, RewardFn, Reads)>,
     stop: Vec<u32>,
     tok: lfm_data::tokenizer::Tokenizer,
+    /// The policy's chat template (prompts, and tool results in episodes).
+    codec: TextCodec,
+    /// The tool environment of multi-turn episodes (`[grpo] env`).
+    env: Option<Box<dyn Environment>>,
     model_cfg: Lfm2Config,
     /// The starting model on the plain device (KL reference), when `beta > 0`.
     reference: Option<Lfm2Model>,
@@ -437,14 +509,23 @@ impl GrpoObjective {
         let prompts_path = cfg.data.prompts.clone().expect("validated");
         let tok = lfm_data::tokenizer::load(tok_path)?;
         let codec = TextCodec::for_tokenizer_file(tok_path)?;
-        let tasks = rewards::load_tasks(&prompts_path)?;
-        let fns: Vec<(String, f64, RewardFn)> = cfg
+        let mut tasks = rewards::load_tasks(&prompts_path)?;
+        let fns: Vec<(String, f64, RewardFn, Reads)> = cfg
             .rewards
             .as_ref()
             .expect("validated")
             .iter()
-            .map(|(n, w)| Ok((n.clone(), *w, rewards::lookup(n)?)))
+            .map(|(n, w)| {
+                let (f, reads) = rewards::lookup(n)?;
+                Ok((n.clone(), *w, f, reads))
+            })
             .collect::<Result<_>>()?;
+        let env = g.env.as_deref().map(crate::env::lookup).transpose()?;
+        if let Some(e) = &env {
+            for t in &mut tasks {
+                t.expected_keys = crate::env::expected_keys(e.as_ref(), &t.answer);
+            }
+        }
         let prompt_ids: Vec<Vec<u32>> = tasks
             .iter()
             .map(|t| {
@@ -463,6 +544,8 @@ impl GrpoObjective {
             fns,
             stop,
             tok,
+            codec,
+            env,
             model_cfg: model_cfg.clone(),
             reference,
             device: device.clone(),
@@ -482,141 +565,102 @@ impl GrpoObjective {
     }
 }
 
-impl Objective for GrpoObjective {
-    fn step(&mut self, step: u64, mut model: Lfm2Model, learner: &mut Learner) -> Result<(Lfm2Model, StepReport)> {
-        let (g, device) = (self.g.group_size, self.device.clone());
-        let chosen = self.prompts_of(step);
-        let rows_prompts: Vec<Vec<u32>> =
-            chosen.iter().flat_map(|&i| std::iter::repeat_n(self.prompt_ids[i].clone(), g)).collect();
+impl GrpoObjective {
+    /// G episodes for each of `chosen`'s prompts. Without an environment an episode is one
+    /// completion. With one, a turn whose calls parse is answered with the tool results (a
+    /// `tool` message per call, through the chat template) and the model continues, up to
+    /// `max_tool_turns` tool-calling turns; the sampling seed is a function of (seed, step,
+    /// turn).
+    fn rollouts(&self, policy: &Lfm2Model, step: u64, chosen: &[usize]) -> Result<Vec<Episode>> {
+        let g = self.g.group_size;
+        let mut eps: Vec<Episode> = chosen
+            .iter()
+            .flat_map(|&i| std::iter::repeat_n(i, g))
+            .map(|i| Episode::new(self.prompt_ids[i].clone(), self.tasks[i].conversation.clone()))
+            .collect();
+        let turns = if self.env.is_some() { self.g.max_tool_turns + 1 } else { 1 };
+        for turn in 0..turns {
+            let active: Vec<usize> = (0..eps.len()).filter(|&r| !eps[r].done).collect();
+            if active.is_empty() {
+                break;
+            }
+            let prompts: Vec<Vec<u32>> = active.iter().map(|&r| eps[r].tokens.clone()).collect();
+            let opts = sampling_options(&self.g, &self.stop, step_seed(self.seed, step).wrapping_add(turn as u64));
+            let out = generate(policy, &self.model_cfg, &prompts, &opts, &self.device, |_, _| {})?.tokens;
+            for (&r, c) in active.iter().zip(out) {
+                let ep = &mut eps[r];
+                let stop = c.last().copied().filter(|t| self.stop.contains(t));
+                let body = if stop.is_some() { &c[..c.len() - 1] } else { &c[..] };
+                let text = self.tok.decode(body, false).map_err(|e| anyhow!("decoding: {e}"))?;
+                ep.push(&c, true);
+                let calls = match &self.env {
+                    Some(_) => parse_reply(&text).map(|p| p.calls).unwrap_or_default(),
+                    None => Vec::new(),
+                };
+                ep.turns.push((text.clone(), calls.len()));
+                let (Some(stop), Some(env)) = (stop, &self.env) else {
+                    ep.truncated = stop.is_none();
+                    ep.done = true;
+                    continue;
+                };
+                if calls.is_empty() || turn + 1 == turns {
+                    ep.done = true;
+                    continue;
+                }
+                let results: Vec<ToolOutput> = calls.iter().map(|c| env.execute(c)).collect();
+                let stop_text = self.tok.id_to_token(stop).unwrap_or_default();
+                let (conv, ids) = crate::env::continuation(&self.codec, &ep.conv, &text, &calls, &results, &stop_text)?;
+                ep.conv = conv;
+                ep.push(&ids, false);
+            }
+        }
+        Ok(eps)
+    }
+}
 
-        // 1. Sample G completions per prompt (one batch through the cache), on the inference
-        // weights (host matrices on the CPU, lfm_model::infer).
+impl Objective for GrpoObjective {
+    fn step(&mut self, step: u64, model: Lfm2Model, learner: &mut Learner) -> Result<(Lfm2Model, StepReport)> {
+        let g = self.g.group_size;
+        let chosen = self.prompts_of(step);
+
+        // 1. Sample G episodes per prompt (one batch through the cache per turn), on the
+        // inference weights (host matrices on the CPU, lfm_model::infer).
         let t0 = Instant::now();
-        let packed = model.projections().iter().any(|(_, p)| p.host.is_some());
-        let policy = if model.has_lora() && !packed {
-            // Rollouts from the merged weights: the same function, at the base model's speed.
-            lfm_model::lora::merge(model.valid()).map_err(|e| anyhow!("{e}"))?.into_inference()
-        } else {
-            // A packed base (QLoRA) keeps its adapter beside it.
-            model.valid().into_inference()
-        };
-        let sampling = SamplingConfig {
-            temperature: self.g.temperature as f32,
-            top_k: self.g.top_k,
-            top_p: self.g.top_p as f32,
-            repetition_penalty: 1.0,
-            seed: step_seed(self.seed, step),
-            ..Default::default()
-        };
-        let gen_opts = GenerateOptions {
-            max_new_tokens: self.g.max_new_tokens,
-            stop_tokens: self.stop.clone(),
-            sampling,
-            keep_logits: false,
-        };
-        let completions = generate(&policy, &self.model_cfg, &rows_prompts, &gen_opts, &device, |_, _| {})?.tokens;
+        let policy = sampling_policy(&model)?;
+        let episodes = self.rollouts(&policy, step, &chosen)?;
         let sample_s = t0.elapsed().as_secs_f64();
 
-        // 2. Rewards.
-        let texts: Vec<String> = completions
-            .iter()
-            .map(|c| {
-                let body: &[u32] = match c.last() {
-                    Some(t) if self.stop.contains(t) => &c[..c.len() - 1],
-                    _ => c,
-                };
-                self.tok.decode(body, false).map_err(|e| anyhow!("decoding: {e}"))
-            })
-            .collect::<Result<_>>()?;
+        // 2. Rewards: call rewards read the turn with the calls, answer rewards the answer.
         let mut per_fn: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        let mut total = vec![0.0f64; texts.len()];
-        for (r, text) in texts.iter().enumerate() {
+        let mut total = vec![0.0f64; episodes.len()];
+        for (r, ep) in episodes.iter().enumerate() {
             let task = &self.tasks[chosen[r / g]];
-            for (name, w, f) in &self.fns {
+            for (name, w, f, reads) in &self.fns {
+                let text = match reads {
+                    Reads::Calls => ep.calls_text(),
+                    Reads::Answer => ep.answer_text(self.env.is_some()),
+                    Reads::AnswerAfterTools if ep.turns.iter().any(|t| t.1 > 0) => ep.answer_text(true),
+                    Reads::AnswerAfterTools => "",
+                };
                 let v = f(task, text);
                 per_fn.entry(name.clone()).or_default().push(v);
                 total[r] += w * v;
             }
         }
         let (adv, zero_std) = advantages(&total, g, self.g.scale_rewards, self.g.adv_eps);
-        // Truncated: no stop token at the end (generation ran into max_new_tokens).
-        let truncated: Vec<bool> =
-            completions.iter().map(|c| c.last().is_none_or(|t| !self.stop.contains(t))).collect();
+        let truncated: Vec<bool> = episodes.iter().map(|e| e.truncated).collect();
         let keep: Vec<bool> = truncated.iter().map(|&t| !(t && self.g.mask_truncated_completions)).collect();
 
-        // 3. Old (and reference) log-probs of the sampled tokens.
+        // 3-4. Old (and reference) log-probs, then num_iterations optimizer updates.
         let t1 = Instant::now();
-        let ro = rollout_batch(&rows_prompts, &completions, &keep, self.model_cfg.pad_token_id);
-        let n_tok = ro.lens.iter().sum::<usize>().max(1) as f64;
-        let mb = if self.micro_batch == 0 { ro.rows } else { self.micro_batch };
-        let weights = loss_weights(self.g.loss_type, &ro.lens, mb, self.g.max_new_tokens);
-        let temperature = self.g.temperature;
-        let chunk_ids = |d: &Device, lo: usize, hi: usize| {
-            Tensor::<2, Int>::from_data(
-                TensorData::new(ro.ids[lo * ro.len..hi * ro.len].to_vec(), [hi - lo, ro.len]),
-                d,
-            )
+        let settings = UpdateSettings {
+            g: &self.g,
+            micro_batch: self.micro_batch,
+            pad: self.model_cfg.pad_token_id,
+            device: &self.device,
         };
-        let chunk_f = |v: &[f32], d: &Device, lo: usize, hi: usize| {
-            Tensor::<2>::from_data(
-                TensorData::new(v[lo * (ro.len - 1)..hi * (ro.len - 1)].to_vec(), [hi - lo, ro.len - 1]),
-                d,
-            )
-        };
-        let host_lp = |m: &Lfm2Model| -> Vec<f32> {
-            let mut out = Vec::with_capacity(ro.rows * (ro.len - 1));
-            for lo in (0..ro.rows).step_by(mb) {
-                let hi = (lo + mb).min(ro.rows);
-                out.extend(
-                    token_logprobs(m, chunk_ids(&device, lo, hi), temperature)
-                        .into_data()
-                        .convert::<f32>()
-                        .try_into_vec::<f32>()
-                        .expect("f32"),
-                );
-            }
-            out
-        };
-        let old = host_lp(&policy);
-        let refl = self.reference.as_ref().map(host_lp);
-        let adv_f: Vec<f32> = adv.iter().map(|&a| a as f32).collect();
-        let w_f: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
-        let eps = (self.g.epsilon, self.g.epsilon_high());
-
-        // 4. num_iterations optimizer updates against the same old log-probs.
-        let ad = learner.device().clone();
-        let (mut loss_v, mut kl_v, mut clip_v, mut norm) = (0.0, 0.0, [0.0; 2], 0.0);
-        for _ in 0..self.g.num_iterations {
-            let mut acc = GradAccumulator::default();
-            let (mut ls, mut ks, mut cl, mut ch) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-            for lo in (0..ro.rows).step_by(mb) {
-                let hi = (lo + mb).min(ro.rows);
-                let new = token_logprobs(&model, chunk_ids(&ad, lo, hi), temperature);
-                let a = Tensor::<2>::from_data(TensorData::new(adv_f[lo..hi].to_vec(), [hi - lo, 1]), &ad);
-                let t = token_terms(
-                    new,
-                    chunk_f(&old, &ad, lo, hi),
-                    refl.as_ref().map(|r| chunk_f(r, &ad, lo, hi)),
-                    a,
-                    chunk_f(&ro.mask, &ad, lo, hi),
-                    eps,
-                    self.g.beta,
-                );
-                let w = Tensor::<1>::from_data(TensorData::new(w_f[lo..hi].to_vec(), [hi - lo]), &ad);
-                let loss = (t.loss * w).sum();
-                let lv = loss.clone().into_scalar::<f32>() as f64;
-                if !lv.is_finite() {
-                    bail!("GRPO loss is {lv}");
-                }
-                ls += lv;
-                ks += t.kl.sum().into_scalar::<f32>() as f64;
-                cl += t.clip_low.into_scalar::<f32>() as f64;
-                ch += t.clip_high.into_scalar::<f32>() as f64;
-                acc.add(&model, &loss.backward(), 1.0)?;
-            }
-            (model, norm) = learner.update(model, acc)?;
-            (loss_v, kl_v, clip_v) = (ls, ks / n_tok, [cl / n_tok, ch / n_tok]);
-        }
+        let (model, u) = update(model, learner, &settings, &policy, self.reference.as_ref(), &episodes, &adv, &keep)?;
+        let (ro_rows, ro_len, sampled) = (u.rows, u.len, u.sampled_tokens);
         let learn_s = t1.elapsed().as_secs_f64();
         let [rm, rs] = mean_std(&total);
         let stats = GrpoStats {
@@ -624,27 +668,184 @@ impl Objective for GrpoObjective {
             reward_std: rs,
             rewards: per_fn.iter().map(|(k, v)| (k.clone(), mean_std(v))).collect(),
             frac_reward_zero_std: zero_std,
-            kl: kl_v,
-            clip_frac: clip_v[0] + clip_v[1],
-            clip_low_frac: clip_v[0],
-            clip_high_frac: clip_v[1],
-            completion_len: ro.completion_tokens as f64 / ro.rows as f64,
-            truncated_frac: truncated.iter().filter(|&&t| t).count() as f64 / ro.rows as f64,
-            sampling_tokens_per_s: ro.completion_tokens as f64 / sample_s.max(1e-9),
-            learner_tokens_per_s: (ro.rows * ro.len * self.g.num_iterations) as f64 / learn_s.max(1e-9),
+            kl: u.kl,
+            clip_frac: u.clip_low + u.clip_high,
+            clip_low_frac: u.clip_low,
+            clip_high_frac: u.clip_high,
+            completion_len: sampled as f64 / ro_rows as f64,
+            truncated_frac: truncated.iter().filter(|&&t| t).count() as f64 / ro_rows as f64,
+            tool_turns: if self.env.is_some() {
+                episodes.iter().map(|e| e.turns.iter().filter(|t| t.1 > 0).count()).sum::<usize>() as f64
+                    / ro_rows as f64
+            } else {
+                0.0
+            },
+            sampling_tokens_per_s: sampled as f64 / sample_s.max(1e-9),
+            learner_tokens_per_s: (ro_rows * ro_len * self.g.num_iterations) as f64 / learn_s.max(1e-9),
         };
         let message = format!(
             "reward {rm:.3} zero-std {:.2} kl {:.4} clip {:.3} len {:.1} trunc {:.2}",
             stats.frac_reward_zero_std, stats.kl, stats.clip_frac, stats.completion_len, stats.truncated_frac
         );
         let Value::Object(extra) = serde_json::to_value(&stats)? else { unreachable!("a struct") };
-        let report = StepReport { loss: loss_v, grad_norm: norm, tokens: ro.completion_tokens as u64, extra, message };
+        let report = StepReport { loss: u.loss, grad_norm: u.grad_norm, tokens: sampled as u64, extra, message };
         Ok((model, report))
     }
 
     fn plot(&self, run_dir: &Path, title: &str) -> Result<()> {
         plot_rewards(run_dir, title).map(|_| ()).with_context(|| format!("{}", self.prompts_path.display()))
     }
+}
+
+/// The weights rollouts sample from: the policy without autodiff, on the inference path
+/// `lfm generate` uses (host matrices and the fused kernels on the CPU, `lfm_model::infer`).
+/// A LoRA policy is merged first (the same function at the base model's speed); a packed
+/// base (QLoRA) keeps its adapter beside it.
+pub fn sampling_policy(model: &Lfm2Model) -> Result<Lfm2Model> {
+    let packed = model.projections().iter().any(|(_, p)| p.host.is_some());
+    Ok(if model.has_lora() && !packed {
+        lfm_model::lora::merge(model.valid()).map_err(|e| anyhow!("{e}"))?.into_inference()
+    } else {
+        model.valid().into_inference()
+    })
+}
+
+/// How rollouts sample: `[grpo]`'s temperature, top-k and top-p, `max_new_tokens` per turn.
+pub fn sampling_options(g: &GrpoSection, stop: &[u32], seed: u64) -> GenerateOptions {
+    GenerateOptions {
+        max_new_tokens: g.max_new_tokens,
+        stop_tokens: stop.to_vec(),
+        sampling: SamplingConfig {
+            temperature: g.temperature as f32,
+            top_k: g.top_k,
+            top_p: g.top_p as f32,
+            repetition_penalty: 1.0,
+            seed,
+            ..Default::default()
+        },
+        keep_logits: false,
+    }
+}
+
+/// What [`update`] needs of the config.
+pub struct UpdateSettings<'a> {
+    pub g: &'a GrpoSection,
+    /// Completions per backward pass (0: all).
+    pub micro_batch: usize,
+    pub pad: u32,
+    /// The plain device of `policy` and `reference` (the learner's is the autodiff one).
+    pub device: &'a Device,
+}
+
+/// What one [`update`] measured (the last iteration's loss, KL and clip fractions).
+pub struct UpdateStats {
+    pub loss: f64,
+    pub grad_norm: f64,
+    pub kl: f64,
+    pub clip_low: f64,
+    pub clip_high: f64,
+    pub rows: usize,
+    pub len: usize,
+    pub sampled_tokens: usize,
+}
+
+/// GRPO's learner half: the old log-probs under `policy` (the sampling weights) and, with a
+/// `reference`, the reference's; then `num_iterations` optimizer updates of `model` on the
+/// clipped surrogate of `episodes` with advantages `adv`, normalized as `loss_type` says.
+/// Episodes with `keep[i] == false` carry no loss.
+#[allow(clippy::too_many_arguments)]
+pub fn update(
+    mut model: Lfm2Model,
+    learner: &mut Learner,
+    s: &UpdateSettings,
+    policy: &Lfm2Model,
+    reference: Option<&Lfm2Model>,
+    episodes: &[Episode],
+    adv: &[f64],
+    keep: &[bool],
+) -> Result<(Lfm2Model, UpdateStats)> {
+    let plain = s.device.clone();
+    let ro = rollout_batch(episodes, keep, s.pad);
+    let n_tok = ro.lens.iter().sum::<usize>().max(1) as f64;
+    let mb = if s.micro_batch == 0 { ro.rows } else { s.micro_batch };
+    let weights = loss_weights(s.g.loss_type, &ro.lens, mb, s.g.max_new_tokens);
+    let temperature = s.g.temperature;
+    let chunk_ids = |d: &Device, lo: usize, hi: usize| {
+        Tensor::<2, Int>::from_data(TensorData::new(ro.ids[lo * ro.len..hi * ro.len].to_vec(), [hi - lo, ro.len]), d)
+    };
+    let chunk_f = |v: &[f32], d: &Device, lo: usize, hi: usize| {
+        Tensor::<2>::from_data(
+            TensorData::new(v[lo * (ro.len - 1)..hi * (ro.len - 1)].to_vec(), [hi - lo, ro.len - 1]),
+            d,
+        )
+    };
+    let host_lp = |m: &Lfm2Model| -> Vec<f32> {
+        let mut out = Vec::with_capacity(ro.rows * (ro.len - 1));
+        for lo in (0..ro.rows).step_by(mb) {
+            let hi = (lo + mb).min(ro.rows);
+            out.extend(
+                token_logprobs(m, chunk_ids(&plain, lo, hi), temperature)
+                    .into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .expect("f32"),
+            );
+        }
+        out
+    };
+    let old = host_lp(policy);
+    let refl = reference.map(host_lp);
+    let adv_f: Vec<f32> = adv.iter().map(|&a| a as f32).collect();
+    let w_f: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
+    let eps = (s.g.epsilon, s.g.epsilon_high());
+
+    // 4. num_iterations optimizer updates against the same old log-probs.
+    let ad = learner.device().clone();
+    let (mut loss_v, mut kl_v, mut clip_v, mut norm) = (0.0, 0.0, [0.0; 2], 0.0);
+    for _ in 0..s.g.num_iterations {
+        let mut acc = GradAccumulator::default();
+        let (mut ls, mut ks, mut cl, mut ch) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for lo in (0..ro.rows).step_by(mb) {
+            let hi = (lo + mb).min(ro.rows);
+            let new = token_logprobs(&model, chunk_ids(&ad, lo, hi), temperature);
+            let a = Tensor::<2>::from_data(TensorData::new(adv_f[lo..hi].to_vec(), [hi - lo, 1]), &ad);
+            let t = token_terms(
+                new,
+                chunk_f(&old, &ad, lo, hi),
+                refl.as_ref().map(|r| chunk_f(r, &ad, lo, hi)),
+                a,
+                chunk_f(&ro.mask, &ad, lo, hi),
+                eps,
+                s.g.beta,
+            );
+            let w = Tensor::<1>::from_data(TensorData::new(w_f[lo..hi].to_vec(), [hi - lo]), &ad);
+            let loss = (t.loss * w).sum();
+            let lv = loss.clone().into_scalar::<f32>() as f64;
+            if !lv.is_finite() {
+                bail!("GRPO loss is {lv}");
+            }
+            ls += lv;
+            ks += t.kl.sum().into_scalar::<f32>() as f64;
+            cl += t.clip_low.into_scalar::<f32>() as f64;
+            ch += t.clip_high.into_scalar::<f32>() as f64;
+            acc.add(&model, &loss.backward(), 1.0)?;
+        }
+        (model, norm) = learner.update(model, acc)?;
+        (loss_v, kl_v, clip_v) = (ls, ks / n_tok, [cl / n_tok, ch / n_tok]);
+    }
+    Ok((
+        model,
+        UpdateStats {
+            loss: loss_v,
+            grad_norm: norm,
+            kl: kl_v,
+            clip_low: clip_v[0],
+            clip_high: clip_v[1],
+            rows: ro.rows,
+            len: ro.len,
+            sampled_tokens: ro.completion_tokens,
+        },
+    ))
 }
 
 /// `reward.png`: mean total reward and each reward function's mean per step.
@@ -766,17 +967,57 @@ mod tests {
         assert!(close(loss(LossType::Bnpo, 2), 0.5));
     }
 
+    fn single(prompt: &[u32], completion: &[u32]) -> Episode {
+        let mut e = Episode::new(prompt.to_vec(), Conversation::default());
+        e.push(completion, true);
+        e
+    }
+
     #[test]
     fn rollout_mask_covers_exactly_the_kept_completion_tokens() {
-        let r = rollout_batch(&[vec![1, 2, 3], vec![1, 2]], &[vec![9, 7], vec![8]], &[true, true], 0);
+        let eps = [single(&[1, 2, 3], &[9, 7]), single(&[1, 2], &[8])];
+        let r = rollout_batch(&eps, &[true, true], 0);
         assert_eq!((r.rows, r.len, r.completion_tokens), (2, 5, 3));
         assert_eq!(r.ids, vec![1, 2, 3, 9, 7, 1, 2, 8, 0, 0]);
         // Predictions of positions 1..5: targets 2,3,9,7 -> completion at 9,7; row 2: 2,8,0,0 -> 8.
         assert_eq!(r.mask, vec![0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
         assert_eq!(r.lens, vec![2, 1]);
         // A masked (truncated) completion: its row carries nothing.
-        let r = rollout_batch(&[vec![1, 2, 3], vec![1, 2]], &[vec![9, 7], vec![8]], &[false, true], 0);
+        let r = rollout_batch(&eps, &[false, true], 0);
         assert_eq!(r.mask, vec![0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
         assert_eq!((r.lens.clone(), r.completion_tokens), (vec![0, 1], 3));
+    }
+
+    #[test]
+    fn episode_tool_results_carry_no_loss() {
+        // Prompt [1, 2]; turn 1 [5, 6] (own); tool text [40, 41, 42]; turn 2 [7] (own).
+        let mut e = single(&[1, 2], &[5, 6]);
+        e.push(&[40, 41, 42], false);
+        e.push(&[7], true);
+        e.turns = vec![("<|tool_call_start|>[f()]<|tool_call_end|>".into(), 1), ("It is 3.".into(), 0)];
+        let r = rollout_batch(&[e], &[true], 0);
+        assert_eq!(r.ids, vec![1, 2, 5, 6, 40, 41, 42, 7]);
+        // Targets 2, 5, 6, 40, 41, 42, 7.
+        assert_eq!(r.mask, vec![0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+        assert_eq!(r.lens, vec![3]);
+    }
+
+    #[test]
+    fn rewards_read_the_calls_turn_and_the_final_answer() {
+        let mut e = single(&[1], &[2]);
+        e.turns =
+            vec![("plan".into(), 0), ("<|tool_call_start|>[f()]<|tool_call_end|>".into(), 1), ("It is 3.".into(), 0)];
+        assert_eq!(e.calls_text(), "<|tool_call_start|>[f()]<|tool_call_end|>");
+        assert_eq!(e.answer_text(true), "It is 3.");
+        // An episode that ends on a call (out of turns) or cut off has no answer.
+        e.turns.pop();
+        assert_eq!(e.answer_text(true), "");
+        e.turns.push(("It is".into(), 0));
+        e.truncated = true;
+        assert_eq!(e.answer_text(true), "");
+        // A single completion is both.
+        let mut s = single(&[1], &[2]);
+        s.turns = vec![("42".into(), 0)];
+        assert_eq!((s.calls_text(), s.answer_text(false)), ("42", "42"));
     }
 }

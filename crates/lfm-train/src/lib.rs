@@ -13,6 +13,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod engine;
+pub mod env;
 pub mod grpo;
 pub mod lm;
 pub mod metrics;

@@ -192,3 +192,41 @@ fn trl_knobs_run_and_masked_truncation_carries_no_loss() {
     // 6 new tokens are too few for the toy's calls: every completion is cut off.
     assert!(r.iter().any(|x| x.truncated_frac == 1.0), "{r:?}");
 }
+
+/// configs/grpo-episodes-toy.toml, shortened: multi-turn episodes run through the toy tools,
+/// both rewards are reported, some episodes call a tool and continue after its result, and a
+/// resumed run reproduces the uninterrupted one exactly.
+#[test]
+fn tool_episodes_run_and_resume_exactly() {
+    let repo = common::repo();
+    let text = std::fs::read_to_string(repo.join("configs/grpo-episodes-toy.toml")).unwrap();
+    let text = text.replace("\"data/", &format!("\"{}/data/", repo.display()));
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg_at = |out: &Path| {
+        let mut c: RunConfig = toml::from_str(&text).unwrap();
+        c.run.out = out.to_path_buf();
+        let g = c.grpo.as_mut().unwrap();
+        (g.prompts_per_step, g.group_size) = (2, 4);
+        c.run.steps = 3;
+        c.run.checkpoint_every = 1;
+        c.validate("episodes").unwrap();
+        c
+    };
+    let device = Device::default();
+    let a = tmp.path().join("a");
+    run(&cfg_at(&a), &device, &RunOptions::default()).unwrap();
+    let b = tmp.path().join("b");
+    run(&cfg_at(&b), &device, &RunOptions { stop_after: Some(1), ..Default::default() }).unwrap();
+    run(&cfg_at(&b), &device, &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
+    let (ra, rb) = (records(&a), records(&b));
+    assert_eq!(ra.len(), 3);
+    for (x, y) in ra.iter().zip(&rb) {
+        assert_eq!(
+            (x.reward_mean, x.loss, x.grad_norm, x.completion_len, x.tool_turns),
+            (y.reward_mean, y.loss, y.grad_norm, y.completion_len, y.tool_turns)
+        );
+        assert!(x.rewards.contains_key("tool_call") && x.rewards.contains_key("tool_answer"), "{x:?}");
+    }
+    // After the episode warm start the model calls the tool: some episodes take a tool turn.
+    assert!(ra.iter().any(|r| r.tool_turns > 0.0), "{ra:?}");
+}

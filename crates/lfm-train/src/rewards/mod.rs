@@ -1,22 +1,26 @@
 //! GRPO reward functions: each is the evaluation scorer of lfm-eval applied to one completion.
 //!
 //! A reward is one function `fn(&Task, &str) -> f64` in its own file, registered in
-//! [`REGISTRY`] under the name configs use in `[rewards]` (name = weight). The total reward of a
-//! completion is the weighted sum. Adding a reward: write the function in a new file here and
-//! add one line to [`REGISTRY`].
+//! [`REGISTRY`] under the name configs use in `[rewards]` (name = weight) with the text it
+//! reads ([`Reads`]): in a multi-turn tool episode (`[grpo] env`), call rewards read the first
+//! turn that calls a tool and answer rewards the final answer; in a single-turn completion both
+//! read the completion. The total reward is the weighted sum. Adding a reward: write the
+//! function in a new file here and add one line to [`REGISTRY`].
 //!
-//! | name | file | value |
+//! | name | reads | value |
 //! |---|---|---|
-//! | `tool_call` | `tool_call.rs` | 1 if the calls match the task's answer by the BFCL AST rules (lfm-eval's checker), else 0 |
-//! | `tool_format` | `tool_format.rs` | partial credit per call of a decodable LFM2 call list: 0.5 for an offered tool's name, +0.5 for its required (and only declared) parameters; 0 without a call |
-//! | `ifeval` | `ifeval.rs` | fraction of the task's IFEval instructions followed (strict, official checks) |
-//! | `exact_match` | `exact.rs` | 1 if the stripped output equals the task's `target` |
-//! | `regex` | `exact.rs` | 1 if the task's `pattern` matches the output |
-//! | `json_format` | `json_format.rs` | 1 if the output parses as JSON (and holds the `schema`'s required keys, when given) |
+//! | `tool_call` | calls | 1 if the calls match the task's answer by the BFCL AST rules (lfm-eval's checker), else 0 |
+//! | `tool_format` | calls | partial credit per call of a decodable LFM2 call list: 0.5 for an offered tool's name, +0.5 for its required (and only declared) parameters; 0 without a call |
+//! | `tool_answer` | answer after tool results | fraction of the expected calls whose result (run by the episode's environment) the answer states; 0 for an episode that called no tool; episodes only |
+//! | `ifeval` | answer | fraction of the task's IFEval instructions followed (strict, official checks) |
+//! | `exact_match` | answer | 1 if the stripped output equals the task's `target` |
+//! | `regex` | answer | 1 if the task's `pattern` matches the output |
+//! | `json_format` | answer | 1 if the output parses as JSON (and holds the `schema`'s required keys, when given) |
 
 mod exact;
 mod ifeval;
 mod json_format;
+mod tool_answer;
 mod tool_call;
 mod tool_format;
 
@@ -41,22 +45,38 @@ pub struct Task {
     pub target: Option<String>,
     pub pattern: Option<String>,
     pub schema: Option<Value>,
+    /// What correct tool results say (see `crate::env::expected_keys`); filled by an episode
+    /// run from `answer`, empty otherwise.
+    pub expected_keys: Vec<String>,
 }
 
 pub type RewardFn = fn(&Task, &str) -> f64;
 
+/// Which text of an episode a reward reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reads {
+    /// The first turn that calls a tool (or the first turn).
+    Calls,
+    /// The final answer: the last turn, when it calls no tool.
+    Answer,
+    /// The final answer, when tool results came before it (an answer without calling the
+    /// tools reads as empty: a guess is not rewarded).
+    AnswerAfterTools,
+}
+
 /// Every reward by config name.
-pub const REGISTRY: &[(&str, RewardFn)] = &[
-    ("tool_call", tool_call::reward),
-    ("tool_format", tool_format::reward),
-    ("ifeval", ifeval::reward),
-    ("exact_match", exact::exact_match),
-    ("regex", exact::regex),
-    ("json_format", json_format::reward),
+pub const REGISTRY: &[(&str, RewardFn, Reads)] = &[
+    ("tool_call", tool_call::reward, Reads::Calls),
+    ("tool_format", tool_format::reward, Reads::Calls),
+    ("tool_answer", tool_answer::reward, Reads::AnswerAfterTools),
+    ("ifeval", ifeval::reward, Reads::Answer),
+    ("exact_match", exact::exact_match, Reads::Answer),
+    ("regex", exact::regex, Reads::Answer),
+    ("json_format", json_format::reward, Reads::Answer),
 ];
 
-pub fn lookup(name: &str) -> Result<RewardFn> {
-    REGISTRY.iter().find(|(n, _)| *n == name).map(|(_, f)| *f).ok_or_else(|| {
+pub fn lookup(name: &str) -> Result<(RewardFn, Reads)> {
+    REGISTRY.iter().find(|(n, _, _)| *n == name).map(|(_, f, r)| (*f, *r)).ok_or_else(|| {
         anyhow!("unknown reward {name:?} (known: {})", REGISTRY.iter().map(|r| r.0).collect::<Vec<_>>().join(", "))
     })
 }
@@ -97,6 +117,7 @@ pub fn load_tasks(path: &Path) -> Result<Vec<Task>> {
             target: s("target"),
             pattern: s("pattern"),
             schema: v.get("schema").cloned(),
+            expected_keys: Vec::new(),
         });
     }
     if out.is_empty() {
@@ -125,14 +146,15 @@ mod tests {
             target: Some("42".into()),
             pattern: Some(r"^\d+$".into()),
             schema: Some(json!({"required": ["a"]})),
+            expected_keys: vec!["12".into()],
         }
     }
 
     #[test]
     fn tool_rewards_use_the_bfcl_rules() {
         let t = weather_task();
-        let r = lookup("tool_call").unwrap();
-        let f = lookup("tool_format").unwrap();
+        let r = lookup("tool_call").unwrap().0;
+        let f = lookup("tool_format").unwrap().0;
         let good = "<|tool_call_start|>[get_weather(city=\"Paris\")]<|tool_call_end|>";
         assert_eq!((r(&t, good), f(&t, good)), (1.0, 1.0));
         // BFCL string normalisation: case and spaces do not matter; optional arg may be given.
@@ -157,14 +179,19 @@ mod tests {
     #[test]
     fn text_rewards() {
         let t = weather_task();
-        assert_eq!(lookup("exact_match").unwrap()(&t, " 42\n"), 1.0);
-        assert_eq!(lookup("exact_match").unwrap()(&t, "41"), 0.0);
-        assert_eq!(lookup("regex").unwrap()(&t, "123"), 1.0);
-        assert_eq!(lookup("regex").unwrap()(&t, "12a"), 0.0);
-        assert_eq!(lookup("json_format").unwrap()(&t, "{\"a\": 1}"), 1.0);
-        assert_eq!(lookup("json_format").unwrap()(&t, "{\"b\": 1}"), 0.0);
-        assert_eq!(lookup("json_format").unwrap()(&t, "{\"a\": "), 0.0);
+        assert_eq!(lookup("exact_match").unwrap().0(&t, " 42\n"), 1.0);
+        assert_eq!(lookup("exact_match").unwrap().0(&t, "41"), 0.0);
+        assert_eq!(lookup("regex").unwrap().0(&t, "123"), 1.0);
+        assert_eq!(lookup("regex").unwrap().0(&t, "12a"), 0.0);
+        assert_eq!(lookup("json_format").unwrap().0(&t, "{\"a\": 1}"), 1.0);
+        assert_eq!(lookup("json_format").unwrap().0(&t, "{\"b\": 1}"), 0.0);
+        assert_eq!(lookup("json_format").unwrap().0(&t, "{\"a\": "), 0.0);
         assert!(lookup("nope").is_err());
+        // tool_answer: the answer states what the expected call's result says (12 degrees).
+        let (a, reads) = lookup("tool_answer").unwrap();
+        assert_eq!(reads, Reads::AnswerAfterTools);
+        assert_eq!(a(&t, "It is 12 degrees in Paris."), 1.0);
+        assert_eq!(a(&t, "It is 112 degrees in Paris."), 0.0);
     }
 
     #[test]
@@ -172,7 +199,7 @@ mod tests {
         let mut t = weather_task();
         let line = json!({"key": 1, "prompt": "", "instruction_id_list": ["punctuation:no_comma", "change_case:english_lowercase"], "kwargs": [{}, {}]}).to_string();
         t.instructions = Some(lfm_eval::ifeval::parse_prompt_line(&line, "x", 1).unwrap());
-        let f = lookup("ifeval").unwrap();
+        let f = lookup("ifeval").unwrap().0;
         assert_eq!(f(&t, "the weather in paris is mild and sunny today"), 1.0);
         assert_eq!(f(&t, "The weather in paris is mild and sunny today"), 0.5);
         assert_eq!(f(&t, "The weather, in Paris"), 0.0);
