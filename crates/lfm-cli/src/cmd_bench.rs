@@ -298,12 +298,88 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
         );
     }
 
+    // GRPO: one step of the objective's two halves, sampling (G = 8 completions of each of 4
+    // prompts, 64 new tokens, on the inference path) and the update (old log-probs, one
+    // AdamW step on the DAPO loss), with the share of the step spent sampling.
+    if want(GRPO_ROW) {
+        reset_peak_rss();
+        let ad = device.clone().autodiff();
+        let model = match &a.model {
+            Some(p) if !lfm_quant::load::is_gguf(p) => lfm_model::hf::load_dir(p, &ad).map_err(|e| anyhow!("{e}"))?.1,
+            Some(p) => bail!("{}: {GRPO_ROW} trains the model: give a checkpoint directory or --preset", p.display()),
+            None => random_model(&a.preset, &ad)?.1,
+        };
+        let g: lfm_train::grpo::GrpoSection = serde_json::from_value(json!({
+            "group_size": 8, "prompts_per_step": 4, "max_new_tokens": 64, "temperature": 1.0,
+        }))
+        .expect("GRPO settings");
+        // Four 128-token prompts, each repeated G times; no stop token, so every completion
+        // is 64 tokens long and the work is the same on every run.
+        let prompts: Vec<Vec<u32>> = (0..4)
+            .flat_map(|p| {
+                let ids: Vec<u32> = random_ids(128).iter().map(|&t| ((t as usize + 31 * p) % vocab) as u32).collect();
+                std::iter::repeat_n(ids, 8)
+            })
+            .collect();
+        let mut learner =
+            lfm_train::engine::Learner::new(lfm_train::optim::AdamW::new(toml_optim()), vec![ad.clone()], 1.0);
+        learner.lr = 1e-6;
+        let mut model = Some(model);
+        let mut best: Option<(f64, f64, usize)> = None;
+        for rep in 0..a.repeats.max(1) {
+            let m = model.take().expect("model");
+            let t0 = Instant::now();
+            let policy = lfm_train::grpo::sampling_policy(&m)?;
+            let opts = lfm_train::grpo::sampling_options(&g, &[], rep as u64);
+            let completions = generate(&policy, &cfg, &prompts, &opts, device, |_, _| {})?.tokens;
+            let sample_s = t0.elapsed().as_secs_f64();
+            // A reward with spread inside each group (the share of even token ids), so that the
+            // update has advantages and gradients to work with.
+            let rewards: Vec<f64> = completions
+                .iter()
+                .map(|c| c.iter().filter(|&&t| t % 2 == 0).count() as f64 / c.len().max(1) as f64)
+                .collect();
+            let (adv, _) = lfm_train::grpo::advantages(&rewards, 8, g.scale_rewards, g.adv_eps);
+            let episodes: Vec<_> = prompts
+                .iter()
+                .zip(&completions)
+                .map(|(p, c)| lfm_train::grpo::Episode::completion(p.clone(), c, false))
+                .collect();
+            let settings = lfm_train::grpo::UpdateSettings { g: &g, micro_batch: 8, pad: cfg.pad_token_id, device };
+            let keep = vec![true; episodes.len()];
+            let t1 = Instant::now();
+            let (m, u) = lfm_train::grpo::update(m, &mut learner, &settings, &policy, None, &episodes, &adv, &keep)?;
+            let learn_s = t1.elapsed().as_secs_f64();
+            model = Some(m);
+            if best.is_none_or(|b| sample_s + learn_s < b.0 + b.1) {
+                best = Some((sample_s, learn_s, u.sampled_tokens));
+            }
+        }
+        drop(model);
+        let (sample_s, learn_s, sampled) = best.expect("one step");
+        let total = sample_s + learn_s;
+        println!(
+            "  {GRPO_ROW}: sampling {sample_s:.2} s ({:.0}%, {:.1} tok/s), update {learn_s:.2} s",
+            100.0 * sample_s / total,
+            sampled as f64 / sample_s
+        );
+        report(
+            GRPO_ROW.to_string(),
+            sampled as f64 / total,
+            json!({"sampling_s": sample_s, "update_s": learn_s, "sampling_share": sample_s / total,
+                   "sampling_tokens_per_s": sampled as f64 / sample_s}),
+        );
+    }
+
     if let Some(p) = &a.json {
         lfm_model::io::write_atomic(p, serde_json::to_string_pretty(&results)?.as_bytes())?;
         println!("-> {}", p.display());
     }
     Ok(())
 }
+
+/// The GRPO step row.
+const GRPO_ROW: &str = "grpo_step_350m";
 
 /// How a training row trains.
 #[derive(Clone, Copy, PartialEq)]
@@ -329,6 +405,7 @@ fn toml_optim() -> lfm_train::config::OptimSection {
 /// nothing and exit 0.
 fn check_only(only: &[String], formats: &[&str]) -> Result<()> {
     let mut names: Vec<String> = TRAIN_ROWS.iter().map(|r| r.0.to_string()).collect();
+    names.push(GRPO_ROW.to_string());
     for f in formats {
         for p in ["prefill_512_", "decode_b1_", "decode_b8_"] {
             names.push(format!("{p}{f}"));
