@@ -974,7 +974,7 @@ fn bench_writes_named_results_with_throughput_and_peak_rss() {
             "--repeats",
             "1",
             "--only",
-            "decode_b1_f32,decode_b1_q4_0,train_1x512",
+            "decode_b1_f32,decode_b1_q4_0,train_1x512,grpo_step_350m",
             "--json",
         ])
         .arg(&json)
@@ -983,7 +983,7 @@ fn bench_writes_named_results_with_throughput_and_peak_rss() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let names: Vec<&str> = v.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["decode_b1_f32", "decode_b1_q4_0", "train_1x512"]);
+    assert_eq!(names, ["decode_b1_f32", "decode_b1_q4_0", "train_1x512", "grpo_step_350m"]);
     for r in v.as_array().unwrap() {
         assert!(r["tokens_per_s"].as_f64().unwrap() > 0.0 && r["peak_rss_bytes"].as_u64().unwrap() > 0, "{r}");
     }
@@ -993,6 +993,12 @@ fn bench_writes_named_results_with_throughput_and_peak_rss() {
         v[1]["weight_bytes"].as_f64().unwrap() < v[0]["weight_bytes"].as_f64().unwrap() / 4.0,
         "q4_0 reads < 1/4 of f32's bytes"
     );
+    // The GRPO row splits its step into sampling and update; 32 completions of 64 tokens.
+    let g = &v[3];
+    let (s, u) = (g["sampling_s"].as_f64().unwrap(), g["update_s"].as_f64().unwrap());
+    assert!(s > 0.0 && u > 0.0 && (g["sampling_share"].as_f64().unwrap() - s / (s + u)).abs() < 1e-9, "{g}");
+    let sampled = g["sampling_tokens_per_s"].as_f64().unwrap() * s;
+    assert!((sampled - 2048.0).abs() < 1e-6 * 2048.0, "{g}");
 }
 
 #[test]
