@@ -10,9 +10,10 @@ format.
   heldout_bfcl_answers.jsonl held-out answers ({"id", "ground_truth"})
 
 Held out means: every argument value (numbers, cities, words, phrases, currency pairs) and
-every phrasing of the held-out set is absent from the SFT and GRPO files, so a model scores
+every single-request phrasing of the held-out set is absent from the SFT and GRPO files (the
+connectors joining two requests are shared), so a model scores
 there only by reading the values from the request. Training names, words and phrases are
-made up from syllables afresh for every task, so copying is the only way to get them right;
+random letter strings drawn afresh for every task, so copying is the only way to get them right;
 the held-out set uses real city names, English words and phrases. Ids follow BFCL's category names
 (simple_python_N, multiple_N, parallel_N, parallel_multiple_N); `lfm eval bfcl` takes the
 category from them.
@@ -89,12 +90,11 @@ def split(values, n_held, rng):
     return v[n_held:], v[:n_held]
 
 
-SYLLABLES = ["ka", "lo", "mi", "ra", "ten", "vo", "su", "bel", "dor", "an", "is", "ur", "pe", "zan", "ko",
-             "li", "mar", "ne", "ta", "gor", "fi", "sa", "ro", "del", "un", "ve", "ba", "tri", "os", "em"]
-
-
 def pseudo(rng, parts):
-    return "".join(rng.choice(SYLLABLES) for _ in range(parts))
+    """A made-up word of random letters (2 parts: 3-5 letters, 3 parts: 5-8): no pattern a
+    model could learn to produce instead of copying."""
+    n = rng.randint(3, 5) if parts == 2 else rng.randint(5, 8)
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(n))
 
 
 class Fresh(list):
@@ -132,7 +132,9 @@ def pools(rng):
     train["ask"], held["ask"] = {}, {}
     for name, asks in ASK.items():
         train["ask"][name], held["ask"][name] = split(asks, 2, rng)
-    train["join"], held["join"] = split(JOIN, 1, rng)
+    # The connectors between two requests are shared: what is held out is every value and
+    # every single-request phrasing.
+    train["join"] = held["join"] = JOIN
     return train, held
 
 
