@@ -32,6 +32,18 @@ pub enum Category {
 }
 
 impl Category {
+    /// BFCL's name of the category (`parallel_multiple`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Simple => "simple",
+            Category::Multiple => "multiple",
+            Category::Parallel => "parallel",
+            Category::ParallelMultiple => "parallel_multiple",
+            Category::Irrelevance => "irrelevance",
+            Category::Relevance => "relevance",
+        }
+    }
+
     /// From a BFCL id or category name (`simple_python_3`, `live_multiple`, `irrelevance_7`).
     pub fn from_id(id: &str) -> Option<Category> {
         let id = id.strip_prefix("live_").unwrap_or(id);

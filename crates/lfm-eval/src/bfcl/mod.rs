@@ -318,7 +318,7 @@ pub struct BfclSummary {
     pub valid: usize,
     /// How responses were read ([`Mode::name`]).
     pub format: String,
-    /// By category name (`simple`, `parallelmultiple`, …).
+    /// By BFCL's category name (`simple`, `parallel_multiple`, …).
     pub categories: BTreeMap<String, CategoryCount>,
     /// Invalid responses by BFCL error type.
     pub errors: BTreeMap<String, usize>,
@@ -342,7 +342,7 @@ pub fn evaluate(recs: &[Record], responses: &Responses, mode: Mode) -> (Vec<Reco
                 invalid("no_response", "no response for this id".into(), None)
             }
         };
-        let c = categories.entry(format!("{:?}", rec.category).to_lowercase()).or_default();
+        let c = categories.entry(rec.category.name().to_string()).or_default();
         c.records += 1;
         c.valid += verdict.valid as usize;
         if let Some(t) = &verdict.error_type {
