@@ -30,6 +30,18 @@ fn read_f32(path: &Path) -> std::collections::HashMap<String, (Vec<usize>, Vec<f
         .collect()
 }
 
+/// `lfm logits` of the fixture's reference input under `model` (with `--adapter` when given),
+/// written to `out` and read back.
+fn logits(model: &Path, adapter: Option<&Path>, out: &Path) -> Vec<f32> {
+    let mut c = lfm();
+    c.args(["logits", "--input", "data/lfm2-tiny/reference.safetensors", "--model"]).arg(model).arg("--out").arg(out);
+    if let Some(a) = adapter {
+        c.arg("--adapter").arg(a);
+    }
+    c.assert().success();
+    read_f32(out).remove("logits").unwrap().1
+}
+
 #[test]
 fn lora_toy_run_merges_and_serves_as_the_merged_model() {
     let dir = tempfile::tempdir().unwrap();
@@ -113,18 +125,6 @@ fn lora_toy_run_merges_and_serves_as_the_merged_model() {
     assert_eq!(text(&repo().join("data/lfm2-tiny"), Some(&ck)), text(&merged, None));
 
     // --adapter on logits (applied unmerged) gives the merged checkpoint's logits.
-    let logits = |model: &Path, adapter: Option<&Path>, out: &Path| {
-        let mut c = lfm();
-        c.args(["logits", "--input", "data/lfm2-tiny/reference.safetensors", "--model"])
-            .arg(model)
-            .arg("--out")
-            .arg(out);
-        if let Some(a) = adapter {
-            c.arg("--adapter").arg(a);
-        }
-        c.assert().success();
-        read_f32(out).remove("logits").unwrap().1
-    };
     let unmerged = logits(&repo().join("data/lfm2-tiny"), Some(&ck), &dir.path().join("l1.safetensors"));
     let from_merged = logits(&merged, None, &dir.path().join("l2.safetensors"));
     let scale = lfm_model::compare::max_abs(&from_merged).max(1.0);
@@ -180,18 +180,7 @@ fn qlora_trains_an_adapter_on_a_packed_gguf_base() {
         serde_json::from_str(&std::fs::read_to_string(ck.join("meta.json")).unwrap()).unwrap();
     assert_eq!(meta["init"].as_str().map(PathBuf::from), Some(gguf.clone()));
 
-    let logits = |adapter: Option<&Path>, out: &Path| {
-        let mut c = lfm();
-        c.args(["logits", "--input", "data/lfm2-tiny/reference.safetensors", "--model"])
-            .arg(&gguf)
-            .arg("--out")
-            .arg(out);
-        if let Some(a) = adapter {
-            c.arg("--adapter").arg(a);
-        }
-        c.assert().success();
-        read_f32(out).remove("logits").unwrap().1
-    };
+    let logits = |adapter: Option<&Path>, out: &Path| logits(&gguf, adapter, out);
     let plain = logits(None, &dir.path().join("l0.safetensors"));
     let tuned = logits(Some(&ck), &dir.path().join("l1.safetensors"));
     let moved = lfm_model::compare::max_abs_diff(&plain, &tuned);
