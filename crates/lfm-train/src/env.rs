@@ -22,7 +22,7 @@
 //! which the `tool_answer` reward looks for.
 
 use anyhow::{bail, Result};
-use lfm_data::chat::{Conversation, ToolCall};
+use lfm_data::chat::{Conversation, ParsedReply, ToolCall};
 use lfm_data::template::TextCodec;
 use serde_json::{json, Map, Value};
 
@@ -189,21 +189,19 @@ pub fn mentions(text: &str, key: &str) -> bool {
 /// The tokens that follow a tool-calling turn: the rest of the assistant turn after the
 /// model's stop token, the `tool` messages with `results`, and the generation prompt.
 ///
-/// `conv` is the conversation before this turn; `reply` the turn's text (its calls
-/// included, the stop token not); `calls` the parsed calls; `stop_text` the stop token's text.
+/// `conv` is the conversation before this turn; `reply` the turn parsed into its text and
+/// calls (`lfm_data::chat::parse_reply`); `stop_text` the stop token's text.
 /// Returns the conversation with the turn and the tool messages, and the token ids.
 pub fn continuation(
     codec: &TextCodec,
     conv: &Conversation,
-    reply: &str,
-    calls: &[ToolCall],
+    reply: &ParsedReply,
     results: &[ToolOutput],
     stop_text: &str,
 ) -> Result<(Conversation, Vec<u32>)> {
-    let parsed = lfm_data::chat::parse_reply(reply).unwrap_or_default();
-    let mut assistant = json!({"role": "assistant", "content": parsed.text});
-    if !calls.is_empty() {
-        assistant["tool_calls"] = Value::Array(calls.iter().map(ToolCall::to_openai).collect());
+    let mut assistant = json!({"role": "assistant", "content": reply.text});
+    if !reply.calls.is_empty() {
+        assistant["tool_calls"] = Value::Array(reply.calls.iter().map(ToolCall::to_openai).collect());
     }
     let mut messages = conv.messages.clone();
     messages.push(assistant);

@@ -44,7 +44,7 @@ use burn::module::Module;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use indicatif::ProgressBar;
-use lfm_data::chat::{parse_reply, Conversation};
+use lfm_data::chat::{parse_reply, Conversation, ParsedReply};
 use lfm_data::template::TextCodec;
 use lfm_model::generate::{generate, GenerateOptions, SamplingConfig};
 use lfm_model::{Lfm2Config, Lfm2Model};
@@ -593,11 +593,12 @@ impl GrpoObjective {
                 let body = if stop.is_some() { &c[..c.len() - 1] } else { &c[..] };
                 let text = self.tok.decode(body, false).map_err(|e| anyhow!("decoding: {e}"))?;
                 ep.push(&c, true);
-                let calls = match &self.env {
-                    Some(_) => parse_reply(&text).map(|p| p.calls).unwrap_or_default(),
-                    None => Vec::new(),
+                let reply = match &self.env {
+                    Some(_) => parse_reply(&text).unwrap_or_default(),
+                    None => ParsedReply::default(),
                 };
-                ep.turns.push((text.clone(), calls.len()));
+                let calls = &reply.calls;
+                ep.turns.push((text, calls.len()));
                 let (Some(stop), Some(env)) = (stop, &self.env) else {
                     ep.truncated = stop.is_none();
                     ep.done = true;
@@ -609,7 +610,7 @@ impl GrpoObjective {
                 }
                 let results: Vec<ToolOutput> = calls.iter().map(|c| env.execute(c)).collect();
                 let stop_text = self.tok.id_to_token(stop).unwrap_or_default();
-                let (conv, ids) = crate::env::continuation(&self.codec, &ep.conv, &text, &calls, &results, &stop_text)?;
+                let (conv, ids) = crate::env::continuation(&self.codec, &ep.conv, &reply, &results, &stop_text)?;
                 ep.conv = conv;
                 ep.push(&ids, false);
             }

@@ -24,11 +24,11 @@ fn check(codec: &TextCodec, stable: bool) {
     // The model's turn as it would sample it: the calls in the template's own call syntax.
     let reply =
         "<|tool_call_start|>[count_letter(word=\"mississippi\", letter=\"s\"), set_timer(minutes=5)]<|tool_call_end|>";
-    let calls = parse_reply(reply).unwrap().calls;
-    assert_eq!(calls.len(), 2);
-    let results: Vec<_> = calls.iter().map(|c| ToyTools.execute(c)).collect();
+    let parsed = parse_reply(reply).unwrap();
+    assert_eq!(parsed.calls.len(), 2);
+    let results: Vec<_> = parsed.calls.iter().map(|c| ToyTools.execute(c)).collect();
     assert_eq!(results[0].key.as_deref(), Some("4"));
-    let (next, ids) = continuation(codec, &conv, reply, &calls, &results, "<|im_end|>").unwrap();
+    let (next, ids) = continuation(codec, &conv, &parsed, &results, "<|im_end|>").unwrap();
     assert_eq!(next.messages.len(), 4, "user, assistant, two tool messages");
     let between = codec.tokenizer.decode(&ids, false).unwrap();
     let episode_text = format!("{prompt}{reply}<|im_end|>{between}");
