@@ -311,6 +311,66 @@ pub fn check_call(doc: &Value, call: &Call, expected: &Value) -> Result<(), Fail
     Ok(())
 }
 
+/// Partial credit of decoded calls against the ground truth, in [0, 1]: a dense signal for
+/// reinforcement learning where BFCL's verdict is all or nothing (not a BFCL metric).
+///
+/// Each expected call is worth `1 + its parameters` units: one for a decoded call of its name,
+/// one per parameter whose value passes [`check_call`]'s rules on that parameter alone (an
+/// optional parameter, one whose answers include `""`, also earns its unit when omitted).
+/// Expected and decoded calls of the same name are paired greedily, the pair earning the most
+/// units first. The credit is the units earned over the units expected, scaled by
+/// `min(1, expected calls / decoded calls)` so that extra calls cost. No calls: 0.
+pub fn arg_credit(docs: &[Value], calls: &[Call], truth: &[Value]) -> f64 {
+    if calls.is_empty() || truth.is_empty() {
+        return 0.0;
+    }
+    let empty = serde_json::Map::new();
+    let units = |t: &Value, call: &Call| -> usize {
+        let name = expected_name(t);
+        if call.name != name {
+            return 0;
+        }
+        let answers = t.get(name).and_then(Value::as_object).unwrap_or(&empty);
+        let props = find_doc(docs, name)
+            .and_then(|d| d.pointer("/parameters/properties"))
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        let right = |param: &String, allowed: &Value| -> bool {
+            let Some((_, value)) = call.args.iter().find(|(k, _)| k == param) else {
+                return allowed.as_array().is_some_and(|a| a.iter().any(|x| x.as_str() == Some("")));
+            };
+            let mut one_props = serde_json::Map::new();
+            if let Some(d) = props.get(param) {
+                one_props.insert(param.clone(), d.clone());
+            }
+            let one_doc = serde_json::json!({"name": name, "parameters": {"type": "dict", "properties": one_props, "required": []}});
+            let one_truth = serde_json::json!({ name: { param.clone(): allowed.clone() } });
+            let one_call = Call { name: call.name.clone(), args: vec![(param.clone(), value.clone())] };
+            check_call(&one_doc, &one_call, &one_truth).is_ok()
+        };
+        1 + answers.iter().filter(|(p, a)| right(p, a)).count()
+    };
+    let total: usize =
+        truth.iter().map(|t| 1 + t.get(expected_name(t)).and_then(Value::as_object).map_or(0, |a| a.len())).sum();
+    let mut pairs: Vec<(usize, usize, usize)> = (0..truth.len())
+        .flat_map(|ti| (0..calls.len()).map(move |ci| (ti, ci)))
+        .map(|(ti, ci)| (units(&truth[ti], &calls[ci]), ti, ci))
+        .filter(|&(u, _, _)| u > 0)
+        .collect();
+    // Most units first; ties in source order (stable sort).
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.0));
+    let (mut t_used, mut c_used) = (vec![false; truth.len()], vec![false; calls.len()]);
+    let mut earned = 0;
+    for (u, ti, ci) in pairs {
+        if !t_used[ti] && !c_used[ci] {
+            (t_used[ti], c_used[ci]) = (true, true);
+            earned += u;
+        }
+    }
+    let scale = (truth.len() as f64 / calls.len() as f64).min(1.0);
+    earned as f64 / total.max(1) as f64 * scale
+}
+
 fn find_doc<'a>(docs: &'a [Value], name: &str) -> Option<&'a Value> {
     docs.iter().find(|d| d.get("name").and_then(Value::as_str) == Some(name))
 }

@@ -10,6 +10,7 @@
 //! | name | reads | value |
 //! |---|---|---|
 //! | `tool_call` | calls | 1 if the calls match the task's answer by the BFCL AST rules (lfm-eval's checker), else 0 |
+//! | `tool_args` | calls | partial credit: one unit per expected call of the right name plus one per argument BFCL's rules accept, over the units expected; scaled by expected/decoded calls when there are extra calls |
 //! | `tool_format` | calls | partial credit per call of a decodable LFM2 call list: 0.5 for an offered tool's name, +0.5 for its required (and only declared) parameters; 0 without a call |
 //! | `tool_answer` | answer after tool results | fraction of the expected calls whose result (run by the episode's environment) the answer states; 0 for an episode that called no tool; episodes only |
 //! | `ifeval` | answer | fraction of the task's IFEval instructions followed (strict, official checks) |
@@ -21,6 +22,7 @@ mod exact;
 mod ifeval;
 mod json_format;
 mod tool_answer;
+mod tool_args;
 mod tool_call;
 mod tool_format;
 
@@ -67,6 +69,7 @@ pub enum Reads {
 /// Every reward by config name.
 pub const REGISTRY: &[(&str, RewardFn, Reads)] = &[
     ("tool_call", tool_call::reward, Reads::Calls),
+    ("tool_args", tool_args::reward, Reads::Calls),
     ("tool_format", tool_format::reward, Reads::Calls),
     ("tool_answer", tool_answer::reward, Reads::AnswerAfterTools),
     ("ifeval", ifeval::reward, Reads::Answer),
@@ -174,6 +177,29 @@ mod tests {
         assert_eq!(f(&t, "<|tool_call_start|>[get_time(city=\"Paris\")]<|tool_call_end|>"), 0.0);
         assert_eq!((r(&t, "[get_weather(city="), f(&t, "[get_weather(city=")), (0.0, 0.0));
         assert_eq!(f(&t, "It is sunny."), 0.0);
+    }
+
+    #[test]
+    fn tool_args_gives_a_unit_per_name_and_right_argument() {
+        let t = weather_task();
+        let a = lookup("tool_args").unwrap().0;
+        let w = |calls: &str| format!("<|tool_call_start|>[{calls}]<|tool_call_end|>");
+        // Units: name, city, unit (optional: right when omitted) = 3.
+        assert_eq!(a(&t, &w("get_weather(city='Paris')")), 1.0);
+        assert_eq!(a(&t, &w("get_weather(city='Lima')")), 2.0 / 3.0);
+        assert_eq!(a(&t, &w("get_weather(city='Lima', unit='kelvin')")), 1.0 / 3.0);
+        // An extra call halves the credit of the right one; another tool earns nothing.
+        assert_eq!(a(&t, &w("get_weather(city='Lima'), get_weather(city='Paris')")), 0.5);
+        assert_eq!(a(&t, &w("get_time(city='Paris')")), 0.0);
+        assert_eq!(a(&t, "[get_weather(city="), 0.0);
+        // Two expected calls (6 units): the best pairs are taken first, whatever the order.
+        let mut two = weather_task();
+        two.answer = vec![
+            json!({"get_weather": {"city": ["Paris"], "unit": ["celsius", ""]}}),
+            json!({"get_weather": {"city": ["Oslo"], "unit": ["celsius", ""]}}),
+        ];
+        assert_eq!(a(&two, &w("get_weather(city='Oslo'), get_weather(city='Rome')")), 5.0 / 6.0);
+        assert_eq!(a(&two, &w("get_weather(city='Oslo')")), 3.0 / 6.0);
     }
 
     #[test]
