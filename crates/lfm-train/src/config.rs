@@ -450,6 +450,23 @@ impl RunConfig {
             o.check("warm_start", "lr", w.lr, Range::Positive)?;
             o.check("warm_start", "micro_batch", w.micro_batch as f64, Range::AtLeast(1.0))?;
             o.check("warm_start", "seq_len", w.seq_len as f64, Range::AtLeast(2.0))?;
+            let mut names = std::collections::HashSet::new();
+            for st in &w.stages {
+                let ok = !st.name.is_empty()
+                    && st.name != "checkpoints"
+                    && st.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !ok {
+                    let why = "must be a folder name of letters, digits, '-' or '_' (not \"checkpoints\")";
+                    return Err(o.err("warm_start.stages", "name", format!("{why}, got {:?}", st.name)));
+                }
+                if !names.insert(st.name.as_str()) {
+                    return Err(o.err("warm_start.stages", "name", format!("{:?} is used twice", st.name)));
+                }
+                o.check("warm_start.stages", "steps", st.steps as f64, Range::AtLeast(1.0))?;
+                o.check("warm_start.stages", "lr", st.lr, Range::Positive)?;
+                o.check("warm_start.stages", "micro_batch", st.micro_batch as f64, Range::AtLeast(1.0))?;
+                o.check("warm_start.stages", "seq_len", st.seq_len as f64, Range::AtLeast(2.0))?;
+            }
         }
         let Some(g) = &self.grpo else {
             return Err(o.err("grpo", "", "missing (group_size, prompts_per_step, max_new_tokens, ...)"));

@@ -13,6 +13,8 @@
 //!         std of the group | of the step's rewards | none: no division; unbiased, n − 1)
 //!     mask_truncated_completions: a completion without a stop token carries no loss
 //!     old log-probs (and reference log-probs when beta > 0) of every completion token
+//!         (with num_iterations = 1 the old log-probs are the new ones, detached, as in
+//!         TRL: the extra forward pass is skipped and every ratio is exactly 1)
 //!     repeat num_iterations times (old log-probs kept):
 //!         r_t = exp(logp_t − old_t)
 //!         l_t = −min(r_t·A, clip(r_t, 1 − epsilon, 1 + epsilon_high)·A) + beta·KL_t
@@ -59,10 +61,28 @@ use crate::metrics;
 use crate::optim::GradAccumulator;
 use crate::rewards::{self, Reads, RewardFn};
 
-/// A short SFT run before RL (for models that cannot yet produce the format at all).
+/// A short SFT run before RL (for models that cannot yet produce the format at all), into
+/// `OUT/warm_start/`, optionally preceded by earlier SFT stages on other data (`stages`, each
+/// into `OUT/warm_start/<name>/`, each starting from the previous one's checkpoint).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WarmStart {
+    pub sft_jsonl: PathBuf,
+    pub steps: u64,
+    pub lr: f64,
+    pub micro_batch: usize,
+    pub seq_len: usize,
+    /// Stages run before this one, in order (`[[warm_start.stages]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<WarmStage>,
+}
+
+/// An earlier SFT stage of the warm start (a curriculum: e.g. copy drills before tool calls).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarmStage {
+    /// Its folder under `OUT/warm_start/` (letters, digits, `-`, `_`).
+    pub name: String,
     pub sft_jsonl: PathBuf,
     pub steps: u64,
     pub lr: f64,
@@ -446,34 +466,57 @@ fn step_seed(seed: u64, step: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The warm-start SFT (skipped when its run already finished), returning its checkpoint.
+/// The warm-start SFT stages (each skipped when its run already finished), returning the last
+/// one's checkpoint (`OUT/warm_start/checkpoints/step-N`).
 pub(crate) fn warm_start(cfg: &RunConfig, device: &Device, progress: Option<ProgressBar>) -> Result<PathBuf> {
     let ws = cfg.warm_start.as_ref().expect("validated");
-    let out = cfg.run.out.join("warm_start");
-    let done = checkpoint::complete(&out)?;
+    let root = cfg.run.out.join("warm_start");
+    let mut init: Option<PathBuf> = None;
+    for st in &ws.stages {
+        let stage = (&st.sft_jsonl, st.steps, st.lr, st.micro_batch, st.seq_len);
+        init = Some(sft_stage(cfg, device, init.as_deref(), stage, &root.join(&st.name), progress.clone())?);
+    }
+    let last = (&ws.sft_jsonl, ws.steps, ws.lr, ws.micro_batch, ws.seq_len);
+    sft_stage(cfg, device, init.as_deref(), last, &root, progress)
+}
+
+/// One SFT run of the warm start into `out` (from the preset, or from `init`), with a cosine
+/// schedule and 10% warm-up; returns its checkpoint.
+fn sft_stage(
+    cfg: &RunConfig,
+    device: &Device,
+    init: Option<&Path>,
+    (sft_jsonl, steps, lr, micro_batch, seq_len): (&PathBuf, u64, f64, usize, usize),
+    out: &Path,
+    progress: Option<ProgressBar>,
+) -> Result<PathBuf> {
+    let done = checkpoint::complete(out)?;
     if let Some((step, dir)) = done.last() {
-        if *step == ws.steps {
+        if *step == steps {
             return Ok(dir.clone());
         }
     }
+    let model = match init {
+        Some(dir) => format!("init_from = {:?}", dir.display().to_string()),
+        None => format!("preset = {:?}", cfg.model.preset.as_deref().unwrap_or("tiny")),
+    };
     let toml_text = format!(
-        "job = \"sft\"\n[model]\npreset = {:?}\n[data]\nsft_jsonl = {:?}\ntokenizer = {:?}\nseq_len = {}\n[optim]\nlr = {}\nweight_decay = 0.0\n[schedule]\nkind = \"cosine\"\nwarmup_steps = {}\n[batch]\nmicro_batch = {}\n[run]\nsteps = {}\nseed = {}\nout = {:?}\ncheckpoint_every = {}\nkeep_last = 1\n",
-        cfg.model.preset.as_deref().unwrap_or("tiny"),
-        ws.sft_jsonl.display().to_string(),
+        "job = \"sft\"\n[model]\n{model}\n[data]\nsft_jsonl = {:?}\ntokenizer = {:?}\nseq_len = {}\n[optim]\nlr = {}\nweight_decay = 0.0\n[schedule]\nkind = \"cosine\"\nwarmup_steps = {}\n[batch]\nmicro_batch = {}\n[run]\nsteps = {}\nseed = {}\nout = {:?}\ncheckpoint_every = {}\nkeep_last = 1\n",
+        sft_jsonl.display().to_string(),
         cfg.data.tokenizer.as_ref().expect("validated").display().to_string(),
-        ws.seq_len,
-        ws.lr,
-        (ws.steps / 10).max(1),
-        ws.micro_batch,
-        ws.steps,
+        seq_len,
+        lr,
+        (steps / 10).max(1),
+        micro_batch,
+        steps,
         cfg.run.seed,
         out.display().to_string(),
-        ws.steps
+        steps
     );
     let sft = crate::config::RunConfig::from_toml(&toml_text, "[warm_start]")?;
     let resume = (!done.is_empty()).then(|| "latest".to_string());
     let s = crate::engine::run(&sft, device, &crate::engine::RunOptions { resume, stop_after: None, progress })?;
-    s.last_checkpoint.ok_or_else(|| anyhow!("the warm-start SFT wrote no checkpoint"))
+    s.last_checkpoint.ok_or_else(|| anyhow!("{}: the warm-start SFT wrote no checkpoint", out.display()))
 }
 
 /// GRPO as an [`Objective`]: the prompts, the reward functions, the stop tokens and (with
@@ -750,8 +793,9 @@ pub struct UpdateStats {
     pub sampled_tokens: usize,
 }
 
-/// GRPO's learner half: the old log-probs under `policy` (the sampling weights) and, with a
-/// `reference`, the reference's; then `num_iterations` optimizer updates of `model` on the
+/// GRPO's learner half: the old log-probs under `policy` (the sampling weights; with
+/// `num_iterations = 1` the new log-probs detached instead) and, with a `reference`, the
+/// reference's; then `num_iterations` optimizer updates of `model` on the
 /// clipped surrogate of `episodes` with advantages `adv`, normalized as `loss_type` says.
 /// Episodes with `keep[i] == false` carry no loss.
 #[allow(clippy::too_many_arguments)]
@@ -771,30 +815,39 @@ pub fn update(
     let mb = if s.micro_batch == 0 { ro.rows } else { s.micro_batch };
     let weights = loss_weights(s.g.loss_type, &ro.lens, mb, s.g.max_new_tokens);
     let temperature = s.g.temperature;
+    // Each backward pass is cut to its own longest row (rows are right-padded to the step's
+    // longest; attention and convolution are causal, so the cut changes no log-prob).
+    let chunk_len = |lo: usize, hi: usize| episodes[lo..hi].iter().map(|e| e.tokens.len()).max().unwrap_or(2).max(2);
     let chunk_ids = |d: &Device, lo: usize, hi: usize| {
-        Tensor::<2, Int>::from_data(TensorData::new(ro.ids[lo * ro.len..hi * ro.len].to_vec(), [hi - lo, ro.len]), d)
+        let l = chunk_len(lo, hi);
+        let v: Vec<i64> = (lo..hi).flat_map(|r| ro.ids[r * ro.len..r * ro.len + l].iter().copied()).collect();
+        Tensor::<2, Int>::from_data(TensorData::new(v, [hi - lo, l]), d)
     };
     let chunk_f = |v: &[f32], d: &Device, lo: usize, hi: usize| {
-        Tensor::<2>::from_data(
-            TensorData::new(v[lo * (ro.len - 1)..hi * (ro.len - 1)].to_vec(), [hi - lo, ro.len - 1]),
-            d,
-        )
+        let l = chunk_len(lo, hi) - 1;
+        let w = ro.len - 1;
+        let v: Vec<f32> = (lo..hi).flat_map(|r| v[r * w..r * w + l].iter().copied()).collect();
+        Tensor::<2>::from_data(TensorData::new(v, [hi - lo, l]), d)
     };
     let host_lp = |m: &Lfm2Model| -> Vec<f32> {
         let mut out = Vec::with_capacity(ro.rows * (ro.len - 1));
         for lo in (0..ro.rows).step_by(mb) {
             let hi = (lo + mb).min(ro.rows);
-            out.extend(
-                token_logprobs(m, chunk_ids(&plain, lo, hi), temperature)
-                    .into_data()
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .expect("f32"),
-            );
+            let l = chunk_len(lo, hi) - 1;
+            let lp = token_logprobs(m, chunk_ids(&plain, lo, hi), temperature)
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("f32");
+            for row in lp.chunks(l) {
+                out.extend_from_slice(row);
+                out.extend(std::iter::repeat_n(0.0, ro.len - 1 - l));
+            }
         }
         out
     };
-    let old = host_lp(policy);
+    // One optimizer step: the old log-probs are the new ones, detached (no extra pass).
+    let old = (s.g.num_iterations > 1).then(|| host_lp(policy));
     let refl = reference.map(host_lp);
     let adv_f: Vec<f32> = adv.iter().map(|&a| a as f32).collect();
     let w_f: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
@@ -810,9 +863,13 @@ pub fn update(
             let hi = (lo + mb).min(ro.rows);
             let new = token_logprobs(&model, chunk_ids(&ad, lo, hi), temperature);
             let a = Tensor::<2>::from_data(TensorData::new(adv_f[lo..hi].to_vec(), [hi - lo, 1]), &ad);
+            let old_t = match &old {
+                Some(o) => chunk_f(o, &ad, lo, hi),
+                None => new.clone().detach(),
+            };
             let t = token_terms(
                 new,
-                chunk_f(&old, &ad, lo, hi),
+                old_t,
                 refl.as_ref().map(|r| chunk_f(r, &ad, lo, hi)),
                 a,
                 chunk_f(&ro.mask, &ad, lo, hi),

@@ -193,6 +193,47 @@ fn trl_knobs_run_and_masked_truncation_carries_no_loss() {
     assert!(r.iter().any(|x| x.truncated_frac == 1.0), "{r:?}");
 }
 
+/// `[[warm_start.stages]]` run first, in order, each into `OUT/warm_start/<name>/`, and the
+/// `[warm_start]` SFT itself starts from the last stage's checkpoint; a bad stage name is
+/// refused with its key.
+#[test]
+fn warm_start_stages_run_in_order_into_their_folders() {
+    use lfm_train::grpo::WarmStage;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("s");
+    let sft = common::repo().join("data/grpo/toy_sft.jsonl");
+    let stage = |name: &str| WarmStage {
+        name: name.into(),
+        sft_jsonl: sft.clone(),
+        steps: 2,
+        lr: 1e-3,
+        micro_batch: 4,
+        seq_len: 256,
+    };
+    let cfg = toy_config(&out, |c| {
+        small(c, 1);
+        let w = c.warm_start.as_mut().unwrap();
+        w.steps = 2;
+        w.stages = vec![stage("first"), stage("second")];
+    });
+    run(&cfg, &Device::default(), &RunOptions::default()).unwrap();
+    let ws = out.join("warm_start");
+    for (dir, init) in [
+        (ws.join("first"), None),
+        (ws.join("second"), Some(ws.join("first/checkpoints/step-000002"))),
+        (ws.clone(), Some(ws.join("second/checkpoints/step-000002"))),
+    ] {
+        assert!(dir.join("checkpoints/step-000002").is_dir(), "{}", dir.display());
+        let saved: RunConfig = toml::from_str(&std::fs::read_to_string(dir.join("config.toml")).unwrap()).unwrap();
+        assert_eq!(saved.model.init_from, init, "{}", dir.display());
+    }
+    assert_eq!(records(&out).len(), 1);
+    let mut bad = cfg.clone();
+    bad.warm_start.as_mut().unwrap().stages[1].name = "checkpoints".into();
+    let err = bad.validate("toy").unwrap_err().to_string();
+    assert!(err.contains("warm_start.stages") && err.contains("name"), "{err}");
+}
+
 /// configs/grpo-episodes-toy.toml, shortened: multi-turn episodes run through the toy tools,
 /// both rewards are reported, some episodes call a tool and continue after its result, and a
 /// resumed run reproduces the uninterrupted one exactly.
