@@ -221,6 +221,7 @@ fn shipped_configs_parse() {
         ("grpo-toy.toml", 1),
         ("grpo-tools.toml", 1),
         ("grpo-episodes-toy.toml", 1),
+        ("grpo-tools-toy.toml", 1),
     ] {
         let c = lfm_train::config::RunConfig::load(&repo().join("configs").join(name)).unwrap();
         assert_eq!(c.accum(), accum, "{name}");
