@@ -319,7 +319,10 @@ pub fn check_call(doc: &Value, call: &Call, expected: &Value) -> Result<(), Fail
 /// optional parameter, one whose answers include `""`, also earns its unit when omitted).
 /// Expected and decoded calls of the same name are paired greedily, the pair earning the most
 /// units first. The credit is the units earned over the units expected, scaled by
-/// `min(1, expected calls / decoded calls)` so that extra calls cost. No calls: 0.
+/// `min(decoded, expected) / max(decoded, expected)` calls, so that a missing call costs as
+/// much as an extra one: one right call where two were asked earns 0.5 x 0.5. (Without the
+/// scale for missing calls, GRPO on the toy learned to answer two requests with one call: a
+/// sure half beat two calls that were sometimes broken.) No calls: 0.
 pub fn arg_credit(docs: &[Value], calls: &[Call], truth: &[Value]) -> f64 {
     if calls.is_empty() || truth.is_empty() {
         return 0.0;
@@ -367,7 +370,7 @@ pub fn arg_credit(docs: &[Value], calls: &[Call], truth: &[Value]) -> f64 {
             earned += u;
         }
     }
-    let scale = (truth.len() as f64 / calls.len() as f64).min(1.0);
+    let scale = truth.len().min(calls.len()) as f64 / truth.len().max(calls.len()) as f64;
     earned as f64 / total.max(1) as f64 * scale
 }
 

@@ -10,7 +10,7 @@
 //! | name | reads | value |
 //! |---|---|---|
 //! | `tool_call` | calls | 1 if the calls match the task's answer by the BFCL AST rules (lfm-eval's checker), else 0 |
-//! | `tool_args` | calls | partial credit: one unit per expected call of the right name plus one per argument BFCL's rules accept, over the units expected; scaled by expected/decoded calls when there are extra calls |
+//! | `tool_args` | calls | partial credit: one unit per expected call of the right name plus one per argument BFCL's rules accept, over the units expected; scaled by min/max of the decoded and expected call counts (a missing or an extra call costs) |
 //! | `tool_format` | calls | partial credit per call of a decodable LFM2 call list: 0.5 for an offered tool's name, +0.5 for its required (and only declared) parameters; 0 without a call |
 //! | `tool_answer` | answer after tool results | fraction of the expected calls whose result (run by the episode's environment) the answer states; 0 for an episode that called no tool; episodes only |
 //! | `ifeval` | answer | fraction of the task's IFEval instructions followed (strict, official checks) |
@@ -199,7 +199,8 @@ mod tests {
             json!({"get_weather": {"city": ["Oslo"], "unit": ["celsius", ""]}}),
         ];
         assert_eq!(a(&two, &w("get_weather(city='Oslo'), get_weather(city='Rome')")), 5.0 / 6.0);
-        assert_eq!(a(&two, &w("get_weather(city='Oslo')")), 3.0 / 6.0);
+        // A missing call costs as an extra one does: 3 of 6 units, times 1/2 calls.
+        assert_eq!(a(&two, &w("get_weather(city='Oslo')")), 3.0 / 6.0 * 0.5);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `tool_args`: partial credit for the calls' names and argument values (lfm-eval's
 //! `checker::arg_credit`): each expected call is worth one unit for its name and one per
-//! argument whose value BFCL's rules accept, over the units expected, scaled down when the
-//! completion makes more calls than expected. `tool_call` is all or nothing; while a policy gets
+//! argument whose value BFCL's rules accept, over the units expected, scaled by the ratio of
+//! the smaller to the larger of the decoded and expected call counts (missing and extra calls
+//! both cost). `tool_call` is all or nothing; while a policy gets
 //! most arguments right and one wrong, every completion of a group scores 0 there and the group
 //! teaches nothing (zero reward variance). This reward still ranks them.
 
