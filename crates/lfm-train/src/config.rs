@@ -446,10 +446,13 @@ impl RunConfig {
             }
         }
         if let Some(w) = &self.warm_start {
-            o.check("warm_start", "steps", w.steps as f64, Range::AtLeast(1.0))?;
-            o.check("warm_start", "lr", w.lr, Range::Positive)?;
-            o.check("warm_start", "micro_batch", w.micro_batch as f64, Range::AtLeast(1.0))?;
-            o.check("warm_start", "seq_len", w.seq_len as f64, Range::AtLeast(2.0))?;
+            let numbers = |section: &str, st: &crate::grpo::WarmStage| -> Result<()> {
+                o.check(section, "steps", st.steps as f64, Range::AtLeast(1.0))?;
+                o.check(section, "lr", st.lr, Range::Positive)?;
+                o.check(section, "micro_batch", st.micro_batch as f64, Range::AtLeast(1.0))?;
+                o.check(section, "seq_len", st.seq_len as f64, Range::AtLeast(2.0))
+            };
+            numbers("warm_start", &w.last_stage())?;
             let mut names = std::collections::HashSet::new();
             for st in &w.stages {
                 let ok = !st.name.is_empty()
@@ -462,10 +465,7 @@ impl RunConfig {
                 if !names.insert(st.name.as_str()) {
                     return Err(o.err("warm_start.stages", "name", format!("{:?} is used twice", st.name)));
                 }
-                o.check("warm_start.stages", "steps", st.steps as f64, Range::AtLeast(1.0))?;
-                o.check("warm_start.stages", "lr", st.lr, Range::Positive)?;
-                o.check("warm_start.stages", "micro_batch", st.micro_batch as f64, Range::AtLeast(1.0))?;
-                o.check("warm_start.stages", "seq_len", st.seq_len as f64, Range::AtLeast(2.0))?;
+                numbers("warm_start.stages", st)?;
             }
         }
         let Some(g) = &self.grpo else {

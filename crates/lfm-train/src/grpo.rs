@@ -77,6 +77,20 @@ pub struct WarmStart {
     pub stages: Vec<WarmStage>,
 }
 
+impl WarmStart {
+    /// The `[warm_start]` table's own SFT as a stage (the last one, in `OUT/warm_start/`).
+    pub fn last_stage(&self) -> WarmStage {
+        WarmStage {
+            name: String::new(),
+            sft_jsonl: self.sft_jsonl.clone(),
+            steps: self.steps,
+            lr: self.lr,
+            micro_batch: self.micro_batch,
+            seq_len: self.seq_len,
+        }
+    }
+}
+
 /// An earlier SFT stage of the warm start (a curriculum: e.g. copy drills before tool calls).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -473,11 +487,9 @@ pub(crate) fn warm_start(cfg: &RunConfig, device: &Device, progress: Option<Prog
     let root = cfg.run.out.join("warm_start");
     let mut init: Option<PathBuf> = None;
     for st in &ws.stages {
-        let stage = (&st.sft_jsonl, st.steps, st.lr, st.micro_batch, st.seq_len);
-        init = Some(sft_stage(cfg, device, init.as_deref(), stage, &root.join(&st.name), progress.clone())?);
+        init = Some(sft_stage(cfg, device, init.as_deref(), st, &root.join(&st.name), progress.clone())?);
     }
-    let last = (&ws.sft_jsonl, ws.steps, ws.lr, ws.micro_batch, ws.seq_len);
-    sft_stage(cfg, device, init.as_deref(), last, &root, progress)
+    sft_stage(cfg, device, init.as_deref(), &ws.last_stage(), &root, progress)
 }
 
 /// One SFT run of the warm start into `out` (from the preset, or from `init`), with a cosine
@@ -486,10 +498,11 @@ fn sft_stage(
     cfg: &RunConfig,
     device: &Device,
     init: Option<&Path>,
-    (sft_jsonl, steps, lr, micro_batch, seq_len): (&PathBuf, u64, f64, usize, usize),
+    st: &WarmStage,
     out: &Path,
     progress: Option<ProgressBar>,
 ) -> Result<PathBuf> {
+    let WarmStage { sft_jsonl, steps, lr, micro_batch, seq_len, .. } = st.clone();
     let done = checkpoint::complete(out)?;
     if let Some((step, dir)) = done.last() {
         if *step == steps {

@@ -2,9 +2,9 @@
 //! `checker::arg_credit`): each expected call is worth one unit for its name and one per
 //! argument whose value BFCL's rules accept, over the units expected, scaled by the ratio of
 //! the smaller to the larger of the decoded and expected call counts (missing and extra calls
-//! both cost). `tool_call` is all or nothing; while a policy gets
-//! most arguments right and one wrong, every completion of a group scores 0 there and the group
-//! teaches nothing (zero reward variance). This reward still ranks them.
+//! both cost). `tool_call` is all or nothing: while a policy gets most arguments right and one
+//! wrong, every completion of a group scores 0 there and the group teaches nothing (zero reward
+//! variance). This reward still ranks them.
 
 use lfm_eval::bfcl::checker::arg_credit;
 use lfm_eval::bfcl::decode::{decode_lfm2, extract_lfm2};
