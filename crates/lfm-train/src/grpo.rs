@@ -502,7 +502,7 @@ fn sft_stage(
     out: &Path,
     progress: Option<ProgressBar>,
 ) -> Result<PathBuf> {
-    let WarmStage { sft_jsonl, steps, lr, micro_batch, seq_len, .. } = st.clone();
+    let &WarmStage { ref sft_jsonl, steps, lr, micro_batch, seq_len, .. } = st;
     let done = checkpoint::complete(out)?;
     if let Some((step, dir)) = done.last() {
         if *step == steps {

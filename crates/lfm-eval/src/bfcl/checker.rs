@@ -333,7 +333,7 @@ pub fn arg_credit(docs: &[Value], calls: &[Call], truth: &[Value]) -> f64 {
         if call.name != name {
             return 0;
         }
-        let answers = t.get(name).and_then(Value::as_object).unwrap_or(&empty);
+        let answers = expected_args(t).unwrap_or(&empty);
         let props = find_doc(docs, name)
             .and_then(|d| d.pointer("/parameters/properties"))
             .and_then(Value::as_object)
@@ -353,8 +353,7 @@ pub fn arg_credit(docs: &[Value], calls: &[Call], truth: &[Value]) -> f64 {
         };
         1 + answers.iter().filter(|(p, a)| right(p, a)).count()
     };
-    let total: usize =
-        truth.iter().map(|t| 1 + t.get(expected_name(t)).and_then(Value::as_object).map_or(0, |a| a.len())).sum();
+    let total: usize = truth.iter().map(|t| 1 + expected_args(t).map_or(0, |a| a.len())).sum();
     let mut pairs: Vec<(usize, usize, usize)> = (0..truth.len())
         .flat_map(|ti| (0..calls.len()).map(move |ci| (ti, ci)))
         .map(|(ti, ci)| (units(&truth[ti], &calls[ci]), ti, ci))
@@ -376,6 +375,11 @@ pub fn arg_credit(docs: &[Value], calls: &[Call], truth: &[Value]) -> f64 {
 
 fn find_doc<'a>(docs: &'a [Value], name: &str) -> Option<&'a Value> {
     docs.iter().find(|d| d.get("name").and_then(Value::as_str) == Some(name))
+}
+
+/// The `{param: [allowed...]}` map of an expected `{name: {...}}` call.
+fn expected_args(e: &Value) -> Option<&serde_json::Map<String, Value>> {
+    e.get(expected_name(e)).and_then(Value::as_object)
 }
 
 fn expected_name(e: &Value) -> &str {
