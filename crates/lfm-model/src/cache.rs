@@ -3,7 +3,7 @@
 //! keys stored after norm and RoPE), plus the number of processed positions and each
 //! row's left padding.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::config::{LayerKind, Lfm2Config};
 
@@ -88,7 +88,39 @@ impl Cache {
         &self.left_pad
     }
 
+    /// A cache whose row `i` is this cache's row `rows[i]` (rows may repeat or be left out):
+    /// G samples of one prompt share its prefill, and generation drops finished rows. Under
+    /// autodiff the gradient of a repeated row sums into the source row.
+    ///
+    /// # Panics
+    /// If a row index is out of range.
+    pub fn select_rows(&self, rows: &[usize]) -> Cache {
+        let b = self.batch_size();
+        assert!(rows.iter().all(|&r| r < b), "row index out of range for a cache of {b} rows");
+        let pick = |t: &Tensor<3>| t.clone().select(0, index(rows, &t.device()));
+        let pick4 = |t: &Tensor<4>| t.clone().select(0, index(rows, &t.device()));
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| match l {
+                LayerCache::Conv(s) => LayerCache::Conv(s.as_ref().map(pick)),
+                LayerCache::Attention(kv) => LayerCache::Attention(kv.as_ref().map(|(k, v)| (pick4(k), pick4(v)))),
+            })
+            .collect();
+        Cache {
+            layers,
+            kinds: self.kinds.clone(),
+            seq_len: self.seq_len,
+            left_pad: rows.iter().map(|&r| self.left_pad[r]).collect(),
+        }
+    }
+
     pub(crate) fn advance(&mut self, t: usize) {
         self.seq_len += t;
     }
+}
+
+fn index(rows: &[usize], device: &Device) -> Tensor<1, Int> {
+    let v: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+    Tensor::from_data(TensorData::new(v, [rows.len()]), device)
 }

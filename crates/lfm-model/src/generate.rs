@@ -5,6 +5,8 @@
 //! generates the same tokens in a batch as alone. Logit processing follows transformers'
 //! order: repetition penalty, then temperature, top-k, top-p, then the draw.
 
+use std::collections::HashMap;
+
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -273,8 +275,6 @@ pub fn generate(
     // The context ends at max_position_embeddings: generation stops there, as it does in
     // llama.cpp when the context is full.
     let max_new = opts.max_new_tokens.min(limit - width);
-    let (ids, pads) = ids_tensor(prompts, width, cfg.pad_token_id, device);
-    let mut cache = Cache::with_left_pad(cfg, pads);
     let mut samplers: Vec<Sampler> = (0..b).map(|r| Sampler::new(opts.sampling.clone(), r as u64)).collect();
     let mut history: Vec<Vec<u32>> = prompts.to_vec();
     let mut out: Vec<Vec<u32>> = vec![Vec::new(); b];
@@ -283,21 +283,44 @@ pub fn generate(
     if max_new == 0 {
         return Ok(Generation { tokens: out, logits: opts.keep_logits.then_some(kept) });
     }
+    // Identical prompts (GRPO's G samples of one prompt) share one prefill: the distinct
+    // prompts run through the cache, then every row takes its prompt's cache row.
+    let mut first: HashMap<&[u32], usize> = HashMap::new();
+    let mut distinct: Vec<Vec<u32>> = Vec::new();
+    let of: Vec<usize> = prompts
+        .iter()
+        .map(|p| {
+            *first.entry(p.as_slice()).or_insert_with(|| {
+                distinct.push(p.clone());
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    let (ids, pads) = ids_tensor(&distinct, width, cfg.pad_token_id, device);
+    let mut cache = Cache::with_left_pad(cfg, pads);
     let mut logits = last_logits(model, ids, &mut cache, 0)?;
+    if distinct.len() < b {
+        cache = cache.select_rows(&of);
+        logits = of.iter().map(|&u| logits[u].clone()).collect();
+    }
+    // Cache row i holds sequence rows[i]; rows that finished are dropped from the cache once
+    // they are half of it (until then they step with a pad token and their outputs are
+    // ignored), so a few long completions do not keep the whole batch running.
+    let mut rows: Vec<usize> = (0..b).collect();
     for step in 0..max_new {
-        let mut next = vec![cfg.pad_token_id; b];
-        for r in 0..b {
+        let mut next = vec![cfg.pad_token_id; rows.len()];
+        for (i, &r) in rows.iter().enumerate() {
             if done[r] {
                 continue;
             }
             if opts.keep_logits {
-                kept[r].push(logits[r].clone());
+                kept[r].push(logits[i].clone());
             }
-            let tok = samplers[r].sample(&mut logits[r], &history[r]);
+            let tok = samplers[r].sample(&mut logits[i], &history[r]);
             history[r].push(tok);
             out[r].push(tok);
             on_token(r, tok);
-            next[r] = tok;
+            next[i] = tok;
             if opts.stop_tokens.contains(&tok) {
                 done[r] = true;
             }
@@ -305,9 +328,14 @@ pub fn generate(
         if done.iter().all(|d| *d) || step + 1 == max_new {
             break;
         }
-        // Finished rows keep stepping with a pad token; their outputs are ignored.
-        let rows: Vec<Vec<u32>> = next.iter().map(|&t| vec![t]).collect();
-        let (ids, _) = ids_tensor(&rows, 1, cfg.pad_token_id, device);
+        let live: Vec<usize> = (0..rows.len()).filter(|&i| !done[rows[i]]).collect();
+        if live.len() * 2 <= rows.len() {
+            cache = cache.select_rows(&live);
+            next = live.iter().map(|&i| next[i]).collect();
+            rows = live.iter().map(|&i| rows[i]).collect();
+        }
+        let step_rows: Vec<Vec<u32>> = next.iter().map(|&t| vec![t]).collect();
+        let (ids, _) = ids_tensor(&step_rows, 1, cfg.pad_token_id, device);
         logits = last_logits(model, ids, &mut cache, step + 1)?;
     }
     Ok(Generation { tokens: out, logits: opts.keep_logits.then_some(kept) })

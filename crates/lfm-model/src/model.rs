@@ -507,20 +507,66 @@ impl Lfm2Model {
         if t <= PREFILL_CHUNK {
             return self.forward(ids);
         }
-        let kinds = self
-            .layers
-            .iter()
-            .map(|l| match l.operator {
-                Operator::ShortConv(_) => LayerKind::Conv,
-                Operator::Attention(_) => LayerKind::Attention,
-            })
-            .collect();
-        let mut cache = Cache::for_layers(kinds, vec![0; b]);
+        let mut cache = Cache::for_layers(self.layer_kinds(), vec![0; b]);
         let parts: Vec<Tensor<3>> = (0..t)
             .step_by(PREFILL_CHUNK)
             .map(|start| self.forward_cached(ids.clone().narrow(1, start, PREFILL_CHUNK.min(t - start)), &mut cache))
             .collect();
         Tensor::cat(parts, 1)
+    }
+
+    /// The kind of each layer, in order.
+    fn layer_kinds(&self) -> Vec<LayerKind> {
+        self.layers
+            .iter()
+            .map(|l| match l.operator {
+                Operator::ShortConv(_) => LayerKind::Conv,
+                Operator::Attention(_) => LayerKind::Attention,
+            })
+            .collect()
+    }
+
+    /// Logits of tokens that continue shared prefixes: row `r` is prefix `of[r]` followed by
+    /// row `r` of `rest` (right-padded), and position `k` of the result is the logit vector
+    /// that predicts `rest[r, k]` (at `k = 0` the prefix's last position). Each distinct
+    /// prefix runs once however many rows continue it, through a cache whose rows are then
+    /// repeated, so G completions of one prompt cost one prompt plus G completions instead of
+    /// G prompts; the values are those of [`forward`](Self::forward) over the concatenated
+    /// rows, to rounding. Works under autodiff (a repeated prefix row sums its gradients).
+    ///
+    /// # Shapes
+    /// - `prefixes`: P token rows, each non-empty (left-padded into one batch here)
+    /// - `of`: B indices into `prefixes`; `rest`: [B, W] with W >= 1 -> logits [B, W, V]
+    ///
+    /// # Panics
+    /// If a prefix is empty, `of` has an index out of range or its length is not B.
+    pub fn forward_prefixed(&self, prefixes: &[Vec<u32>], of: &[usize], rest: Tensor<2, Int>) -> Tensor<3> {
+        let [b, w] = rest.dims();
+        assert_eq!(of.len(), b, "one prefix index per row");
+        assert!(prefixes.iter().all(|p| !p.is_empty()), "prefixes must be non-empty");
+        let device = rest.device();
+        let width = prefixes.iter().map(Vec::len).max().unwrap_or(1);
+        let mut flat = Vec::with_capacity(prefixes.len() * width);
+        let mut pads = Vec::with_capacity(prefixes.len());
+        for p in prefixes {
+            pads.push(width - p.len());
+            flat.extend(std::iter::repeat_n(self.pad_token_id as i64, width - p.len()));
+            flat.extend(p.iter().map(|&t| t as i64));
+        }
+        let ids = Tensor::from_data(TensorData::new(flat, [prefixes.len(), width]), &device);
+        let mut cache = Cache::for_layers(self.layer_kinds(), pads);
+        let h = self.forward_hidden(ids, Some(&mut cache), false).last_hidden;
+        let idx: Vec<i64> = of.iter().map(|&i| i as i64).collect();
+        let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [b]), &device);
+        let last = h.narrow(1, width - 1, 1).select(0, idx);
+        let hidden = if w > 1 {
+            let mut rows = cache.select_rows(of);
+            let hr = self.forward_hidden(rest.narrow(1, 0, w - 1), Some(&mut rows), false).last_hidden;
+            Tensor::cat(vec![last, hr], 1)
+        } else {
+            last
+        };
+        self.head(hidden)
     }
 
     /// Logits for new tokens, reading and extending `cache`.

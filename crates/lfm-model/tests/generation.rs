@@ -152,3 +152,105 @@ fn overflowing_activations_stop_generation_logits_and_the_probe() {
     let (_, clean) = load_dir(&dir, &device).unwrap();
     clean.probe_finite(&cfg, &device).unwrap();
 }
+
+#[test]
+fn repeated_prompts_and_early_stops_give_the_tokens_of_each_prompt_alone() {
+    // Rows 0, 1 and 3 share a prompt (one prefill, its cache row repeated); sampled rows stop
+    // on common tokens at different steps, so finished rows are dropped from the cache on the
+    // way. Each row must still produce exactly what it produces alone.
+    let device = test_device();
+    let dir = fixture("lfm2-tiny");
+    let (cfg, model) = load_dir(&dir, &device).unwrap();
+    let (shape, ids) = Reference::open(&dir).i64("input_ids");
+    let row = |r: usize, n: usize| ids[r * shape[1]..r * shape[1] + n].iter().map(|&x| x as u32).collect::<Vec<_>>();
+    let prompts = vec![row(0, 11), row(0, 11), row(1, 6), row(0, 11), row(1, 13), row(0, 11)];
+    let sampling = SamplingConfig { temperature: 1.5, seed: 5, ..SamplingConfig::greedy() };
+    let free =
+        GenerateOptions { max_new_tokens: 16, stop_tokens: vec![], sampling: sampling.clone(), keep_logits: false };
+    // Stop tokens: tokens the free-running rows emit early, so rows end at different steps.
+    let free_out = generate(&model, &cfg, &prompts, &free, &device, |_, _| {}).unwrap().tokens;
+    let stop: Vec<u32> = free_out.iter().map(|t| t[2 + t.len() % 5]).take(3).collect();
+    let opts = GenerateOptions { stop_tokens: stop.clone(), keep_logits: true, ..free };
+    let batched = generate(&model, &cfg, &prompts, &opts, &device, |_, _| {}).unwrap();
+    let lens: Vec<usize> = batched.tokens.iter().map(Vec::len).collect();
+    assert!(
+        lens.iter().any(|&n| n < 16) && lens.iter().min() != lens.iter().max(),
+        "rows stop at different steps: {lens:?}"
+    );
+    for (r, p) in prompts.iter().enumerate() {
+        let solo = GenerateOptions {
+            sampling: SamplingConfig { seed: sampling.seed + r as u64, ..sampling.clone() },
+            ..opts.clone()
+        };
+        let alone = generate(&model, &cfg, std::slice::from_ref(p), &solo, &device, |_, _| {}).unwrap();
+        assert_eq!(batched.tokens[r], alone.tokens[0], "row {r}");
+        let a: Vec<f32> = batched.logits.as_ref().unwrap()[r].concat();
+        let b: Vec<f32> = alone.logits.as_ref().unwrap()[0].concat();
+        assert_close(&format!("row {r} batched vs alone logits"), &a, &b, 1e-4);
+    }
+}
+
+#[test]
+fn prefixed_forward_equals_the_forward_of_the_whole_rows_in_values_and_gradients() {
+    // Prefixes of 9 and 4 tokens; rows 0, 1, 3 continue the first, row 2 the second, with
+    // continuations of 5, 3, 1 and 4 tokens (right-padded with token 0).
+    use burn::tensor::{Int, Tensor, TensorData};
+    let device = test_device().autodiff();
+    let dir = fixture("lfm2-tiny");
+    let (_, model) = load_dir(&dir, &device).unwrap();
+    let (shape, ids) = Reference::open(&dir).i64("input_ids");
+    let tok = |r: usize, a: usize, n: usize| {
+        ids[r * shape[1] + a..r * shape[1] + a + n].iter().map(|&x| x as u32).collect::<Vec<u32>>()
+    };
+    let prefixes = vec![tok(0, 0, 9), tok(1, 0, 4)];
+    let of = [0usize, 0, 1, 0];
+    let rests = [tok(0, 9, 5), tok(1, 5, 3), tok(1, 4, 1), tok(0, 3, 4)];
+    let w = 5;
+    let flat: Vec<i64> =
+        rests.iter().flat_map(|r| r.iter().map(|&t| t as i64).chain(std::iter::repeat_n(0, w - r.len()))).collect();
+    let rest = Tensor::<2, Int>::from_data(TensorData::new(flat, [4, w]), &device);
+    let logits = model.forward_prefixed(&prefixes, &of, rest);
+    let v = logits.dims()[2];
+    // Loss: a fixed weighting of every valid position's logits, so gradients reach all of them.
+    let mut got_loss = None;
+    let mut want_loss = None;
+    for (r, rest_r) in rests.iter().enumerate() {
+        let whole: Vec<u32> = prefixes[of[r]].iter().chain(rest_r).copied().collect();
+        let n = whole.len();
+        let ids_t = Tensor::<2, Int>::from_data(
+            TensorData::new(whole.iter().map(|&t| t as i64).collect::<Vec<_>>(), [1, n]),
+            &device,
+        );
+        let p = prefixes[of[r]].len();
+        // Position k of the prefixed logits predicts rest token k: whole-row position p-1+k.
+        let want = model.forward(ids_t).narrow(1, p - 1, rest_r.len());
+        let got = logits.clone().narrow(0, r, 1).narrow(1, 0, rest_r.len());
+        let (gv, wv) = (host(got.clone()), host(want.clone()));
+        assert_close(&format!("row {r} logits"), &gv, &wv, 1e-4);
+        let weight = Tensor::<3>::from_data(
+            TensorData::new(
+                (0..rest_r.len() * v).map(|i| ((i * 7 + r) % 11) as f32 / 11.0).collect::<Vec<_>>(),
+                [1, rest_r.len(), v],
+            ),
+            &device,
+        );
+        let (g, wl) = ((got * weight.clone()).sum(), (want * weight).sum());
+        got_loss = Some(match got_loss {
+            None => g,
+            Some(a) => a + g,
+        });
+        want_loss = Some(match want_loss {
+            None => wl,
+            Some(a) => a + wl,
+        });
+    }
+    let (gg, wg) = (got_loss.unwrap().backward(), want_loss.unwrap().backward());
+    let mut checked = 0;
+    for ((path, p), _) in model.projections().into_iter().zip(0..) {
+        let (a, b) = (host(p.weight.val().grad(&gg).unwrap()), host(p.weight.val().grad(&wg).unwrap()));
+        let tol = 1e-4 * b.iter().fold(1e-6f32, |m, x| m.max(x.abs()));
+        assert_close(&format!("{path}: gradient"), &a, &b, tol);
+        checked += 1;
+    }
+    assert!(checked > 0);
+}

@@ -333,6 +333,8 @@ pub fn token_logprobs(model: &Lfm2Model, ids: Tensor<2, Int>, temperature: f64) 
 pub struct Episode {
     /// Prompt, turns and the text between them, as one token row.
     tokens: Vec<u32>,
+    /// Length of the prompt at the start of `tokens` (the G episodes of a group share it).
+    prompt_len: usize,
     /// Per token: sampled by the model (these carry loss).
     own: Vec<bool>,
     /// Each turn's text (special tokens kept, the stop token dropped) and its call count.
@@ -347,7 +349,8 @@ pub struct Episode {
 impl Episode {
     fn new(prompt: Vec<u32>, conv: Conversation) -> Self {
         let own = vec![false; prompt.len()];
-        Episode { tokens: prompt, own, turns: Vec::new(), truncated: false, conv, done: false }
+        let prompt_len = prompt.len();
+        Episode { tokens: prompt, prompt_len, own, turns: Vec::new(), truncated: false, conv, done: false }
     }
 
     /// A single completion of `prompt` (sampled; `stopped`: it ended with a stop token).
@@ -383,12 +386,20 @@ impl Episode {
     }
 }
 
-/// One sampled batch as token rows (right-padded) with the loss mask.
-struct Rollout {
-    ids: Vec<i64>,
+/// One sampled batch: each row's prompt and, right-padded, the tokens after it with their
+/// loss mask (the learner runs each distinct prompt once and its rows' continuations through
+/// a shared cache, `Lfm2Model::forward_prefixed`).
+struct Rollout<'a> {
+    /// Each row's prompt.
+    prompts: Vec<&'a [u32]>,
+    /// The tokens after each prompt, right-padded: [rows, width].
+    rest: Vec<i64>,
+    /// mask[r, k]: token k of row r's rest carries loss. [rows, width]
     mask: Vec<f32>,
     rows: usize,
-    len: usize,
+    width: usize,
+    /// Length of each row's rest.
+    rest_lens: Vec<usize>,
     /// Sampled tokens (all rows).
     completion_tokens: usize,
     /// Loss-carrying tokens per row (0 for a row whose episode is masked).
@@ -396,23 +407,43 @@ struct Rollout {
 }
 
 /// The episodes' rows; those with `keep[i] == false` carry no loss.
-fn rollout_batch(episodes: &[Episode], keep: &[bool], pad: u32) -> Rollout {
+fn rollout_batch<'a>(episodes: &'a [Episode], keep: &[bool], pad: u32) -> Rollout<'a> {
     let rows = episodes.len();
-    let len = episodes.iter().map(|e| e.tokens.len()).max().unwrap_or(1).max(2);
-    let mut ids = Vec::with_capacity(rows * len);
-    // mask[r, t] refers to predicting token t+1.
-    let mut mask = Vec::with_capacity(rows * (len - 1));
+    let rest_lens: Vec<usize> = episodes.iter().map(|e| e.tokens.len() - e.prompt_len).collect();
+    let width = rest_lens.iter().copied().max().unwrap_or(1).max(1);
+    let mut rest = Vec::with_capacity(rows * width);
+    let mut mask = Vec::with_capacity(rows * width);
     let mut lens = Vec::with_capacity(rows);
     for (e, &k) in episodes.iter().zip(keep) {
-        ids.extend(e.tokens.iter().map(|&t| t as i64));
-        ids.extend(std::iter::repeat_n(pad as i64, len - e.tokens.len()));
-        for t in 1..len {
-            mask.push((k && e.own.get(t).copied().unwrap_or(false)) as u8 as f32);
-        }
+        let n = e.tokens.len() - e.prompt_len;
+        rest.extend(e.tokens[e.prompt_len..].iter().map(|&t| t as i64));
+        rest.extend(std::iter::repeat_n(pad as i64, width - n));
+        mask.extend(e.own[e.prompt_len..].iter().map(|&o| (k && o) as u8 as f32));
+        mask.extend(std::iter::repeat_n(0.0, width - n));
         lens.push(if k { e.own_tokens() } else { 0 });
     }
     let completion_tokens = episodes.iter().map(Episode::own_tokens).sum();
-    Rollout { ids, mask, rows, len, completion_tokens, lens }
+    let prompts = episodes.iter().map(|e| &e.tokens[..e.prompt_len]).collect();
+    Rollout { prompts, rest, mask, rows, width, rest_lens, completion_tokens, lens }
+}
+
+/// Log-probabilities (at `temperature`) of each row's `rest` tokens, row `r` continuing
+/// `prompts[r]`; consecutive rows with the same prompt share its forward pass.
+///
+/// # Shapes
+/// - `prompts`: B rows; `rest`: [B, W] -> [B, W]
+pub fn rest_logprobs(model: &Lfm2Model, prompts: &[&[u32]], rest: Tensor<2, Int>, temperature: f64) -> Tensor<2> {
+    let [b, w] = rest.dims();
+    let mut distinct: Vec<Vec<u32>> = Vec::new();
+    let mut of = Vec::with_capacity(b);
+    for (r, p) in prompts.iter().enumerate() {
+        if r == 0 || prompts[r - 1] != *p {
+            distinct.push(p.to_vec());
+        }
+        of.push(distinct.len() - 1);
+    }
+    let logits = model.forward_prefixed(&distinct, &of, rest.clone());
+    log_softmax(logits / temperature, 2).gather(2, rest.reshape([b, w, 1])).reshape([b, w])
 }
 
 /// GRPO's fields of a metrics record (beside the engine's step, loss, lr, grad_norm, tokens,
@@ -717,7 +748,7 @@ impl Objective for GrpoObjective {
             device: &self.device,
         };
         let (model, u) = update(model, learner, &settings, &policy, self.reference.as_ref(), &episodes, &adv, &keep)?;
-        let (ro_rows, ro_len, sampled) = (u.rows, u.len, u.sampled_tokens);
+        let (ro_rows, sampled) = (u.rows, u.sampled_tokens);
         let learn_s = t1.elapsed().as_secs_f64();
         let [rm, rs] = mean_std(&total);
         let stats = GrpoStats {
@@ -738,7 +769,7 @@ impl Objective for GrpoObjective {
                 0.0
             },
             sampling_tokens_per_s: sampled as f64 / sample_s.max(1e-9),
-            learner_tokens_per_s: (ro_rows * ro_len * self.g.num_iterations) as f64 / learn_s.max(1e-9),
+            learner_tokens_per_s: (u.learner_tokens * self.g.num_iterations) as f64 / learn_s.max(1e-9),
         };
         let message = format!(
             "reward {rm:.3} zero-std {:.2} kl {:.4} clip {:.3} len {:.1} trunc {:.2}",
@@ -802,7 +833,9 @@ pub struct UpdateStats {
     pub clip_low: f64,
     pub clip_high: f64,
     pub rows: usize,
-    pub len: usize,
+    /// Tokens one optimizer pass ran through the model (distinct prompts once, then the rows'
+    /// continuations).
+    pub learner_tokens: usize,
     pub sampled_tokens: usize,
 }
 
@@ -830,31 +863,39 @@ pub fn update(
     let temperature = s.g.temperature;
     // Each backward pass is cut to its own longest row (rows are right-padded to the step's
     // longest; attention and convolution are causal, so the cut changes no log-prob).
-    let chunk_len = |lo: usize, hi: usize| episodes[lo..hi].iter().map(|e| e.tokens.len()).max().unwrap_or(2).max(2);
-    let chunk_ids = |d: &Device, lo: usize, hi: usize| {
+    let chunk_len = |lo: usize, hi: usize| ro.rest_lens[lo..hi].iter().copied().max().unwrap_or(1).max(1);
+    let chunk_rest = |d: &Device, lo: usize, hi: usize| {
         let l = chunk_len(lo, hi);
-        let v: Vec<i64> = (lo..hi).flat_map(|r| ro.ids[r * ro.len..r * ro.len + l].iter().copied()).collect();
+        let v: Vec<i64> = (lo..hi).flat_map(|r| ro.rest[r * ro.width..r * ro.width + l].iter().copied()).collect();
         Tensor::<2, Int>::from_data(TensorData::new(v, [hi - lo, l]), d)
     };
     let chunk_f = |v: &[f32], d: &Device, lo: usize, hi: usize| {
-        let l = chunk_len(lo, hi) - 1;
-        let w = ro.len - 1;
-        let v: Vec<f32> = (lo..hi).flat_map(|r| v[r * w..r * w + l].iter().copied()).collect();
+        let l = chunk_len(lo, hi);
+        let v: Vec<f32> = (lo..hi).flat_map(|r| v[r * ro.width..r * ro.width + l].iter().copied()).collect();
         Tensor::<2>::from_data(TensorData::new(v, [hi - lo, l]), d)
     };
+    let chunk_lp = |m: &Lfm2Model, d: &Device, lo: usize, hi: usize| {
+        rest_logprobs(m, &ro.prompts[lo..hi], chunk_rest(d, lo, hi), temperature)
+    };
+    // Tokens one pass runs: each distinct prompt once, then every row's rest.
+    let learner_tokens: usize = (0..ro.rows)
+        .step_by(mb)
+        .map(|lo| {
+            let hi = (lo + mb).min(ro.rows);
+            let prompts: usize =
+                (lo..hi).filter(|&r| r == lo || ro.prompts[r - 1] != ro.prompts[r]).map(|r| ro.prompts[r].len()).sum();
+            prompts + (hi - lo) * (chunk_len(lo, hi) - 1)
+        })
+        .sum();
     let host_lp = |m: &Lfm2Model| -> Vec<f32> {
-        let mut out = Vec::with_capacity(ro.rows * (ro.len - 1));
+        let mut out = Vec::with_capacity(ro.rows * ro.width);
         for lo in (0..ro.rows).step_by(mb) {
             let hi = (lo + mb).min(ro.rows);
-            let l = chunk_len(lo, hi) - 1;
-            let lp = token_logprobs(m, chunk_ids(&plain, lo, hi), temperature)
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .expect("f32");
+            let l = chunk_len(lo, hi);
+            let lp = chunk_lp(m, &plain, lo, hi).into_data().convert::<f32>().try_into_vec::<f32>().expect("f32");
             for row in lp.chunks(l) {
                 out.extend_from_slice(row);
-                out.extend(std::iter::repeat_n(0.0, ro.len - 1 - l));
+                out.extend(std::iter::repeat_n(0.0, ro.width - l));
             }
         }
         out
@@ -874,7 +915,7 @@ pub fn update(
         let (mut ls, mut ks, mut cl, mut ch) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
         for lo in (0..ro.rows).step_by(mb) {
             let hi = (lo + mb).min(ro.rows);
-            let new = token_logprobs(&model, chunk_ids(&ad, lo, hi), temperature);
+            let new = chunk_lp(&model, &ad, lo, hi);
             let a = Tensor::<2>::from_data(TensorData::new(adv_f[lo..hi].to_vec(), [hi - lo, 1]), &ad);
             let old_t = match &old {
                 Some(o) => chunk_f(o, &ad, lo, hi),
@@ -913,7 +954,7 @@ pub fn update(
             clip_low: clip_v[0],
             clip_high: clip_v[1],
             rows: ro.rows,
-            len: ro.len,
+            learner_tokens,
             sampled_tokens: ro.completion_tokens,
         },
     ))
@@ -1048,14 +1089,15 @@ mod tests {
     fn rollout_mask_covers_exactly_the_kept_completion_tokens() {
         let eps = [single(&[1, 2, 3], &[9, 7]), single(&[1, 2], &[8])];
         let r = rollout_batch(&eps, &[true, true], 0);
-        assert_eq!((r.rows, r.len, r.completion_tokens), (2, 5, 3));
-        assert_eq!(r.ids, vec![1, 2, 3, 9, 7, 1, 2, 8, 0, 0]);
-        // Predictions of positions 1..5: targets 2,3,9,7 -> completion at 9,7; row 2: 2,8,0,0 -> 8.
-        assert_eq!(r.mask, vec![0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
-        assert_eq!(r.lens, vec![2, 1]);
+        assert_eq!((r.rows, r.width, r.completion_tokens), (2, 2, 3));
+        assert_eq!(r.prompts, vec![&[1u32, 2, 3][..], &[1, 2][..]]);
+        // The tokens after each prompt, right-padded, and which of them carry loss.
+        assert_eq!(r.rest, vec![9, 7, 8, 0]);
+        assert_eq!(r.mask, vec![1.0, 1.0, 1.0, 0.0]);
+        assert_eq!((r.lens.clone(), r.rest_lens.clone()), (vec![2, 1], vec![2, 1]));
         // A masked (truncated) completion: its row carries nothing.
         let r = rollout_batch(&eps, &[false, true], 0);
-        assert_eq!(r.mask, vec![0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(r.mask, vec![0.0, 0.0, 1.0, 0.0]);
         assert_eq!((r.lens.clone(), r.completion_tokens), (vec![0, 1], 3));
     }
 
@@ -1066,10 +1108,10 @@ mod tests {
         e.push(&[40, 41, 42], false);
         e.push(&[7], true);
         e.turns = vec![("<|tool_call_start|>[f()]<|tool_call_end|>".into(), 1), ("It is 3.".into(), 0)];
-        let r = rollout_batch(&[e], &[true], 0);
-        assert_eq!(r.ids, vec![1, 2, 5, 6, 40, 41, 42, 7]);
-        // Targets 2, 5, 6, 40, 41, 42, 7.
-        assert_eq!(r.mask, vec![0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
+        let r = rollout_batch(std::slice::from_ref(&e), &[true], 0);
+        assert_eq!(r.prompts, vec![&[1u32, 2][..]]);
+        assert_eq!(r.rest, vec![5, 6, 40, 41, 42, 7]);
+        assert_eq!(r.mask, vec![1.0, 1.0, 0.0, 0.0, 0.0, 1.0]);
         assert_eq!(r.lens, vec![3]);
     }
 
