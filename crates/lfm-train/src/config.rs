@@ -486,6 +486,7 @@ impl RunConfig {
         o.check("grpo", "beta", g.beta, Range::AtLeast(0.0))?;
         o.check("grpo", "num_iterations", g.num_iterations as f64, Range::AtLeast(1.0))?;
         o.check("grpo", "adv_eps", g.adv_eps, Range::Positive)?;
+        o.check("grpo", "max_sampling_rounds", g.max_sampling_rounds as f64, Range::AtLeast(1.0))?;
         if let Some(e) = &g.env {
             crate::env::lookup(e).map_err(|err| o.err("grpo", "env", err))?;
             o.check("grpo", "max_tool_turns", g.max_tool_turns as f64, Range::AtLeast(1.0))?;

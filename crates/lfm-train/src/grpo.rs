@@ -11,6 +11,8 @@
 //!     reward_i = Σ_f weight_f · reward_f(task, completion_i)           ([rewards], rewards/)
 //!     A_i = (reward_i − mean_group) / (std + adv_eps)                   (scale_rewards:
 //!         std of the group | of the step's rewards | none: no division; unbiased, n − 1)
+//!     dynamic_sampling (DAPO): drop groups whose rewards are all equal; sample further
+//!         rounds of prompts until prompts_per_step groups remain or max_sampling_rounds ran
 //!     mask_truncated_completions: a completion without a stop token carries no loss
 //!     old log-probs (and reference log-probs when beta > 0) of every completion token
 //!         (with num_iterations = 1 the old log-probs are the new ones, detached, as in
@@ -188,6 +190,15 @@ pub struct GrpoSection {
     /// With `env`: tool-calling turns before the episode must end (the model may answer sooner).
     #[serde(default = "d_turns")]
     pub max_tool_turns: usize,
+    /// DAPO's dynamic sampling: groups whose rewards are all equal (no advantage, no
+    /// gradient) are dropped and more prompts are sampled until `prompts_per_step` groups
+    /// with a reward spread are found or `max_sampling_rounds` rounds have run.
+    #[serde(default)]
+    pub dynamic_sampling: bool,
+    /// With `dynamic_sampling`: sampling rounds per step at most (each of `prompts_per_step`
+    /// prompts).
+    #[serde(default = "d_rounds")]
+    pub max_sampling_rounds: usize,
 }
 
 impl GrpoSection {
@@ -210,6 +221,9 @@ fn d_adv_eps() -> f64 {
 }
 fn d_turns() -> usize {
     2
+}
+fn d_rounds() -> usize {
+    3
 }
 
 /// Advantages of one step's rewards: rows `g*i .. g*(i+1)` are one prompt's completions,
@@ -330,6 +344,7 @@ pub fn token_logprobs(model: &Lfm2Model, ids: Tensor<2, Int>, temperature: f64) 
 }
 
 /// One sampled episode: a prompt and the model's turns, with tool results between them.
+#[derive(Clone)]
 pub struct Episode {
     /// Prompt, turns and the text between them, as one token row.
     tokens: Vec<u32>,
@@ -464,6 +479,12 @@ struct GrpoStats {
     truncated_frac: f64,
     /// Mean tool-calling turns per episode (0 without `[grpo] env`).
     tool_turns: f64,
+    /// Sampling rounds this step (more than 1 only with dynamic sampling).
+    #[serde(default = "one_u")]
+    sampling_rounds: usize,
+    /// Groups the update trained on.
+    #[serde(default)]
+    groups_trained: usize,
     sampling_tokens_per_s: f64,
     learner_tokens_per_s: f64,
 }
@@ -490,6 +511,12 @@ pub struct GrpoRecord {
     pub truncated_frac: f64,
     #[serde(default)]
     pub tool_turns: f64,
+    /// Sampling rounds of the step (dynamic sampling; 1 without).
+    #[serde(default = "one_u")]
+    pub sampling_rounds: usize,
+    /// Groups of G completions the update trained on.
+    #[serde(default)]
+    pub groups_trained: usize,
     pub grad_norm: f64,
     pub lr: f64,
     pub sampling_tokens_per_s: f64,
@@ -639,6 +666,21 @@ impl GrpoObjective {
         })
     }
 
+    /// The prompts of sampling round `round >= 1` of `step` (dynamic sampling): a second
+    /// seeded stream of permutations, `max_sampling_rounds - 1` draws of `prompts_per_step`
+    /// per step, so that they too are a function of (seed, step).
+    fn extra_prompts_of(&self, step: u64, round: usize) -> Vec<usize> {
+        let (n, p) = (self.tasks.len(), self.g.prompts_per_step);
+        let per_step = self.g.max_sampling_rounds.max(2) - 1;
+        (0..p)
+            .map(|k| {
+                let flat = ((step - 1) as usize * per_step + round - 1) * p + k;
+                let (epoch, pos) = (flat / n, flat % n);
+                lfm_data::loader::permutation(n, self.seed ^ 0xD7A5_0000 ^ (epoch as u64).wrapping_mul(0x51ED))[pos]
+            })
+            .collect()
+    }
+
     /// The prompts of `step`: a seeded permutation of the task list per epoch.
     fn prompts_of(&self, step: u64) -> Vec<usize> {
         let n = self.tasks.len();
@@ -658,7 +700,7 @@ impl GrpoObjective {
     /// `tool` message per call, through the chat template) and the model continues, up to
     /// `max_tool_turns` tool-calling turns; the sampling seed is a function of (seed, step,
     /// turn).
-    fn rollouts(&self, policy: &Lfm2Model, step: u64, chosen: &[usize]) -> Result<Vec<Episode>> {
+    fn rollouts(&self, policy: &Lfm2Model, step: u64, round: usize, chosen: &[usize]) -> Result<Vec<Episode>> {
         let g = self.g.group_size;
         let mut eps: Vec<Episode> = chosen
             .iter()
@@ -672,7 +714,8 @@ impl GrpoObjective {
                 break;
             }
             let prompts: Vec<Vec<u32>> = active.iter().map(|&r| eps[r].tokens.clone()).collect();
-            let opts = sampling_options(&self.g, &self.stop, step_seed(self.seed, step).wrapping_add(turn as u64));
+            let seed = step_seed(self.seed, step) ^ (round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let opts = sampling_options(&self.g, &self.stop, seed.wrapping_add(turn as u64));
             let out = generate(policy, &self.model_cfg, &prompts, &opts, &self.device, |_, _| {})?.tokens;
             for (&r, c) in active.iter().zip(out) {
                 let ep = &mut eps[r];
@@ -706,19 +749,39 @@ impl GrpoObjective {
     }
 }
 
-impl Objective for GrpoObjective {
-    fn step(&mut self, step: u64, model: Lfm2Model, learner: &mut Learner) -> Result<(Lfm2Model, StepReport)> {
+/// One sampling round: the episodes of G completions per prompt, their weighted reward
+/// totals and each reward function's values.
+struct Sampled {
+    episodes: Vec<Episode>,
+    total: Vec<f64>,
+    per_fn: BTreeMap<String, Vec<f64>>,
+}
+
+impl Sampled {
+    /// The first `max_groups` groups (of `g` episodes) whose rewards are not all equal,
+    /// with their totals.
+    fn informative(&self, g: usize, max_groups: usize) -> (Vec<Episode>, Vec<f64>) {
+        let mut eps = Vec::new();
+        let mut total = Vec::new();
+        for (e, t) in self.episodes.chunks(g).zip(self.total.chunks(g)) {
+            if total.len() / g >= max_groups {
+                break;
+            }
+            if t.iter().any(|&x| x != t[0]) {
+                eps.extend(e.iter().cloned());
+                total.extend_from_slice(t);
+            }
+        }
+        (eps, total)
+    }
+}
+
+impl GrpoObjective {
+    /// Round `round` of `step`: G episodes for each of `chosen`'s prompts, rewarded (call
+    /// rewards read the turn with the calls, answer rewards the answer).
+    fn sample_round(&self, policy: &Lfm2Model, step: u64, round: usize, chosen: &[usize]) -> Result<Sampled> {
         let g = self.g.group_size;
-        let chosen = self.prompts_of(step);
-
-        // 1. Sample G episodes per prompt (one batch through the cache per turn), on the
-        // inference weights (host matrices on the CPU, lfm_model::infer).
-        let t0 = Instant::now();
-        let policy = sampling_policy(&model)?;
-        let episodes = self.rollouts(&policy, step, &chosen)?;
-        let sample_s = t0.elapsed().as_secs_f64();
-
-        // 2. Rewards: call rewards read the turn with the calls, answer rewards the answer.
+        let episodes = self.rollouts(policy, step, round, chosen)?;
         let mut per_fn: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         let mut total = vec![0.0f64; episodes.len()];
         for (r, ep) in episodes.iter().enumerate() {
@@ -735,7 +798,49 @@ impl Objective for GrpoObjective {
                 total[r] += w * v;
             }
         }
-        let (adv, zero_std) = advantages(&total, g, self.g.scale_rewards, self.g.adv_eps);
+        Ok(Sampled { episodes, total, per_fn })
+    }
+}
+
+impl Objective for GrpoObjective {
+    fn step(&mut self, step: u64, model: Lfm2Model, learner: &mut Learner) -> Result<(Lfm2Model, StepReport)> {
+        let g = self.g.group_size;
+
+        // 1-2. Sample G episodes per prompt (one batch through the cache per turn) on the
+        // inference weights (host matrices on the CPU, lfm_model::infer), and reward them.
+        // With dynamic sampling, groups without a reward spread are dropped and further
+        // rounds of prompts are sampled until prompts_per_step groups are kept. The reported
+        // rewards are the first round's (an unbiased sample of the policy).
+        let t0 = Instant::now();
+        let policy = sampling_policy(&model)?;
+        let first = self.sample_round(&policy, step, 0, &self.prompts_of(step))?;
+        let zero_std = advantages(&first.total, g, self.g.scale_rewards, self.g.adv_eps).1;
+        let [rm, rs] = mean_std(&first.total);
+        let rewards_stats: BTreeMap<String, [f64; 2]> =
+            first.per_fn.iter().map(|(k, v)| (k.clone(), mean_std(v))).collect();
+        let mut sampled = first.episodes.iter().map(Episode::own_tokens).sum::<usize>();
+        let mut rounds = 1;
+        let (mut episodes, mut total) = if self.g.dynamic_sampling {
+            let mut batch = first.informative(g, self.g.prompts_per_step);
+            while batch.0.len() < self.g.prompts_per_step * g && rounds < self.g.max_sampling_rounds {
+                let more = self.sample_round(&policy, step, rounds, &self.extra_prompts_of(step, rounds))?;
+                sampled += more.episodes.iter().map(Episode::own_tokens).sum::<usize>();
+                let want = self.g.prompts_per_step - batch.0.len() / g;
+                let (e, t) = more.informative(g, want);
+                batch.0.extend(e);
+                batch.1.extend(t);
+                rounds += 1;
+            }
+            batch
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        if episodes.is_empty() {
+            // Without dynamic sampling, or when no group had a spread: the first round as it is.
+            (episodes, total) = (first.episodes, first.total);
+        }
+        let sample_s = t0.elapsed().as_secs_f64();
+        let (adv, _) = advantages(&total, g, self.g.scale_rewards, self.g.adv_eps);
         let truncated: Vec<bool> = episodes.iter().map(|e| e.truncated).collect();
         let keep: Vec<bool> = truncated.iter().map(|&t| !(t && self.g.mask_truncated_completions)).collect();
 
@@ -748,19 +853,20 @@ impl Objective for GrpoObjective {
             device: &self.device,
         };
         let (model, u) = update(model, learner, &settings, &policy, self.reference.as_ref(), &episodes, &adv, &keep)?;
-        let (ro_rows, sampled) = (u.rows, u.sampled_tokens);
+        let ro_rows = u.rows;
         let learn_s = t1.elapsed().as_secs_f64();
-        let [rm, rs] = mean_std(&total);
         let stats = GrpoStats {
             reward_mean: rm,
             reward_std: rs,
-            rewards: per_fn.iter().map(|(k, v)| (k.clone(), mean_std(v))).collect(),
+            rewards: rewards_stats,
+            sampling_rounds: rounds,
+            groups_trained: episodes.len() / g,
             frac_reward_zero_std: zero_std,
             kl: u.kl,
             clip_frac: u.clip_low + u.clip_high,
             clip_low_frac: u.clip_low,
             clip_high_frac: u.clip_high,
-            completion_len: sampled as f64 / ro_rows as f64,
+            completion_len: u.sampled_tokens as f64 / ro_rows as f64,
             truncated_frac: truncated.iter().filter(|&&t| t).count() as f64 / ro_rows as f64,
             tool_turns: if self.env.is_some() {
                 episodes.iter().map(|e| e.turns.iter().filter(|t| t.1 > 0).count()).sum::<usize>() as f64
@@ -1099,6 +1205,19 @@ mod tests {
         let r = rollout_batch(&eps, &[false, true], 0);
         assert_eq!(r.mask, vec![0.0, 0.0, 1.0, 0.0]);
         assert_eq!((r.lens.clone(), r.completion_tokens), (vec![0, 1], 3));
+    }
+
+    #[test]
+    fn dynamic_sampling_keeps_only_groups_with_a_reward_spread() {
+        // Groups of 2: [1, 1] (no spread), [0, 1], [2, 2], [0.5, 0], [1, 0].
+        let total = vec![1.0, 1.0, 0.0, 1.0, 2.0, 2.0, 0.5, 0.0, 1.0, 0.0];
+        let episodes = (0..10).map(|i| single(&[1], &[i as u32 + 10])).collect();
+        let s = Sampled { episodes, total, per_fn: BTreeMap::new() };
+        let (e, t) = s.informative(2, 8);
+        assert_eq!(t, vec![0.0, 1.0, 0.5, 0.0, 1.0, 0.0]);
+        assert_eq!(e.iter().map(|e| e.tokens[1]).collect::<Vec<_>>(), vec![12, 13, 16, 17, 18, 19]);
+        // At most max_groups of them, the first ones.
+        assert_eq!(s.informative(2, 2).1, vec![0.0, 1.0, 0.5, 0.0]);
     }
 
     #[test]

@@ -47,7 +47,11 @@ fn records(dir: &Path) -> Vec<GrpoRecord> {
 #[test]
 fn resume_reproduces_the_uninterrupted_run_exactly() {
     let tmp = tempfile::tempdir().unwrap();
-    let shrink = |c: &mut RunConfig| small(c, 4);
+    // With dynamic sampling, whose extra rounds of prompts are functions of (seed, step) too.
+    let shrink = |c: &mut RunConfig| {
+        small(c, 4);
+        c.grpo.as_mut().unwrap().dynamic_sampling = true;
+    };
     let device = Device::default();
     let a = tmp.path().join("a");
     let cfg_a = toy_config(&a, shrink);
@@ -69,6 +73,7 @@ fn resume_reproduces_the_uninterrupted_run_exactly() {
             x.step
         );
         assert_eq!(x.rewards, y.rewards);
+        assert_eq!((x.sampling_rounds, x.groups_trained), (y.sampling_rounds, y.groups_trained));
     }
     // With beta > 0 the reference is loaded. Until the first update that has a gradient, the
     // policy is the reference and the KL is exactly 0 (both score with the same kernels); from
