@@ -308,7 +308,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n-copy", type=int, default=6000, help="copy-drill records")
     ap.add_argument("--n-sft", type=int, default=4000, help="tool SFT records")
-    ap.add_argument("--n-prompts", type=int, default=1000, help="GRPO prompts")
+    ap.add_argument("--n-prompts", type=int, default=4000, help="GRPO prompts")
     ap.add_argument("--n-heldout", type=int, default=200, help="held-out tasks")
     ap.add_argument("--out", default=OUT, help="output folder (default data/grpo)")
     a = ap.parse_args()
