@@ -1,4 +1,4 @@
-//! `lfm eval ifeval|bfcl|mc|perplexity`: scorers over given responses or a model's own
+//! `lfm eval ifeval|bfcl|mc|perplexity|pairs`: scorers over given responses or a model's own
 //! generations. Every command writes `summary.json` (plus per-row JSONL), prints a short table,
 //! shows progress on long steps and takes `--limit N`.
 
@@ -26,6 +26,79 @@ pub enum EvalCommand {
     /// Multiple choice (MMLU-Pro / GPQA style JSONL): log-likelihood of the answer letter, or a
     /// generated reply (`--method generate`).
     Mc(McArgs),
+    /// Preference pairs (prompt, chosen, rejected): summed completion log-probs per side, and
+    /// the share of pairs the model prefers the chosen one (implicit DPO rewards with
+    /// `--reference`).
+    Pairs(PairsArgs),
+}
+
+#[derive(Args)]
+pub struct PairsArgs {
+    /// Checkpoint directory or GGUF file (its tokenizer and chat template render the pairs).
+    #[arg(long)]
+    model: PathBuf,
+    /// A PEFT LoRA adapter directory: merged into an HF directory base, applied beside a GGUF base.
+    #[arg(long)]
+    adapter: Option<PathBuf>,
+    /// JSONL pairs: `{"prompt", "chosen", "rejected"}` (messages or strings), or TRL's
+    /// conversational `chosen`/`rejected` whose common leading messages are the prompt.
+    #[arg(long)]
+    data: PathBuf,
+    /// A reference checkpoint: accuracy then counts pairs whose implicit reward
+    /// (logp - ref_logp) is higher for the chosen completion.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// Score only the first N pairs.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Output directory (summary.json, per_pair.jsonl).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `lfm eval pairs`: every pair rendered with the model's chat template; all pairs are read
+/// and tokenized before any is scored, so a bad record fails before the model runs.
+pub fn pairs(a: &PairsArgs, device: &Device) -> Result<()> {
+    use lfm_eval::pairs;
+    let mut records = lfm_data::pairs::load_pairs(&a.data)?;
+    records.truncate(a.limit.unwrap_or(usize::MAX));
+    let (cfg, model) =
+        progress::loading(&a.model, |p| lfm_quant::load::load_for_inference_with(p, a.adapter.as_deref(), device))?;
+    let codec = lfm_quant::load::load_codec(&a.model)?;
+    lfm_data::tokenizer::check_against_model(&codec.tokenizer, &cfg, &a.model.display().to_string())?;
+    let encoded = records
+        .iter()
+        .map(|p| lfm_data::pairs::encode_pair(&codec, p).map_err(|e| anyhow::anyhow!("{}: {e:#}", a.data.display())))
+        .collect::<Result<Vec<_>>>()?;
+    let reference = match &a.reference {
+        Some(r) => {
+            let (rcfg, m) = progress::loading(r, |p| lfm_quant::load::load_for_inference_with(p, None, device))?;
+            lfm_data::tokenizer::check_against_model(&codec.tokenizer, &rcfg, &r.display().to_string())?;
+            Some(m)
+        }
+        None => None,
+    };
+    let pb = progress::bar(encoded.len() as u64, "pairs");
+    let scores = pairs::score_pairs(&model, reference.as_ref(), &encoded, device, |n| pb.set_position(n as u64))?;
+    pb.finish_and_clear();
+    let s = pairs::summarize(&scores);
+    let mut summary = serde_json::to_value(&s)?;
+    if let Some(m) = summary.as_object_mut() {
+        m.insert("model".into(), json!(a.model.display().to_string()));
+        m.insert("adapter".into(), json!(a.adapter.as_ref().map(|p| p.display().to_string())));
+        m.insert("reference".into(), json!(a.reference.as_ref().map(|p| p.display().to_string())));
+        m.insert("data".into(), json!(a.data.display().to_string()));
+        m.insert("prompt_source".into(), json!(codec.prompt_source()));
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("{}: cannot create", a.out.display()))?;
+    lfm_model::io::write_atomic(&a.out.join("per_pair.jsonl"), lfm_eval::to_jsonl(&scores)?.as_bytes())?;
+    lfm_model::io::write_atomic(&a.out.join("summary.json"), serde_json::to_string_pretty(&summary)?.as_bytes())?;
+    println!("pairs        {}", s.pairs);
+    println!("accuracy     {:.2}% (scored by {})", 100.0 * s.accuracy, s.scored_by);
+    println!("mean margin  {:.4}", s.mean_margin);
+    println!("logp/token   chosen {:.4}, rejected {:.4}", s.logp_per_token_chosen, s.logp_per_token_rejected);
+    println!("-> {}", a.out.display());
+    Ok(())
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -140,6 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(cmd_eval::EvalCommand::Bfcl(a)) => cmd_eval::bfcl(&a, &device),
         Command::Eval(cmd_eval::EvalCommand::Perplexity(a)) => cmd_eval::perplexity(&a, &device),
         Command::Eval(cmd_eval::EvalCommand::Mc(a)) => cmd_eval::mc(&a, &device),
+        Command::Eval(cmd_eval::EvalCommand::Pairs(a)) => cmd_eval::pairs(&a, &device),
         Command::Train(_) => unreachable!("handled above"),
     }
 }

@@ -456,15 +456,53 @@ impl TextCodec {
     /// An SFT example: the whole conversation rendered without a generation prompt, and the
     /// tokens to train on (see the module doc for templates without generation blocks).
     pub fn encode_chat(&self, conv: &Conversation, train_on: TrainOn) -> Result<Encoded> {
-        let r = self.render(conv, false)?;
-        let mut spans =
-            if self.marks_assistant_text(conv)? { r.generation.clone() } else { self.prefix_spans(conv, &r.text)? };
+        let (text, mut spans) = self.assistant_spans(conv)?;
         if train_on == TrainOn::LastAssistant {
             spans = spans.pop().into_iter().collect();
         }
-        let enc =
-            self.tokenizer.encode(r.text.as_str(), false).map_err(|e| anyhow!("tokenizing a conversation: {e}"))?;
-        Ok(Encoded { ids: enc.get_ids().to_vec(), mask: chat::overlap_mask(enc.get_offsets(), &spans) })
+        self.encode_spans(&text, &spans)
+    }
+
+    /// A preference pair's side (DPO, `lfm eval pairs`): `prompt`'s messages followed by the
+    /// `completion` messages, rendered as one conversation without a generation prompt; the
+    /// mask covers the assistant text of the completion's own assistant messages only (the
+    /// last spans, one per assistant message), never an assistant turn of the prompt.
+    pub fn encode_completion(&self, prompt: &Conversation, completion: &[Value]) -> Result<Encoded> {
+        let wanted = completion.iter().filter(|m| m.get("role").and_then(Value::as_str) == Some("assistant")).count();
+        if wanted == 0 {
+            bail!("the completion has no assistant message");
+        }
+        let mut messages = prompt.messages.clone();
+        messages.extend_from_slice(completion);
+        let conv = Conversation::new(messages, prompt.tools.clone())?;
+        let (text, spans) = self.assistant_spans(&conv)?;
+        if spans.len() < wanted {
+            bail!(
+                "{}: the rendering marks {} assistant span(s), fewer than the completion's {wanted} assistant message(s)",
+                self.prompt_source(),
+                spans.len()
+            );
+        }
+        let enc = self.encode_spans(&text, &spans[spans.len() - wanted..])?;
+        if !enc.mask.iter().skip(1).any(|&m| m) {
+            bail!("the completion renders to no token");
+        }
+        Ok(enc)
+    }
+
+    /// The conversation rendered without a generation prompt and the byte spans of its
+    /// assistant turns, in order: the template's generation blocks (or the built-in layout's
+    /// turns), else the prefix rule.
+    fn assistant_spans(&self, conv: &Conversation) -> Result<(String, Vec<Range<usize>>)> {
+        let r = self.render(conv, false)?;
+        let spans =
+            if self.marks_assistant_text(conv)? { r.generation.clone() } else { self.prefix_spans(conv, &r.text)? };
+        Ok((r.text, spans))
+    }
+
+    fn encode_spans(&self, text: &str, spans: &[Range<usize>]) -> Result<Encoded> {
+        let enc = self.tokenizer.encode(text, false).map_err(|e| anyhow!("tokenizing a conversation: {e}"))?;
+        Ok(Encoded { ids: enc.get_ids().to_vec(), mask: chat::overlap_mask(enc.get_offsets(), spans) })
     }
 
     /// Assistant spans of a template without generation blocks, by the prefix rule.
@@ -596,6 +634,27 @@ mod tests {
         let unstable = codec(Some("{% for m in messages %}{{ m.content if loop.last else '-' }}|{% endfor %}"));
         let e = unstable.encode_chat(&cv, TrainOn::AllAssistant).unwrap_err().to_string();
         assert!(e.contains("message 1") && e.contains("generation"), "{e}");
+    }
+
+    #[test]
+    fn a_completion_is_masked_without_the_prompts_own_assistant_turns() {
+        let prompt = conv(
+            json!({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]}),
+        );
+        let completion = [json!({"role": "assistant", "content": "d"})];
+        let masked = |c: &TextCodec| {
+            let e = c.encode_completion(&prompt, &completion).unwrap();
+            let on: Vec<u32> = e.ids.iter().zip(&e.mask).filter(|(_, m)| **m).map(|(i, _)| *i).collect();
+            c.tokenizer.decode(&on, false).unwrap()
+        };
+        // Built-in layout, a template with generation blocks, one without (prefix rule).
+        assert_eq!(masked(&codec(None)), "d<|im_end|>");
+        let gen = "{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.role == 'assistant' %}{% generation %}{{ m.content }}<|im_end|>{% endgeneration %}\n{% else %}{{ m.content }}<|im_end|>\n{% endif %}{% endfor %}";
+        assert_eq!(masked(&codec(Some(gen))), "d<|im_end|>");
+        let plain = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+        assert_eq!(masked(&codec(Some(plain))), "d<|im_end|>\n");
+        let e = codec(None).encode_completion(&prompt, &[json!({"role": "user", "content": "x"})]).unwrap_err();
+        assert!(e.to_string().contains("no assistant message"), "{e}");
     }
 
     #[test]

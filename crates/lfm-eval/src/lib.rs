@@ -4,6 +4,7 @@
 //! - [`bfcl`]: BFCL-style tool-call scoring — LFM2's tool-call output decoded and matched
 //!   against possible answers by the AST rules of `bfcl-eval` (see `evals/bfcl/README.md`).
 //! - [`choice`]: multiple choice by log-likelihood of the answer letter or by a generated reply.
+//! - [`pairs`]: preference pairs scored by completion log-probs (`lfm eval pairs`, DPO).
 //! - [`perplexity`]: perplexity and bits per byte over windows of a token stream.
 //! - [`ifeval`]: IFEval instruction checks, strict/loose, the four metrics.
 //! - [`generation`]: greedy chat-template generation of one reply per conversation.
@@ -13,6 +14,7 @@ pub mod bfcl;
 pub mod choice;
 pub mod generation;
 pub mod ifeval;
+pub mod pairs;
 pub mod perplexity;
 pub mod quality;
 
