@@ -1,4 +1,4 @@
-//! `lfm train pretrain|sft|grpo --config FILE [--steps N] [--out DIR] [--resume latest|PATH] [--seed S]
+//! `lfm train pretrain|sft|grpo|dpo --config FILE [--steps N] [--out DIR] [--resume latest|PATH] [--seed S]
 //! [--init-from DIR] [--adapter DIR] [--stop-after N]`.
 
 use std::path::PathBuf;
@@ -18,6 +18,8 @@ pub enum TrainCommand {
     Sft(TrainArgs),
     /// GRPO reinforcement learning with the evaluation scorers as rewards (tool calls, IFEval, ...).
     Grpo(TrainArgs),
+    /// DPO / IPO on preference pairs (prompt, chosen, rejected) from a trained checkpoint.
+    Dpo(TrainArgs),
 }
 
 #[derive(Args)]
@@ -54,6 +56,7 @@ pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
         TrainCommand::Pretrain(a) => (Job::Pretrain, a),
         TrainCommand::Sft(a) => (Job::Sft, a),
         TrainCommand::Grpo(a) => (Job::Grpo, a),
+        TrainCommand::Dpo(a) => (Job::Dpo, a),
     };
     let mut cfg = RunConfig::load(&a.config)?;
     if cfg.job != job {
@@ -84,8 +87,16 @@ pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
     if let (Some(f), Some(l)) = (reward(&s.first_record), reward(&s.last_record)) {
         println!("mean reward     {f:.3} (first step of this run) -> {l:.3} (last)");
     }
-    if let Some(v) = s.last_val_loss {
-        println!("val loss        {v:.4} (perplexity {:.2})", v.exp());
+    let pref = |r: &Option<serde_json::Value>, k: &str| r.as_ref().and_then(|r| r.get(k)?.as_f64());
+    if let (Some(f), Some(l)) =
+        (pref(&s.first_record, "rewards/accuracies"), pref(&s.last_record, "rewards/accuracies"))
+    {
+        println!("pair accuracy   {f:.3} (first step of this run) -> {l:.3} (last; implicit rewards)");
+    }
+    match s.last_val_loss {
+        Some(v) if job == Job::Dpo => println!("val loss        {v:.4} (DPO loss on [data] pairs_val)"),
+        Some(v) => println!("val loss        {v:.4} (perplexity {:.2})", v.exp()),
+        None => {}
     }
     if let Some(c) = &s.last_checkpoint {
         println!("checkpoint      {}", c.display());

@@ -141,6 +141,16 @@ impl Lfm2Model {
         out
     }
 
+    /// The model with every LoRA branch switched off: the base alone (a clone sharing the
+    /// base's tensors, no copy of the weights). DPO's reference with an adapter.
+    pub fn without_adapter(&self) -> Lfm2Model {
+        let mut m = self.clone();
+        for (_, p) in m.projections_mut() {
+            p.lora = None;
+        }
+        m
+    }
+
     /// Whether any projection carries a LoRA branch.
     pub fn has_lora(&self) -> bool {
         self.projections().iter().any(|(_, p)| p.lora.is_some())

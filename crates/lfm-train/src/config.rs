@@ -24,6 +24,7 @@ pub enum Job {
     Pretrain,
     Sft,
     Grpo,
+    Dpo,
 }
 
 impl Job {
@@ -32,6 +33,7 @@ impl Job {
             Job::Pretrain => "pretrain",
             Job::Sft => "sft",
             Job::Grpo => "grpo",
+            Job::Dpo => "dpo",
         }
     }
 }
@@ -71,6 +73,12 @@ pub struct DataSection {
     /// GRPO: the prompts JSONL (format in data/README.md).
     #[serde(default)]
     pub prompts: Option<PathBuf>,
+    /// DPO: preference pairs JSONL (`{"prompt", "chosen", "rejected"}`, TRL's shapes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<PathBuf>,
+    /// DPO: held-out pairs for the validation loss and reward metrics (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs_val: Option<PathBuf>,
     /// Tokenizer for SFT and GRPO (pre-training uses the dataset's own copy). Defaults to the
     /// init checkpoint's tokenizer.json.
     #[serde(default)]
@@ -257,6 +265,9 @@ pub struct RunConfig {
     /// GRPO from a preset: a short SFT run first, into `OUT/warm_start`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warm_start: Option<crate::grpo::WarmStart>,
+    /// DPO: the preference loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpo: Option<crate::dpo::DpoSection>,
 }
 
 fn d_init_std() -> f64 {
@@ -384,6 +395,25 @@ impl RunConfig {
             if self.data.prompts.is_some() {
                 return Err(o.err("data", "prompts", "is for job = \"grpo\" (SFT reads [data] sft_jsonl)"));
             }
+            if self.job == Job::Dpo {
+                self.validate_dpo(o)?;
+            } else {
+                for (key, present) in
+                    [("pairs", self.data.pairs.is_some()), ("pairs_val", self.data.pairs_val.is_some())]
+                {
+                    if present {
+                        return Err(o.err(
+                            "data",
+                            key,
+                            format!("is for job = \"dpo\", this config has job = {:?}", self.job.as_str()),
+                        ));
+                    }
+                }
+                if self.dpo.is_some() {
+                    let why = format!("is for job = \"dpo\", this config has job = {:?}", self.job.as_str());
+                    return Err(o.err("dpo", "", why));
+                }
+            }
             match self.job {
                 Job::Pretrain if self.data.dataset.is_none() => {
                     return Err(o.err("data", "dataset", "pretrain needs it"))
@@ -417,6 +447,36 @@ impl RunConfig {
         }
         if let Some(a) = &self.adapter {
             check_adapter(o, a)?;
+        }
+        Ok(())
+    }
+
+    /// DPO's own section and data.
+    fn validate_dpo(&self, o: &Origin) -> Result<()> {
+        if self.model.init_from.is_none() {
+            return Err(o.err(
+                "model",
+                "init_from",
+                "dpo starts from a trained checkpoint (the policy and its reference)",
+            ));
+        }
+        if self.data.pairs.is_none() {
+            return Err(o.err("data", "pairs", "dpo needs it (a JSONL of preference pairs)"));
+        }
+        for (key, present) in [("dataset", self.data.dataset.is_some()), ("sft_jsonl", self.data.sft_jsonl.is_some())] {
+            if present {
+                return Err(o.err("data", key, "is not used by job = \"dpo\" (it reads [data] pairs)"));
+            }
+        }
+        if self.run.eval_every > 0 && self.data.pairs_val.is_none() {
+            let why = format!("[run] eval_every = {} needs validation pairs", self.run.eval_every);
+            return Err(o.err("data", "pairs_val", format!("missing: {why} (or set eval_every = 0)")));
+        }
+        if let Some(d) = &self.dpo {
+            o.check("dpo", "beta", d.beta, Range::Positive)?;
+            if !(0.0..0.5).contains(&d.label_smoothing) {
+                return Err(o.err("dpo", "label_smoothing", format!("must be in [0, 0.5), got {}", d.label_smoothing)));
+            }
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! The training engine: one run directory, one optimizer step, one loop, and the objectives
-//! that plug into it — the causal LM ([`crate::lm`]: pre-training, SFT) and GRPO
-//! ([`crate::grpo`]). Every job gets locking, resume checks, atomic checkpoints, adapters,
+//! that plug into it — the causal LM ([`crate::lm`]: pre-training, SFT), GRPO
+//! ([`crate::grpo`]) and DPO ([`crate::dpo`]). Every job gets locking, resume checks, atomic checkpoints, adapters,
 //! metrics, curves and the progress bar from here; an objective only turns the current model
 //! into gradients (and, through [`Learner`], optimizer updates) and says what to log.
 //!
@@ -9,7 +9,7 @@
 //!     dir = RunDir::open(cfg)        lock --out; resume: the checkpoint must be this training's
 //!     init = the resumed run's start, [model] init_from, or GRPO's warm-start SFT
 //!     model, optimizer, start = the checkpoint's, or init / a preset (+ a fresh LoRA adapter)
-//!     objective = LmObjective | GrpoObjective (its data position restored from the checkpoint)
+//!     objective = LmObjective | GrpoObjective | DpoObjective (its data position restored)
 //!     for step in start+1..=end:
 //!         learner.lr = schedule(step)
 //!         model, report = objective.step(step, model, learner)
@@ -42,6 +42,7 @@ use serde_json::{Map, Value};
 
 use crate::checkpoint::{self, Meta};
 use crate::config::{Job, RunConfig};
+use crate::dpo::DpoObjective;
 use crate::grpo::GrpoObjective;
 use crate::lm::{LmObjective, Micro, StepOutcome};
 use crate::metrics::{self, MetricsLog, StepRecord, ValRecord};
@@ -101,6 +102,12 @@ pub trait Objective {
     /// Validation loss, where the objective has validation data (`device`: the model's).
     fn evaluate(&mut self, _model: &Lfm2Model, _device: &Device) -> Result<Option<f64>> {
         Ok(None)
+    }
+
+    /// The objective's own fields of the validation record just computed by
+    /// [`Objective::evaluate`] (DPO's `val_rewards/...`).
+    fn val_extra(&mut self) -> Map<String, Value> {
+        Map::new()
     }
 
     /// Records the data position in a checkpoint's meta.
@@ -255,8 +262,9 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
     resolved.resolve_adapter("the run config")?;
     let cfg = &resolved;
     let world = devices.len();
-    if cfg.job == Job::Grpo && world > 1 {
-        bail!("job = \"grpo\" runs on one device, got {world} (data-parallel GRPO is not implemented)");
+    if matches!(cfg.job, Job::Grpo | Job::Dpo) && world > 1 {
+        let job = cfg.job.as_str();
+        bail!("job = \"{job}\" runs on one device, got {world} (data-parallel {job} is not implemented)");
     }
     let mut devices = devices.to_vec();
     if cfg.run.precision == "bf16" {
@@ -353,6 +361,10 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
             let init = init.as_deref().expect("GRPO starts from a checkpoint");
             Box::new(GrpoObjective::new(cfg, &model_cfg, &tok_path, init, &devices[0])?)
         }
+        Job::Dpo => {
+            let init = init.as_deref().expect("validated: DPO starts from a checkpoint");
+            Box::new(DpoObjective::new(cfg, &tok_path, init, &model, &dir.path, &devices[0], &ad)?)
+        }
     };
     lfm_model::io::write_atomic(&dir.path.join("config.toml"), cfg.to_toml().as_bytes())?;
 
@@ -424,11 +436,16 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         let checkpoint_due = (cfg.run.checkpoint_every > 0 && step % cfg.run.checkpoint_every == 0) || step == end;
         if eval_due {
             if let Some(v) = objective.evaluate(&model, &ad)? {
-                log.write(&ValRecord { step, val_loss: v, val_ppl: v.exp() })?;
+                let mut line = serde_json::to_value(ValRecord { step, val_loss: v, val_ppl: v.exp() })?;
+                if let Value::Object(o) = &mut line {
+                    o.extend(objective.val_extra());
+                }
+                log.write(&line)?;
                 last_val = Some(v);
                 if opts.progress.is_some() {
                     // Above the bar on a terminal; a plain line in a log.
-                    pb.suspend(|| eprintln!("step {step}: val loss {v:.4} (ppl {:.2})", v.exp()));
+                    let ppl = if cfg.job == Job::Dpo { String::new() } else { format!(" (ppl {:.2})", v.exp()) };
+                    pb.suspend(|| eprintln!("step {step}: val loss {v:.4}{ppl}"));
                 }
             }
         }

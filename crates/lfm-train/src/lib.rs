@@ -1,4 +1,4 @@
-//! lfm-train: continued pre-training, supervised fine-tuning and GRPO of LFM2 models, on one
+//! lfm-train: continued pre-training, supervised fine-tuning, GRPO and DPO of LFM2 models, on one
 //! device or data-parallel over several.
 //!
 //! - [`config`]: TOML run configs (unknown keys rejected) and CLI overrides.
@@ -9,9 +9,11 @@
 //! - [`engine`]: the run directory, the optimizer step and the one loop every job runs.
 //! - [`lm`]: the causal-LM objective (pre-training, SFT) and its micro-batch step.
 //! - [`grpo`]: the GRPO objective, with the evaluation scorers as rewards ([`rewards`]).
+//! - [`dpo`]: the DPO / IPO objective on preference pairs.
 
 pub mod checkpoint;
 pub mod config;
+pub mod dpo;
 pub mod engine;
 pub mod env;
 pub mod grpo;
