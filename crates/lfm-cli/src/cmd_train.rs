@@ -1,4 +1,4 @@
-//! `lfm train pretrain|sft|grpo|dpo --config FILE [--steps N] [--out DIR] [--resume latest|PATH] [--seed S]
+//! `lfm train pretrain|sft|grpo|dpo|distill --config FILE [--steps N] [--out DIR] [--resume latest|PATH] [--seed S]
 //! [--init-from DIR] [--adapter DIR] [--stop-after N]`.
 
 use std::path::PathBuf;
@@ -20,6 +20,8 @@ pub enum TrainCommand {
     Grpo(TrainArgs),
     /// DPO / IPO on preference pairs (prompt, chosen, rejected) from a trained checkpoint.
     Dpo(TrainArgs),
+    /// Top-K logit distillation from a teacher checkpoint (same tokenizer) on a dataset or SFT data.
+    Distill(TrainArgs),
 }
 
 #[derive(Args)]
@@ -57,6 +59,7 @@ pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
         TrainCommand::Sft(a) => (Job::Sft, a),
         TrainCommand::Grpo(a) => (Job::Grpo, a),
         TrainCommand::Dpo(a) => (Job::Dpo, a),
+        TrainCommand::Distill(a) => (Job::Distill, a),
     };
     let mut cfg = RunConfig::load(&a.config)?;
     if cfg.job != job {

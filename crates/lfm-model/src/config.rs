@@ -143,14 +143,30 @@ impl Lfm2Config {
         c
     }
 
+    /// A smaller student for distilling a `tiny` model: hidden 64, four blocks (three LIV, one
+    /// attention).
+    pub fn nano(vocab_size: usize) -> Self {
+        use LayerKind::{Attention as A, Conv as C};
+        let mut c = Self::tiny(vocab_size);
+        c.hidden_size = 64;
+        c.intermediate_size = 192;
+        c.ff_dim = 192;
+        c.layer_types = vec![C, C, A, C];
+        c.num_attention_heads = 2;
+        c.num_key_value_heads = 1;
+        c.head_dim = 32;
+        c
+    }
+
     /// Names accepted by [`Lfm2Config::preset`].
-    pub const PRESETS: [&'static str; 2] = ["tiny", "lfm2-350m"];
+    pub const PRESETS: [&'static str; 3] = ["tiny", "nano", "lfm2-350m"];
 
     /// The config of a named preset (see [`Self::PRESETS`]) with room for at least `vocab`
     /// tokens: run configs and `lfm bench --preset` name a shape; they never copy one.
     pub fn preset(name: &str, vocab: usize) -> Result<Self, LfmError> {
         let mut c = match name {
             "tiny" => Self::tiny(vocab),
+            "nano" => Self::nano(vocab),
             "lfm2-350m" => Self::lfm2_350m(),
             other => {
                 return Err(LfmError::Config {

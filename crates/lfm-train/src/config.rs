@@ -25,6 +25,7 @@ pub enum Job {
     Sft,
     Grpo,
     Dpo,
+    Distill,
 }
 
 impl Job {
@@ -34,6 +35,7 @@ impl Job {
             Job::Sft => "sft",
             Job::Grpo => "grpo",
             Job::Dpo => "dpo",
+            Job::Distill => "distill",
         }
     }
 }
@@ -268,6 +270,9 @@ pub struct RunConfig {
     /// DPO: the preference loss.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpo: Option<crate::dpo::DpoSection>,
+    /// Distillation: the teacher and the top-K KL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distill: Option<crate::distill::DistillSection>,
 }
 
 fn d_init_std() -> f64 {
@@ -413,6 +418,24 @@ impl RunConfig {
                     let why = format!("is for job = \"dpo\", this config has job = {:?}", self.job.as_str());
                     return Err(o.err("dpo", "", why));
                 }
+            }
+            if self.job == Job::Distill {
+                let Some(d) = &self.distill else {
+                    return Err(o.err("distill", "", "missing: job = \"distill\" needs [distill] teacher"));
+                };
+                o.check("distill", "top_k", d.top_k as f64, Range::AtLeast(1.0))?;
+                o.check("distill", "temperature", d.temperature, Range::Positive)?;
+                o.check("distill", "alpha", d.alpha, Range::Fraction)?;
+                if self.data.dataset.is_some() == self.data.sft_jsonl.is_some() {
+                    return Err(o.err(
+                        "data",
+                        "",
+                        "distill needs exactly one of `dataset` (pre-training) or `sft_jsonl`",
+                    ));
+                }
+            } else if self.distill.is_some() {
+                let why = format!("is for job = \"distill\", this config has job = {:?}", self.job.as_str());
+                return Err(o.err("distill", "", why));
             }
             match self.job {
                 Job::Pretrain if self.data.dataset.is_none() => {

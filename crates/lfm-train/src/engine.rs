@@ -356,7 +356,9 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
     tokenizer::check_against_model(&tok, &model_cfg, &tok_path.display().to_string())?;
     let resumed = dir.resume.as_ref().map(|r| r.1.clone());
     let mut objective: Box<dyn Objective> = match cfg.job {
-        Job::Pretrain | Job::Sft => Box::new(LmObjective::new(cfg, &model_cfg, &tok_path, resumed.as_ref(), &devices)?),
+        Job::Pretrain | Job::Sft | Job::Distill => {
+            Box::new(LmObjective::new(cfg, &model_cfg, &tok_path, resumed.as_ref(), &devices)?)
+        }
         Job::Grpo => {
             let init = init.as_deref().expect("GRPO starts from a checkpoint");
             Box::new(GrpoObjective::new(cfg, &model_cfg, &tok_path, init, &devices[0])?)

@@ -1,4 +1,4 @@
-//! lfm-train: continued pre-training, supervised fine-tuning, GRPO and DPO of LFM2 models, on one
+//! lfm-train: continued pre-training, supervised fine-tuning, distillation, GRPO and DPO of LFM2 models, on one
 //! device or data-parallel over several.
 //!
 //! - [`config`]: TOML run configs (unknown keys rejected) and CLI overrides.
@@ -10,9 +10,11 @@
 //! - [`lm`]: the causal-LM objective (pre-training, SFT) and its micro-batch step.
 //! - [`grpo`]: the GRPO objective, with the evaluation scorers as rewards ([`rewards`]).
 //! - [`dpo`]: the DPO / IPO objective on preference pairs.
+//! - [`distill`]: top-K logit distillation from a teacher (the LM objective's other loss).
 
 pub mod checkpoint;
 pub mod config;
+pub mod distill;
 pub mod dpo;
 pub mod engine;
 pub mod env;

@@ -1,5 +1,7 @@
 //! The causal-LM objective (pre-training and SFT): next-token cross-entropy over the
-//! micro-batches of a step, each weighted by its share of the step's target tokens.
+//! micro-batches of a step, each weighted by its share of the step's target tokens. With a
+//! teacher (`job = "distill"`, [`crate::distill`]) the loss of a micro-batch is
+//! `alpha · top-K KL + (1 − alpha) · CE` instead.
 //!
 //! ```text
 //! step:
@@ -23,9 +25,11 @@ use lfm_data::sft::{self, SftLoader};
 use lfm_data::template::TextCodec;
 use lfm_data::verify::{self, Expect};
 use lfm_model::{Lfm2Config, Lfm2Model};
+use serde_json::{json, Map, Value};
 
 use crate::checkpoint::Meta;
 use crate::config::{Job, RunConfig};
+use crate::distill::{top_k_kl, DistillSection, Teacher};
 use crate::engine::{apply_gradients, Learner, Objective, StepReport};
 use crate::optim::{AdamW, GradAccumulator};
 
@@ -143,13 +147,18 @@ fn evaluate(
     device: &Device,
     pad: u32,
     vocab: usize,
+    mut teacher: Option<(&Teacher, &DistillSection, &mut DistillStats)>,
 ) -> Result<Option<f64>> {
     let plain = model.valid();
     let mut sum = 0.0f64;
     let mut n = 0usize;
     let mut run = |m: &Micro| -> Result<()> {
         let (ids, labels) = tensors(m, device);
-        let loss = Lfm2Model::loss(plain.forward(ids), labels).into_scalar::<f32>() as f64;
+        let logits = plain.forward(ids);
+        if let Some((t, d, stats)) = teacher.as_mut() {
+            stats.add(&distill_terms(logits.clone(), m, t, d, device)?.1);
+        }
+        let loss = Lfm2Model::loss(logits, labels).into_scalar::<f32>() as f64;
         sum += loss * m.targets as f64;
         n += m.targets;
         Ok(())
@@ -271,8 +280,8 @@ pub fn prepare(cfg: &RunConfig, run_dir: &Path, init: Option<&Path>, pb: &Progre
     let init = init.map(|p| if p.is_file() { p.parent().unwrap_or(Path::new(".")) } else { p });
     let model_tok = init.map(|d| d.join("tokenizer.json")).filter(|p| p.exists());
     match cfg.job {
-        Job::Pretrain => {
-            let ds = cfg.data.dataset.as_ref().expect("validated");
+        _ if cfg.data.dataset.is_some() => {
+            let ds = cfg.data.dataset.as_ref().expect("matched");
             let one_batch = (cfg.batch.micro_batch * cfg.data.seq_len + 1) as u64;
             let expect = Expect {
                 model_tokenizer: model_tok,
@@ -301,6 +310,10 @@ pub struct LmObjective {
     micros_per_step: usize,
     pad: u32,
     vocab: usize,
+    /// Distillation: the teacher and its settings.
+    teacher: Option<(Teacher, DistillSection)>,
+    /// Validation fields of the last evaluation (distillation's `val_kl`, ...).
+    val_extra: Map<String, Value>,
 }
 
 impl LmObjective {
@@ -327,8 +340,8 @@ impl LmObjective {
         let world = devices.len();
         let pad = model_cfg.pad_token_id;
         let data = match cfg.job {
-            Job::Pretrain => {
-                let ds = cfg.data.dataset.clone().expect("validated");
+            _ if cfg.data.dataset.is_some() => {
+                let ds = cfg.data.dataset.clone().expect("matched");
                 let state = resumed.and_then(|m| m.loader.clone());
                 let lc = LoaderConfig {
                     vocab_size: Some(model_cfg.vocab_size),
@@ -360,12 +373,23 @@ impl LmObjective {
                 Data::Sft { train: SftLoader::new(ex, cfg.batch.micro_batch, pad, cfg.run.seed, state)?, val }
             }
         };
+        let teacher = match (&cfg.distill, cfg.job) {
+            (Some(d), Job::Distill) => {
+                if world > 1 {
+                    bail!("job = \"distill\" runs on one device, got {world}");
+                }
+                Some((Teacher::load(d, model_cfg, &devices[0])?, d.clone()))
+            }
+            _ => None,
+        };
         Ok(LmObjective {
             data,
             cfg: cfg.clone(),
             micros_per_step: cfg.accum_per_device(world) * world,
             pad,
             vocab: model_cfg.vocab_size,
+            teacher,
+            val_extra: Map::new(),
         })
     }
 }
@@ -373,6 +397,9 @@ impl LmObjective {
 impl Objective for LmObjective {
     fn step(&mut self, _step: u64, model: Lfm2Model, learner: &mut Learner) -> Result<(Lfm2Model, StepReport)> {
         let micros: Vec<Micro> = (0..self.micros_per_step).map(|_| self.data.next()).collect::<Result<_>>()?;
+        if let Some((teacher, d)) = &self.teacher {
+            return distill_step(model, learner, &micros, teacher, d);
+        }
         let (model, out) = learner.lm_step(model, &micros)?;
         // Predicted tokens: the ones that carry loss (a packed row of seq_len + 1 ids predicts
         // seq_len of them; SFT rows only their assistant tokens).
@@ -381,7 +408,19 @@ impl Objective for LmObjective {
     }
 
     fn evaluate(&mut self, model: &Lfm2Model, device: &Device) -> Result<Option<f64>> {
-        evaluate(model, &self.data, &self.cfg, device, self.pad, self.vocab)
+        let mut stats = DistillStats::default();
+        let teacher = self.teacher.as_ref().map(|(t, d)| (t, d, &mut stats));
+        let v = evaluate(model, &self.data, &self.cfg, device, self.pad, self.vocab, teacher)?;
+        if self.teacher.is_some() && stats.positions > 0.0 {
+            let n = stats.positions;
+            self.val_extra.insert("val_kl".into(), json!(stats.kl / n));
+            self.val_extra.insert("val_top1_agreement".into(), json!(stats.agree / n));
+        }
+        Ok(v)
+    }
+
+    fn val_extra(&mut self) -> Map<String, Value> {
+        std::mem::take(&mut self.val_extra)
     }
 
     fn save_state(&self, meta: &mut Meta) {
@@ -390,4 +429,95 @@ impl Objective for LmObjective {
             Data::Sft { train, .. } => meta.sft = Some(train.state().clone()),
         }
     }
+}
+
+/// Sums over positions that carry loss: τ²·KL, cross-entropy, top-1 agreement.
+#[derive(Clone, Copy, Debug, Default)]
+struct DistillStats {
+    positions: f64,
+    kl: f64,
+    ce: f64,
+    agree: f64,
+}
+
+impl DistillStats {
+    fn add(&mut self, o: &DistillStats) {
+        self.positions += o.positions;
+        self.kl += o.kl;
+        self.ce += o.ce;
+        self.agree += o.agree;
+    }
+}
+
+/// The mean top-K KL over `m`'s positions that carry loss (differentiable in `logits`, the
+/// student's [B, L, V] logits of the micro-batch's ids) and the sums of its statistics.
+fn distill_terms(
+    logits: Tensor<3>,
+    m: &Micro,
+    teacher: &Teacher,
+    d: &DistillSection,
+    device: &Device,
+) -> Result<(Tensor<1>, DistillStats)> {
+    let [b, l, v] = logits.dims();
+    let n = b * (l - 1);
+    // Position t of a row predicts label t + 1: inputs are ids[.., ..l-1].
+    let mut inputs = Vec::with_capacity(n);
+    let mut keep = Vec::with_capacity(n);
+    for r in 0..b {
+        inputs.extend_from_slice(&m.ids[r * l..r * l + l - 1]);
+        keep.extend(m.labels[r * l + 1..(r + 1) * l].iter().map(|&x| if x >= 0 { 1.0f32 } else { 0.0 }));
+    }
+    let top = teacher.top_k(&inputs, b, d.top_k)?;
+    let student = logits.narrow(1, 0, l - 1).reshape([n, v]);
+    let am: Vec<i64> = student.clone().argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().expect("ids");
+    let kl = top_k_kl(student, &top, d.temperature);
+    let count = keep.iter().sum::<f32>().max(1.0);
+    let agree = (0..n).filter(|&i| keep[i] > 0.0 && am[i] == top.ids[i * top.k]).count() as f64;
+    let keep_t = Tensor::<1>::from_data(TensorData::new(keep, [n]), device);
+    let kl_sum = (kl * keep_t).sum();
+    let kl_v = kl_sum.clone().into_scalar::<f32>() as f64;
+    let stats = DistillStats { positions: count as f64, kl: kl_v, ce: 0.0, agree };
+    Ok((kl_sum / count as f64, stats))
+}
+
+/// One distillation step on one device: per micro-batch `alpha · KL + (1 − alpha) · CE`,
+/// weighted by its share of the step's target tokens, then the optimizer.
+fn distill_step(
+    model: Lfm2Model,
+    learner: &mut Learner,
+    micros: &[Micro],
+    teacher: &Teacher,
+    d: &DistillSection,
+) -> Result<(Lfm2Model, StepReport)> {
+    let total: usize = micros.iter().map(|m| m.targets).sum();
+    if total == 0 {
+        bail!("the batch has no target tokens");
+    }
+    let device = learner.device().clone();
+    let mut acc = GradAccumulator::default();
+    let (mut loss_sum, mut stats) = (0.0f64, DistillStats::default());
+    for m in micros {
+        let (ids, labels) = tensors(m, &device);
+        let logits = model.forward(ids);
+        let (kl, mut st) = distill_terms(logits.clone(), m, teacher, d, &device)?;
+        let ce = Lfm2Model::loss(logits, labels);
+        st.ce = ce.clone().into_scalar::<f32>() as f64 * st.positions;
+        let loss = kl * d.alpha + ce * (1.0 - d.alpha);
+        let lv = loss.clone().into_scalar::<f32>() as f64;
+        if !lv.is_finite() {
+            bail!("distillation loss is {lv}");
+        }
+        loss_sum += lv * m.targets as f64;
+        stats.add(&st);
+        acc.add(&model, &loss.backward(), m.targets as f32 / total as f32)?;
+    }
+    let (model, norm) = learner.update(model, acc)?;
+    let n = stats.positions.max(1.0);
+    let mut extra = Map::new();
+    extra.insert("kl".into(), json!(stats.kl / n));
+    extra.insert("ce".into(), json!(stats.ce / n));
+    extra.insert("top1_agreement".into(), json!(stats.agree / n));
+    let message = format!("kl {:.4} ce {:.4}", stats.kl / n, stats.ce / n);
+    let report = StepReport { loss: loss_sum / total as f64, grad_norm: norm, tokens: total as u64, extra, message };
+    Ok((model, report))
 }
