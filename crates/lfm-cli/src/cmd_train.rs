@@ -108,7 +108,12 @@ pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
     if let Some(rss) = progress::peak_rss_bytes() {
         println!("peak RSS        {:.0} MiB", rss as f64 / (1 << 20) as f64);
     }
-    let curves = if job == Job::Grpo { "loss.png, reward.png" } else { "loss.png" };
+    let curves = match job {
+        Job::Grpo => "loss.png, reward.png",
+        Job::Dpo => "loss.png, rewards.png",
+        Job::Distill => "loss.png, distill.png",
+        _ => "loss.png",
+    };
     println!(
         "curves          {} ({curves}); metrics {}",
         s.run_dir.display(),

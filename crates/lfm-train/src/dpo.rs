@@ -99,6 +99,25 @@ impl DpoSection {
     }
 }
 
+/// `rewards.png`: the implicit-reward accuracy and margin per step, and on validation.
+pub fn plot_rewards(run_dir: &Path, title: &str) -> Result<std::path::PathBuf> {
+    let text = std::fs::read_to_string(run_dir.join("metrics.jsonl"))?;
+    let recs: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let series = |key: &str| -> Vec<(f64, f64)> {
+        recs.iter().filter_map(|r| Some((r.get("step")?.as_f64()?, r.get(key)?.as_f64()?))).collect()
+    };
+    let lines = [
+        ("accuracy (train)", series("rewards/accuracies")),
+        ("accuracy (validation)", series("val_rewards/accuracies")),
+        ("margin (train)", series("rewards/margins")),
+        ("margin (validation)", series("val_rewards/margins")),
+    ];
+    let kept: Vec<(&str, Vec<(f64, f64)>)> = lines.into_iter().filter(|(_, p)| !p.is_empty()).collect();
+    let path = run_dir.join("rewards.png");
+    crate::metrics::plot(&path, title, "implicit reward: accuracy, margin", &kept)?;
+    Ok(path)
+}
+
 /// Per-pair losses and implicit rewards of one batch.
 pub struct DpoTerms {
     /// [n], differentiable in the policy log-probs.
@@ -445,6 +464,10 @@ impl Objective for DpoObjective {
 
     fn val_extra(&mut self) -> Map<String, Value> {
         std::mem::take(&mut self.val_metrics)
+    }
+
+    fn plot(&self, run_dir: &Path, title: &str) -> Result<()> {
+        plot_rewards(run_dir, title).map(|_| ())
     }
 }
 

@@ -423,6 +423,26 @@ impl Objective for LmObjective {
         std::mem::take(&mut self.val_extra)
     }
 
+    /// Distillation: `distill.png`, the two terms of the loss and the validation ones.
+    fn plot(&self, run_dir: &Path, title: &str) -> Result<()> {
+        if self.teacher.is_none() {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(run_dir.join("metrics.jsonl"))?;
+        let recs: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let series = |key: &str| -> Vec<(f64, f64)> {
+            recs.iter().filter_map(|r| Some((r.get("step")?.as_f64()?, r.get(key)?.as_f64()?))).collect()
+        };
+        let lines = [
+            ("cross-entropy (train)", series("ce")),
+            ("cross-entropy (validation)", series("val_loss")),
+            ("top-K KL (train)", series("kl")),
+            ("top-K KL (validation)", series("val_kl")),
+        ];
+        let kept: Vec<(&str, Vec<(f64, f64)>)> = lines.into_iter().filter(|(_, p)| !p.is_empty()).collect();
+        crate::metrics::plot(&run_dir.join("distill.png"), title, "nats per token", &kept)
+    }
+
     fn save_state(&self, meta: &mut Meta) {
         match &self.data {
             Data::Pretrain { train, .. } => meta.loader = Some(train.state().clone()),
