@@ -115,3 +115,29 @@ fn eval_pairs_logprobs_equal_those_from_lfm_logits() {
     assert!(err.contains("pairs.jsonl:1") && err.contains("no \"rejected\""), "{err}");
     assert!(!bad.exists());
 }
+
+/// The shipped DPO toy as a user runs it: `lfm eval pairs` on the held-out pairs (never trained
+/// on) is near chance for the starting model and at least 0.8 for the final checkpoint.
+#[test]
+fn dpo_toy_config_raises_held_out_preference_accuracy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    lfm().args(["train", "dpo", "--config", "configs/dpo-toy.toml", "--out"]).arg(&run).assert().success();
+    let accuracy = |model: &Path, out: &str| {
+        let out = tmp.path().join(out);
+        lfm()
+            .args(["eval", "pairs", "--data", "data/dpo/pairs_val.jsonl", "--model"])
+            .arg(model)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        let s: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        s["accuracy"].as_f64().unwrap()
+    };
+    let before = accuracy(&repo().join("data/lfm2-tiny"), "before");
+    let after = accuracy(&run.join("checkpoints/step-000200"), "after");
+    println!("held-out preference accuracy {before:.3} -> {after:.3}");
+    assert!((0.35..=0.65).contains(&before), "the starting model should be near chance: {before}");
+    assert!(after >= 0.8, "DPO should reach 0.8 held-out: {after}");
+}
