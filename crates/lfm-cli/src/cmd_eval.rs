@@ -40,8 +40,8 @@ pub struct PairsArgs {
     /// A PEFT LoRA adapter directory: merged into an HF directory base, applied beside a GGUF base.
     #[arg(long)]
     adapter: Option<PathBuf>,
-    /// JSONL pairs: `{"prompt", "chosen", "rejected"}` (messages or strings), or TRL's
-    /// conversational `chosen`/`rejected` whose common leading messages are the prompt.
+    /// Pairs, JSONL or parquet: `{"prompt", "chosen", "rejected"}` (messages or strings), or
+    /// TRL's conversational `chosen`/`rejected` whose common leading messages are the prompt.
     #[arg(long)]
     data: PathBuf,
     /// A reference checkpoint: accuracy then counts pairs whose implicit reward

@@ -99,23 +99,33 @@ pub fn parse_pair(v: &Value, default_id: String) -> Result<Pair> {
     Ok(Pair { id, prompt, chosen, rejected })
 }
 
-/// Every pair of a JSONL file; a malformed line, a duplicate id or an empty file is an error
-/// naming the file (and line).
+/// Every pair of a JSONL file, or of a parquet file (`.parquet`: one pair per row, the same
+/// keys as columns; messages as lists of structs, as TRL's datasets store them); a malformed
+/// record, a duplicate id or an empty file is an error naming the file and the line or row.
 pub fn load_pairs(path: &Path) -> Result<Vec<Pair>> {
-    let text = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let text = String::from_utf8(text)
-        .map_err(|e| anyhow!("{}: invalid UTF-8 at byte {}", path.display(), e.utf8_error().valid_up_to()))?;
+    // (where, record number, record)
+    let records: Vec<(String, usize, Result<Value>)> = if path.extension().is_some_and(|e| e == "parquet") {
+        parquet_rows(path)?
+    } else {
+        let text = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = String::from_utf8(text)
+            .map_err(|e| anyhow!("{}: invalid UTF-8 at byte {}", path.display(), e.utf8_error().valid_up_to()))?;
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                (format!("{}", i + 1), i + 1, serde_json::from_str(l).map_err(|e| anyhow!("invalid JSON: {e}")))
+            })
+            .collect()
+    };
     let mut out = Vec::new();
     let mut ids = HashSet::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let at = || format!("{}:{}", path.display(), i + 1);
-        let v: Value = serde_json::from_str(line).map_err(|e| anyhow!("{}: invalid JSON: {e}", at()))?;
-        let pair = parse_pair(&v, format!("pair-{}", i + 1)).map_err(|e| anyhow!("{}: {e:#}", at()))?;
+    for (at, n, v) in records {
+        let at = format!("{}:{at}", path.display());
+        let v = v.map_err(|e| anyhow!("{at}: {e:#}"))?;
+        let pair = parse_pair(&v, format!("pair-{n}")).map_err(|e| anyhow!("{at}: {e:#}"))?;
         if !ids.insert(pair.id.clone()) {
-            bail!("{}: duplicate id {:?}", at(), pair.id);
+            bail!("{at}: duplicate id {:?}", pair.id);
         }
         out.push(pair);
     }
@@ -123,6 +133,22 @@ pub fn load_pairs(path: &Path) -> Result<Vec<Pair>> {
         bail!("{}: no pairs", path.display());
     }
     Ok(out)
+}
+
+/// A parquet file's rows as JSON objects (parquet's record reader), labelled `row N`
+/// (1-based); a file parquet cannot read is an error naming it.
+fn parquet_rows(path: &Path) -> Result<Vec<(String, usize, Result<Value>)>> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let bad = |e: &dyn std::fmt::Display| anyhow!("{}: not a readable parquet file: {e}", path.display());
+    let file = std::fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let reader = SerializedFileReader::new(file).map_err(|e| bad(&e))?;
+    let rows = reader.get_row_iter(None).map_err(|e| bad(&e))?;
+    rows.enumerate()
+        .map(|(i, r)| {
+            let row = r.map_err(|e| bad(&e))?;
+            Ok((format!("row {}", i + 1), i + 1, Ok(row.to_json_value())))
+        })
+        .collect()
 }
 
 /// A pair tokenized with `codec` ([`TextCodec::encode_completion`] for each side).
@@ -162,6 +188,48 @@ mod tests {
         assert_eq!(p.prompt.messages, vec![sys, user]);
         assert_eq!(p.chosen, vec![message("assistant", "4")]);
         assert_eq!(p.rejected, vec![message("assistant", "5")]);
+    }
+
+    /// TRL's conversational parquet layout: `chosen`/`rejected` as lists of
+    /// `{role, content}` structs (implicit prompt), next to a string-form row.
+    #[test]
+    fn parquet_pairs_read_like_jsonl() {
+        use arrow_array::builder::{ListBuilder, StringBuilder, StructBuilder};
+        use arrow_array::{ArrayRef, RecordBatch};
+        use arrow_schema::{DataType, Field};
+        use std::sync::Arc;
+        let fields = vec![Field::new("role", DataType::Utf8, false), Field::new("content", DataType::Utf8, false)];
+        let conv = |rows: &[&[(&str, &str)]]| -> ArrayRef {
+            let mut b = ListBuilder::new(StructBuilder::from_fields(fields.clone(), 0));
+            for row in rows {
+                for (role, content) in *row {
+                    let s = b.values();
+                    s.field_builder::<StringBuilder>(0).unwrap().append_value(role);
+                    s.field_builder::<StringBuilder>(1).unwrap().append_value(content);
+                    s.append(true);
+                }
+                b.append(true);
+            }
+            Arc::new(b.finish())
+        };
+        let chosen = conv(&[&[("user", "2+2?"), ("assistant", "4")], &[("user", "Hi"), ("assistant", "Hello")]]);
+        let rejected = conv(&[&[("user", "2+2?"), ("assistant", "5")], &[("user", "Hi"), ("assistant", "Go")]]);
+        let batch = RecordBatch::try_from_iter([("chosen", chosen), ("rejected", rejected)]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pairs.parquet");
+        let mut w =
+            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let pairs = load_pairs(&path).unwrap();
+        assert_eq!(pairs.len(), 2);
+        assert_eq!(pairs[0].id, "pair-1");
+        assert_eq!(pairs[0].prompt.messages, vec![message("user", "2+2?")]);
+        assert_eq!(pairs[0].chosen, vec![message("assistant", "4")]);
+        assert_eq!(pairs[1].rejected, vec![message("assistant", "Go")]);
+        std::fs::write(&path, b"not parquet").unwrap();
+        let e = load_pairs(&path).unwrap_err().to_string();
+        assert!(e.contains("pairs.parquet") && e.contains("parquet"), "{e}");
     }
 
     #[test]

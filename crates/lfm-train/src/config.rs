@@ -75,7 +75,7 @@ pub struct DataSection {
     /// GRPO: the prompts JSONL (format in data/README.md).
     #[serde(default)]
     pub prompts: Option<PathBuf>,
-    /// DPO: preference pairs JSONL (`{"prompt", "chosen", "rejected"}`, TRL's shapes).
+    /// DPO: preference pairs, JSONL or parquet (`{"prompt", "chosen", "rejected"}`, TRL's shapes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pairs: Option<PathBuf>,
     /// DPO: held-out pairs for the validation loss and reward metrics (optional).
