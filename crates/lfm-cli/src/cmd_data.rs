@@ -44,6 +44,65 @@ pub enum DataCommand {
     Build(DataBuildArgs),
     /// Prints a dataset's manifest summary, verifies checksums and shows the first window.
     Inspect(DataInspectArgs),
+    /// Precomputes a distillation run's teacher top-K logits (every micro-batch of its steps, in
+    /// its order) into parquet shards + teacher_manifest.json; continues an interrupted job.
+    Teacher(DataTeacherArgs),
+}
+
+#[derive(Args)]
+pub struct DataTeacherArgs {
+    /// The distillation run config (`job = "distill"`): its [distill] teacher and top_k, its
+    /// data, seq_len, batch shape, seed and steps decide what is computed.
+    #[arg(long)]
+    config: PathBuf,
+    /// Override `[distill] teacher`.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Override `[distill] top_k`.
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Override `[run] steps` (a later call with more steps extends the same directory).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Micro-batches per parquet shard.
+    #[arg(long, default_value_t = 256)]
+    shard_micros: u64,
+    /// Output directory; point `[distill] teacher_topk` at it.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `lfm data teacher`.
+pub fn data_teacher(a: &DataTeacherArgs, device: &burn::tensor::Device) -> Result<()> {
+    let mut cfg = lfm_train::config::RunConfig::load(&a.config)?;
+    if let Some(d) = cfg.distill.as_mut() {
+        if let Some(m) = &a.model {
+            d.teacher = m.clone();
+        }
+        if let Some(k) = a.top_k {
+            d.top_k = k;
+        }
+        // The teacher is what is computed here, not read.
+        d.teacher_topk = None;
+    }
+    if let Some(s) = a.steps {
+        cfg.run.steps = s;
+    }
+    cfg.validate(&a.config.display().to_string())?;
+    if cfg.job != lfm_train::config::Job::Distill {
+        bail!("{}: job = {:?}; `lfm data teacher` reads a distill config", a.config.display(), cfg.job.as_str());
+    }
+    let pb = progress::bar(0, "micro-batches");
+    let s = lfm_train::distill::precompute(&cfg, &a.out, a.shard_micros, device, &pb)?;
+    pb.finish_and_clear();
+    println!(
+        "teacher top-K of {} micro-batches in {} shards ({} were already there) -> {}",
+        s.micros,
+        s.shards,
+        s.micros_done_before,
+        a.out.join("teacher_manifest.json").display()
+    );
+    Ok(())
 }
 
 #[derive(Args)]

@@ -133,6 +133,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokenizer(cmd_data::TokenizerCommand::Train(a)) => cmd_data::tokenizer_train(&a),
         Command::Data(cmd_data::DataCommand::Build(a)) => cmd_data::data_build(&a),
         Command::Data(cmd_data::DataCommand::Inspect(a)) => cmd_data::data_inspect(&a),
+        Command::Data(cmd_data::DataCommand::Teacher(a)) => cmd_data::data_teacher(&a, &device),
         Command::Bench(a) => cmd_bench::run(&a, &device),
         Command::Export(cmd_export::ExportCommand::Gguf(a)) => cmd_export::gguf(&a, &device),
         Command::Export(cmd_export::ExportCommand::GgufLora(a)) => cmd_export::gguf_lora(&a),

@@ -29,7 +29,11 @@ use serde_json::{json, Map, Value};
 
 use crate::checkpoint::Meta;
 use crate::config::{Job, RunConfig};
-use crate::distill::{top_k_kl, DistillSection, Teacher};
+use crate::distill::{top_k_kl, DistillSection, StoredTopK, Teacher, TopK};
+
+fn clone_top(t: &TopK) -> TopK {
+    TopK { k: t.k, ids: t.ids.clone(), logits: t.logits.clone() }
+}
 use crate::engine::{apply_gradients, Learner, Objective, StepReport};
 use crate::optim::{AdamW, GradAccumulator};
 
@@ -156,7 +160,8 @@ fn evaluate(
         let (ids, labels) = tensors(m, device);
         let logits = plain.forward(ids);
         if let Some((t, d, stats)) = teacher.as_mut() {
-            stats.add(&distill_terms(logits.clone(), m, t, d, device)?.1);
+            let top = teacher_top_k(t, m, d.top_k)?;
+            stats.add(&distill_terms(logits.clone(), m, &top, d, device)?.1);
         }
         let loss = Lfm2Model::loss(logits, labels).into_scalar::<f32>() as f64;
         sum += loss * m.targets as f64;
@@ -312,6 +317,8 @@ pub struct LmObjective {
     vocab: usize,
     /// Distillation: the teacher and its settings.
     teacher: Option<(Teacher, DistillSection)>,
+    /// Distillation from `[distill] teacher_topk`: the stored top-K of this run's batches.
+    stored: Option<StoredTopK>,
     /// Validation fields of the last evaluation (distillation's `val_kl`, ...).
     val_extra: Map<String, Value>,
 }
@@ -382,6 +389,12 @@ impl LmObjective {
             }
             _ => None,
         };
+        let stored = match (&cfg.distill, cfg.job) {
+            (Some(d), Job::Distill) => {
+                d.teacher_topk.as_deref().map(|dir| StoredTopK::open(dir, cfg, d)).transpose()?
+            }
+            _ => None,
+        };
         Ok(LmObjective {
             data,
             cfg: cfg.clone(),
@@ -389,16 +402,35 @@ impl LmObjective {
             pad,
             vocab: model_cfg.vocab_size,
             teacher,
+            stored,
             val_extra: Map::new(),
         })
+    }
+
+    /// The next micro-batch of the run's order (`lfm data teacher` walks it).
+    pub fn next_micro(&mut self) -> Result<Micro> {
+        self.data.next()
+    }
+
+    /// The teacher's top-K of `m` (a distillation objective only).
+    pub fn teacher_top_k(&self, m: &Micro) -> Result<TopK> {
+        let (t, d) = self.teacher.as_ref().ok_or_else(|| anyhow!("not a distillation run: no teacher"))?;
+        teacher_top_k(t, m, d.top_k)
     }
 }
 
 impl Objective for LmObjective {
-    fn step(&mut self, _step: u64, model: Lfm2Model, learner: &mut Learner) -> Result<(Lfm2Model, StepReport)> {
+    fn step(&mut self, step: u64, model: Lfm2Model, learner: &mut Learner) -> Result<(Lfm2Model, StepReport)> {
         let micros: Vec<Micro> = (0..self.micros_per_step).map(|_| self.data.next()).collect::<Result<_>>()?;
         if let Some((teacher, d)) = &self.teacher {
-            return distill_step(model, learner, &micros, teacher, d);
+            let first = (step - 1) * self.micros_per_step as u64;
+            let tops = match &mut self.stored {
+                Some(st) => {
+                    (0..micros.len() as u64).map(|j| st.get(first + j).map(clone_top)).collect::<Result<Vec<_>>>()?
+                }
+                None => micros.iter().map(|m| teacher_top_k(teacher, m, d.top_k)).collect::<Result<Vec<_>>>()?,
+            };
+            return distill_step(model, learner, &micros, &tops, d);
         }
         let (model, out) = learner.lm_step(model, &micros)?;
         // Predicted tokens: the ones that carry loss (a packed row of seq_len + 1 ids predicts
@@ -474,23 +506,22 @@ impl DistillStats {
 fn distill_terms(
     logits: Tensor<3>,
     m: &Micro,
-    teacher: &Teacher,
+    top: &TopK,
     d: &DistillSection,
     device: &Device,
 ) -> Result<(Tensor<1>, DistillStats)> {
     let [b, l, v] = logits.dims();
     let n = b * (l - 1);
-    // Position t of a row predicts label t + 1: inputs are ids[.., ..l-1].
-    let mut inputs = Vec::with_capacity(n);
+    if top.ids.len() != n * top.k {
+        bail!("the teacher's top-K covers {} positions, the micro-batch has {n}", top.ids.len() / top.k.max(1));
+    }
     let mut keep = Vec::with_capacity(n);
     for r in 0..b {
-        inputs.extend_from_slice(&m.ids[r * l..r * l + l - 1]);
         keep.extend(m.labels[r * l + 1..(r + 1) * l].iter().map(|&x| if x >= 0 { 1.0f32 } else { 0.0 }));
     }
-    let top = teacher.top_k(&inputs, b, d.top_k)?;
     let student = logits.narrow(1, 0, l - 1).reshape([n, v]);
     let am: Vec<i64> = student.clone().argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().expect("ids");
-    let kl = top_k_kl(student, &top, d.temperature);
+    let kl = top_k_kl(student, top, d.temperature);
     let count = keep.iter().sum::<f32>().max(1.0);
     let agree = (0..n).filter(|&i| keep[i] > 0.0 && am[i] == top.ids[i * top.k]).count() as f64;
     let keep_t = Tensor::<1>::from_data(TensorData::new(keep, [n]), device);
@@ -500,13 +531,24 @@ fn distill_terms(
     Ok((kl_sum / count as f64, stats))
 }
 
+/// The teacher's top-K for the positions of `m` that predict a token: position t of a row
+/// predicts token t + 1, so the teacher reads ids[.., ..len-1].
+fn teacher_top_k(teacher: &Teacher, m: &Micro, k: usize) -> Result<TopK> {
+    let l = m.len;
+    let mut inputs = Vec::with_capacity(m.rows * (l - 1));
+    for r in 0..m.rows {
+        inputs.extend_from_slice(&m.ids[r * l..r * l + l - 1]);
+    }
+    teacher.top_k(&inputs, m.rows, k)
+}
+
 /// One distillation step on one device: per micro-batch `alpha · KL + (1 − alpha) · CE`,
 /// weighted by its share of the step's target tokens, then the optimizer.
 fn distill_step(
     model: Lfm2Model,
     learner: &mut Learner,
     micros: &[Micro],
-    teacher: &Teacher,
+    tops: &[TopK],
     d: &DistillSection,
 ) -> Result<(Lfm2Model, StepReport)> {
     let total: usize = micros.iter().map(|m| m.targets).sum();
@@ -516,10 +558,10 @@ fn distill_step(
     let device = learner.device().clone();
     let mut acc = GradAccumulator::default();
     let (mut loss_sum, mut stats) = (0.0f64, DistillStats::default());
-    for m in micros {
+    for (m, top) in micros.iter().zip(tops) {
         let (ids, labels) = tensors(m, &device);
         let logits = model.forward(ids);
-        let (kl, mut st) = distill_terms(logits.clone(), m, teacher, d, &device)?;
+        let (kl, mut st) = distill_terms(logits.clone(), m, top, d, &device)?;
         let ce = Lfm2Model::loss(logits, labels);
         st.ce = ce.clone().into_scalar::<f32>() as f64 * st.positions;
         let loss = kl * d.alpha + ce * (1.0 - d.alpha);

@@ -46,7 +46,13 @@ fn distillation_resumes_exactly_and_reports_kl_ce_and_agreement() {
         );
         c.job = Job::Distill;
         c.model.preset = Some("nano".into());
-        c.distill = Some(DistillSection { teacher: teacher.clone(), top_k: 16, temperature: 2.0, alpha: 0.7 });
+        c.distill = Some(DistillSection {
+            teacher: teacher.clone(),
+            top_k: 16,
+            temperature: 2.0,
+            alpha: 0.7,
+            teacher_topk: None,
+        });
         c.validate("distill").unwrap();
         c
     };
@@ -84,4 +90,71 @@ fn distillation_resumes_exactly_and_reports_kl_ce_and_agreement() {
     bad.data.dataset = Some(data2);
     let e = run(&bad, &device, &RunOptions::default()).unwrap_err().to_string();
     assert!(e.contains("teacher") && e.contains("vocabulary"), "{e}");
+}
+
+/// `lfm data teacher`'s top-K, computed in two calls (the second continues the first), give a
+/// distillation run the very numbers of the online teacher; other settings are refused.
+#[test]
+fn precomputed_teacher_top_k_equals_the_online_teacher() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::default();
+    let data = common::tiny_dataset(tmp.path(), 120, 512, 0.2);
+    let teacher_run = tmp.path().join("teacher");
+    let tcfg = common::pretrain_config(
+        &data,
+        &teacher_run,
+        6,
+        3e-3,
+        "kind = \"constant\"\nwarmup_steps = 1",
+        "checkpoint_every = 6",
+    );
+    run(&tcfg, &device, &RunOptions::default()).unwrap();
+    let teacher = teacher_run.join("checkpoints/step-000006");
+    let student = |out: &Path, steps: u64, stored: Option<&Path>| {
+        let mut c = common::pretrain_config(
+            &data,
+            out,
+            steps,
+            3e-3,
+            "kind = \"constant\"\nwarmup_steps = 1",
+            "checkpoint_every = 4",
+        );
+        c.job = Job::Distill;
+        c.model.preset = Some("nano".into());
+        c.distill = Some(DistillSection {
+            teacher: teacher.clone(),
+            top_k: 8,
+            temperature: 1.5,
+            alpha: 0.5,
+            teacher_topk: stored.map(Path::to_path_buf),
+        });
+        c.validate("distill").unwrap();
+        c
+    };
+    let topk = tmp.path().join("topk");
+    let pb = indicatif::ProgressBar::hidden();
+    // Two steps first (grad_accum 2: 4 micro-batches, shards of 3), then all four steps.
+    let s = lfm_train::distill::precompute(&student(&tmp.path().join("x"), 2, None), &topk, 3, &device, &pb).unwrap();
+    assert_eq!((s.micros_done_before, s.micros, s.shards), (0, 4, 2));
+    let s = lfm_train::distill::precompute(&student(&tmp.path().join("x"), 4, None), &topk, 3, &device, &pb).unwrap();
+    assert_eq!((s.micros_done_before, s.micros, s.shards), (4, 8, 4));
+    let online = tmp.path().join("online");
+    run(&student(&online, 4, None), &device, &RunOptions::default()).unwrap();
+    let stored = tmp.path().join("stored");
+    run(&student(&stored, 4, Some(&topk)), &device, &RunOptions::default()).unwrap();
+    for (x, y) in records(&online).iter().zip(&records(&stored)) {
+        for k in ["loss", "grad_norm", "kl", "ce", "top1_agreement"] {
+            assert_eq!(x.get(k), y.get(k), "{k}: online {x} vs stored {y}");
+        }
+    }
+    let w = |d: &Path| std::fs::read(d.join("checkpoints/step-000004/model.safetensors")).unwrap();
+    assert!(w(&online) == w(&stored));
+    // A run with another top_k, or more steps than stored, is refused with one line.
+    let mut other = student(&tmp.path().join("o"), 4, Some(&topk));
+    other.distill.as_mut().unwrap().top_k = 4;
+    let e = run(&other, &device, &RunOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("top_k = 8") && e.contains("this run has 4"), "{e}");
+    let e =
+        run(&student(&tmp.path().join("p"), 6, Some(&topk)), &device, &RunOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("8 of the run's 12 micro-batches"), "{e}");
 }
