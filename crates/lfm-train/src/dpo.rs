@@ -502,6 +502,46 @@ mod tests {
         }
     }
 
+    /// Length normalization (and IPO) divide each side's summed log-prob by its token count,
+    /// the policy's and the reference's alike.
+    #[test]
+    fn length_normalized_and_ipo_losses_use_per_token_means() {
+        use lfm_data::chat::Encoded;
+        let device = parse_device("cpu").unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/lfm2-tiny");
+        let (_, model) = lfm_model::hf::load_dir(&dir, &device).unwrap();
+        let ids: Vec<u32> = (0..14).map(|i| 20 + 7 * i).collect();
+        let chosen = Encoded { ids: ids.clone(), mask: (0..14).map(|t| t >= 9).collect() };
+        let rejected =
+            Encoded { ids: ids[..11].iter().map(|&t| t + 3).collect(), mask: (0..11).map(|t| t >= 5).collect() };
+        let pair = EncodedPair { id: "p".into(), chosen: chosen.clone(), rejected: rejected.clone() };
+        let sums = host(completion_logps(&model, &[&chosen, &rejected], &device));
+        let (nc, nr) = (5.0, 6.0);
+        let (rc, rr) = (-30.0, -41.0);
+        for s in [
+            DpoSection { beta: 0.3, length_normalized: true, ..Default::default() },
+            DpoSection { beta: 0.3, loss_type: DpoLoss::Ipo, ..Default::default() },
+            DpoSection { beta: 0.3, ..Default::default() },
+        ] {
+            let o = DpoObjective {
+                s: s.clone(),
+                micro_batch: 1,
+                grad_accum: 1,
+                seed: 0,
+                train: vec![pair.clone()],
+                val: Vec::new(),
+                reference: Reference::Stored { train: vec![(rc, rr)], val: Vec::new() },
+                device: device.clone(),
+                val_metrics: Map::new(),
+            };
+            let (loss, _) = o.batch(&model, &[0], false, &device).unwrap();
+            let got = host(loss)[0];
+            let (a, b) = if s.averages() { (nc, nr) } else { (1.0, 1.0) };
+            let want = by_hand(sums[0] / a, sums[1] / b, rc / a, rr / b, &s).0;
+            assert!((got - want).abs() < 1e-5 * (1.0 + want.abs()), "{s:?}: {got} vs {want}");
+        }
+    }
+
     #[test]
     fn losses_and_gradients_match_hand_computed_values() {
         let plain = parse_device("cpu").unwrap();
