@@ -108,7 +108,7 @@ pub struct Teacher {
 
 impl Teacher {
     /// Loads `s.teacher` on `device`; its vocabulary must be the student's.
-    pub fn load(s: &DistillSection, student: &Lfm2Config, device: &Device) -> Result<Self> {
+    pub fn load(s: &DistillSection, student: &Lfm2Config, student_tok: &Path, device: &Device) -> Result<Self> {
         let (cfg, model) = crate::checkpoint::load_base(&s.teacher, device)
             .map_err(|e| anyhow!("[distill] teacher {}: {e:#}", s.teacher.display()))?;
         if cfg.vocab_size != student.vocab_size {
@@ -118,6 +118,19 @@ impl Teacher {
                 cfg.vocab_size,
                 student.vocab_size
             );
+        }
+        // The same tokenizer: when the teacher carries one, its vocabulary must be the student's.
+        let dir = if s.teacher.is_file() { s.teacher.parent().unwrap_or(Path::new(".")) } else { &s.teacher };
+        let teacher_tok = dir.join("tokenizer.json");
+        if teacher_tok.exists() {
+            let load = |p: &Path| lfm_data::tokenizer::load(p).map(|t| t.get_vocab(true));
+            if load(&teacher_tok)? != load(student_tok)? {
+                bail!(
+                    "[distill] teacher {}: its tokenizer.json differs from the student's ({}); distillation needs the same tokenizer",
+                    s.teacher.display(),
+                    student_tok.display()
+                );
+            }
         }
         if s.top_k == 0 || s.top_k > cfg.vocab_size {
             bail!("[distill] top_k = {} must be in 1..={}", s.top_k, cfg.vocab_size);

@@ -385,7 +385,7 @@ impl LmObjective {
                 if world > 1 {
                     bail!("job = \"distill\" runs on one device, got {world}");
                 }
-                Some((Teacher::load(d, model_cfg, &devices[0])?, d.clone()))
+                Some((Teacher::load(d, model_cfg, tok_path, &devices[0])?, d.clone()))
             }
             _ => None,
         };

@@ -90,6 +90,12 @@ fn distillation_resumes_exactly_and_reports_kl_ce_and_agreement() {
     bad.data.dataset = Some(data2);
     let e = run(&bad, &device, &RunOptions::default()).unwrap_err().to_string();
     assert!(e.contains("teacher") && e.contains("vocabulary"), "{e}");
+    // The same vocabulary size with another tokenizer (the fixture's 512 tokens against the
+    // dataset's own 512-token BPE) is refused too.
+    let mut other = student(&tmp.path().join("e"));
+    other.distill.as_mut().unwrap().teacher = common::fixture("lfm2-tiny");
+    let e = run(&other, &device, &RunOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("tokenizer.json differs"), "{e}");
 }
 
 /// `lfm data teacher`'s top-K, computed in two calls (the second continues the first), give a
