@@ -101,21 +101,13 @@ impl DpoSection {
 
 /// `rewards.png`: the implicit-reward accuracy and margin per step, and on validation.
 pub fn plot_rewards(run_dir: &Path, title: &str) -> Result<std::path::PathBuf> {
-    let text = std::fs::read_to_string(run_dir.join("metrics.jsonl"))?;
-    let recs: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    let series = |key: &str| -> Vec<(f64, f64)> {
-        recs.iter().filter_map(|r| Some((r.get("step")?.as_f64()?, r.get(key)?.as_f64()?))).collect()
-    };
-    let lines = [
-        ("accuracy (train)", series("rewards/accuracies")),
-        ("accuracy (validation)", series("val_rewards/accuracies")),
-        ("margin (train)", series("rewards/margins")),
-        ("margin (validation)", series("val_rewards/margins")),
+    let fields = [
+        ("accuracy (train)", "rewards/accuracies"),
+        ("accuracy (validation)", "val_rewards/accuracies"),
+        ("margin (train)", "rewards/margins"),
+        ("margin (validation)", "val_rewards/margins"),
     ];
-    let kept: Vec<(&str, Vec<(f64, f64)>)> = lines.into_iter().filter(|(_, p)| !p.is_empty()).collect();
-    let path = run_dir.join("rewards.png");
-    crate::metrics::plot(&path, title, "implicit reward: accuracy, margin", &kept)?;
-    Ok(path)
+    crate::metrics::plot_fields(run_dir, "rewards.png", title, "implicit reward: accuracy, margin", &fields)
 }
 
 /// Per-pair losses and implicit rewards of one batch.

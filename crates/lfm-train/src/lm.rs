@@ -460,19 +460,13 @@ impl Objective for LmObjective {
         if self.teacher.is_none() {
             return Ok(());
         }
-        let text = std::fs::read_to_string(run_dir.join("metrics.jsonl"))?;
-        let recs: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        let series = |key: &str| -> Vec<(f64, f64)> {
-            recs.iter().filter_map(|r| Some((r.get("step")?.as_f64()?, r.get(key)?.as_f64()?))).collect()
-        };
-        let lines = [
-            ("cross-entropy (train)", series("ce")),
-            ("cross-entropy (validation)", series("val_loss")),
-            ("top-K KL (train)", series("kl")),
-            ("top-K KL (validation)", series("val_kl")),
+        let fields = [
+            ("cross-entropy (train)", "ce"),
+            ("cross-entropy (validation)", "val_loss"),
+            ("top-K KL (train)", "kl"),
+            ("top-K KL (validation)", "val_kl"),
         ];
-        let kept: Vec<(&str, Vec<(f64, f64)>)> = lines.into_iter().filter(|(_, p)| !p.is_empty()).collect();
-        crate::metrics::plot(&run_dir.join("distill.png"), title, "nats per token", &kept)
+        crate::metrics::plot_fields(run_dir, "distill.png", title, "nats per token", &fields).map(|_| ())
     }
 
     fn save_state(&self, meta: &mut Meta) {

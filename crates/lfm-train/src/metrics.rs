@@ -104,6 +104,24 @@ fn register_font() {
     });
 }
 
+/// `run_dir/file`: the named `metrics.jsonl` fields per step, one line each (`(label, key)`;
+/// keys no record has are left out).
+pub fn plot_fields(run_dir: &Path, file: &str, title: &str, y_desc: &str, fields: &[(&str, &str)]) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(run_dir.join("metrics.jsonl"))?;
+    let recs: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let series: Vec<(&str, Vec<(f64, f64)>)> = fields
+        .iter()
+        .map(|(label, key)| {
+            let points = recs.iter().filter_map(|r| Some((r.get("step")?.as_f64()?, r.get(*key)?.as_f64()?))).collect();
+            (*label, points)
+        })
+        .filter(|(_, p): &(&str, Vec<(f64, f64)>)| !p.is_empty())
+        .collect();
+    let path = run_dir.join(file);
+    plot(&path, title, y_desc, &series)?;
+    Ok(path)
+}
+
 /// Draws `series` (name, points, colour index) into a PNG at `path` (written to a temp name and
 /// renamed).
 pub fn plot(path: &Path, title: &str, y_desc: &str, series: &[(&str, Vec<(f64, f64)>)]) -> Result<()> {
