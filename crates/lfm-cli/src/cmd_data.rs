@@ -61,6 +61,9 @@ pub struct DataTeacherArgs {
     /// Override `[distill] top_k`.
     #[arg(long)]
     top_k: Option<usize>,
+    /// Override `[data] dataset` (a dataset built by `lfm data build`).
+    #[arg(long)]
+    dataset: Option<PathBuf>,
     /// Override `[run] steps` (a later call with more steps extends the same directory).
     #[arg(long)]
     steps: Option<u64>,
@@ -87,6 +90,10 @@ pub fn data_teacher(a: &DataTeacherArgs, device: &burn::tensor::Device) -> Resul
     }
     if let Some(s) = a.steps {
         cfg.run.steps = s;
+    }
+    if let Some(d) = &a.dataset {
+        cfg.data.dataset = Some(d.clone());
+        cfg.data.sft_jsonl = None;
     }
     cfg.validate(&a.config.display().to_string())?;
     if cfg.job != lfm_train::config::Job::Distill {
