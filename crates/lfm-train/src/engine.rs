@@ -438,7 +438,8 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         let checkpoint_due = (cfg.run.checkpoint_every > 0 && step % cfg.run.checkpoint_every == 0) || step == end;
         if eval_due {
             if let Some(v) = objective.evaluate(&model, &ad)? {
-                let mut line = serde_json::to_value(ValRecord { step, val_loss: v, val_ppl: v.exp() })?;
+                let val_ppl = (cfg.job != Job::Dpo).then(|| v.exp());
+                let mut line = serde_json::to_value(ValRecord { step, val_loss: v, val_ppl })?;
                 if let Value::Object(o) = &mut line {
                     o.extend(objective.val_extra());
                 }

@@ -25,7 +25,9 @@ pub struct StepRecord {
 pub struct ValRecord {
     pub step: u64,
     pub val_loss: f64,
-    pub val_ppl: f64,
+    /// exp(val_loss) for language-model losses; absent for DPO, whose loss is no perplexity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_ppl: Option<f64>,
 }
 
 pub struct MetricsLog {
