@@ -16,8 +16,10 @@ use lfm_model::Lfm2Model;
 use serde::Serialize;
 
 /// Summed log-probs of each row's scored tokens (mask positions t ≥ 1), one forward pass over
-/// the rows right-padded to the longest. The result keeps the graph when `device` is an
-/// autodiff device (the DPO loss differentiates it).
+/// the rows right-padded to the longest. The output head runs only at the positions that
+/// predict a scored token, so memory grows with the completions' length times the
+/// vocabulary, not the whole rows'. The result keeps the graph when `device` is an autodiff
+/// device (the DPO loss differentiates it).
 ///
 /// # Shapes
 /// - returns [rows]
@@ -25,21 +27,42 @@ pub fn completion_logps(model: &Lfm2Model, rows: &[&Encoded], device: &Device) -
     let b = rows.len();
     let len = rows.iter().map(|r| r.ids.len()).max().unwrap_or(0).max(2);
     let mut ids = vec![0i64; b * len];
-    let mut mask = vec![0f32; b * (len - 1)];
+    // Flat index (row · (len − 1) + t − 1) of the hidden state that predicts scored token t,
+    // that token, and its row.
+    let (mut at, mut targets, mut owner) = (Vec::new(), Vec::new(), Vec::new());
     for (r, row) in rows.iter().enumerate() {
         for (t, &id) in row.ids.iter().enumerate() {
             ids[r * len + t] = id as i64;
         }
         for (t, &m) in row.mask.iter().enumerate().skip(1) {
-            mask[r * (len - 1) + t - 1] = if m { 1.0 } else { 0.0 };
+            if m && t < row.ids.len() {
+                at.push((r * (len - 1) + t - 1) as i64);
+                targets.push(row.ids[t] as i64);
+                owner.push(r);
+            }
         }
     }
+    if at.is_empty() {
+        return Tensor::<1>::zeros([b], device);
+    }
+    let m = at.len();
     let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [b, len]), device);
-    let mask = Tensor::<2>::from_data(TensorData::new(mask, [b, len - 1]), device);
-    let inputs = ids.clone().narrow(1, 0, len - 1);
-    let targets = ids.narrow(1, 1, len - 1).reshape([b, len - 1, 1]);
-    let lp = log_softmax(model.forward(inputs), 2).gather(2, targets).reshape([b, len - 1]);
-    (lp * mask).sum_dim(1).reshape([b])
+    let hidden = model.forward_hidden(ids.narrow(1, 0, len - 1), None, false).last_hidden; // [B, len-1, H]
+    let hd = hidden.dims()[2];
+    let at = Tensor::<1, Int>::from_data(TensorData::new(at, [m]), device);
+    let picked = hidden.reshape([b * (len - 1), hd]).select(0, at).reshape([1, m, hd]);
+    let logits = model.head(picked);
+    let v = logits.dims()[2];
+    let logp = log_softmax(logits.reshape([m, v]), 1);
+    let targets = Tensor::<2, Int>::from_data(TensorData::new(targets, [m, 1]), device);
+    let per_token = logp.gather(1, targets).reshape([m]);
+    // Row sums: a [B, M] 0/1 matrix of which row owns each scored token, times the tokens.
+    let mut own = vec![0f32; b * m];
+    for (j, &r) in owner.iter().enumerate() {
+        own[r * m + j] = 1.0;
+    }
+    let own = Tensor::<2>::from_data(TensorData::new(own, [b, m]), device);
+    own.matmul(per_token.reshape([m, 1])).reshape([b])
 }
 
 /// (chosen, rejected) summed log-probs of one pair, as f64 (finite, else an error).
