@@ -310,6 +310,9 @@ fn read_shard(path: &Path, s: &TeacherShard) -> Result<Vec<TopK>> {
             let i = i.as_any().downcast_ref::<Int32Array>().ok_or_else(|| bad(&"ids: not i32"))?;
             let l = logits.value(r);
             let l = l.as_any().downcast_ref::<Float32Array>().ok_or_else(|| bad(&"logits: not f32"))?;
+            if l.values().iter().any(|x| !x.is_finite()) {
+                bail!("{}: micro-batch {}: the stored teacher logits are not finite", path.display(), micro.value(r));
+            }
             out.push(TopK {
                 k: k.value(r) as usize,
                 ids: i.values().iter().map(|&x| x as i64).collect(),

@@ -3,65 +3,50 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use lfm_train::config::Job;
+use lfm_train::config::{Job, RunConfig};
 use lfm_train::distill::DistillSection;
 use lfm_train::engine::{run, RunOptions};
-use serde_json::Value;
 
-fn records(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+/// A dataset of 120 Jargon entries (512-token BPE) and a tiny teacher pre-trained on it for
+/// `teacher_steps` steps; returns (dataset, teacher checkpoint).
+fn data_and_teacher(dir: &Path, teacher_steps: u64) -> (PathBuf, PathBuf) {
+    let data = common::tiny_dataset(dir, 120, 512, 0.2);
+    let teacher_run = dir.join("teacher");
+    let every = format!("checkpoint_every = {teacher_steps}");
+    let tcfg = common::pretrain_config(&data, &teacher_run, teacher_steps, 3e-3, CONSTANT, &every);
+    run(&tcfg, &Device::default(), &RunOptions::default()).unwrap();
+    (data, teacher_run.join(format!("checkpoints/step-{teacher_steps:06}")))
+}
+
+const CONSTANT: &str = "kind = \"constant\"\nwarmup_steps = 1";
+
+/// A `nano` student distilled from `teacher` on `data` for `steps` steps (`run_extra`
+/// appended to `[run]`), validated.
+fn student(data: &Path, out: &Path, steps: u64, run_extra: &str, d: DistillSection) -> RunConfig {
+    let mut c = common::pretrain_config(data, out, steps, 3e-3, CONSTANT, run_extra);
+    c.job = Job::Distill;
+    c.model.preset = Some("nano".into());
+    c.distill = Some(d);
+    c.validate("distill").unwrap();
+    c
 }
 
 #[test]
 fn distillation_resumes_exactly_and_reports_kl_ce_and_agreement() {
     let tmp = tempfile::tempdir().unwrap();
     let device = Device::default();
-    let data = common::tiny_dataset(tmp.path(), 120, 512, 0.2);
-    let teacher_run = tmp.path().join("teacher");
-    let tcfg = common::pretrain_config(
-        &data,
-        &teacher_run,
-        8,
-        3e-3,
-        "kind = \"constant\"\nwarmup_steps = 1",
-        "checkpoint_every = 8",
-    );
-    run(&tcfg, &device, &RunOptions::default()).unwrap();
-    let teacher = teacher_run.join("checkpoints/step-000008");
-    let student = |out: &Path| {
-        let mut c = common::pretrain_config(
-            &data,
-            out,
-            4,
-            3e-3,
-            "kind = \"constant\"\nwarmup_steps = 1",
-            "checkpoint_every = 1\neval_every = 2",
-        );
-        c.job = Job::Distill;
-        c.model.preset = Some("nano".into());
-        c.distill = Some(DistillSection {
-            teacher: teacher.clone(),
-            top_k: 16,
-            temperature: 2.0,
-            alpha: 0.7,
-            teacher_topk: None,
-        });
-        c.validate("distill").unwrap();
-        c
-    };
+    let (data, teacher) = data_and_teacher(tmp.path(), 8);
+    let d = DistillSection { teacher: teacher.clone(), top_k: 16, temperature: 2.0, alpha: 0.7, teacher_topk: None };
+    let student = |out: &Path| student(&data, out, 4, "checkpoint_every = 1\neval_every = 2", d.clone());
     let a = tmp.path().join("a");
     run(&student(&a), &device, &RunOptions::default()).unwrap();
     let b = tmp.path().join("b");
     run(&student(&b), &device, &RunOptions { stop_after: Some(2), ..Default::default() }).unwrap();
     run(&student(&b), &device, &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
-    let (ra, rb) = (records(&a), records(&b));
+    let (ra, rb) = (common::records(&a), common::records(&b));
     assert_eq!(ra.len(), 6, "4 steps, 2 validations: {ra:?}");
     for (x, y) in ra.iter().zip(&rb) {
         for k in ["loss", "grad_norm", "kl", "ce", "top1_agreement", "val_loss", "val_kl", "val_top1_agreement"] {
@@ -104,38 +89,16 @@ fn distillation_resumes_exactly_and_reports_kl_ce_and_agreement() {
 fn precomputed_teacher_top_k_equals_the_online_teacher() {
     let tmp = tempfile::tempdir().unwrap();
     let device = Device::default();
-    let data = common::tiny_dataset(tmp.path(), 120, 512, 0.2);
-    let teacher_run = tmp.path().join("teacher");
-    let tcfg = common::pretrain_config(
-        &data,
-        &teacher_run,
-        6,
-        3e-3,
-        "kind = \"constant\"\nwarmup_steps = 1",
-        "checkpoint_every = 6",
-    );
-    run(&tcfg, &device, &RunOptions::default()).unwrap();
-    let teacher = teacher_run.join("checkpoints/step-000006");
+    let (data, teacher) = data_and_teacher(tmp.path(), 6);
     let student = |out: &Path, steps: u64, stored: Option<&Path>| {
-        let mut c = common::pretrain_config(
-            &data,
-            out,
-            steps,
-            3e-3,
-            "kind = \"constant\"\nwarmup_steps = 1",
-            "checkpoint_every = 4",
-        );
-        c.job = Job::Distill;
-        c.model.preset = Some("nano".into());
-        c.distill = Some(DistillSection {
+        let d = DistillSection {
             teacher: teacher.clone(),
             top_k: 8,
             temperature: 1.5,
             alpha: 0.5,
             teacher_topk: stored.map(Path::to_path_buf),
-        });
-        c.validate("distill").unwrap();
-        c
+        };
+        student(&data, out, steps, "checkpoint_every = 4", d)
     };
     let topk = tmp.path().join("topk");
     let pb = indicatif::ProgressBar::hidden();
@@ -148,7 +111,7 @@ fn precomputed_teacher_top_k_equals_the_online_teacher() {
     run(&student(&online, 4, None), &device, &RunOptions::default()).unwrap();
     let stored = tmp.path().join("stored");
     run(&student(&stored, 4, Some(&topk)), &device, &RunOptions::default()).unwrap();
-    for (x, y) in records(&online).iter().zip(&records(&stored)) {
+    for (x, y) in common::records(&online).iter().zip(&common::records(&stored)) {
         for k in ["loss", "grad_norm", "kl", "ce", "top1_agreement"] {
             assert_eq!(x.get(k), y.get(k), "{k}: online {x} vs stored {y}");
         }

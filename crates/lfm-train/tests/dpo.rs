@@ -28,14 +28,6 @@ fn toy_config(out: &Path, edit: impl Fn(&mut RunConfig)) -> RunConfig {
     cfg
 }
 
-fn records(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn f(r: &Value, k: &str) -> f64 {
     r[k].as_f64().unwrap_or_else(|| panic!("no {k} in {r}"))
 }
@@ -51,7 +43,7 @@ fn resume_is_exact_and_stored_reference_logps_equal_online_ones() {
     let cfg_b = toy_config(&b, |_| {});
     run(&cfg_b, &device, &RunOptions { stop_after: Some(2), ..Default::default() }).unwrap();
     run(&cfg_b, &device, &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
-    let (ra, rb) = (records(&a), records(&b));
+    let (ra, rb) = (common::records(&a), common::records(&b));
     assert_eq!(ra.len(), 8, "6 steps and 2 validations: {ra:?}");
     for (x, y) in ra.iter().zip(&rb) {
         let mut x = x.clone();
@@ -77,7 +69,7 @@ fn resume_is_exact_and_stored_reference_logps_equal_online_ones() {
     run(&toy_config(&c, |cfg| cfg.dpo.as_mut().unwrap().precompute_ref_logps = false), &device, &RunOptions::default())
         .unwrap();
     assert!(!c.join("ref_logps.jsonl").exists());
-    for (x, y) in ra.iter().zip(&records(&c)) {
+    for (x, y) in ra.iter().zip(&common::records(&c)) {
         for k in ["loss", "rewards/chosen", "rewards/rejected", "val_loss", "val_rewards/margins"] {
             if let (Some(p), Some(q)) = (x[k].as_f64(), y[k].as_f64()) {
                 assert!((p - q).abs() <= 1e-4 * (1.0 + p.abs()), "{k}: stored {p} vs online {q}");
@@ -95,20 +87,13 @@ fn lora_reference_is_the_base_with_the_adapter_off() {
     let tmp = tempfile::tempdir().unwrap();
     let device = Device::default();
     let with_lora = |c: &mut RunConfig| {
-        c.adapter = Some(lfm_train::config::AdapterSection {
-            kind: "lora".into(),
-            r: 4,
-            alpha: 8.0,
-            dropout: 0.0,
-            targets: lfm_model::lora::DEFAULT_TARGETS.iter().map(|s| s.to_string()).collect(),
-            use_rslora: false,
-        });
+        c.adapter = Some(common::lora(4, 8.0));
         c.optim.lr = 1e-2;
         c.dpo.as_mut().unwrap().precompute_ref_logps = false;
     };
     let a = tmp.path().join("a");
     run(&toy_config(&a, with_lora), &device, &RunOptions::default()).unwrap();
-    let ra = records(&a);
+    let ra = common::records(&a);
     // B = 0 at the start: policy and reference agree exactly.
     assert!((f(&ra[0], "loss") - std::f64::consts::LN_2).abs() < 1e-6, "{}", ra[0]);
     // Later the adapter has moved the policy away from the base, which stays the reference.

@@ -130,14 +130,7 @@ fn lora_grpo_trains_the_adapter_only_and_resumes_exactly() {
     let tmp = tempfile::tempdir().unwrap();
     let shrink = |c: &mut RunConfig| {
         small(c, 3);
-        c.adapter = Some(lfm_train::config::AdapterSection {
-            kind: "lora".into(),
-            r: 4,
-            alpha: 8.0,
-            dropout: 0.0,
-            targets: lfm_model::lora::DEFAULT_TARGETS.iter().map(|s| s.to_string()).collect(),
-            use_rslora: false,
-        });
+        c.adapter = Some(common::lora(4, 8.0));
     };
     let device = Device::default();
     let a = tmp.path().join("a");

@@ -77,3 +77,24 @@ eval_batches = 2
     );
     RunConfig::from_toml(&text, "test.toml").unwrap()
 }
+
+/// The records of a run's `metrics.jsonl`, steps and validations, as JSON.
+pub fn records(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A LoRA `[adapter]` of rank `r` on every default target, no dropout (exact resume).
+pub fn lora(r: usize, alpha: f64) -> lfm_train::config::AdapterSection {
+    lfm_train::config::AdapterSection {
+        kind: "lora".into(),
+        r,
+        alpha,
+        dropout: 0.0,
+        targets: lfm_model::lora::DEFAULT_TARGETS.iter().map(|s| s.to_string()).collect(),
+        use_rslora: false,
+    }
+}
