@@ -255,7 +255,9 @@ impl DpoObjective {
             Some(p) => encode_file(p, &codec, max_len)?,
             None => Vec::new(),
         };
-        let live = if cfg.adapter.is_some() {
+        // Stored log-probs of a resumed run are read back: no reference model is loaded then.
+        let stored = s.precompute_ref_logps && run_dir.join("ref_logps.jsonl").exists();
+        let live = if cfg.adapter.is_some() || stored {
             Reference::AdapterOff
         } else {
             Reference::Model(Box::new(checkpoint::load_base(init, device)?.1))
