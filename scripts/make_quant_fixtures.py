@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write ggml block-format reference vectors for lfm-quant's tests.
 
-Output: crates/lfm-quant/tests/fixtures/quant_vectors.safetensors (about 180 KB)
+Output: crates/lfm-quant/tests/fixtures/quant_vectors.safetensors (about 400 KB)
 
     input       float32 [16, 512]   the test rows (see ROWS below; numpy seed 0)
     q8_0        uint8   [16, 544]   quantize_row_q8_0_ref, 34 bytes per 32 values
@@ -10,6 +10,10 @@ Output: crates/lfm-quant/tests/fixtures/quant_vectors.safetensors (about 180 KB)
     q4_0_deq    float32 [16, 512]   dequantize_row_q4_0
     q4_k        uint8   [16, 288]   quantize_row_q4_K_ref, 144 bytes per 256 values
     q4_k_deq    float32 [16, 512]   dequantize_row_q4_K
+    q5_0        uint8   [16, 352]   quantize_row_q5_0_ref, 22 bytes per 32 values (+ q5_0_deq)
+    q5_1        uint8   [16, 384]   quantize_row_q5_1_ref, 24 bytes per 32 values (+ q5_1_deq)
+    q5_k        uint8   [16, 352]   quantize_row_q5_K_ref, 176 bytes per 256 values (+ q5_k_deq)
+    q6_k        uint8   [16, 420]   quantize_row_q6_K_ref, 210 bytes per 256 values (+ q6_k_deq)
     f16         uint8   [16, 1024]  input.astype(numpy.float16), little-endian
     bf16        uint8   [16, 1024]  gguf.quants.quantize(input, BF16), little-endian
 
@@ -23,9 +27,9 @@ contraction. The script also checks:
   * ggml_quantize_chunk(type, ..., imatrix=NULL), the path llama-quantize
     takes, gives the same bytes as the *_ref functions;
   * gguf-py's numpy gguf.quants.quantize gives identical bytes for Q8_0 and
-    Q4_0 (it has no Q4_K quantizer);
+    Q4_0 (it has no K-quant quantizers);
   * gguf-py's gguf.quants.dequantize of the C bytes equals the C
-    dequantization bit for bit, for all three formats.
+    dequantization bit for bit, for every format.
 Any mismatch is reported and makes the script exit non-zero (the C output
 is the reference; --allow-mismatch writes the file anyway).
 
@@ -71,7 +75,9 @@ NCOLS = 512
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "crates/lfm-quant/tests/fixtures/quant_vectors.safetensors"
 HARNESS = REPO / "scripts/quant_ref_harness.c"
-FORMATS = {"q8_0": (QT.Q8_0, 32, 34), "q4_0": (QT.Q4_0, 32, 18), "q4_k": (QT.Q4_K, 256, 144)}
+FORMATS = {"q8_0": (QT.Q8_0, 32, 34), "q4_0": (QT.Q4_0, 32, 18), "q4_k": (QT.Q4_K, 256, 144),
+           "q5_0": (QT.Q5_0, 32, 22), "q5_1": (QT.Q5_1, 32, 24), "q5_k": (QT.Q5_K, 256, 176),
+           "q6_k": (QT.Q6_K, 256, 210)}
 
 
 def make_rows() -> tuple[np.ndarray, list[str]]:
@@ -282,7 +288,7 @@ def main() -> int:
 
     meta = {
         "generator": "scripts/make_quant_fixtures.py + scripts/quant_ref_harness.c",
-        "reference": "ggml C: quantize_row_{q8_0,q4_0,q4_K}_ref and dequantize_row_* from libggml-base.a",
+        "reference": "ggml C: quantize_row_{q8_0,q4_0,q5_0,q5_1,q4_K,q5_K,q6_K}_ref and dequantize_row_* from libggml-base.a",
         "llama_cpp": args.llama_desc,
         "gguf": gguf.__version__ if hasattr(gguf, "__version__") else _dist_version("gguf"),
         "numpy": np.__version__,

@@ -9,7 +9,7 @@
  * Usage: quant_ref_harness IN.f32 NROWS NCOLS OUTDIR
  *
  * IN.f32 holds NROWS*NCOLS little-endian float32 values, row-major.
- * For each format F in {q8_0, q4_0, q4_k} it writes
+ * For each format F in {q8_0, q4_0, q5_0, q5_1, q4_k, q5_k, q6_k} it writes
  *   OUTDIR/F.bin        encoded rows (quantize_row_F_ref, one call per row)
  *   OUTDIR/F_deq.f32    dequantize_row_F of those bytes
  *   OUTDIR/F_chunk.bin  encoded rows via ggml_quantize_chunk(..., imatrix=NULL),
@@ -29,9 +29,17 @@ typedef void (*dequant_fn)(const void *, float *, int64_t);
 static void q8_0_q(const float * x, void * y, int64_t k) { quantize_row_q8_0_ref(x, (block_q8_0 *) y, k); }
 static void q4_0_q(const float * x, void * y, int64_t k) { quantize_row_q4_0_ref(x, (block_q4_0 *) y, k); }
 static void q4_k_q(const float * x, void * y, int64_t k) { quantize_row_q4_K_ref(x, (block_q4_K *) y, k); }
+static void q5_0_q(const float * x, void * y, int64_t k) { quantize_row_q5_0_ref(x, (block_q5_0 *) y, k); }
+static void q5_1_q(const float * x, void * y, int64_t k) { quantize_row_q5_1_ref(x, (block_q5_1 *) y, k); }
+static void q5_k_q(const float * x, void * y, int64_t k) { quantize_row_q5_K_ref(x, (block_q5_K *) y, k); }
+static void q6_k_q(const float * x, void * y, int64_t k) { quantize_row_q6_K_ref(x, (block_q6_K *) y, k); }
 static void q8_0_d(const void * x, float * y, int64_t k) { dequantize_row_q8_0((const block_q8_0 *) x, y, k); }
 static void q4_0_d(const void * x, float * y, int64_t k) { dequantize_row_q4_0((const block_q4_0 *) x, y, k); }
 static void q4_k_d(const void * x, float * y, int64_t k) { dequantize_row_q4_K((const block_q4_K *) x, y, k); }
+static void q5_0_d(const void * x, float * y, int64_t k) { dequantize_row_q5_0((const block_q5_0 *) x, y, k); }
+static void q5_1_d(const void * x, float * y, int64_t k) { dequantize_row_q5_1((const block_q5_1 *) x, y, k); }
+static void q5_k_d(const void * x, float * y, int64_t k) { dequantize_row_q5_K((const block_q5_K *) x, y, k); }
+static void q6_k_d(const void * x, float * y, int64_t k) { dequantize_row_q6_K((const block_q6_K *) x, y, k); }
 
 static void write_file(const char * dir, const char * name, const void * data, size_t n) {
     char path[4096];
@@ -60,6 +68,10 @@ int main(int argc, char ** argv) {
         { "q8_0", GGML_TYPE_Q8_0, q8_0_q, q8_0_d },
         { "q4_0", GGML_TYPE_Q4_0, q4_0_q, q4_0_d },
         { "q4_k", GGML_TYPE_Q4_K, q4_k_q, q4_k_d },
+        { "q5_0", GGML_TYPE_Q5_0, q5_0_q, q5_0_d },
+        { "q5_1", GGML_TYPE_Q5_1, q5_1_q, q5_1_d },
+        { "q5_k", GGML_TYPE_Q5_K, q5_k_q, q5_k_d },
+        { "q6_k", GGML_TYPE_Q6_K, q6_k_q, q6_k_d },
     };
 
     for (size_t t = 0; t < sizeof fmts / sizeof fmts[0]; t++) {

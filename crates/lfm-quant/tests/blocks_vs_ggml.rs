@@ -33,6 +33,16 @@ impl Fixture {
     }
 }
 
+const BLOCK_FORMATS: [(GgmlType, &str); 7] = [
+    (GgmlType::Q8_0, "q8_0"),
+    (GgmlType::Q4_0, "q4_0"),
+    (GgmlType::Q4K, "q4_k"),
+    (GgmlType::Q5_0, "q5_0"),
+    (GgmlType::Q5_1, "q5_1"),
+    (GgmlType::Q5K, "q5_k"),
+    (GgmlType::Q6K, "q6_k"),
+];
+
 fn same_bits(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
@@ -46,6 +56,10 @@ fn encodings_are_byte_identical_to_ggml() {
         (GgmlType::Q8_0, "q8_0"),
         (GgmlType::Q4_0, "q4_0"),
         (GgmlType::Q4K, "q4_k"),
+        (GgmlType::Q5_0, "q5_0"),
+        (GgmlType::Q5_1, "q5_1"),
+        (GgmlType::Q5K, "q5_k"),
+        (GgmlType::Q6K, "q6_k"),
         (GgmlType::F16, "f16"),
         (GgmlType::BF16, "bf16"),
     ] {
@@ -67,7 +81,7 @@ fn encodings_are_byte_identical_to_ggml() {
 #[test]
 fn decodings_are_bit_identical_to_ggml() {
     let f = Fixture::load();
-    for (ty, name) in [(GgmlType::Q8_0, "q8_0"), (GgmlType::Q4_0, "q4_0"), (GgmlType::Q4K, "q4_k")] {
+    for (ty, name) in BLOCK_FORMATS {
         for (r, (bytes, want)) in f.byte_rows(name).iter().zip(f.f32_rows(&format!("{name}_deq"))).enumerate() {
             assert!(same_bits(&dequantize(ty, bytes), &want), "{name} row {r}");
         }
@@ -101,6 +115,11 @@ fn round_trip_errors_stay_within_the_format_bounds() {
         let (e8, e40, e4k) = (err(GgmlType::Q8_0), err(GgmlType::Q4_0), err(GgmlType::Q4K));
         assert!(e8 < 0.01 && e40 < 0.15 && e4k < 0.12, "row {r}: q8_0 {e8}, q4_0 {e40}, q4_K {e4k}");
         assert!(e8 < e4k && e4k < e40, "row {r}: Q4_K (with mins and 6-bit scales) beats Q4_0: {e8} {e4k} {e40}");
+        // One more bit halves the step: each 5-bit format beats its 4-bit one, Q6_K beats Q5_K
+        // and Q8_0 beats them all.
+        let (e50, e51, e5k, e6k) = (err(GgmlType::Q5_0), err(GgmlType::Q5_1), err(GgmlType::Q5K), err(GgmlType::Q6K));
+        assert!(e50 < e40 && e51 < e40 && e5k < e4k && e6k < e5k && e8 < e6k, "row {r}: {e50} {e51} {e5k} {e6k}");
+        assert!(e50 < 0.08 && e5k < 0.06 && e6k < 0.03, "row {r}: q5_0 {e50}, q5_K {e5k}, q6_K {e6k}");
     }
 }
 
@@ -110,7 +129,7 @@ fn dot_products_on_packed_rows_match_dequantized_rows() {
     let f = Fixture::load();
     let input = f.f32_rows("input");
     let act = &input[3];
-    for (ty, name) in [(GgmlType::Q8_0, "q8_0"), (GgmlType::Q4_0, "q4_0"), (GgmlType::Q4K, "q4_k")] {
+    for (ty, name) in BLOCK_FORMATS {
         for (r, bytes) in f.byte_rows(name).iter().enumerate() {
             let w = dequantize(ty, bytes);
             if !w.iter().all(|v| v.is_finite()) {
