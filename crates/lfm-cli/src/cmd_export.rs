@@ -54,10 +54,12 @@ pub fn gguf_lora(a: &GgufLoraArgs) -> Result<()> {
 
 #[derive(Args)]
 pub struct GgufArgs {
-    /// Checkpoint directory (config.json, model.safetensors, tokenizer.json).
+    /// Checkpoint directory (config.json, model.safetensors, tokenizer.json), or an
+    /// f32/f16/bf16 GGUF file to re-encode (as `llama-quantize` would).
     #[arg(long)]
     model: PathBuf,
-    /// Weight format: q8_0, q4_0, q4_k_m, f16, bf16 or f32 (per-tensor choices: lfm_quant::export).
+    /// Weight format: f32, f16, bf16, q8_0, q6_k, q5_k_m, q5_1, q5_0, q4_k_m or q4_0 — with
+    /// llama.cpp's per-tensor choices (lfm_quant::export), so the tensors equal `llama-quantize`'s.
     #[arg(long, default_value = "q8_0")]
     quant: String,
     /// Output file.
@@ -100,10 +102,17 @@ fn held_out_windows(a: &GgufArgs, bos: u32) -> Result<Option<Vec<Vec<u32>>>> {
 pub fn gguf(a: &GgufArgs, device: &Device) -> Result<()> {
     let mix = Mix::parse(&a.quant)?;
     if lfm_quant::load::is_gguf(&a.model) {
-        bail!(
-            "{}: --model must be a checkpoint directory (re-exporting a GGUF would quantize twice)",
-            a.model.display()
-        );
+        // Like llama-quantize: an f32/f16/bf16 GGUF is re-encoded; a quantized one is refused
+        // (quantizing twice compounds the error).
+        let g = lfm_quant::gguf::GgufFile::open(&a.model)?;
+        if let Some(t) = g.tensors.iter().find(|t| t.ty.is_quantized()) {
+            bail!(
+                "{}: tensor {} is already {}; give the checkpoint directory or an f32/f16/bf16 GGUF (quantizing twice compounds the error)",
+                a.model.display(),
+                t.name,
+                t.ty.name()
+            );
+        }
     }
     // One export per output at a time; holding the lock, the temporary files a killed export
     // of this output left behind (named after it) are known to be stale.
@@ -126,7 +135,16 @@ pub fn export_and_report(
     device: &Device,
 ) -> Result<()> {
     model.probe_finite(cfg, device)?;
-    let name = dir.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "lfm2".into());
+    let dir_name = || dir.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "lfm2".into());
+    // A re-encoded GGUF keeps its name (so its f32 → q* output equals the checkpoint's).
+    let name = match lfm_quant::load::is_gguf(dir) {
+        true => lfm_quant::gguf::GgufFile::open(dir)?
+            .get("general.name")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(dir_name),
+        false => dir_name(),
+    };
     let pb = progress::bar(0, "tensors encoded");
     let (w, summary) = export::build(model, cfg, Some(dir), &name, mix, |k, n| {
         pb.set_length(n as u64);

@@ -67,7 +67,7 @@ enum Command {
     Data(cmd_data::DataCommand),
     /// Throughput and memory: prefill, decode (f32, Q8_0, Q4_0) and training steps.
     Bench(cmd_bench::BenchArgs),
-    /// Export: GGUF files (Q8_0, Q4_0, Q4_K_M, F16, BF16, F32) for llama.cpp and quantized inference.
+    /// Export: GGUF files (F32 … Q4_0, Q4_K_M, with llama.cpp's mixes) for llama.cpp and quantized inference.
     #[command(subcommand)]
     Export(cmd_export::ExportCommand),
     /// Evaluation: scorers over given responses or a model's generations.

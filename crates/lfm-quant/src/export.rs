@@ -2,20 +2,21 @@
 //! architecture expects them (docs/lfm2-architecture.md §8), with per-tensor types chosen like llama.cpp's
 //! quantization mixes.
 //!
-//! Per-tensor types (`--quant`):
+//! Per-tensor types (`--quant`) are llama.cpp's (`llama_tensor_get_type` in `llama-quant.cpp`,
+//! without an imatrix), so that exporting a checkpoint with `--quant q4_k_m` gives the same
+//! tensor types and bytes as `llama-quantize F32.gguf OUT.gguf Q4_K_M` on its f32 export:
 //!
-//! | mix | linear weights, embedding | output (untied head, or the tied embedding) | 1-D norms, biases, conv kernel |
-//! |---|---|---|---|
-//! | f32 / f16 / bf16 | that type | that type | F32 |
-//! | q8_0 | Q8_0 | Q8_0 | F32 |
-//! | q4_0 | Q4_0 | Q8_0 (llama.cpp: Q6_K) | F32 |
-//! | q4_k_m | Q4_K; `attn_v` and `ffn_down` of the layers llama.cpp's `use_more_bits` picks: Q8_0 (llama.cpp: Q6_K) | Q8_0 (llama.cpp: Q6_K) | F32 |
-//!
-//! lfm-rs has no Q6_K encoder, so where llama.cpp's mixes use Q6_K we write Q8_0: larger, and
-//! at least as accurate. In q4_k_m a tensor whose rows are not a multiple of 256 falls back to
-//! Q8_0 (llama.cpp falls back to Q5_0 / Q8_0); in q8_0 / q4_0, rows that are not a multiple of
-//! 32 are an error. The conv kernel (`shortconv.conv.weight`, `[L, H]`) always stays F32, as in
-//! llama.cpp.
+//! 1. 1-D tensors (norms, biases) and the conv kernel (`shortconv.conv.weight`) stay F32.
+//! 2. f32 / f16 / bf16: every matrix in that type.
+//! 3. Otherwise a matrix starts at the mix's type (q8_0: Q8_0, q6_k: Q6_K, q5_k_m: Q5_K,
+//!    q5_1: Q5_1, q5_0: Q5_0, q4_k_m: Q4_K, q4_0: Q4_0), then:
+//!    - the output matrix — the untied head, or the embedding when it is tied — becomes Q6_K,
+//!      or Q8_0 if its rows are not a multiple of the mix type's block (or the mix is q8_0);
+//!    - q4_k_m and q5_k_m: `attn_v` of the k-th of n attention layers and `ffn_down` of layer i
+//!      of all N layers become Q6_K where `use_more_bits(k, n)` / `use_more_bits(i, N)` (the
+//!      first and last eighth, and every third layer in between).
+//! 4. A type whose block does not divide the rows falls back: Q4_K → Q5_0, Q5_K → Q5_1,
+//!    Q6_K → Q8_0, and to F16 if that block does not divide them either.
 
 use std::path::Path;
 
@@ -34,8 +35,12 @@ pub enum Mix {
     F16,
     BF16,
     Q8_0,
-    Q4_0,
+    Q6K,
+    Q5KM,
+    Q5_1,
+    Q5_0,
     Q4KM,
+    Q4_0,
 }
 
 impl Mix {
@@ -45,9 +50,16 @@ impl Mix {
             "f16" => Mix::F16,
             "bf16" => Mix::BF16,
             "q8_0" => Mix::Q8_0,
-            "q4_0" => Mix::Q4_0,
+            "q6_k" => Mix::Q6K,
+            "q5_k_m" => Mix::Q5KM,
+            "q5_1" => Mix::Q5_1,
+            "q5_0" => Mix::Q5_0,
             "q4_k_m" => Mix::Q4KM,
-            other => bail!("unknown --quant {other:?} (expected f32, f16, bf16, q8_0, q4_0 or q4_k_m)"),
+            "q4_0" => Mix::Q4_0,
+            other => bail!(
+                "unknown --quant {other:?} (expected one of: {})",
+                Mix::ALL.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+            ),
         })
     }
 
@@ -57,8 +69,32 @@ impl Mix {
             Mix::F16 => "f16",
             Mix::BF16 => "bf16",
             Mix::Q8_0 => "q8_0",
-            Mix::Q4_0 => "q4_0",
+            Mix::Q6K => "q6_k",
+            Mix::Q5KM => "q5_k_m",
+            Mix::Q5_1 => "q5_1",
+            Mix::Q5_0 => "q5_0",
             Mix::Q4KM => "q4_k_m",
+            Mix::Q4_0 => "q4_0",
+        }
+    }
+
+    /// Every mix, largest files first.
+    pub const ALL: [Mix; 10] =
+        [Mix::F32, Mix::F16, Mix::BF16, Mix::Q8_0, Mix::Q6K, Mix::Q5KM, Mix::Q5_1, Mix::Q5_0, Mix::Q4KM, Mix::Q4_0];
+
+    /// The type a matrix starts from (llama.cpp's `llama_ftype_get_default_type`).
+    pub fn default_type(self) -> GgmlType {
+        match self {
+            Mix::F32 => GgmlType::F32,
+            Mix::F16 => GgmlType::F16,
+            Mix::BF16 => GgmlType::BF16,
+            Mix::Q8_0 => GgmlType::Q8_0,
+            Mix::Q6K => GgmlType::Q6K,
+            Mix::Q5KM => GgmlType::Q5K,
+            Mix::Q5_1 => GgmlType::Q5_1,
+            Mix::Q5_0 => GgmlType::Q5_0,
+            Mix::Q4KM => GgmlType::Q4K,
+            Mix::Q4_0 => GgmlType::Q4_0,
         }
     }
 
@@ -69,7 +105,11 @@ impl Mix {
             Mix::F16 => 1,
             Mix::Q4_0 => 2,
             Mix::Q8_0 => 7,
+            Mix::Q5_0 => 8,
+            Mix::Q5_1 => 9,
             Mix::Q4KM => 15,
+            Mix::Q5KM => 17,
+            Mix::Q6K => 18,
             Mix::BF16 => 32,
         }
     }
@@ -81,13 +121,19 @@ fn use_more_bits(i: usize, n: usize) -> bool {
     i < n / 8 || i >= 7 * n / 8 || (i as isize - (n / 8) as isize) % 3 == 2
 }
 
-/// The GGUF type of one tensor under `mix`; `row` is its row length (GGUF `ne[0]`).
-pub fn tensor_type(mix: Mix, slot: Slot, cfg: &Lfm2Config, row: usize) -> Result<GgmlType> {
+/// The GGUF type of one tensor under `mix`; `row` is its row length (GGUF `ne[0]`). See the
+/// module doc for the rules (llama.cpp's).
+pub fn tensor_type(mix: Mix, slot: Slot, cfg: &Lfm2Config, row: usize) -> GgmlType {
     let role = slot.role();
     if !matches!(role, Role::Linear | Role::Embedding) {
-        return Ok(GgmlType::F32);
+        return GgmlType::F32;
+    }
+    let start = mix.default_type();
+    if !start.is_quantized() {
+        return start;
     }
     let is_output = slot == Slot::LmHead || (slot == Slot::Embed && cfg.tie_embedding);
+    let k_m = matches!(mix, Mix::Q4KM | Mix::Q5KM);
     let more_bits = match slot {
         Slot::Layer(i, LayerSlot::W2) => use_more_bits(i, cfg.num_layers()),
         Slot::Layer(i, LayerSlot::V) => {
@@ -97,31 +143,35 @@ pub fn tensor_type(mix: Mix, slot: Slot, cfg: &Lfm2Config, row: usize) -> Result
         }
         _ => false,
     };
-    let need = |t: GgmlType| -> Result<GgmlType> {
-        if !row.is_multiple_of(t.block_size()) {
-            bail!(
-                "tensor {} has rows of {row} elements, not a multiple of the {} block size {}; export it as f16/f32 or use a model whose dims are multiples of {}",
-                slot.gguf_name(),
-                t.name(),
-                t.block_size(),
-                t.block_size()
-            );
+    let chosen = if is_output {
+        if !row.is_multiple_of(start.block_size()) || start == GgmlType::Q8_0 {
+            GgmlType::Q8_0
+        } else {
+            GgmlType::Q6K
         }
-        Ok(t)
+    } else if k_m && more_bits {
+        GgmlType::Q6K
+    } else {
+        start
     };
-    match mix {
-        Mix::F32 => Ok(GgmlType::F32),
-        Mix::F16 => Ok(GgmlType::F16),
-        Mix::BF16 => Ok(GgmlType::BF16),
-        Mix::Q8_0 => need(GgmlType::Q8_0),
-        Mix::Q4_0 => need(if is_output { GgmlType::Q8_0 } else { GgmlType::Q4_0 }),
-        Mix::Q4KM => {
-            if is_output || more_bits || !row.is_multiple_of(256) {
-                need(GgmlType::Q8_0)
-            } else {
-                Ok(GgmlType::Q4K)
-            }
-        }
+    fallback(chosen, row)
+}
+
+/// llama.cpp's fallback for rows its block does not divide (`tensor_type_fallback`).
+fn fallback(t: GgmlType, row: usize) -> GgmlType {
+    if row.is_multiple_of(t.block_size()) {
+        return t;
+    }
+    let next = match t {
+        GgmlType::Q4K => GgmlType::Q5_0,
+        GgmlType::Q5K => GgmlType::Q5_1,
+        GgmlType::Q6K => GgmlType::Q8_0,
+        other => other,
+    };
+    if row.is_multiple_of(next.block_size()) {
+        next
+    } else {
+        GgmlType::F16
     }
 }
 
@@ -261,7 +311,8 @@ pub fn model_metadata(w: &mut GgufWriter, cfg: &Lfm2Config, name: &str, mix: Mix
 }
 
 /// Builds the GGUF image of `model` (metadata, tokenizer from `tok_dir` when given — llama.cpp
-/// needs it —, every tensor).
+/// needs it —, every tensor). `tok_dir` is a checkpoint directory (its `tokenizer.json`) or a
+/// GGUF file (its `tokenizer.*` metadata is copied, for re-encoding an f32/f16/bf16 GGUF).
 pub fn build(
     model: &Lfm2Model,
     cfg: &Lfm2Config,
@@ -272,12 +323,18 @@ pub fn build(
 ) -> Result<(GgufWriter, ExportSummary)> {
     // Check every tensor's type first: a bad shape fails before any work.
     let slots = tensor_table(cfg);
-    let types: Vec<GgmlType> =
-        slots.iter().map(|s| tensor_type(mix, *s, cfg, s.gguf_dims(cfg)[0])).collect::<Result<_>>()?;
+    let types: Vec<GgmlType> = slots.iter().map(|s| tensor_type(mix, *s, cfg, s.gguf_dims(cfg)[0])).collect();
     let mut w = GgufWriter::default();
     model_metadata(&mut w, cfg, name, mix);
-    if let Some(dir) = tok_dir {
-        tokenizer_metadata(&mut w, dir, cfg)?;
+    match tok_dir {
+        Some(p) if crate::load::is_gguf(p) => {
+            let g = crate::gguf::GgufFile::open(p)?;
+            for (k, v) in g.kv.iter().filter(|(k, _)| k.starts_with("tokenizer.")) {
+                w.set(k, v.clone());
+            }
+        }
+        Some(dir) => tokenizer_metadata(&mut w, dir, cfg)?,
+        None => {}
     }
     let mut summary = ExportSummary { bytes: 0, by_type: vec![], weight_elements: 0, weight_bytes: 0 };
     let tensors = model.hf_tensors(cfg);
@@ -384,22 +441,32 @@ mod tests {
     #[test]
     fn mixes_choose_types_like_llama_cpp() {
         let c = Lfm2Config::lfm2_350m();
-        let t = |m, s: Slot| tensor_type(m, s, &c, s.gguf_dims(&c)[0]).unwrap();
+        let t = |m, s: Slot| tensor_type(m, s, &c, s.gguf_dims(&c)[0]);
         use LayerSlot::*;
         assert_eq!(t(Mix::Q4KM, Slot::Layer(0, W1)), GgmlType::Q4K);
-        assert_eq!(t(Mix::Q4KM, Slot::Layer(0, W2)), GgmlType::Q8_0); // use_more_bits(0, 16)
+        assert_eq!(t(Mix::Q4KM, Slot::Layer(0, W2)), GgmlType::Q6K); // use_more_bits(0, 16)
         assert_eq!(t(Mix::Q4KM, Slot::Layer(2, W2)), GgmlType::Q4K);
-        assert_eq!(t(Mix::Q4KM, Slot::Layer(8, V)), GgmlType::Q8_0); // third attention layer
+        assert_eq!(t(Mix::Q4KM, Slot::Layer(8, V)), GgmlType::Q6K); // third attention layer
         assert_eq!(t(Mix::Q4KM, Slot::Layer(2, V)), GgmlType::Q4K);
-        assert_eq!(t(Mix::Q4KM, Slot::Embed), GgmlType::Q8_0); // tied: the output
-        assert_eq!(t(Mix::Q4_0, Slot::Embed), GgmlType::Q8_0);
+        assert_eq!(t(Mix::Q4KM, Slot::Embed), GgmlType::Q6K); // tied: the output
+        assert_eq!(t(Mix::Q5KM, Slot::Layer(2, W2)), GgmlType::Q5K);
+        assert_eq!(t(Mix::Q5KM, Slot::Layer(15, W2)), GgmlType::Q6K);
+        assert_eq!(t(Mix::Q6K, Slot::Layer(2, W2)), GgmlType::Q6K);
+        assert_eq!(t(Mix::Q4_0, Slot::Embed), GgmlType::Q6K);
+        assert_eq!(t(Mix::Q8_0, Slot::Embed), GgmlType::Q8_0);
+        assert_eq!(t(Mix::Q4_0, Slot::Layer(0, W2)), GgmlType::Q4_0); // no use_more_bits in q4_0
         assert_eq!(t(Mix::Q4_0, Slot::Layer(3, ConvInProj)), GgmlType::Q4_0);
         assert_eq!(t(Mix::Q8_0, Slot::Layer(3, ConvKernel)), GgmlType::F32);
         assert_eq!(t(Mix::F16, Slot::FinalNorm), GgmlType::F32);
         assert_eq!(t(Mix::F16, Slot::Layer(3, ConvOutProj)), GgmlType::F16);
-        // Rows that do not fit the block: an error for q4_0, a fallback in q4_k_m.
-        let e = tensor_type(Mix::Q4_0, Slot::Layer(0, W1), &c, 48).unwrap_err().to_string();
-        assert!(e.contains("blk.0.ffn_gate.weight") && e.contains("block size 32"), "{e}");
-        assert_eq!(tensor_type(Mix::Q4KM, Slot::Layer(0, W1), &c, 128).unwrap(), GgmlType::Q8_0);
+        // Rows the block does not divide fall back as llama.cpp does.
+        let r = |m, s, row| tensor_type(m, s, &c, row);
+        assert_eq!(r(Mix::Q4KM, Slot::Layer(0, W1), 128), GgmlType::Q5_0);
+        assert_eq!(r(Mix::Q5KM, Slot::Layer(0, W1), 128), GgmlType::Q5_1);
+        assert_eq!(r(Mix::Q4KM, Slot::Layer(0, W2), 128), GgmlType::Q8_0); // Q6_K -> Q8_0
+        assert_eq!(r(Mix::Q4KM, Slot::Embed, 128), GgmlType::Q8_0);
+        assert_eq!(r(Mix::Q4_0, Slot::Embed, 96), GgmlType::Q8_0); // Q6_K would not fit
+        assert_eq!(r(Mix::Q4_0, Slot::Layer(0, W1), 48), GgmlType::F16);
+        assert_eq!(r(Mix::Q4KM, Slot::Layer(0, W1), 48), GgmlType::F16);
     }
 }

@@ -483,7 +483,7 @@ impl GgufFile {
             }
             let tid = c.u32(&format!("type of {tname}"))?;
             let ty = GgmlType::from_id(tid).ok_or_else(|| {
-                anyhow!("tensor {tname}: unsupported ggml type id {tid} (supported: f32, f16, bf16, q8_0, q4_0, q4_K)")
+                anyhow!("tensor {tname}: unsupported ggml type id {tid} (supported: f32, f16, bf16, q8_0, q4_0, q5_0, q5_1, q4_K, q5_K, q6_K)")
             })?;
             if dims[0] % ty.block_size() != 0 {
                 bail!(

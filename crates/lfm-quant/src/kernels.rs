@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 
 use half::{bf16, f16};
 
-use crate::blocks::{scale_min_k4, GgmlType};
+use crate::blocks::{q5_values, q5k_values, q6k_values, scale_min_k4, GgmlType};
 
 /// Activation rows quantized to 8 bits in blocks of 32.
 pub struct Q8Acts {
@@ -432,6 +432,52 @@ pub mod scalar {
                     }
                 }
             }
+            GgmlType::Q5_0 | GgmlType::Q5_1 => {
+                let bs = ty.type_size();
+                for (b, blk) in w.chunks_exact(bs).enumerate() {
+                    let off = if ty == GgmlType::Q5_0 { 2 } else { 4 };
+                    let v = q5_values(&blk[off..off + 4], &blk[off + 4..off + 20]);
+                    let xq = &q[32 * b..32 * b + 32];
+                    if ty == GgmlType::Q5_0 {
+                        let isum: i32 = v.iter().zip(xq).map(|(&n, &x)| (n as i32 - 16) * x as i32).sum();
+                        acc += f16_at(blk, 0) * d[b] * isum as f32;
+                    } else {
+                        let isum: i32 = v.iter().zip(xq).map(|(&n, &x)| n as i32 * x as i32).sum();
+                        acc += f16_at(blk, 0) * d[b] * isum as f32 + f16_at(blk, 2) * d[b] * s[b] as f32;
+                    }
+                }
+            }
+            GgmlType::Q5K => {
+                for (sb, blk) in w.chunks_exact(176).enumerate() {
+                    let (dd, dmin) = (f16_at(blk, 0), f16_at(blk, 2));
+                    let (sc, m) = q4k_scales(&blk[4..16]);
+                    let v = q5k_values(blk);
+                    for j in 0..8 {
+                        let b = 8 * sb + j;
+                        let isum: i32 = v[32 * j..32 * j + 32]
+                            .iter()
+                            .zip(&q[32 * b..32 * b + 32])
+                            .map(|(&n, &x)| n as i32 * x as i32)
+                            .sum();
+                        acc += dd * sc[j] * d[b] * isum as f32 - dmin * m[j] * d[b] * s[b] as f32;
+                    }
+                }
+            }
+            GgmlType::Q6K => {
+                for (sb, blk) in w.chunks_exact(210).enumerate() {
+                    let dd = f16_at(blk, 208);
+                    let v = q6k_values(blk);
+                    for j in 0..8 {
+                        let b = 8 * sb + j;
+                        // Two sub-blocks of 16 (own i8 scales) per activation block of 32.
+                        let half = |h: usize| -> i32 {
+                            (0..16).map(|i| (v[32 * j + 16 * h + i] as i32 - 32) * q[32 * b + 16 * h + i] as i32).sum()
+                        };
+                        let (s0, s1) = (blk[192 + 2 * j] as i8 as i32, blk[193 + 2 * j] as i8 as i32);
+                        acc += dd * d[b] * (s0 * half(0) + s1 * half(1)) as f32;
+                    }
+                }
+            }
             _ => unreachable!("{} is not a block format", ty.name()),
         }
         acc
@@ -502,6 +548,25 @@ mod x86 {
     unsafe fn f16_to_f32(p: *const u8) -> f32 {
         let bits = std::ptr::read_unaligned(p as *const u16);
         _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
+    }
+
+    /// The 32 bits of `h` as 32 bytes: byte `i` is 0x10 where bit `i` is set, else 0 (Q5_0 /
+    /// Q5_1's fifth bits, in place).
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX2.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn fifth_bits(h: u32) -> __m256i {
+        // Byte i takes byte i / 8 of h, keeps bit i % 8, and becomes 0x10 if it was set.
+        let spread = _mm256_shuffle_epi8(
+            _mm256_set1_epi32(h as i32),
+            _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0),
+        );
+        let bit = _mm256_set1_epi64x(0x8040201008040201u64 as i64);
+        let set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+        _mm256_and_si256(set, _mm256_set1_epi8(0x10))
     }
 
     /// The sum of the 8 lanes.
@@ -607,6 +672,128 @@ mod x86 {
                                         corr[k] += dmin
                                             * (m[j0] * d0 * *s[k].get_unchecked(b0) as f32
                                                 + m[j1] * d1 * *s[k].get_unchecked(b1) as f32);
+                                    }
+                                }
+                            }
+                        }
+                        GgmlType::Q5_0 | GgmlType::Q5_1 => {
+                            // Nibbles as Q4_0 plus the fifth bits; Q5_0 values − 16 signed (the
+                            // sign trick), Q5_1 values unsigned with m·d_x·Σq as the correction.
+                            let is0 = ty == GgmlType::Q5_0;
+                            let (bs, off) = if is0 { (22, 2) } else { (24, 4) };
+                            let sixteen = _mm256_set1_epi8(16);
+                            for b in 0..w.len() / bs {
+                                let blk = wp.add(bs * b);
+                                let dw = f16_to_f32(blk);
+                                let bits = fifth_bits(std::ptr::read_unaligned(blk.add(off) as *const u32));
+                                let qs = _mm_loadu_si128(blk.add(off + 4) as *const __m128i);
+                                let nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), m4);
+                                let v = _mm256_or_si256(nib, bits);
+                                if is0 {
+                                    let wv = _mm256_sub_epi8(v, sixteen);
+                                    let aw = _mm256_sign_epi8(wv, wv);
+                                    for k in 0..R {
+                                        let xv = _mm256_loadu_si256(q[k].as_ptr().add(32 * b) as *const __m256i);
+                                        let p = $mulsum(aw, _mm256_sign_epi8(xv, wv));
+                                        let sc = _mm256_set1_ps(dw * *d[k].get_unchecked(b));
+                                        acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), sc, acc[k]);
+                                    }
+                                } else {
+                                    let mw = f16_to_f32(blk.add(2));
+                                    for k in 0..R {
+                                        let xv = _mm256_loadu_si256(q[k].as_ptr().add(32 * b) as *const __m256i);
+                                        let dx = *d[k].get_unchecked(b);
+                                        let p = $mulsum(v, xv);
+                                        acc[k] =
+                                            _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * dx), acc[k]);
+                                        corr[k] -= mw * dx * *s[k].get_unchecked(b) as f32;
+                                    }
+                                }
+                            }
+                        }
+                        GgmlType::Q5K => {
+                            let one = _mm256_set1_epi8(1);
+                            for sb in 0..w.len() / 176 {
+                                let blk = wp.add(176 * sb);
+                                let dd = f16_to_f32(blk);
+                                let dmin = f16_to_f32(blk.add(2));
+                                let (sc, m) = q4k_scales(std::slice::from_raw_parts(blk.add(4), 12));
+                                // Fifth bits of sub-blocks 2kk / 2kk + 1 are bits 2kk / 2kk + 1 of
+                                // each byte; shifting the 16-bit lanes right by 2 per chunk brings
+                                // them to bits 0 and 1 (what a lane's high byte moves into the
+                                // low byte's top bits is masked off).
+                                let mut hv = _mm256_loadu_si256(blk.add(16) as *const __m256i);
+                                for kk in 0..4 {
+                                    let qv = _mm256_loadu_si256(blk.add(48 + 32 * kk) as *const __m256i);
+                                    let h0 = _mm256_slli_epi16(_mm256_and_si256(hv, one), 4);
+                                    let h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hv, 1), one), 4);
+                                    hv = _mm256_srli_epi16(hv, 2);
+                                    let lo = _mm256_or_si256(_mm256_and_si256(qv, m4), h0);
+                                    let hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qv, 4), m4), h1);
+                                    let (j0, j1) = (2 * kk, 2 * kk + 1);
+                                    let (b0, b1) = (8 * sb + j0, 8 * sb + j1);
+                                    for k in 0..R {
+                                        let x0 = _mm256_loadu_si256(q[k].as_ptr().add(32 * b0) as *const __m256i);
+                                        let x1 = _mm256_loadu_si256(q[k].as_ptr().add(32 * b1) as *const __m256i);
+                                        let (d0, d1) = (*d[k].get_unchecked(b0), *d[k].get_unchecked(b1));
+                                        let p0 = _mm256_cvtepi32_ps($mulsum(lo, x0));
+                                        let p1 = _mm256_cvtepi32_ps($mulsum(hi, x1));
+                                        acc[k] = _mm256_fmadd_ps(p0, _mm256_set1_ps(dd * sc[j0] * d0), acc[k]);
+                                        acc[k] = _mm256_fmadd_ps(p1, _mm256_set1_ps(dd * sc[j1] * d1), acc[k]);
+                                        corr[k] += dmin
+                                            * (m[j0] * d0 * *s[k].get_unchecked(b0) as f32
+                                                + m[j1] * d1 * *s[k].get_unchecked(b1) as f32);
+                                    }
+                                }
+                            }
+                        }
+                        GgmlType::Q6K => {
+                            let (m3, m30, thirty_two) =
+                                (_mm256_set1_epi8(3), _mm256_set1_epi8(0x30), _mm256_set1_epi8(32));
+                            for sb in 0..w.len() / 210 {
+                                let blk = wp.add(210 * sb);
+                                let dd = f16_to_f32(blk.add(208));
+                                let scp = blk.add(192) as *const i8;
+                                for h in 0..2 {
+                                    let q0 = _mm256_loadu_si256(blk.add(64 * h) as *const __m256i);
+                                    let q1 = _mm256_loadu_si256(blk.add(64 * h + 32) as *const __m256i);
+                                    let hb = _mm256_loadu_si256(blk.add(128 + 32 * h) as *const __m256i);
+                                    // The four 32-value blocks of this half: low nibbles of q0,
+                                    // q1, then high nibbles, with bit pairs 0, 2, 4, 6 of hb.
+                                    let vals = [
+                                        _mm256_or_si256(
+                                            _mm256_and_si256(q0, m4),
+                                            _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4),
+                                        ),
+                                        _mm256_or_si256(
+                                            _mm256_and_si256(q1, m4),
+                                            _mm256_and_si256(_mm256_slli_epi16(hb, 2), m30),
+                                        ),
+                                        _mm256_or_si256(
+                                            _mm256_and_si256(_mm256_srli_epi16(q0, 4), m4),
+                                            _mm256_and_si256(hb, m30),
+                                        ),
+                                        _mm256_or_si256(
+                                            _mm256_and_si256(_mm256_srli_epi16(q1, 4), m4),
+                                            _mm256_and_si256(_mm256_srli_epi16(hb, 2), m30),
+                                        ),
+                                    ];
+                                    for (p, v) in vals.into_iter().enumerate() {
+                                        let j = 4 * h + p;
+                                        let b = 8 * sb + j;
+                                        let wv = _mm256_sub_epi8(v, thirty_two);
+                                        let aw = _mm256_sign_epi8(wv, wv);
+                                        // Lanes 0..4 sum the first sub-block of 16, lanes 4..8 the second.
+                                        let scv = _mm256_set_m128(
+                                            _mm_set1_ps(dd * *scp.add(2 * j + 1) as f32),
+                                            _mm_set1_ps(dd * *scp.add(2 * j) as f32),
+                                        );
+                                        for k in 0..R {
+                                            let xv = _mm256_loadu_si256(q[k].as_ptr().add(32 * b) as *const __m256i);
+                                            let pr = $mulsum(aw, _mm256_sign_epi8(xv, wv));
+                                            let sc = _mm256_mul_ps(scv, _mm256_set1_ps(*d[k].get_unchecked(b)));
+                                            acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pr), sc, acc[k]);
+                                        }
                                     }
                                 }
                             }
@@ -735,8 +922,8 @@ mod x86 {
         /// The CPU must have the features this function enables (AVX-512 VNNI and the rest).
         /// With `nb` the number of 32-element blocks in the whole `ty` blocks of `w`, every
         /// `q[k]` must hold at least `32 · nb` values and every `d[k]` and `s[k]` at least `nb`:
-        /// the kernel reads them unchecked. A `ty` other than Q8_0, Q4_0 or Q4_K panics before
-        /// any read.
+        /// the kernel reads them unchecked. Q5_0, Q5_1, Q5_K and Q6_K run the 256-bit VNNI
+        /// kernel; a `ty` that is no block format panics before any read.
         #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")]
         pub unsafe fn quant<const R: usize>(
             ty: GgmlType,
@@ -746,6 +933,10 @@ mod x86 {
             s: [&[i32]; R],
             out: &mut [f32; R],
         ) {
+            if matches!(ty, GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q5K | GgmlType::Q6K) {
+                // SAFETY: this function's own contract (same features and lengths).
+                return unsafe { super::vnni_q::quant::<R>(ty, w, q, d, s, out) };
+            }
             let nb = act_blocks(ty, w.len());
             debug_assert!((0..R).all(|k| q[k].len() >= 32 * nb && d[k].len() >= nb && s[k].len() >= nb));
             let mut acc = [_mm512_setzero_ps(); R];
@@ -940,6 +1131,27 @@ mod tests {
         assert_eq!((z.d[0], z.s[0]), (0.0, 0));
     }
 
+    const BLOCK_FORMATS: [GgmlType; 7] =
+        [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q4K, GgmlType::Q5K, GgmlType::Q6K];
+
+    /// The scalar reference equals the dot product of the decoded weights (blocks.rs, itself
+    /// bit-identical to ggml's decoder) with the decoded 8-bit activations, summed in f64.
+    #[test]
+    fn scalar_quant_equals_decoded_weights_times_decoded_activations() {
+        for ty in BLOCK_FORMATS {
+            for (cols, seed) in [(256, 1u64), (512, 2), (768, 3)] {
+                let wq = quantize_row(ty, &gauss(cols, seed));
+                let wf = dequantize(ty, &wq);
+                let x = gauss(cols, 100 + seed);
+                let a = quantize_acts(&x, cols);
+                let want: f64 = (0..cols).map(|i| wf[i] as f64 * a.d[i / 32] as f64 * a.q[i] as f64).sum();
+                let scale: f64 = (0..cols).map(|i| (wf[i] as f64 * a.d[i / 32] as f64 * a.q[i] as f64).abs()).sum();
+                let got = scalar::quant(ty, &wq, &a.q, &a.d, &a.s) as f64;
+                assert!((got - want).abs() <= 1e-5 * scale, "{ty:?} {cols}: {got} vs {want}");
+            }
+        }
+    }
+
     #[test]
     fn integer_dot_hand_computed() {
         // One Q8_0 block with d = 0.5 and w = 1..=32 against activations q = 1, d_x = 0.25:
@@ -959,8 +1171,9 @@ mod tests {
     #[test]
     fn simd_paths_match_scalar_reference() {
         // 96 columns = 3 blocks: the odd block goes through the 256-bit tail code.
-        for (ty, cols) in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4K, GgmlType::F32, GgmlType::F16, GgmlType::BF16]
+        for (ty, cols) in BLOCK_FORMATS
             .into_iter()
+            .chain([GgmlType::F32, GgmlType::F16, GgmlType::BF16])
             .flat_map(|t| [(t, 512), (t, 96), (t, 100)])
             .filter(|&(t, c)| {
                 c % t.block_size() == 0 && (c % 32 == 0 || !t.is_quantized()) && (t != GgmlType::Q4K || c % 256 == 0)
@@ -1062,7 +1275,7 @@ mod tests {
     #[test]
     fn eight_bit_activations_error_is_small() {
         let cols = 1024;
-        for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4K] {
+        for ty in BLOCK_FORMATS {
             let (mut err, mut norm) = (0.0f64, 0.0f64);
             for r in 0..64 {
                 let wq = quantize_row(ty, &gauss(cols, 10 + r));

@@ -44,10 +44,14 @@ fn plant(r: &mut Rng, ty: GgmlType, data: &mut [u8]) -> usize {
     let at = k * ty.type_size();
     match ty {
         GgmlType::F32 => data[at..at + 4].copy_from_slice(&bad_f32(r)),
-        GgmlType::F16 | GgmlType::Q8_0 | GgmlType::Q4_0 => data[at..at + 2].copy_from_slice(&bad_f16(r)),
+        GgmlType::F16 | GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => {
+            data[at..at + 2].copy_from_slice(&bad_f16(r))
+        }
         GgmlType::BF16 => data[at..at + 2].copy_from_slice(&bad_bf16(r)),
-        // Q4_K: d at bytes 0..2, dmin at 2..4.
-        GgmlType::Q4K => {
+        // Q6_K: d after the 208 bytes of values and scales.
+        GgmlType::Q6K => data[at + 208..at + 210].copy_from_slice(&bad_f16(r)),
+        // Q4_K / Q5_K: d at bytes 0..2, dmin at 2..4; Q5_1: d, then m.
+        GgmlType::Q4K | GgmlType::Q5K | GgmlType::Q5_1 => {
             let off = at + 2 * r.below(2);
             data[off..off + 2].copy_from_slice(&bad_f16(r));
         }
@@ -72,7 +76,7 @@ fn reference(ty: GgmlType, data: &[u8]) -> Option<(usize, usize)> {
 fn planted_nan_and_inf_are_found_where_dequantize_sees_them() {
     let tmp = tempfile::tempdir().unwrap();
     let mut r = Rng(0x5eed);
-    for mix in [Mix::F32, Mix::F16, Mix::BF16, Mix::Q8_0, Mix::Q4_0] {
+    for mix in [Mix::F32, Mix::F16, Mix::BF16, Mix::Q8_0, Mix::Q4_0, Mix::Q5_0, Mix::Q5_1] {
         let path = export(tmp.path(), mix);
         let clean = std::fs::read(&path).unwrap();
         let g = GgufFile::open(&path).unwrap();
@@ -121,22 +125,31 @@ fn planted_nan_and_inf_are_found_where_dequantize_sees_them() {
 }
 
 #[test]
-fn q4_k_scales_d_and_dmin_are_both_checked() {
+fn every_block_scale_is_checked() {
     let mut r = Rng(7);
     let x: Vec<f32> = (0..256 * 40).map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * 0.1).collect();
-    let clean = quantize_row(GgmlType::Q4K, &x);
-    assert_eq!(find_nonfinite(GgmlType::Q4K, &clean), None);
-    for _ in 0..50 {
-        let mut b = clean.clone();
-        for _ in 0..1 + r.below(4) {
-            plant(&mut r, GgmlType::Q4K, &mut b);
+    for (ty, second) in [
+        (GgmlType::Q4K, "dmin"),
+        (GgmlType::Q5K, "dmin"),
+        (GgmlType::Q5_1, "m"),
+        (GgmlType::Q5_0, "d"),
+        (GgmlType::Q6K, "d"),
+    ] {
+        let clean = quantize_row(ty, &x);
+        assert_eq!(find_nonfinite(ty, &clean), None);
+        for _ in 0..50 {
+            let mut b = clean.clone();
+            for _ in 0..1 + r.below(4) {
+                plant(&mut r, ty, &mut b);
+            }
+            let (count, first) = reference(ty, &b).unwrap();
+            let nf = find_nonfinite(ty, &b).unwrap();
+            assert_eq!((nf.count, nf.first), (count, first), "{ty:?}");
+            let blk = &b[first * ty.type_size()..];
+            let d_at = if ty == GgmlType::Q6K { 208 } else { 0 };
+            let d_bad = u16::from_le_bytes([blk[d_at], blk[d_at + 1]]) & 0x7c00 == 0x7c00;
+            assert_eq!(nf.field, Some(if d_bad { "d" } else { second }), "{ty:?}");
         }
-        let (count, first) = reference(GgmlType::Q4K, &b).unwrap();
-        let nf = find_nonfinite(GgmlType::Q4K, &b).unwrap();
-        assert_eq!((nf.count, nf.first), (count, first));
-        let blk = &b[first * 144..];
-        let d_bad = u16::from_le_bytes([blk[0], blk[1]]) & 0x7c00 == 0x7c00;
-        assert_eq!(nf.field, Some(if d_bad { "d" } else { "dmin" }));
     }
 }
 

@@ -13,6 +13,7 @@ impl Rng {
     }
 
     /// A number in `0..n`.
+    #[allow(dead_code)] // not every test binary that includes this module uses it
     pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
