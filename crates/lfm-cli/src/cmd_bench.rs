@@ -146,14 +146,14 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
         Some(p) => progress::loading(p, |p| lfm_quant::load::load_for_inference(p, device))?,
         None => random_model(&a.preset, device)?,
     };
-    let inference = |fmt: &str| {
-        own.is_none() && ["prefill_512_", "decode_b1_", "decode_b8_"].iter().any(|p| want(&format!("{p}{fmt}")))
-    };
+    let inference = |fmt: &str| own.is_none() && INFERENCE_ROWS.iter().any(|p| want(&format!("{p}{fmt}")));
     // Packed formats go through a GGUF file, as a user would run them. They are written first,
     // so that the f32 model is gone (and out of the peak RSS) when they run.
     let tmp = tempfile::tempdir()?;
     let mut packed = Vec::new();
-    let qlora = want("train_qlora_q4_0_1x512");
+    // With a GGUF file only its inference rows run unless training rows are named.
+    let want_train = |name: &str| if own.is_some() { a.only.iter().any(|o| o == name) } else { want(name) };
+    let qlora = want_train("train_qlora_q4_0_1x512");
     if qlora && own.is_some() {
         bail!(
             "train_qlora_q4_0_1x512 exports its base to Q4_0: give a checkpoint directory or --preset, not a GGUF file"
@@ -179,7 +179,14 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
             .and_then(|v| v.as_f64())
             .map(|f| format!("  {:.0}% of bandwidth", 100.0 * f))
             .unwrap_or_default();
-        println!("{name:<18} {tokens_per_s:>9.1} tok/s  peak RSS {:>7.1} MiB{bwf}", rss as f64 / (1 << 20) as f64);
+        let step = match (o.get("batch").and_then(|v| v.as_u64()), o.get("ms_per_step").and_then(|v| v.as_f64())) {
+            (Some(b), Some(ms)) if b > 1 => format!("  {ms:.1} ms/step per sequence"),
+            _ => String::new(),
+        };
+        println!(
+            "{name:<18} {tokens_per_s:>9.1} tok/s  peak RSS {:>7.1} MiB{bwf}{step}",
+            rss as f64 / (1 << 20) as f64
+        );
         results.push(o);
     };
     let vocab = cfg.vocab_size;
@@ -199,9 +206,10 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
             })?;
             report(name, 512.0 / secs, json!({}));
         }
-        for b in [1usize, 8] {
+        for b in DECODE_BATCHES {
             let name = format!("decode_b{b}_{fmt}");
-            if !want(&name) {
+            let named = a.only.contains(&name);
+            if !want(&name) || (b >= 256 && lfm_model::device::is_cpu(device) && !named) {
                 continue;
             }
             reset_peak_rss();
@@ -220,7 +228,18 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
             let tps = (b * 128) as f64 / secs;
             // Each decode step reads every weight once for the whole batch.
             let frac = (tps / b as f64) * weight_bytes / bw;
-            report(name, tps, json!({"bandwidth_fraction": frac, "weight_bytes": weight_bytes}));
+            report(
+                name,
+                tps,
+                json!({
+                    "bandwidth_fraction": frac,
+                    "weight_bytes": weight_bytes,
+                    "batch": b,
+                    // What each sequence sees: one token per step.
+                    "ms_per_step": 1e3 * secs / 128.0,
+                    "per_sequence_tokens_per_s": tps / b as f64,
+                }),
+            );
         }
         Ok(())
     };
@@ -238,7 +257,7 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
     // Training: full fine-tuning; LoRA (r = 16, alpha 32, the default targets) on the same
     // base; QLoRA, the same adapter on the base's Q4_0 export held packed.
     for (name, b, t, kind) in TRAIN_ROWS {
-        if !want(name) {
+        if !want_train(name) {
             continue;
         }
         reset_peak_rss();
@@ -301,7 +320,7 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
     // GRPO: one step of the objective's two halves, sampling (G = 8 completions of each of 4
     // prompts, 64 new tokens, on the inference path) and the update (old log-probs, one
     // AdamW step on the DAPO loss), with the share of the step spent sampling.
-    if want(GRPO_ROW) {
+    if want_train(GRPO_ROW) {
         reset_peak_rss();
         let ad = device.clone().autodiff();
         let model = match &a.model {
@@ -381,6 +400,15 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
 /// The GRPO step row.
 const GRPO_ROW: &str = "grpo_step_350m";
 
+/// Batch sizes of the decode rows (128 new tokens per sequence; b ≥ 32 is what RL rollouts
+/// and servers run).
+/// On the CPU, b = 256 runs only when named in `--only`.
+const DECODE_BATCHES: [usize; 5] = [1, 8, 32, 64, 256];
+
+/// Inference row prefixes, completed with the format name.
+const INFERENCE_ROWS: [&str; 6] =
+    ["prefill_512_", "decode_b1_", "decode_b8_", "decode_b32_", "decode_b64_", "decode_b256_"];
+
 /// How a training row trains.
 #[derive(Clone, Copy, PartialEq)]
 enum Train {
@@ -407,7 +435,7 @@ fn check_only(only: &[String], formats: &[&str]) -> Result<()> {
     let mut names: Vec<String> = TRAIN_ROWS.iter().map(|r| r.0.to_string()).collect();
     names.push(GRPO_ROW.to_string());
     for f in formats {
-        for p in ["prefill_512_", "decode_b1_", "decode_b8_"] {
+        for p in INFERENCE_ROWS {
             names.push(format!("{p}{f}"));
         }
     }

@@ -15,7 +15,6 @@
 use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use rayon::prelude::*;
 
 /// A matrix held on the host in a layout of its own (f32 bands, ggml blocks) and multiplied by
 /// a host kernel. HF orientation: `rows` = output features, each row `cols` = input features
@@ -243,7 +242,11 @@ impl F32Matrix {
             acc
         };
         let parts: Vec<Vec<f32>> = if bands > 1 {
-            (0..tiles * bands).into_par_iter().map(run).collect()
+            let slots: Vec<std::sync::OnceLock<Vec<f32>>> = (0..tiles * bands).map(|_| Default::default()).collect();
+            crate::pool::for_each(tiles * bands, &|k| {
+                let _ = slots[k].set(run(k));
+            });
+            slots.into_iter().map(|s| s.into_inner().expect("every task ran")).collect()
         } else {
             (0..tiles).map(run).collect()
         };

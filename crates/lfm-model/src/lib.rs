@@ -32,6 +32,7 @@ pub mod io;
 pub mod lora;
 pub mod model;
 pub mod names;
+pub mod pool;
 pub mod proj;
 pub mod reference;
 pub mod rope;

@@ -117,7 +117,7 @@ impl WeightSource for GgufSource<'_> {
             return Ok(None);
         }
         let t = self.info(slot)?.clone();
-        if t.ty == GgmlType::F32 {
+        if t.ty == GgmlType::F32 && std::env::var_os("LFM_F32_TRANSPOSED").is_some() {
             // f32 weights run in burn's layout through the f32 kernels (prefill at the
             // blocked matmul's speed, decode on every core).
             self.used.insert(t.name.clone());

@@ -262,6 +262,62 @@ fn dots<const R: usize>(isa: Checked, ty: GgmlType, w: &[u8], acts: &Acts, r0: u
     out.copy_from_slice(&res);
 }
 
+/// `out[j · n + r] = dot(row j of w, x row r)` for row-major f32 weight rows `w` (`rows` rows of
+/// `cols`, little-endian bytes as in a GGUF file) and `n` activation rows `x` (`n · cols`).
+/// Decode-sized products (`n` small): on AVX-512 four weight rows stream side by side against
+/// up to four activation rows (16 accumulators), which keeps the loads ahead of the FMA
+/// latency; elsewhere the portable float kernel.
+pub fn f32_rows_dot(w: &[u8], rows: usize, cols: usize, x: &[f32], n: usize, out: &mut [f32]) {
+    assert!(w.len() >= rows * cols * 4 && x.len() >= n * cols && out.len() >= rows * n, "f32_rows_dot: sizes");
+    #[cfg(target_arch = "x86_64")]
+    if Isa::Vnni.is_available() {
+        let mut j = 0;
+        while j + 4 <= rows {
+            let mut r = 0;
+            while r < n {
+                let m = (n - r).min(4);
+                let mut res = [[0.0f32; 4]; 4];
+                // SAFETY: `Isa::Vnni` is only available on CPUs with AVX-512F (checked above);
+                // rows j..j+4 of `w` and activation rows r..r+m hold `cols` values each (the
+                // sizes are asserted above), which is what the kernel reads.
+                unsafe {
+                    match m {
+                        4 => x86::f32_dot4::<4>(w, j, cols, x, r, &mut res),
+                        3 => x86::f32_dot4::<3>(w, j, cols, x, r, &mut res),
+                        2 => x86::f32_dot4::<2>(w, j, cols, x, r, &mut res),
+                        _ => x86::f32_dot4::<1>(w, j, cols, x, r, &mut res),
+                    }
+                }
+                for (q, row) in res.iter().enumerate() {
+                    for k in 0..m {
+                        out[(j + q) * n + r + k] = row[k];
+                    }
+                }
+                r += m;
+            }
+            j += 4;
+        }
+        for j in j..rows {
+            for r in 0..n {
+                out[j * n + r] =
+                    scalar::float(GgmlType::F32, &w[j * cols * 4..(j + 1) * cols * 4], &x[r * cols..(r + 1) * cols]);
+            }
+        }
+        return;
+    }
+    let acts = Acts::F32 { x: &x[..n * cols], cols };
+    for j in 0..rows {
+        row_dots(
+            Isa::current(),
+            GgmlType::F32,
+            &w[j * cols * 4..(j + 1) * cols * 4],
+            &acts,
+            0,
+            &mut out[j * n..(j + 1) * n],
+        );
+    }
+}
+
 /// Q8_0 / Q4_0 rows repacked eight at a time for the AVX-512 VNNI path (llama.cpp's CPU
 /// backend repacks in the same spirit): for each group of 8 rows and each block, the 8 scales
 /// (f16), then the quantized values with 4 consecutive elements of each of the 8 rows side by
@@ -871,6 +927,49 @@ mod x86 {
         }
     }
 
+    /// Four f32 weight rows (`j..j + 4` of row-major `w`, `cols` each) against `R` activation
+    /// rows (`r..r + R` of `x`): `out[q][k]` = dot(row j + q, activation r + k).
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have AVX-512F; `w` must hold rows `j..j + 4` of `4 · cols` bytes and `x`
+    /// rows `r..r + R` of `cols` values (read unchecked).
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn f32_dot4<const R: usize>(
+        w: &[u8],
+        j: usize,
+        cols: usize,
+        x: &[f32],
+        r: usize,
+        out: &mut [[f32; 4]; 4],
+    ) {
+        debug_assert!(w.len() >= (j + 4) * cols * 4 && x.len() >= (r + R) * cols);
+        let wp: [*const f32; 4] = std::array::from_fn(|q| (w.as_ptr() as *const f32).add((j + q) * cols));
+        let xp: [*const f32; R] = std::array::from_fn(|k| x.as_ptr().add((r + k) * cols));
+        let mut acc = [[_mm512_setzero_ps(); R]; 4];
+        let main = cols / 16 * 16;
+        let mut i = 0;
+        while i < main {
+            let wv: [__m512; 4] = std::array::from_fn(|q| _mm512_loadu_ps(wp[q].add(i)));
+            for k in 0..R {
+                let xv = _mm512_loadu_ps(xp[k].add(i));
+                for q in 0..4 {
+                    acc[q][k] = _mm512_fmadd_ps(wv[q], xv, acc[q][k]);
+                }
+            }
+            i += 16;
+        }
+        for q in 0..4 {
+            for k in 0..R {
+                let mut t = _mm512_reduce_add_ps(acc[q][k]);
+                for c in main..cols {
+                    t += *wp[q].add(c) * *xp[k].add(c);
+                }
+                out[q][k] = t;
+            }
+        }
+    }
+
     /// AVX-512 VNNI: two blocks per step in 512-bit registers (half the instructions of the
     /// 256-bit code per block; the weight side is unpacked once for all `R` rows).
     pub mod vnni {
@@ -1148,6 +1247,27 @@ mod tests {
                 let scale: f64 = (0..cols).map(|i| (wf[i] as f64 * a.d[i / 32] as f64 * a.q[i] as f64).abs()).sum();
                 let got = scalar::quant(ty, &wq, &a.q, &a.d, &a.s) as f64;
                 assert!((got - want).abs() <= 1e-5 * scale, "{ty:?} {cols}: {got} vs {want}");
+            }
+        }
+    }
+
+    /// The row-streaming f32 kernel (four weight rows at a time, up to four activation rows)
+    /// against an f64 dot product, for ragged row counts, widths off the 16-lane step, and
+    /// activation counts past one pass.
+    #[test]
+    fn f32_rows_dot_matches_f64_dot_products() {
+        for (rows, cols, n) in [(1usize, 16usize, 1usize), (7, 100, 3), (9, 1024, 1), (13, 37, 6), (4, 64, 9)] {
+            let w = gauss(rows * cols, 21);
+            let wb: Vec<u8> = w.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let x = gauss(n * cols, 22);
+            let mut out = vec![f32::NAN; rows * n];
+            f32_rows_dot(&wb, rows, cols, &x, n, &mut out);
+            for j in 0..rows {
+                for r in 0..n {
+                    let e: f64 = (0..cols).map(|i| w[j * cols + i] as f64 * x[r * cols + i] as f64).sum();
+                    let g = out[j * n + r] as f64;
+                    assert!((g - e).abs() <= 1e-4 * (1.0 + e.abs()), "{rows}x{cols} n={n} ({j}, {r}): {g} vs {e}");
+                }
             }
         }
     }

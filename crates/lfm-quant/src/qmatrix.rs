@@ -7,10 +7,11 @@ use std::sync::Arc;
 use lfm_model::host::threads;
 use lfm_model::host::{worth_splitting, HostWeight};
 
-use rayon::prelude::*;
-
 use crate::blocks::{dequantize_row, GgmlType};
-use crate::kernels::{row_dots, Acts, Interleaved, Isa};
+use crate::kernels::{f32_rows_dot, row_dots, Acts, Interleaved, Isa};
+
+/// Up to this many activation rows, f32 products run the row-streaming kernel; beyond, `gemm`.
+const F32_DOT_ROWS: usize = 64;
 
 /// Activation rows per tile: a task's weight rows and one tile of activations stay in cache
 /// together.
@@ -72,6 +73,9 @@ impl QuantMatrix {
         if let (Some(il), Isa::Vnni) = (&self.il, isa) {
             return self.matmul_interleaved(il, x, n);
         }
+        if self.ty == GgmlType::F32 && isa != Isa::Scalar {
+            return self.matmul_f32(x, n);
+        }
         let acts = Acts::new(self.ty, x, cols);
         // The output is computed as [rows, n]: tasks own runs of weight rows (rayon's pool, so
         // no thread is started per call) and walk the activations in tiles of ACT_TILE rows.
@@ -89,7 +93,7 @@ impl QuantMatrix {
             task(0, &mut yt);
         } else {
             let per_task = rows.div_ceil(threads() * 8).clamp(4, 256);
-            yt.par_chunks_mut(per_task * n).enumerate().for_each(|(t, out)| task(t * per_task, out));
+            lfm_model::pool::for_each_chunk(&mut yt, per_task * n, &|t, out| task(t * per_task, out));
         }
         if n == 1 {
             return yt;
@@ -130,7 +134,72 @@ impl QuantMatrix {
         } else {
             let per_task = groups.div_ceil(threads() * 8).clamp(1, 64);
             let ntasks = groups.div_ceil(per_task);
-            (0..ntasks).into_par_iter().for_each(|t| task(t * per_task, ((t + 1) * per_task).min(groups)));
+            lfm_model::pool::for_each(ntasks, &|t| task(t * per_task, ((t + 1) * per_task).min(groups)));
+        }
+        y
+    }
+
+    /// f32 rows straight from the file (no transposed copy of the weights): decode-sized
+    /// products stream four weight rows at a time ([`f32_rows_dot`]), larger ones go to the
+    /// `gemm` crate, which reads `W` transposed in place.
+    fn matmul_f32(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let (rows, cols) = (self.rows, self.cols);
+        let w = &self.bytes[self.start..self.start + rows * cols * 4];
+        if n > F32_DOT_ROWS {
+            let mut y = vec![0.0f32; n * rows];
+            let par = if threads() > 1 { gemm::Parallelism::Rayon(threads()) } else { gemm::Parallelism::None };
+            let wp = w.as_ptr() as *const f32;
+            assert_eq!(wp as usize % 4, 0, "f32 tensor data is 4-byte aligned in a GGUF file");
+            // SAFETY: y is n×rows row-major (column stride 1, row stride rows); x is n×cols
+            // row-major; the rhs is Wᵀ (cols×rows): element (i, o) = W[o, i] at o·cols + i, so
+            // column stride cols and row stride 1, all inside `w` (rows·cols f32, 4-byte
+            // aligned as asserted). m, n, k = n, rows, cols; alpha 0 with read_dst false
+            // overwrites y.
+            unsafe {
+                gemm::gemm(
+                    n,
+                    rows,
+                    cols,
+                    y.as_mut_ptr(),
+                    1,
+                    rows as isize,
+                    false,
+                    x.as_ptr(),
+                    1,
+                    cols as isize,
+                    wp,
+                    cols as isize,
+                    1,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    par,
+                );
+            }
+            return y;
+        }
+        let mut yt = vec![0.0f32; rows * n];
+        let task = |o0: usize, out: &mut [f32]| {
+            let nrow = out.len() / n;
+            f32_rows_dot(&w[o0 * cols * 4..(o0 + nrow) * cols * 4], nrow, cols, x, n, out);
+        };
+        if !self.split(n) {
+            task(0, &mut yt);
+        } else {
+            // Whole groups of four rows per task.
+            let per_task = rows.div_ceil(threads() * 4).clamp(4, 512).next_multiple_of(4);
+            lfm_model::pool::for_each_chunk(&mut yt, per_task * n, &|t, out| task(t * per_task, out));
+        }
+        if n == 1 {
+            return yt;
+        }
+        let mut y = vec![0.0f32; n * rows];
+        for o in 0..rows {
+            for r in 0..n {
+                y[r * rows + o] = yt[o * n + r];
+            }
         }
         y
     }
