@@ -32,7 +32,8 @@ done
 case $DEVICE in cuda|cpu) ;; *) echo "--device must be cuda or cpu" >&2; exit 2;; esac
 
 START=$SECONDS
-WORK=$(mktemp -d); trap 'kill "${SMI_PID:-0}" 2>/dev/null; rm -rf "$WORK"' EXIT
+SMI_PID=""
+WORK=$(mktemp -d); trap '[ -n "$SMI_PID" ] && kill "$SMI_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
 STEPS="$WORK/steps.jsonl"; : > "$STEPS"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 LFM="$CARGO_TARGET_DIR/release/lfm"
@@ -65,7 +66,8 @@ step parity 120 env LFM_TEST_DEVICE=$DEVICE cargo test --release -q -p lfm-model
 # Training data: the bundled corpus, its own BPE.
 step data 60 bash -c "'$LFM' tokenizer train --input data/corpus/jargon.jsonl --vocab-size 8192 --out '$WORK/tok' &&
   '$LFM' data build --input data/corpus/jargon.jsonl --tokenizer '$WORK/tok/tokenizer.json' --out '$WORK/data'"
-    -e '/^init_from/d' \
+# configs/lfm2-350m-cpt.toml with a random model of the preset, this data, 20 steps, no evals.
+sed -e '/^init_from/d' \
     -e "s|^\[model\]|[model]\npreset = \"$PRESET\"\ninit_std = 0.02|" \
     -e "s|^dataset = .*|dataset = \"$WORK/data\"|" \
     -e "s|^seq_len = .*|seq_len = $SEQ|" \
@@ -84,7 +86,7 @@ if [ "$DEVICE" = cuda ] && command -v nvidia-smi >/dev/null; then
   SMI_PID=$!
 fi
 step train 150 "$LFM" train pretrain --config "$WORK/train.toml"
-kill "${SMI_PID:-0}" 2>/dev/null; unset SMI_PID
+if [ -n "$SMI_PID" ]; then kill "$SMI_PID" 2>/dev/null; SMI_PID=""; fi
 
 ROWS=prefill_512_f32
 for b in $BATCHES; do ROWS="$ROWS,decode_b${b}_f32"; done

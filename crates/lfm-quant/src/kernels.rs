@@ -2,18 +2,23 @@
 //!
 //! Hand-written (no maintained crate runs ggml blocks outside a whole inference engine).
 //!
-//! **Quantized weights (Q8_0, Q4_0, Q4_K) use 8-bit activations**, as llama.cpp does: each
+//! **Quantized weights (Q8_0, Q4_0, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) use 8-bit activations**, as llama.cpp does: each
 //! input row is quantized in blocks of 32 (`d = max|x| / 127`, `q = x / d` rounded half to even,
 //! an f32 scale kept per block), and a weight block meets an activation block in an integer dot product:
 //!
 //! - Q8_0: `Σ_b d_w·d_x·Σ_i w_i·q_i`;
 //! - Q4_0: `Σ_b d_w·d_x·Σ_i (n_i − 8)·q_i`;
-//! - Q4_K: for each sub-block `j` of 32, `d·sc_j·d_x·Σ_i n_i·q_i − dmin·m_j·d_x·Σ_i q_i`.
+//! - Q4_K: for each sub-block `j` of 32, `d·sc_j·d_x·Σ_i n_i·q_i − dmin·m_j·d_x·Σ_i q_i`;
+//! - Q5_0: `Σ_b d_w·d_x·Σ_i (n_i − 16)·q_i`; Q5_1: `Σ_b d_w·d_x·Σ_i n_i·q_i + m·d_x·Σ_i q_i`;
+//! - Q5_K: as Q4_K with 5-bit `n_i`;
+//! - Q6_K: for each activation block, its two sub-blocks of 16 with their own i8 scales:
+//!   `d·d_x·(sc_2j·Σ_{i<16} (n_i − 32)·q_i + sc_2j+1·Σ_{i≥16} (n_i − 32)·q_i)`.
 //!
 //! The integer sums are exact, so every code path computes the same integers; paths differ only
 //! in the order the f32 block terms are added. Against f32 activations the result moves by the
 //! activation rounding (relative error ≈ 0.6% per dot product on Gaussian data, as for llama.cpp; tested).
-//! f32/f16/bf16 weights use f32 activations and FMA.
+//! f32/f16/bf16 weights use f32 activations and FMA; f32 rows from a GGUF file also have a
+//! four-row streaming kernel for decode ([`f32_rows_dot`]).
 //!
 //! Code paths, chosen once per process from the CPU (`LFM_KERNEL=scalar|avx2|vnni` forces one):
 //! AVX-512 VNNI (`vpdpbusd`, two blocks per 512-bit step), AVX2 (`vpmaddubsw` + `vpmaddwd`), and portable
@@ -705,16 +710,32 @@ mod x86 {
                                 }
                             }
                         }
-                        GgmlType::Q4K => {
-                            for sb in 0..w.len() / 144 {
-                                let blk = wp.add(144 * sb);
+                        GgmlType::Q4K | GgmlType::Q5K => {
+                            // Q5_K is Q4_K plus 32 bytes of fifth bits before the nibbles: those
+                            // of sub-blocks 2kk / 2kk + 1 are bits 2kk / 2kk + 1 of each byte, and
+                            // shifting the 16-bit lanes right by 2 per chunk brings them to bits
+                            // 0 and 1 (what a lane's high byte moves into the low byte's top bits
+                            // is masked off). For Q4_K they are zero.
+                            let five = ty == GgmlType::Q5K;
+                            let (bs, qoff) = if five { (176, 48) } else { (144, 16) };
+                            let one = _mm256_set1_epi8(1);
+                            for sb in 0..w.len() / bs {
+                                let blk = wp.add(bs * sb);
                                 let dd = f16_to_f32(blk);
                                 let dmin = f16_to_f32(blk.add(2));
                                 let (sc, m) = q4k_scales(std::slice::from_raw_parts(blk.add(4), 12));
+                                let mut hv = if five {
+                                    _mm256_loadu_si256(blk.add(16) as *const __m256i)
+                                } else {
+                                    _mm256_setzero_si256()
+                                };
                                 for kk in 0..4 {
-                                    let qv = _mm256_loadu_si256(blk.add(16 + 32 * kk) as *const __m256i);
-                                    let lo = _mm256_and_si256(qv, m4);
-                                    let hi = _mm256_and_si256(_mm256_srli_epi16(qv, 4), m4);
+                                    let qv = _mm256_loadu_si256(blk.add(qoff + 32 * kk) as *const __m256i);
+                                    let h0 = _mm256_slli_epi16(_mm256_and_si256(hv, one), 4);
+                                    let h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hv, 1), one), 4);
+                                    hv = _mm256_srli_epi16(hv, 2);
+                                    let lo = _mm256_or_si256(_mm256_and_si256(qv, m4), h0);
+                                    let hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qv, 4), m4), h1);
                                     let (j0, j1) = (2 * kk, 2 * kk + 1);
                                     let (b0, b1) = (8 * sb + j0, 8 * sb + j1);
                                     for k in 0..R {
@@ -763,42 +784,6 @@ mod x86 {
                                         acc[k] =
                                             _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * dx), acc[k]);
                                         corr[k] -= mw * dx * *s[k].get_unchecked(b) as f32;
-                                    }
-                                }
-                            }
-                        }
-                        GgmlType::Q5K => {
-                            let one = _mm256_set1_epi8(1);
-                            for sb in 0..w.len() / 176 {
-                                let blk = wp.add(176 * sb);
-                                let dd = f16_to_f32(blk);
-                                let dmin = f16_to_f32(blk.add(2));
-                                let (sc, m) = q4k_scales(std::slice::from_raw_parts(blk.add(4), 12));
-                                // Fifth bits of sub-blocks 2kk / 2kk + 1 are bits 2kk / 2kk + 1 of
-                                // each byte; shifting the 16-bit lanes right by 2 per chunk brings
-                                // them to bits 0 and 1 (what a lane's high byte moves into the
-                                // low byte's top bits is masked off).
-                                let mut hv = _mm256_loadu_si256(blk.add(16) as *const __m256i);
-                                for kk in 0..4 {
-                                    let qv = _mm256_loadu_si256(blk.add(48 + 32 * kk) as *const __m256i);
-                                    let h0 = _mm256_slli_epi16(_mm256_and_si256(hv, one), 4);
-                                    let h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hv, 1), one), 4);
-                                    hv = _mm256_srli_epi16(hv, 2);
-                                    let lo = _mm256_or_si256(_mm256_and_si256(qv, m4), h0);
-                                    let hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qv, 4), m4), h1);
-                                    let (j0, j1) = (2 * kk, 2 * kk + 1);
-                                    let (b0, b1) = (8 * sb + j0, 8 * sb + j1);
-                                    for k in 0..R {
-                                        let x0 = _mm256_loadu_si256(q[k].as_ptr().add(32 * b0) as *const __m256i);
-                                        let x1 = _mm256_loadu_si256(q[k].as_ptr().add(32 * b1) as *const __m256i);
-                                        let (d0, d1) = (*d[k].get_unchecked(b0), *d[k].get_unchecked(b1));
-                                        let p0 = _mm256_cvtepi32_ps($mulsum(lo, x0));
-                                        let p1 = _mm256_cvtepi32_ps($mulsum(hi, x1));
-                                        acc[k] = _mm256_fmadd_ps(p0, _mm256_set1_ps(dd * sc[j0] * d0), acc[k]);
-                                        acc[k] = _mm256_fmadd_ps(p1, _mm256_set1_ps(dd * sc[j1] * d1), acc[k]);
-                                        corr[k] += dmin
-                                            * (m[j0] * d0 * *s[k].get_unchecked(b0) as f32
-                                                + m[j1] * d1 * *s[k].get_unchecked(b1) as f32);
                                     }
                                 }
                             }

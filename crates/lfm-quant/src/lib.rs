@@ -1,6 +1,6 @@
 //! lfm-quant: ggml block formats, GGUF files, and quantized weights for lfm-model.
 //!
-//! - [`blocks`]: F32/F16/BF16/Q8_0/Q4_0/Q4_K encoders and decoders, bit-exact with ggml.
+//! - [`blocks`]: F32/F16/BF16/Q8_0/Q5_0/Q5_1/Q4_0/Q4_K/Q5_K/Q6_K encoders and decoders, bit-exact with ggml.
 //! - [`gguf`]: GGUF v3 writer and validating reader.
 //! - [`export`]: LFM2 → GGUF (llama.cpp names, metadata, tokenizer, quantization mixes).
 //! - [`import`]: GGUF → lfm-model, quantized weights kept packed ([`qmatrix`]).

@@ -17,6 +17,20 @@ const F32_DOT_ROWS: usize = 64;
 /// together.
 const ACT_TILE: usize = 64;
 
+/// `[rows, n]` products as the `[n, rows]` output.
+fn untranspose(yt: Vec<f32>, rows: usize, n: usize) -> Vec<f32> {
+    if n == 1 {
+        return yt;
+    }
+    let mut y = vec![0.0f32; n * rows];
+    for o in 0..rows {
+        for r in 0..n {
+            y[r * rows + o] = yt[o * n + r];
+        }
+    }
+    y
+}
+
 /// A raw output pointer shared by kernel tasks that write disjoint parts.
 struct SendPtr(*mut f32);
 // SAFETY: the pointer is only written through by tasks that own disjoint ranges of the
@@ -95,16 +109,7 @@ impl QuantMatrix {
             let per_task = rows.div_ceil(threads() * 8).clamp(4, 256);
             lfm_model::pool::for_each_chunk(&mut yt, per_task * n, &|t, out| task(t * per_task, out));
         }
-        if n == 1 {
-            return yt;
-        }
-        let mut y = vec![0.0f32; n * rows];
-        for o in 0..rows {
-            for r in 0..n {
-                y[r * rows + o] = yt[o * n + r];
-            }
-        }
-        y
+        untranspose(yt, rows, n)
     }
 
     /// The [`Interleaved`] path: tasks own runs of 8-row groups and write `[n, rows]` directly.
@@ -192,16 +197,7 @@ impl QuantMatrix {
             let per_task = rows.div_ceil(threads() * 4).clamp(4, 512).next_multiple_of(4);
             lfm_model::pool::for_each_chunk(&mut yt, per_task * n, &|t, out| task(t * per_task, out));
         }
-        if n == 1 {
-            return yt;
-        }
-        let mut y = vec![0.0f32; n * rows];
-        for o in 0..rows {
-            for r in 0..n {
-                y[r * rows + o] = yt[o * n + r];
-            }
-        }
-        y
+        untranspose(yt, rows, n)
     }
 
     /// Whether a product with `n` input rows is worth splitting across the pool's threads.

@@ -52,17 +52,7 @@ fn encodings_are_byte_identical_to_ggml() {
     let f = Fixture::load();
     let input = f.f32_rows("input");
     assert_eq!(input.len(), 16);
-    for (ty, name) in [
-        (GgmlType::Q8_0, "q8_0"),
-        (GgmlType::Q4_0, "q4_0"),
-        (GgmlType::Q4K, "q4_k"),
-        (GgmlType::Q5_0, "q5_0"),
-        (GgmlType::Q5_1, "q5_1"),
-        (GgmlType::Q5K, "q5_k"),
-        (GgmlType::Q6K, "q6_k"),
-        (GgmlType::F16, "f16"),
-        (GgmlType::BF16, "bf16"),
-    ] {
+    for (ty, name) in BLOCK_FORMATS.into_iter().chain([(GgmlType::F16, "f16"), (GgmlType::BF16, "bf16")]) {
         for (r, (x, want)) in input.iter().zip(f.byte_rows(name)).enumerate() {
             let got = quantize_row(ty, x);
             if got != want {
