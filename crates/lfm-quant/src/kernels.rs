@@ -202,9 +202,13 @@ pub fn row_dots(isa: Isa, ty: GgmlType, w: &[u8], acts: &Acts, r0: usize, out: &
     let isa = Checked::new(isa);
     let mut k = 0;
     while k < out.len() {
-        let m = (out.len() - k).min(4);
+        // Up to 8 activation rows per pass: the weight block is unpacked once for all of them
+        // (Q6_K's unpacking costs more than its integer dots).
+        let m = (out.len() - k).min(8);
+        let m = if m > 4 && m < 8 { 4 } else { m };
         let o = &mut out[k..k + m];
         match m {
+            8 => dots::<8>(isa, ty, w, acts, r0 + k, o),
             4 => dots::<4>(isa, ty, w, acts, r0 + k, o),
             3 => dots::<3>(isa, ty, w, acts, r0 + k, o),
             2 => dots::<2>(isa, ty, w, acts, r0 + k, o),

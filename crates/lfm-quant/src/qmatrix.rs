@@ -102,14 +102,32 @@ impl QuantMatrix {
                 }
             }
         };
-        let mut yt = vec![0.0f32; rows * n];
         if !self.split(n) {
+            let mut yt = vec![0.0f32; rows * n];
             task(0, &mut yt);
-        } else {
-            let per_task = rows.div_ceil(threads() * 8).clamp(4, 256);
-            lfm_model::pool::for_each_chunk(&mut yt, per_task * n, &|t, out| task(t * per_task, out));
+            return untranspose(yt, rows, n);
         }
-        untranspose(yt, rows, n)
+        // Each task computes its rows as [nrow, n] and writes them into the [n, rows] output
+        // itself (the transposition runs in parallel too).
+        let per_task = rows.div_ceil(threads() * 8).clamp(4, 256);
+        let mut y = vec![0.0f32; n * rows];
+        let yp = SendPtr(y.as_mut_ptr());
+        lfm_model::pool::for_each(rows.div_ceil(per_task), &|t| {
+            let yp = &yp;
+            let o0 = t * per_task;
+            let nrow = per_task.min(rows - o0);
+            let mut out = vec![0.0f32; nrow * n];
+            task(o0, &mut out);
+            // Contiguous runs of the output row r; the strided reads stay in this task's cache.
+            for r in 0..n {
+                for i in 0..nrow {
+                    // SAFETY: task t owns output columns [o0, o0 + nrow) of every row of `y`
+                    // (the tasks' row ranges are disjoint), and `y` outlives the call.
+                    unsafe { *yp.0.add(r * rows + o0 + i) = out[i * n + r] };
+                }
+            }
+        });
+        y
     }
 
     /// The [`Interleaved`] path: tasks own runs of 8-row groups and write `[n, rows]` directly.
