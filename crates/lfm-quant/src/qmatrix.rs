@@ -31,6 +31,29 @@ fn untranspose(yt: Vec<f32>, rows: usize, n: usize) -> Vec<f32> {
     y
 }
 
+/// `y [n, rows]` with tasks of `per_task` weight rows on the pool: `task(o0, out)` fills `out`
+/// as `[nrow, n]` for rows `o0..o0 + nrow`, and the task writes them into `y` itself, in
+/// contiguous runs of each output row (the transposition runs in parallel too).
+fn par_rows(rows: usize, n: usize, per_task: usize, task: &(dyn Fn(usize, &mut [f32]) + Sync)) -> Vec<f32> {
+    let mut y = vec![0.0f32; n * rows];
+    let yp = SendPtr(y.as_mut_ptr());
+    lfm_model::pool::for_each(rows.div_ceil(per_task), &|t| {
+        let yp = &yp;
+        let o0 = t * per_task;
+        let nrow = per_task.min(rows - o0);
+        let mut out = vec![0.0f32; nrow * n];
+        task(o0, &mut out);
+        for r in 0..n {
+            for i in 0..nrow {
+                // SAFETY: task t owns output columns [o0, o0 + nrow) of every row of `y` (the
+                // tasks' row ranges are disjoint), and `y` outlives the call.
+                unsafe { *yp.0.add(r * rows + o0 + i) = out[i * n + r] };
+            }
+        }
+    });
+    y
+}
+
 /// A raw output pointer shared by kernel tasks that write disjoint parts.
 struct SendPtr(*mut f32);
 // SAFETY: the pointer is only written through by tasks that own disjoint ranges of the
@@ -107,27 +130,7 @@ impl QuantMatrix {
             task(0, &mut yt);
             return untranspose(yt, rows, n);
         }
-        // Each task computes its rows as [nrow, n] and writes them into the [n, rows] output
-        // itself (the transposition runs in parallel too).
-        let per_task = rows.div_ceil(threads() * 8).clamp(4, 256);
-        let mut y = vec![0.0f32; n * rows];
-        let yp = SendPtr(y.as_mut_ptr());
-        lfm_model::pool::for_each(rows.div_ceil(per_task), &|t| {
-            let yp = &yp;
-            let o0 = t * per_task;
-            let nrow = per_task.min(rows - o0);
-            let mut out = vec![0.0f32; nrow * n];
-            task(o0, &mut out);
-            // Contiguous runs of the output row r; the strided reads stay in this task's cache.
-            for r in 0..n {
-                for i in 0..nrow {
-                    // SAFETY: task t owns output columns [o0, o0 + nrow) of every row of `y`
-                    // (the tasks' row ranges are disjoint), and `y` outlives the call.
-                    unsafe { *yp.0.add(r * rows + o0 + i) = out[i * n + r] };
-                }
-            }
-        });
-        y
+        par_rows(rows, n, rows.div_ceil(threads() * 8).clamp(4, 256), &task)
     }
 
     /// The [`Interleaved`] path: tasks own runs of 8-row groups and write `[n, rows]` directly.
@@ -203,19 +206,17 @@ impl QuantMatrix {
             }
             return y;
         }
-        let mut yt = vec![0.0f32; rows * n];
         let task = |o0: usize, out: &mut [f32]| {
             let nrow = out.len() / n;
             f32_rows_dot(&w[o0 * cols * 4..(o0 + nrow) * cols * 4], nrow, cols, x, n, out);
         };
         if !self.split(n) {
+            let mut yt = vec![0.0f32; rows * n];
             task(0, &mut yt);
-        } else {
-            // Whole groups of four rows per task.
-            let per_task = rows.div_ceil(threads() * 4).clamp(4, 512).next_multiple_of(4);
-            lfm_model::pool::for_each_chunk(&mut yt, per_task * n, &|t, out| task(t * per_task, out));
+            return untranspose(yt, rows, n);
         }
-        untranspose(yt, rows, n)
+        // Whole groups of four rows per task.
+        par_rows(rows, n, rows.div_ceil(threads() * 4).clamp(4, 512).next_multiple_of(4), &task)
     }
 
     /// Whether a product with `n` input rows is worth splitting across the pool's threads.
