@@ -263,37 +263,61 @@ impl F32Matrix {
     }
 
     fn gemm(&self, x: &[f32], n: usize) -> Vec<f32> {
-        let (rows, cols) = (self.rows, self.cols);
-        let mut y = vec![0.0f32; n * rows];
-        let par = if threads() > 1 { gemm::Parallelism::Rayon(threads()) } else { gemm::Parallelism::None };
-        // y [n, rows] = x [n, cols] · wt [cols, rows], all row-major. gemm takes strides as
-        // (column, row) pairs.
-        // Safety: the three buffers hold n·rows, n·cols and cols·rows values.
-        unsafe {
-            gemm::gemm(
-                n,
-                rows,
-                cols,
-                y.as_mut_ptr(),
-                1,
-                rows as isize,
-                false,
-                x.as_ptr(),
-                1,
-                cols as isize,
-                self.wt.as_ptr(),
-                1,
-                rows as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                par,
-            );
-        }
-        y
+        // wt[i · rows + o] = W[o, i].
+        matmul_strided(x, n, self.cols, &self.wt, self.rows, 1, self.rows)
     }
+}
+
+/// `y [n, rows] = x [n, cols] · Wᵀ` with the `gemm` crate (on the pool's threads), where
+/// `W[o, i]` is `w[o · o_stride + i · i_stride]`: row-major W is `(cols, 1)`, burn's
+/// `[cols, rows]` layout is `(1, rows)`.
+///
+/// Panics if `x` is not `n · cols` values or `w` does not hold every element the strides name.
+pub fn matmul_strided(
+    x: &[f32],
+    n: usize,
+    cols: usize,
+    w: &[f32],
+    rows: usize,
+    o_stride: usize,
+    i_stride: usize,
+) -> Vec<f32> {
+    assert_eq!(x.len(), n * cols, "matmul_strided: x");
+    let mut y = vec![0.0f32; n * rows];
+    if n == 0 || rows == 0 || cols == 0 {
+        return y;
+    }
+    assert!((rows - 1) * o_stride + (cols - 1) * i_stride < w.len(), "matmul_strided: w");
+    let par = if threads() > 1 { gemm::Parallelism::Rayon(threads()) } else { gemm::Parallelism::None };
+    // SAFETY: dst y is n×rows row-major (column stride 1, row stride rows); lhs x is n×cols
+    // row-major (asserted length); the rhs is Wᵀ, cols×rows, element (i, o) at
+    // i·i_stride + o·o_stride, every one inside `w` (asserted above). m, n, k = n, rows,
+    // cols, all > 0; alpha 0 with read_dst false overwrites y. gemm takes strides as
+    // (column, row) pairs.
+    unsafe {
+        gemm::gemm(
+            n,
+            rows,
+            cols,
+            y.as_mut_ptr(),
+            1,
+            rows as isize,
+            false,
+            x.as_ptr(),
+            1,
+            cols as isize,
+            w.as_ptr(),
+            o_stride as isize,
+            i_stride as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+    y
 }
 
 impl HostWeight for F32Matrix {

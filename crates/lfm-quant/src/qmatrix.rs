@@ -172,39 +172,11 @@ impl QuantMatrix {
         let (rows, cols) = (self.rows, self.cols);
         let w = &self.bytes[self.start..self.start + rows * cols * 4];
         if n > F32_DOT_ROWS {
-            let mut y = vec![0.0f32; n * rows];
-            let par = if threads() > 1 { gemm::Parallelism::Rayon(threads()) } else { gemm::Parallelism::None };
-            let wp = w.as_ptr() as *const f32;
-            assert_eq!(wp as usize % 4, 0, "f32 tensor data is 4-byte aligned in a GGUF file");
-            // SAFETY: y is n×rows row-major (column stride 1, row stride rows); x is n×cols
-            // row-major; the rhs is Wᵀ (cols×rows): element (i, o) = W[o, i] at o·cols + i, so
-            // column stride cols and row stride 1, all inside `w` (rows·cols f32, 4-byte
-            // aligned as asserted). m, n, k = n, rows, cols; alpha 0 with read_dst false
-            // overwrites y.
-            unsafe {
-                gemm::gemm(
-                    n,
-                    rows,
-                    cols,
-                    y.as_mut_ptr(),
-                    1,
-                    rows as isize,
-                    false,
-                    x.as_ptr(),
-                    1,
-                    cols as isize,
-                    wp,
-                    cols as isize,
-                    1,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    par,
-                );
-            }
-            return y;
+            // SAFETY: every bit pattern is a valid f32; `align_to` puts misaligned bytes in
+            // the prefix, and GGUF data is aligned (asserted).
+            let (pre, wf, _) = unsafe { w.align_to::<f32>() };
+            assert!(pre.is_empty(), "f32 tensor data is 4-byte aligned in a GGUF file");
+            return lfm_model::host::matmul_strided(x, n, cols, wf, rows, cols, 1);
         }
         let task = |o0: usize, out: &mut [f32]| {
             let nrow = out.len() / n;
