@@ -662,7 +662,7 @@ mod x86 {
                 /// the number of 32-element blocks in the whole `ty` blocks of `w` (trailing
                 /// bytes are ignored), every `q[k]` must hold at least `32 · nb` values and
                 /// every `d[k]` and `s[k]` at least `nb`: the kernel reads them unchecked. A
-                /// `ty` other than Q8_0, Q4_0 or Q4_K panics before any read.
+                /// `ty` that is no block format panics before any read.
                 #[target_feature(enable = $feat)]
                 pub unsafe fn quant<const R: usize>(
                     ty: GgmlType,
@@ -679,11 +679,29 @@ mod x86 {
                     let wp = w.as_ptr();
                     let m4 = _mm256_set1_epi8(0x0f);
                     match ty {
-                        GgmlType::Q8_0 => {
-                            for b in 0..w.len() / 34 {
-                                let blk = wp.add(34 * b);
+                        GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 => {
+                            // Signed values (Q4_0's nibbles − 8, Q5_0's five bits − 16), then
+                            // the sign trick: |w| · sign(x, w) (no per-block scalar correction,
+                            // whose dependency chain was the limit).
+                            let bs = ty.type_size();
+                            let (eight, sixteen) = (_mm256_set1_epi8(8), _mm256_set1_epi8(16));
+                            for b in 0..w.len() / bs {
+                                let blk = wp.add(bs * b);
                                 let dw = f16_to_f32(blk);
-                                let wv = _mm256_loadu_si256(blk.add(2) as *const __m256i);
+                                let wv = match ty {
+                                    GgmlType::Q8_0 => _mm256_loadu_si256(blk.add(2) as *const __m256i),
+                                    GgmlType::Q4_0 => {
+                                        let qs = _mm_loadu_si128(blk.add(2) as *const __m128i);
+                                        let nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), m4);
+                                        _mm256_sub_epi8(nib, eight)
+                                    }
+                                    _ => {
+                                        let bits = fifth_bits(std::ptr::read_unaligned(blk.add(2) as *const u32));
+                                        let qs = _mm_loadu_si128(blk.add(6) as *const __m128i);
+                                        let nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), m4);
+                                        _mm256_sub_epi8(_mm256_or_si256(nib, bits), sixteen)
+                                    }
+                                };
                                 let aw = _mm256_sign_epi8(wv, wv);
                                 for k in 0..R {
                                     let xv = _mm256_loadu_si256(q[k].as_ptr().add(32 * b) as *const __m256i);
@@ -693,24 +711,22 @@ mod x86 {
                                 }
                             }
                         }
-                        GgmlType::Q4_0 => {
-                            // Nibbles − 8 as signed bytes, then the same sign trick as Q8_0 (no
-                            // per-block scalar correction, whose dependency chain was the limit).
-                            let eight = _mm256_set1_epi8(8);
-                            for b in 0..w.len() / 18 {
-                                let blk = wp.add(18 * b);
+                        GgmlType::Q5_1 => {
+                            // Unsigned five-bit values; m·d_x·Σq is the correction.
+                            for b in 0..w.len() / 24 {
+                                let blk = wp.add(24 * b);
                                 let dw = f16_to_f32(blk);
-                                let qs = _mm_loadu_si128(blk.add(2) as *const __m128i);
-                                let wv = _mm256_sub_epi8(
-                                    _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), m4),
-                                    eight,
-                                );
-                                let aw = _mm256_sign_epi8(wv, wv);
+                                let mw = f16_to_f32(blk.add(2));
+                                let bits = fifth_bits(std::ptr::read_unaligned(blk.add(4) as *const u32));
+                                let qs = _mm_loadu_si128(blk.add(8) as *const __m128i);
+                                let nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), m4);
+                                let v = _mm256_or_si256(nib, bits);
                                 for k in 0..R {
                                     let xv = _mm256_loadu_si256(q[k].as_ptr().add(32 * b) as *const __m256i);
-                                    let p = $mulsum(aw, _mm256_sign_epi8(xv, wv));
-                                    let sc = _mm256_set1_ps(dw * *d[k].get_unchecked(b));
-                                    acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), sc, acc[k]);
+                                    let dx = *d[k].get_unchecked(b);
+                                    let p = $mulsum(v, xv);
+                                    acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * dx), acc[k]);
+                                    corr[k] -= mw * dx * *s[k].get_unchecked(b) as f32;
                                 }
                             }
                         }
@@ -753,41 +769,6 @@ mod x86 {
                                         corr[k] += dmin
                                             * (m[j0] * d0 * *s[k].get_unchecked(b0) as f32
                                                 + m[j1] * d1 * *s[k].get_unchecked(b1) as f32);
-                                    }
-                                }
-                            }
-                        }
-                        GgmlType::Q5_0 | GgmlType::Q5_1 => {
-                            // Nibbles as Q4_0 plus the fifth bits; Q5_0 values − 16 signed (the
-                            // sign trick), Q5_1 values unsigned with m·d_x·Σq as the correction.
-                            let is0 = ty == GgmlType::Q5_0;
-                            let (bs, off) = if is0 { (22, 2) } else { (24, 4) };
-                            let sixteen = _mm256_set1_epi8(16);
-                            for b in 0..w.len() / bs {
-                                let blk = wp.add(bs * b);
-                                let dw = f16_to_f32(blk);
-                                let bits = fifth_bits(std::ptr::read_unaligned(blk.add(off) as *const u32));
-                                let qs = _mm_loadu_si128(blk.add(off + 4) as *const __m128i);
-                                let nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), m4);
-                                let v = _mm256_or_si256(nib, bits);
-                                if is0 {
-                                    let wv = _mm256_sub_epi8(v, sixteen);
-                                    let aw = _mm256_sign_epi8(wv, wv);
-                                    for k in 0..R {
-                                        let xv = _mm256_loadu_si256(q[k].as_ptr().add(32 * b) as *const __m256i);
-                                        let p = $mulsum(aw, _mm256_sign_epi8(xv, wv));
-                                        let sc = _mm256_set1_ps(dw * *d[k].get_unchecked(b));
-                                        acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), sc, acc[k]);
-                                    }
-                                } else {
-                                    let mw = f16_to_f32(blk.add(2));
-                                    for k in 0..R {
-                                        let xv = _mm256_loadu_si256(q[k].as_ptr().add(32 * b) as *const __m256i);
-                                        let dx = *d[k].get_unchecked(b);
-                                        let p = $mulsum(v, xv);
-                                        acc[k] =
-                                            _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * dx), acc[k]);
-                                        corr[k] -= mw * dx * *s[k].get_unchecked(b) as f32;
                                     }
                                 }
                             }
