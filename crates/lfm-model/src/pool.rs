@@ -182,35 +182,12 @@ pub fn for_each(ntasks: usize, f: &(dyn Fn(usize) + Sync)) {
     }
 }
 
-/// A raw pointer to disjoint chunks of a slice, shared by tasks.
-struct Chunks(*mut f32, usize, usize);
-// SAFETY: each task writes only its own chunk (see `for_each_chunk`).
-unsafe impl Sync for Chunks {}
-
-/// Runs `f(k, chunk)` for the chunks of `out` of `chunk` elements (the last may be shorter),
-/// in parallel on the pool.
-pub fn for_each_chunk(out: &mut [f32], chunk: usize, f: &(dyn Fn(usize, &mut [f32]) + Sync)) {
-    assert!(chunk > 0);
-    let n = out.len().div_ceil(chunk);
-    let c = Chunks(out.as_mut_ptr(), out.len(), chunk);
-    for_each(n, &|k| {
-        let c = &c;
-        let start = k * c.2;
-        let len = c.2.min(c.1 - start);
-        // SAFETY: `for_each` runs every k in 0..n exactly once, and chunk k is
-        // [k·chunk, k·chunk + len) ⊂ out: the chunks are disjoint and in bounds, and `out` is
-        // borrowed mutably for the whole call.
-        let s = unsafe { std::slice::from_raw_parts_mut(c.0.add(start), len) };
-        f(k, s)
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_task_runs_once_and_chunks_are_disjoint() {
+    fn every_task_runs_once() {
         for n in [0usize, 1, 2, 7, 100, 1000] {
             let hits: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
             for_each(n, &|i| {
@@ -218,9 +195,6 @@ mod tests {
             });
             assert!(hits.iter().all(|h| h.load(SeqCst) == 1), "n = {n}");
         }
-        let mut v = vec![0.0f32; 1003];
-        for_each_chunk(&mut v, 10, &|k, c| c.iter_mut().enumerate().for_each(|(j, x)| *x = (k * 10 + j) as f32));
-        assert!(v.iter().enumerate().all(|(i, &x)| x == i as f32));
     }
 
     #[test]
