@@ -1,7 +1,7 @@
 //! GGUF → lfm-model: the config from `lfm2.*` metadata, F32/F16/BF16 small tensors as dense
-//! parameters, and every quantized (or 16-bit) matrix kept packed as a [`QuantMatrix`] (f32 ones as lfm-model's
-//! `F32Matrix`) that the
-//! model's linear layers, embedding and head run on directly.
+//! parameters, and every matrix (quantized, 16-bit or f32) served from the file as a
+//! [`QuantMatrix`] that the model's linear layers, embedding and head run on directly
+//! (`LFM_F32_TRANSPOSED=1` copies f32 matrices into lfm-model's `F32Matrix` instead).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -118,8 +118,8 @@ impl WeightSource for GgufSource<'_> {
         }
         let t = self.info(slot)?.clone();
         if t.ty == GgmlType::F32 && std::env::var_os("LFM_F32_TRANSPOSED").is_some() {
-            // f32 weights run in burn's layout through the f32 kernels (prefill at the
-            // blocked matmul's speed, decode on every core).
+            // On request, f32 weights are copied into burn's layout (F32Matrix: faster
+            // prefill, slower decode than running them from the file).
             self.used.insert(t.name.clone());
             let v = dequantize(t.ty, self.g.data(&t));
             return Ok(Some(f32_matrix(v, [t.dims[1], t.dims[0]])));

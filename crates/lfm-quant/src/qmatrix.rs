@@ -17,23 +17,10 @@ const F32_DOT_ROWS: usize = 64;
 /// together.
 const ACT_TILE: usize = 64;
 
-/// `[rows, n]` products as the `[n, rows]` output.
-fn untranspose(yt: Vec<f32>, rows: usize, n: usize) -> Vec<f32> {
-    if n == 1 {
-        return yt;
-    }
-    let mut y = vec![0.0f32; n * rows];
-    for o in 0..rows {
-        for r in 0..n {
-            y[r * rows + o] = yt[o * n + r];
-        }
-    }
-    y
-}
-
 /// `y [n, rows]` with tasks of `per_task` weight rows on the pool: `task(o0, out)` fills `out`
 /// as `[nrow, n]` for rows `o0..o0 + nrow`, and the task writes them into `y` itself, in
-/// contiguous runs of each output row (the transposition runs in parallel too).
+/// contiguous runs of each output row (the transposition runs in parallel too). One task
+/// (`per_task >= rows`) runs on the caller.
 fn par_rows(rows: usize, n: usize, per_task: usize, task: &(dyn Fn(usize, &mut [f32]) + Sync)) -> Vec<f32> {
     let mut y = vec![0.0f32; n * rows];
     let yp = SendPtr(y.as_mut_ptr());
@@ -114,8 +101,8 @@ impl QuantMatrix {
             return self.matmul_f32(x, n);
         }
         let acts = Acts::new(self.ty, x, cols);
-        // The output is computed as [rows, n]: tasks own runs of weight rows (rayon's pool, so
-        // no thread is started per call) and walk the activations in tiles of ACT_TILE rows.
+        // Tasks own runs of weight rows (on lfm's pool, so no thread is started per call) and
+        // walk the activations in tiles of ACT_TILE rows.
         let task = |o0: usize, out: &mut [f32]| {
             let nrow = out.len() / n;
             for r0 in (0..n).step_by(ACT_TILE) {
@@ -125,12 +112,8 @@ impl QuantMatrix {
                 }
             }
         };
-        if !self.split(n) {
-            let mut yt = vec![0.0f32; rows * n];
-            task(0, &mut yt);
-            return untranspose(yt, rows, n);
-        }
-        par_rows(rows, n, rows.div_ceil(threads() * 8).clamp(4, 256), &task)
+        let per_task = if self.split(n) { rows.div_ceil(threads() * 8).clamp(4, 256) } else { rows.max(1) };
+        par_rows(rows, n, per_task, &task)
     }
 
     /// The [`Interleaved`] path: tasks own runs of 8-row groups and write `[n, rows]` directly.
@@ -182,13 +165,10 @@ impl QuantMatrix {
             let nrow = out.len() / n;
             f32_rows_dot(&w[o0 * cols * 4..(o0 + nrow) * cols * 4], nrow, cols, x, n, out);
         };
-        if !self.split(n) {
-            let mut yt = vec![0.0f32; rows * n];
-            task(0, &mut yt);
-            return untranspose(yt, rows, n);
-        }
         // Whole groups of four rows per task.
-        par_rows(rows, n, rows.div_ceil(threads() * 4).clamp(4, 512).next_multiple_of(4), &task)
+        let per_task =
+            if self.split(n) { rows.div_ceil(threads() * 4).clamp(4, 512).next_multiple_of(4) } else { rows.max(1) };
+        par_rows(rows, n, per_task, &task)
     }
 
     /// Whether a product with `n` input rows is worth splitting across the pool's threads.
