@@ -256,10 +256,18 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
 
     // Training: full fine-tuning; LoRA (r = 16, alpha 32, the default targets) on the same
     // base; QLoRA, the same adapter on the base's Q4_0 export held packed.
+    // bf16 rows report their speed-up over the f32 row of the same shape in this run.
+    let mut f32_rates: Vec<((usize, usize), f64)> = Vec::new();
     for (name, b, t, kind) in TRAIN_ROWS {
         if !want_train(name) {
             continue;
         }
+        let _autocast = (kind == Train::Bf16).then(|| {
+            if !lfm_model::bf16::native() {
+                println!("  {name}: this CPU has no AVX512-BF16, the bf16 products are emulated");
+            }
+            lfm_model::fused::autocast(lfm_model::fused::MatmulPrecision::Bf16)
+        });
         reset_peak_rss();
         let ad = device.clone().autodiff();
         // Trainable parameters are created on the autodiff device, as `lfm train` does.
@@ -276,7 +284,7 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
             (_, None) => random_model(&a.preset, &ad)?.1,
         };
         let model = match kind {
-            Train::Full => base,
+            Train::Full | Train::Bf16 => base,
             Train::Lora | Train::Qlora => {
                 let spec = lfm_model::lora::LoraSpec { r: 16, alpha: 32.0, ..Default::default() };
                 lfm_model::lora::attach(base, &spec, 0, &ad).map_err(|e| anyhow!("{e}"))?
@@ -310,11 +318,19 @@ pub fn run(a: &BenchArgs, device: &Device) -> Result<()> {
             phases[3],
             trainable as f64 / 1e6
         );
-        report(
-            name.to_string(),
-            (b * t) as f64 / secs,
-            json!({"forward_s": phases[0], "backward_s": phases[1], "gradients_s": phases[2], "optimizer_s": phases[3], "trainable_params": trainable}),
-        );
+        let rate = (b * t) as f64 / secs;
+        let mut extra = json!({"forward_s": phases[0], "backward_s": phases[1], "gradients_s": phases[2], "optimizer_s": phases[3], "trainable_params": trainable});
+        match kind {
+            Train::Full => f32_rates.push(((b, t), rate)),
+            Train::Bf16 => {
+                if let Some((_, f)) = f32_rates.iter().find(|r| r.0 == (b, t)) {
+                    println!("  {name}: {:.2}x the f32 row (train_{b}x{t}) of this run", rate / f);
+                    extra["vs_f32"] = json!(rate / f);
+                }
+            }
+            _ => {}
+        }
+        report(name.to_string(), rate, extra);
     }
 
     // GRPO: one step of the objective's two halves, sampling (G = 8 completions of each of 4
@@ -413,14 +429,18 @@ const INFERENCE_ROWS: [&str; 6] =
 #[derive(Clone, Copy, PartialEq)]
 enum Train {
     Full,
+    /// Full fine-tuning with bf16 products (`precision = "bf16"` on the CPU).
+    Bf16,
     Lora,
     Qlora,
 }
 
 /// Training rows: name, batch, sequence length, kind.
-const TRAIN_ROWS: [(&str, usize, usize, Train); 4] = [
+const TRAIN_ROWS: [(&str, usize, usize, Train); 6] = [
     ("train_1x512", 1, 512, Train::Full),
     ("train_4x256", 4, 256, Train::Full),
+    ("train_bf16_1x512", 1, 512, Train::Bf16),
+    ("train_bf16_4x256", 4, 256, Train::Bf16),
     ("train_lora_1x512", 1, 512, Train::Lora),
     ("train_qlora_q4_0_1x512", 1, 512, Train::Qlora),
 ];

@@ -992,7 +992,7 @@ fn bench_writes_named_results_with_throughput_and_peak_rss() {
             "--repeats",
             "1",
             "--only",
-            "decode_b1_f32,decode_b1_q4_0,decode_b32_q4_0,train_1x512,grpo_step_350m",
+            "decode_b1_f32,decode_b1_q4_0,decode_b32_q4_0,train_1x512,train_bf16_1x512,grpo_step_350m",
             "--json",
         ])
         .arg(&json)
@@ -1001,7 +1001,10 @@ fn bench_writes_named_results_with_throughput_and_peak_rss() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let names: Vec<&str> = v.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["decode_b1_f32", "decode_b1_q4_0", "decode_b32_q4_0", "train_1x512", "grpo_step_350m"]);
+    assert_eq!(
+        names,
+        ["decode_b1_f32", "decode_b1_q4_0", "decode_b32_q4_0", "train_1x512", "train_bf16_1x512", "grpo_step_350m"]
+    );
     // A batched row: 32 sequences of 128 tokens; aggregate = 32 x per sequence, and a step
     // (one token for every sequence) takes 1000 / per-sequence tokens/s milliseconds.
     let b = &v[2];
@@ -1021,8 +1024,11 @@ fn bench_writes_named_results_with_throughput_and_peak_rss() {
         v[1]["weight_bytes"].as_f64().unwrap() < v[0]["weight_bytes"].as_f64().unwrap() / 4.0,
         "q4_0 reads < 1/4 of f32's bytes"
     );
+    // The bf16 training row states its speed over the f32 row of the same run.
+    let ratio = v[4]["tokens_per_s"].as_f64().unwrap() / v[3]["tokens_per_s"].as_f64().unwrap();
+    assert!((v[4]["vs_f32"].as_f64().unwrap() - ratio).abs() < 1e-9 * ratio, "{}", v[4]);
     // The GRPO row splits its step into sampling and update; 32 completions of 64 tokens.
-    let g = &v[4];
+    let g = &v[5];
     let (s, u) = (g["sampling_s"].as_f64().unwrap(), g["update_s"].as_f64().unwrap());
     assert!(s > 0.0 && u > 0.0 && (g["sampling_share"].as_f64().unwrap() - s / (s + u)).abs() < 1e-9, "{g}");
     let sampled = g["sampling_tokens_per_s"].as_f64().unwrap() * s;

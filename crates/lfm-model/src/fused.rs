@@ -49,6 +49,9 @@ use crate::host::HostMatrix;
 pub trait FusedOps: Backend {
     /// `a · b` for 2-D `a` [M, K] and `b` [K, N] of any strides; output [M, N] contiguous.
     fn fused_matmul(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// [`fused_matmul`](FusedOps::fused_matmul) with both operands rounded to bf16 and f32
+    /// accumulation (`crate::bf16`); its backward products are bf16 too.
+    fn fused_matmul_bf16(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self>;
     /// `x · Wᵀ` for 2-D `x` [N, in] and host-held weights `w` [out, in] (f32 bands or packed
     /// ggml blocks, multiplied by their own kernel): [N, out]. Differentiable in `x` only: the
     /// host weights are a frozen base (inference, QLoRA).
@@ -115,10 +118,51 @@ pub fn fused_available<const D: usize>(t: &Tensor<D>) -> bool {
     !off && t.dtype() == DType::F32 && crate::device::is_cpu(&t.device())
 }
 
-/// `a · b` for 2-D tensors (differentiable).
+/// The precision of [`matmul`]'s products on the CPU device: f32, or bf16 operands with f32
+/// accumulation (`[run] precision = "bf16"` on the CPU). Like PyTorch's autocast it is a
+/// per-thread setting, chosen with [`autocast`] around the forward pass; the backward products
+/// follow the forward's choice whatever thread runs them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MatmulPrecision {
+    #[default]
+    F32,
+    Bf16,
+}
+
+thread_local! {
+    static PRECISION: std::cell::Cell<MatmulPrecision> = const { std::cell::Cell::new(MatmulPrecision::F32) };
+}
+
+/// This thread's [`MatmulPrecision`].
+pub fn matmul_precision() -> MatmulPrecision {
+    PRECISION.with(|p| p.get())
+}
+
+/// Sets this thread's [`MatmulPrecision`] until the guard drops (then the previous one is back).
+#[must_use = "the precision reverts when the guard drops"]
+pub fn autocast(p: MatmulPrecision) -> AutocastGuard {
+    AutocastGuard { prev: PRECISION.with(|c| c.replace(p)) }
+}
+
+/// Restores the previous [`MatmulPrecision`] on drop (see [`autocast`]).
+pub struct AutocastGuard {
+    prev: MatmulPrecision,
+}
+
+impl Drop for AutocastGuard {
+    fn drop(&mut self) {
+        PRECISION.with(|c| c.set(self.prev));
+    }
+}
+
+/// `a · b` for 2-D tensors (differentiable), in this thread's [`MatmulPrecision`].
 pub fn matmul(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
     if fused_available(&a) && b.dtype() == DType::F32 {
-        Tensor::from_dispatch(<Dispatch as FusedOps>::fused_matmul(a.into_dispatch(), b.into_dispatch()))
+        let (a, b) = (a.into_dispatch(), b.into_dispatch());
+        Tensor::from_dispatch(match matmul_precision() {
+            MatmulPrecision::F32 => <Dispatch as FusedOps>::fused_matmul(a, b),
+            MatmulPrecision::Bf16 => <Dispatch as FusedOps>::fused_matmul_bf16(a, b),
+        })
     } else {
         a.matmul(b)
     }
@@ -393,6 +437,26 @@ fn matmul_kernel(a: &FlexTensor, b: &FlexTensor) -> FlexTensor {
         }
     }
     from_vec(out, Shape::new([m, n]))
+}
+
+/// [`matmul_kernel`] with bf16 operands ([`crate::bf16::matmul`]).
+fn matmul_bf16_kernel(a: &FlexTensor, b: &FlexTensor) -> FlexTensor {
+    let (sa, sb) = (a.layout().shape(), b.layout().shape());
+    assert!(sa.num_dims() == 2 && sb.num_dims() == 2, "fused_matmul_bf16 takes 2-D tensors");
+    assert!(a.dtype() == DType::F32 && b.dtype() == DType::F32, "fused_matmul_bf16 takes f32");
+    fn operand(t: &FlexTensor) -> crate::bf16::Operand<'_> {
+        let (l, st) = (t.layout(), t.layout().strides());
+        crate::bf16::Operand {
+            data: t.storage::<f32>(),
+            start: l.start_offset(),
+            rows: l.shape()[0],
+            cols: l.shape()[1],
+            rs: st[0],
+            cs: st[1],
+        }
+    }
+    let (m, n) = (sa[0], sb[1]);
+    from_vec(crate::bf16::matmul(operand(a), operand(b)), Shape::new([m, n]))
 }
 
 /// For each `fn name(args) => body;` defines `name`, which runs the `#[inline(always)]` loop
@@ -955,6 +1019,9 @@ impl FusedOps for Flex {
     fn fused_matmul(a: FlexTensor, b: FlexTensor) -> FlexTensor {
         matmul_kernel(&a, &b)
     }
+    fn fused_matmul_bf16(a: FlexTensor, b: FlexTensor) -> FlexTensor {
+        matmul_bf16_kernel(&a, &b)
+    }
     fn fused_swiglu(gate: FlexTensor, up: FlexTensor) -> FlexTensor {
         swiglu_kernel(&gate, &up)
     }
@@ -1031,6 +1098,54 @@ fn pair_op<B: Backend, C: CheckpointStrategy>(
     }
 }
 
+/// Backward of [`FusedOps::fused_matmul`] (`bf16: false`) and
+/// [`FusedOps::fused_matmul_bf16`] (`bf16: true`, whose gradient products are bf16 as well).
+#[derive(Debug)]
+struct MatmulBackward {
+    bf16: bool,
+}
+
+impl<B: Backend + FusedOps> Backward<B, 2> for MatmulBackward {
+    type State = (Option<burn::backend::autodiff::NodeId>, Option<burn::backend::autodiff::NodeId>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [node_a, node_b] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (a_state, b_state) = ops.state;
+        let a = a_state.map(|id| checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(id));
+        let b = b_state.map(|id| checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(id));
+        let mm = if self.bf16 { B::fused_matmul_bf16 } else { B::fused_matmul };
+        if let Some(node) = node_a {
+            // dA = dY · Bᵀ
+            let bt = B::float_swap_dims(b.expect("b kept for dA"), 0, 1);
+            grads.register::<B>(node.id, mm(grad.clone(), bt));
+        }
+        if let Some(node) = node_b {
+            // dB = Aᵀ · dY
+            let at = B::float_swap_dims(a.expect("a kept for dB"), 0, 1);
+            grads.register::<B>(node.id, mm(at, grad));
+        }
+    }
+}
+
+fn matmul_op<B: Backend + FusedOps, C: CheckpointStrategy>(
+    a: FloatTensor<Autodiff<B, C>>,
+    b: FloatTensor<Autodiff<B, C>>,
+    bf16: bool,
+) -> FloatTensor<Autodiff<B, C>> {
+    let forward = if bf16 { B::fused_matmul_bf16 } else { B::fused_matmul };
+    let (a_tracked, b_tracked) = (a.is_tracked(), b.is_tracked());
+    match (MatmulBackward { bf16 }).prepare::<C>([a.node(), b.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(mut prep) => {
+            // A is only needed for B's gradient and the other way round.
+            let a_state = b_tracked.then(|| prep.checkpoint(&a));
+            let b_state = a_tracked.then(|| prep.checkpoint(&b));
+            prep.finish((a_state, b_state), forward(a.into_primitive(), b.into_primitive()))
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(a.into_primitive(), b.into_primitive())),
+    }
+}
+
 impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     fn fused_host_linear(x: FloatTensor<Self>, w: HostMatrix) -> FloatTensor<Self> {
         #[derive(Debug)]
@@ -1060,41 +1175,11 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
     }
 
     fn fused_matmul(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct MatmulBackward;
+        matmul_op::<B, C>(a, b, false)
+    }
 
-        impl<B: Backend + FusedOps> Backward<B, 2> for MatmulBackward {
-            type State = (Option<burn::backend::autodiff::NodeId>, Option<burn::backend::autodiff::NodeId>);
-
-            fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-                let [node_a, node_b] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let (a_state, b_state) = ops.state;
-                let a = a_state.map(|id| checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(id));
-                let b = b_state.map(|id| checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(id));
-                if let Some(node) = node_a {
-                    // dA = dY · Bᵀ
-                    let bt = B::float_swap_dims(b.expect("b kept for dA"), 0, 1);
-                    grads.register::<B>(node.id, B::fused_matmul(grad.clone(), bt));
-                }
-                if let Some(node) = node_b {
-                    // dB = Aᵀ · dY
-                    let at = B::float_swap_dims(a.expect("a kept for dB"), 0, 1);
-                    grads.register::<B>(node.id, B::fused_matmul(at, grad));
-                }
-            }
-        }
-
-        let (a_tracked, b_tracked) = (a.is_tracked(), b.is_tracked());
-        match MatmulBackward.prepare::<C>([a.node(), b.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                // A is only needed for B's gradient and the other way round.
-                let a_state = b_tracked.then(|| prep.checkpoint(&a));
-                let b_state = a_tracked.then(|| prep.checkpoint(&b));
-                prep.finish((a_state, b_state), B::fused_matmul(a.into_primitive(), b.into_primitive()))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::fused_matmul(a.into_primitive(), b.into_primitive())),
-        }
+    fn fused_matmul_bf16(a: FloatTensor<Self>, b: FloatTensor<Self>) -> FloatTensor<Self> {
+        matmul_op::<B, C>(a, b, true)
     }
 
     fn fused_swiglu(gate: FloatTensor<Self>, up: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -1297,6 +1382,45 @@ mod tests {
         let f = |x: &[Tensor<2>]| matmul(x[0].clone(), x[1].clone().transpose());
         let r = |x: &[Tensor<2>]| x[0].clone().matmul(x[1].clone().transpose());
         check_grads(&[[300, 200], [250, 200]], f, r, 1e-5);
+    }
+
+    /// `x` rounded to bf16 in value, with the identity's gradient (straight through).
+    fn bf16_ste(x: Tensor<2>) -> Tensor<2> {
+        let v: Vec<f32> = x.to_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+        let r: Vec<f32> = v.into_iter().map(crate::bf16::round).collect();
+        let rounded = Tensor::<2>::from_data(TensorData::new(r, x.shape()), &x.device());
+        x.clone() + (rounded - x).detach()
+    }
+
+    #[test]
+    fn bf16_autocast_rounds_operands_of_the_product_and_of_its_gradients() {
+        // The reference multiplies bf16-rounded operands in f32. check_grads's upstream weights
+        // are multiples of 0.25, exact in bf16, so the gradient products see the same rounded
+        // operands: dA = G · round(B)ᵀ, dB = round(A)ᵀ · G.
+        let f = |x: &[Tensor<2>]| {
+            let _bf16 = autocast(MatmulPrecision::Bf16);
+            matmul(x[0].clone(), x[1].clone())
+        };
+        let r = |x: &[Tensor<2>]| bf16_ste(x[0].clone()).matmul(bf16_ste(x[1].clone()));
+        check_grads(&[[37, 53], [53, 29]], f, r, 1e-5);
+        let f = |x: &[Tensor<2>]| {
+            let _bf16 = autocast(MatmulPrecision::Bf16);
+            matmul(x[0].clone(), x[1].clone().transpose())
+        };
+        let r = |x: &[Tensor<2>]| bf16_ste(x[0].clone()).matmul(bf16_ste(x[1].clone()).transpose());
+        check_grads(&[[300, 200], [250, 200]], f, r, 1e-5);
+        // The guard restores f32, and f32 products differ from bf16 ones by far more than the
+        // tolerance above (the rounding is not skipped).
+        assert_eq!(matmul_precision(), MatmulPrecision::F32);
+        let d = Device::flex();
+        let (a, b) = (rand([64, 256], &d), rand([256, 32], &d));
+        let y32 = matmul(a.clone(), b.clone());
+        let y16 = {
+            let _bf16 = autocast(MatmulPrecision::Bf16);
+            matmul(a, b)
+        };
+        let scale = max_abs_diff(y32.clone(), y32.clone() * 0.0);
+        assert!(max_abs_diff(y32, y16) > 1e-3 * scale);
     }
 
     #[test]

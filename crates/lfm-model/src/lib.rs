@@ -17,6 +17,7 @@
 //!   API: matmul, SwiGLU, RMSNorm, the short convolution, the attention softmax and the
 //!   vocabulary-major cross-entropy.
 
+pub mod bf16;
 pub mod cache;
 pub mod compare;
 pub mod config;

@@ -173,7 +173,9 @@ pub struct RunSection {
     /// training (`cuda:0,cuda:1`); the CLI's `--device` overrides it.
     #[serde(default)]
     pub device: Option<String>,
-    /// Precision on GPU backends: `f32` or `bf16` (CPU runs are f32).
+    /// `f32` or `bf16`. On GPU backends bf16 is the device's float type; on the CPU the weights,
+    /// gradients and AdamW moments stay f32 and the matrix products of the linear layers and
+    /// the head take bf16 operands with f32 accumulation (AVX512-BF16; emulated without it).
     #[serde(default = "d_precision")]
     pub precision: String,
 }

@@ -267,11 +267,20 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         bail!("job = \"{job}\" runs on one device, got {world} (data-parallel {job} is not implemented)");
     }
     let mut devices = devices.to_vec();
+    // bf16 on the CPU: f32 weights, gradients and AdamW moments, bf16 operands with f32
+    // accumulation in every linear layer and the head (lfm_model::bf16), for this thread's
+    // forward passes (the data-parallel workers take it over, lm::parallel_backward).
+    let _autocast = (cfg.run.precision == "bf16" && devices.iter().any(lfm_model::device::is_cpu)).then(|| {
+        if !lfm_model::bf16::native() {
+            eprintln!(
+                "note: this CPU has no AVX512-BF16: bf16 products are emulated (operands rounded to bf16, \
+                 multiplied at f32 speed)"
+            );
+        }
+        lfm_model::fused::autocast(lfm_model::fused::MatmulPrecision::Bf16)
+    });
     if cfg.run.precision == "bf16" {
-        for device in devices.iter_mut() {
-            if lfm_model::device::is_cpu(device) {
-                bail!("[run] precision = \"bf16\" is for GPU backends; CPU training runs in f32");
-            }
+        for device in devices.iter_mut().filter(|d| !lfm_model::device::is_cpu(d)) {
             device
                 .configure(burn::tensor::FloatDType::BF16)
                 .map_err(|e| anyhow!("{device:?}: cannot switch to bf16: {e:?}"))?;

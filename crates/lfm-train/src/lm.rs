@@ -245,13 +245,18 @@ fn parallel_backward(
     if world == 1 {
         return local_backward(model, &devices[0], &split(0), total);
     }
+    // The workers compute their products in this thread's precision (bf16 autocast).
+    let precision = lfm_model::fused::matmul_precision();
     let results: Vec<Result<(GradAccumulator, f64, StepTimes)>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..world)
             .map(|r| {
                 let replica = if r == 0 { model.clone() } else { model.clone().fork(&devices[r]) };
                 let device = devices[r].clone();
                 let mine = split(r);
-                s.spawn(move || local_backward(&replica, &device, &mine, total))
+                s.spawn(move || {
+                    let _autocast = lfm_model::fused::autocast(precision);
+                    local_backward(&replica, &device, &mine, total)
+                })
             })
             .collect();
         handles

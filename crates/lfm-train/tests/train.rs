@@ -644,3 +644,40 @@ out = "{}"
     let e = run(&d, &cpu(), &RunOptions::default()).unwrap_err().to_string();
     assert!(e.contains("disagrees") && e.contains("adapter_config.json"), "{e}");
 }
+
+/// `precision = "bf16"` on the CPU: the products change (the losses are not f32's), the curve
+/// stays close to f32's, checkpoints keep f32 weights, and a resumed run is still bit-exact.
+#[test]
+fn bf16_on_the_cpu_follows_the_f32_curve_and_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tiny_dataset(tmp.path(), 300, 600, 0.05);
+    let sched = "kind = \"cosine\"\nwarmup_steps = 5";
+    let config = |name: &str, precision: &str| {
+        let mut c = pretrain_config(&ds, &tmp.path().join(name), 40, 3e-3, sched, "checkpoint_every = 20");
+        c.run.precision = precision.into();
+        c
+    };
+    let (f, b) = (config("f32", "f32"), config("bf16", "bf16"));
+    run(&f, &cpu(), &RunOptions::default()).unwrap();
+    run(&b, &cpu(), &RunOptions::default()).unwrap();
+    let (tf, tb) = (curves(&f.run.out).0, curves(&b.run.out).0);
+    assert_eq!(tf.len(), 40);
+    assert_ne!(tf, tb, "bf16 products gave exactly the f32 curve");
+    // The mean of the last ten losses within 2%; the loss fell in both.
+    let tail = |t: &[(u64, f64, f64, f64)]| t[30..].iter().map(|r| r.1).sum::<f64>() / 10.0;
+    let (lf, lb) = (tail(&tf), tail(&tb));
+    assert!(((lb - lf) / lf).abs() < 0.02, "last losses: f32 {lf:.4}, bf16 {lb:.4}");
+    assert!(lf < tf[0].1 - 0.5 && lb < tb[0].1 - 0.5, "f32 {lf:.4} bf16 {lb:.4} from {:.4}", tf[0].1);
+    let last = checkpoint::resolve(&b.run.out, "latest").unwrap();
+    let bytes = std::fs::read(last.join("model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert!(st.tensors().iter().all(|(_, t)| t.dtype() == safetensors::Dtype::F32));
+
+    // Interrupted after 20 steps and resumed: the same weights as the uninterrupted bf16 run.
+    let r = config("bf16-resumed", "bf16");
+    run(&r, &cpu(), &RunOptions { stop_after: Some(20), ..Default::default() }).unwrap();
+    run(&r, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap();
+    let resumed = checkpoint::resolve(&r.run.out, "latest").unwrap();
+    assert!(std::fs::read(resumed.join("model.safetensors")).unwrap() == bytes);
+    assert_eq!(curves(&r.run.out).0, tb);
+}
