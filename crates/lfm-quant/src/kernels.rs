@@ -39,6 +39,8 @@ pub struct Q8Acts {
     pub d: Vec<f32>,
     /// `Σ q` per block.
     pub s: Vec<i32>,
+    /// `Σ q` per half block (16 values; two per block), for Q6_K's interleaved rows.
+    pub s16: Vec<i32>,
     pub cols: usize,
 }
 
@@ -50,24 +52,31 @@ pub fn quantize_acts(x: &[f32], cols: usize) -> Q8Acts {
     let mut q = vec![0i8; x.len()];
     let mut d = vec![0.0f32; nb];
     let mut s = vec![0i32; nb];
-    let one = |xb: &[f32], qb: &mut [i8], db: &mut f32, sb: &mut i32| {
+    let mut s16 = vec![0i32; 2 * nb];
+    let one = |xb: &[f32], qb: &mut [i8], db: &mut f32, sb: &mut i32, hb: &mut [i32]| {
         let amax = xb.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let scale = amax / 127.0;
         let inv = if scale != 0.0 { 1.0 / scale } else { 0.0 };
-        let mut sum = 0i32;
         for (o, v) in qb.iter_mut().zip(xb) {
             // Round half to even by the 1.5·2^23 trick (|v·inv| ≤ 127): vectorizes, no libm call.
             *o = ((v * inv + 12582912.0) - 12582912.0) as i8;
-            sum += *o as i32;
         }
+        hb[0] = qb[..16].iter().map(|&v| v as i32).sum();
+        hb[1] = qb[16..].iter().map(|&v| v as i32).sum();
         *db = scale;
-        *sb = sum;
+        *sb = hb[0] + hb[1];
     };
     let rows = x.len() / cols;
     let bpr = cols / 32;
-    let run = |x: &[f32], q: &mut [i8], d: &mut [f32], s: &mut [i32]| {
-        for (((xb, qb), db), sb) in x.chunks_exact(32).zip(q.chunks_exact_mut(32)).zip(d.iter_mut()).zip(s.iter_mut()) {
-            one(xb, qb, db, sb);
+    let run = |x: &[f32], q: &mut [i8], d: &mut [f32], s: &mut [i32], h: &mut [i32]| {
+        for ((((xb, qb), db), sb), hb) in x
+            .chunks_exact(32)
+            .zip(q.chunks_exact_mut(32))
+            .zip(d.iter_mut())
+            .zip(s.iter_mut())
+            .zip(h.chunks_exact_mut(2))
+        {
+            one(xb, qb, db, sb, hb);
         }
     };
     if rows >= 16 && lfm_model::host::threads() > 1 {
@@ -76,11 +85,12 @@ pub fn quantize_acts(x: &[f32], cols: usize) -> Q8Acts {
             .zip(q.par_chunks_mut(cols))
             .zip(d.par_chunks_mut(bpr))
             .zip(s.par_chunks_mut(bpr))
-            .for_each(|(((x, q), d), s)| run(x, q, d, s));
+            .zip(s16.par_chunks_mut(2 * bpr))
+            .for_each(|((((x, q), d), s), h)| run(x, q, d, s, h));
     } else {
-        run(x, &mut q, &mut d, &mut s);
+        run(x, &mut q, &mut d, &mut s, &mut s16);
     }
-    Q8Acts { q, d, s, cols }
+    Q8Acts { q, d, s, s16, cols }
 }
 
 /// Which code path runs the kernels.
@@ -337,6 +347,13 @@ pub fn f32_rows_dot(w: &[u8], rows: usize, cols: usize, x: &[f32], n: usize, out
 /// - Q4_0: 4 chunks of 32 bytes, chunk `i` holds elements `4i..4i+4` in the low nibbles and
 ///   `16+4i..16+4i+4` in the high nibbles (the nibble values `n`, with `8·Σq` subtracted).
 ///
+/// - Q6_K (per 32-element block, 224 bytes): the 8 rows' super-block scales `d` (f16), their
+///   two half-block scales (i8: the 8 first halves, then the 8 second halves), 4 chunks of 32
+///   bytes with the low 4 bits of elements `4i..4i+4` (low nibbles) and `16+4i..16+4i+4` (high
+///   nibbles), then 2 × 32 bytes of their top 2 bits (chunk `i`'s at bits `2i`, first halves
+///   then second halves). Each half is its own integer sum, with `32·Σq` of the half
+///   subtracted up front ([`Q8Acts::s16`]).
+///
 /// Only [`Interleaved::pack`] makes one (`data` is private), and only on a CPU with AVX-512
 /// VNNI: a value is the proof that [`Interleaved::group_dots`] may run the VNNI kernel.
 pub struct Interleaved {
@@ -349,18 +366,54 @@ pub struct Interleaved {
 impl Interleaved {
     /// Bytes of one (group, block) cell.
     fn cell(ty: GgmlType) -> usize {
-        16 + if ty == GgmlType::Q8_0 { 256 } else { 128 }
+        match ty {
+            GgmlType::Q8_0 => 272,
+            GgmlType::Q6K => 224,
+            _ => 144,
+        }
     }
 
     /// Repacks `rows` rows (`row_bytes` apart, from `bytes`); `None` for other formats, a row
     /// count that is not a multiple of 8, or a CPU without AVX-512 VNNI.
     pub fn pack(ty: GgmlType, bytes: &[u8], rows: usize, cols: usize) -> Option<Self> {
-        if !matches!(ty, GgmlType::Q8_0 | GgmlType::Q4_0) || !rows.is_multiple_of(8) || !Isa::Vnni.is_available() {
+        if !matches!(ty, GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q6K)
+            || !rows.is_multiple_of(8)
+            || !Isa::Vnni.is_available()
+        {
             return None;
         }
         let rb = ty.row_bytes(cols);
         let (nb, bs, cell) = (cols / 32, ty.type_size(), Self::cell(ty));
         let mut data = vec![0u8; rows / 8 * nb * cell];
+        if ty == GgmlType::Q6K {
+            // 256-element super-blocks of 210 bytes: values (q6k_values), 16 i8 scales at 192,
+            // d (f16) at 208.
+            for (gi, out) in data.chunks_exact_mut(nb * cell).enumerate() {
+                for j in 0..8 {
+                    let row = &bytes[(8 * gi + j) * rb..(8 * gi + j + 1) * rb];
+                    for (sbi, sb) in row.chunks_exact(bs).enumerate() {
+                        let v = q6k_values(sb);
+                        for h in 0..8 {
+                            let b = 8 * sbi + h;
+                            let c = &mut out[b * cell..(b + 1) * cell];
+                            c[2 * j..2 * j + 2].copy_from_slice(&sb[208..210]);
+                            c[16 + j] = sb[192 + 2 * h];
+                            c[24 + j] = sb[192 + 2 * h + 1];
+                            let e = &v[32 * h..32 * h + 32];
+                            for i in 0..4 {
+                                for t in 0..4 {
+                                    let (lo, hi) = (e[4 * i + t], e[16 + 4 * i + t]);
+                                    c[32 + 32 * i + 4 * j + t] = (lo & 0x0f) | ((hi & 0x0f) << 4);
+                                    c[160 + 4 * j + t] |= (lo >> 4) << (2 * i);
+                                    c[192 + 4 * j + t] |= (hi >> 4) << (2 * i);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return Some(Interleaved { ty, rows, cols, data });
+        }
         for (gi, out) in data.chunks_exact_mut(nb * cell).enumerate() {
             for b in 0..nb {
                 let c = &mut out[b * cell..(b + 1) * cell];
@@ -414,14 +467,19 @@ impl Interleaved {
         assert_eq!(cols, self.cols);
         let q: [&[i8]; R] = std::array::from_fn(|k| &a.q[(r0 + k) * cols..(r0 + k + 1) * cols]);
         let d: [&[f32]; R] = std::array::from_fn(|k| &a.d[(r0 + k) * nb..(r0 + k + 1) * nb]);
-        let s: [&[i32]; R] = std::array::from_fn(|k| &a.s[(r0 + k) * nb..(r0 + k + 1) * nb]);
+        let s: [&[i32]; R] = if self.ty == GgmlType::Q6K {
+            std::array::from_fn(|k| &a.s16[(r0 + k) * 2 * nb..(r0 + k + 1) * 2 * nb])
+        } else {
+            std::array::from_fn(|k| &a.s[(r0 + k) * nb..(r0 + k + 1) * nb])
+        };
         let mut res = [[0.0f32; 8]; R];
         // SAFETY: an `Interleaved` is only made by `pack`, which returns `None` unless this CPU
         // has AVX-512 VNNI (with AVX-512F/VL/BW, AVX2, FMA and F16C), the features the kernel
         // enables. `data` is `nb` cells of `Self::cell(self.ty)` bytes (bounds-checked slicing
         // in `group_dots`), the cell size the kernel uses for `self.ty` (it asserts the length
-        // too); `cols == self.cols` (asserted), so each `q[k]` holds `32 · nb` values and each
-        // `d[k]`, `s[k]` `nb` (bounds-checked slicing above), which is what the kernel reads.
+        // too); `cols == self.cols` (asserted), so each `q[k]` holds `32 · nb` values, each
+        // `d[k]` `nb` and each `s[k]` `nb` (`2 · nb` half sums for Q6_K) (bounds-checked
+        // slicing above), which is what the kernel reads.
         #[cfg(target_arch = "x86_64")]
         unsafe {
             x86::interleaved::<R>(self.ty, data, nb, q, d, s, &mut res)
@@ -855,6 +913,9 @@ mod x86 {
         s: [&[i32]; R],
         out: &mut [[f32; 8]; R],
     ) {
+        if ty == GgmlType::Q6K {
+            return interleaved_q6k::<R>(data, nb, q, d, s, out);
+        }
         let q8 = ty == GgmlType::Q8_0;
         let cell = if q8 { 272 } else { 144 };
         assert!(data.len() >= nb * cell);
@@ -890,6 +951,70 @@ mod x86 {
                 let p = _mm256_cvtepi32_ps(_mm256_add_epi32(p0, p1));
                 let sc = _mm256_mul_ps(dw, _mm256_set1_ps(*d[k].get_unchecked(b)));
                 acc[k] = _mm256_fmadd_ps(p, sc, acc[k]);
+            }
+        }
+        for k in 0..R {
+            _mm256_storeu_ps(out[k].as_mut_ptr(), acc[k]);
+        }
+    }
+
+    /// [`interleaved`] for Q6_K cells; `s[k]` holds the activations' half-block sums (`2 · nb`).
+    ///
+    /// # Safety
+    ///
+    /// As for [`interleaved`], with `s[k]` at least `2 · nb` values.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")]
+    unsafe fn interleaved_q6k<const R: usize>(
+        data: &[u8],
+        nb: usize,
+        q: [&[i8]; R],
+        d: [&[f32]; R],
+        s: [&[i32]; R],
+        out: &mut [[f32; 8]; R],
+    ) {
+        const CELL: usize = 224;
+        assert!(data.len() >= nb * CELL);
+        debug_assert!((0..R).all(|k| q[k].len() >= 32 * nb && d[k].len() >= nb && s[k].len() >= 2 * nb));
+        let m4 = _mm256_set1_epi8(0x0f);
+        let m30 = _mm256_set1_epi8(0x30);
+        let mut acc = [_mm256_setzero_ps(); R];
+        let base = data.as_ptr();
+        for b in 0..nb {
+            let c = base.add(b * CELL);
+            let dw = _mm256_cvtph_ps(_mm_loadu_si128(c as *const __m128i));
+            let sc = |o: usize| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(c.add(o) as *const __m128i)));
+            let (sa, sb) = (_mm256_mul_ps(dw, sc(16)), _mm256_mul_ps(dw, sc(24)));
+            let ha = _mm256_loadu_si256(c.add(160) as *const __m256i);
+            let hb = _mm256_loadu_si256(c.add(192) as *const __m256i);
+            // Bits 2i..2i+2 of the top-bits byte moved to bits 4..6 (16-bit shifts: the mask
+            // keeps only bits that stayed inside their byte).
+            let top = |h: __m256i, i: usize| -> __m256i {
+                let t = match i {
+                    0 => _mm256_slli_epi16(h, 4),
+                    1 => _mm256_slli_epi16(h, 2),
+                    2 => h,
+                    _ => _mm256_srli_epi16(h, 2),
+                };
+                _mm256_and_si256(t, m30)
+            };
+            let mut wa = [_mm256_setzero_si256(); 4];
+            let mut wb = [_mm256_setzero_si256(); 4];
+            for i in 0..4 {
+                let v = _mm256_loadu_si256(c.add(32 + 32 * i) as *const __m256i);
+                wa[i] = _mm256_or_si256(_mm256_and_si256(v, m4), top(ha, i));
+                wb[i] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), top(hb, i));
+            }
+            for k in 0..R {
+                let xp = q[k].as_ptr().add(32 * b) as *const i32;
+                // The values are n = q + 32: each half starts at −32·Σq of its activations.
+                let mut pa = _mm256_set1_epi32(-32 * *s[k].get_unchecked(2 * b));
+                let mut pb = _mm256_set1_epi32(-32 * *s[k].get_unchecked(2 * b + 1));
+                for i in 0..4 {
+                    pa = _mm256_dpbusd_epi32(pa, wa[i], _mm256_set1_epi32(std::ptr::read_unaligned(xp.add(i))));
+                    pb = _mm256_dpbusd_epi32(pb, wb[i], _mm256_set1_epi32(std::ptr::read_unaligned(xp.add(4 + i))));
+                }
+                let t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(pa), sa, _mm256_mul_ps(_mm256_cvtepi32_ps(pb), sb));
+                acc[k] = _mm256_fmadd_ps(t, _mm256_set1_ps(*d[k].get_unchecked(b)), acc[k]);
             }
         }
         for k in 0..R {
@@ -1330,7 +1455,9 @@ mod tests {
     fn interleaved_rows_match_scalar_reference() {
         let (rows, cols) = (16, 96);
         let nacts = 13; // passes of 8, 4 and 1 rows
-        for ty in [GgmlType::Q8_0, GgmlType::Q4_0] {
+        for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q6K] {
+            // Q6_K super-blocks are 256 wide: two of them, so a cell's super-block changes.
+            let cols = if ty == GgmlType::Q6K { 512 } else { cols };
             let w: Vec<u8> = (0..rows).flat_map(|r| quantize_row(ty, &gauss(cols, 50 + r as u64))).collect();
             let Some(il) = Interleaved::pack(ty, &w, rows, cols) else {
                 eprintln!("no AVX-512 VNNI here: interleaved path not tested");

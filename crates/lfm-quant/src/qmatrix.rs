@@ -58,7 +58,7 @@ pub struct QuantMatrix {
     pub ty: GgmlType,
     pub rows: usize,
     pub cols: usize,
-    /// The rows repacked for the AVX-512 VNNI kernel (Q8_0/Q4_0 on such CPUs).
+    /// The rows repacked for the AVX-512 VNNI kernel (Q8_0/Q4_0/Q6_K on such CPUs).
     il: Option<Arc<Interleaved>>,
 }
 
@@ -69,8 +69,8 @@ impl std::fmt::Debug for QuantMatrix {
 }
 
 impl QuantMatrix {
-    /// A `[rows, cols]` matrix stored at `bytes[start..]`. On CPUs with AVX-512 VNNI, Q8_0 and
-    /// Q4_0 rows are repacked for the fast kernel, and the mapped file pages they came from are
+    /// A `[rows, cols]` matrix stored at `bytes[start..]`. On CPUs with AVX-512 VNNI, Q8_0, Q4_0
+    /// and Q6_K rows are repacked for the fast kernel, and the mapped file pages they came from are
     /// released (they are re-read on demand, e.g. for embedding rows), so the weights are not
     /// resident twice.
     pub fn new(bytes: Arc<Bytes>, start: usize, ty: GgmlType, rows: usize, cols: usize) -> Self {
