@@ -439,32 +439,45 @@ impl Interleaved {
 
     /// `out[k][j] = dot(row 8g + j, activation row r0 + k)` for the 8 rows of group `g`.
     pub fn group_dots(&self, g: usize, acts: &Q8Acts, r0: usize, out: &mut [[f32; 8]]) {
-        let nb = self.cols / 32;
-        let cell = Self::cell(self.ty);
-        let data = &self.data[g * nb * cell..(g + 1) * nb * cell];
-        // Up to 8 activation rows per pass: the weight cell is unpacked once for all of them.
+        self.dots::<8>(g, acts, r0, out)
+    }
+
+    /// `out[k][j] = dot(row 8g + j, activation row r0 + k)` for the 16 rows of groups `g` and
+    /// `g + 1`, in 512-bit registers (the two groups side by side); the same results as two
+    /// [`group_dots`](Self::group_dots), bit for bit.
+    pub fn pair_dots(&self, g: usize, acts: &Q8Acts, r0: usize, out: &mut [[f32; 16]]) {
+        self.dots::<16>(g, acts, r0, out)
+    }
+
+    fn dots<const W: usize>(&self, g: usize, acts: &Q8Acts, r0: usize, out: &mut [[f32; W]]) {
+        // Up to 8 activation rows per pass: the weight cells are unpacked once for all of them.
         let mut k = 0;
         while k < out.len() {
             let m = (out.len() - k).min(8);
             match m {
-                8 => self.group::<8>(data, acts, r0 + k, &mut out[k..k + 8]),
+                8 => self.group::<8, W>(g, acts, r0 + k, &mut out[k..k + 8]),
                 5..=7 => {
-                    self.group::<4>(data, acts, r0 + k, &mut out[k..k + 4]);
+                    self.group::<4, W>(g, acts, r0 + k, &mut out[k..k + 4]);
                     k += 4;
                     continue;
                 }
-                4 => self.group::<4>(data, acts, r0 + k, &mut out[k..k + 4]),
-                3 => self.group::<3>(data, acts, r0 + k, &mut out[k..k + 3]),
-                2 => self.group::<2>(data, acts, r0 + k, &mut out[k..k + 2]),
-                _ => self.group::<1>(data, acts, r0 + k, &mut out[k..k + 1]),
+                4 => self.group::<4, W>(g, acts, r0 + k, &mut out[k..k + 4]),
+                3 => self.group::<3, W>(g, acts, r0 + k, &mut out[k..k + 3]),
+                2 => self.group::<2, W>(g, acts, r0 + k, &mut out[k..k + 2]),
+                _ => self.group::<1, W>(g, acts, r0 + k, &mut out[k..k + 1]),
             }
             k += m;
         }
     }
 
-    fn group<const R: usize>(&self, data: &[u8], a: &Q8Acts, r0: usize, out: &mut [[f32; 8]]) {
+    /// `W / 8` groups from group `g` (W = 8 or 16) against `R` activation rows.
+    fn group<const R: usize, const W: usize>(&self, g: usize, a: &Q8Acts, r0: usize, out: &mut [[f32; W]]) {
+        assert!(W == 8 || W == 16);
         let (cols, nb) = (a.cols, a.cols / 32);
         assert_eq!(cols, self.cols);
+        let span = nb * Self::cell(self.ty);
+        let d0 = &self.data[g * span..(g + 1) * span];
+        let d1 = &self.data[(g + W / 8 - 1) * span..(g + W / 8) * span];
         let q: [&[i8]; R] = std::array::from_fn(|k| &a.q[(r0 + k) * cols..(r0 + k + 1) * cols]);
         let d: [&[f32]; R] = std::array::from_fn(|k| &a.d[(r0 + k) * nb..(r0 + k + 1) * nb]);
         let s: [&[i32]; R] = if self.ty == GgmlType::Q6K {
@@ -472,17 +485,22 @@ impl Interleaved {
         } else {
             std::array::from_fn(|k| &a.s[(r0 + k) * nb..(r0 + k + 1) * nb])
         };
-        let mut res = [[0.0f32; 8]; R];
+        let mut res = [[0.0f32; W]; R];
         // SAFETY: an `Interleaved` is only made by `pack`, which returns `None` unless this CPU
-        // has AVX-512 VNNI (with AVX-512F/VL/BW, AVX2, FMA and F16C), the features the kernel
-        // enables. `data` is `nb` cells of `Self::cell(self.ty)` bytes (bounds-checked slicing
-        // in `group_dots`), the cell size the kernel uses for `self.ty` (it asserts the length
+        // has AVX-512 VNNI (with AVX-512F/VL/BW, AVX2, FMA and F16C), the features the kernels
+        // enable. `d0` and `d1` are `nb` cells of `Self::cell(self.ty)` bytes (bounds-checked
+        // slicing above), the cell size the kernels use for `self.ty` (they assert the lengths
         // too); `cols == self.cols` (asserted), so each `q[k]` holds `32 · nb` values, each
         // `d[k]` `nb` and each `s[k]` `nb` (`2 · nb` half sums for Q6_K) (bounds-checked
-        // slicing above), which is what the kernel reads.
+        // slicing above), which is what the kernels read. `res` rows hold W = 8 (one group's
+        // 256-bit store) or 16 (the pair's 512-bit store) values.
         #[cfg(target_arch = "x86_64")]
         unsafe {
-            x86::interleaved::<R>(self.ty, data, nb, q, d, s, &mut res)
+            if W == 8 {
+                x86::interleaved::<R, W>(self.ty, d0, nb, q, d, s, &mut res)
+            } else {
+                x86::interleaved_pair::<R, W>(self.ty, d0, d1, nb, q, d, s, &mut res)
+            }
         };
         #[cfg(not(target_arch = "x86_64"))]
         unreachable!("interleaved rows exist only on x86_64 with AVX-512 VNNI");
@@ -904,17 +922,18 @@ mod x86 {
     /// `q[k]` at least `32 · nb` values and every `d[k]` and `s[k]` at least `nb`: the kernel
     /// reads them unchecked.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")]
-    pub unsafe fn interleaved<const R: usize>(
+    pub unsafe fn interleaved<const R: usize, const W: usize>(
         ty: GgmlType,
         data: &[u8],
         nb: usize,
         q: [&[i8]; R],
         d: [&[f32]; R],
         s: [&[i32]; R],
-        out: &mut [[f32; 8]; R],
+        out: &mut [[f32; W]; R],
     ) {
+        assert!(W >= 8);
         if ty == GgmlType::Q6K {
-            return interleaved_q6k::<R>(data, nb, q, d, s, out);
+            return interleaved_q6k::<R, W>(data, nb, q, d, s, out);
         }
         let q8 = ty == GgmlType::Q8_0;
         let cell = if q8 { 272 } else { 144 };
@@ -958,20 +977,142 @@ mod x86 {
         }
     }
 
+    /// Two groups of eight interleaved rows side by side in 512-bit registers: lanes 0..8 are
+    /// group `data0`'s rows, lanes 8..16 group `data1`'s. Each lane runs the operations of
+    /// [`interleaved`] in the same order, so the results are the same bits.
+    ///
+    /// # Safety
+    ///
+    /// As for [`interleaved`], for both `data0` and `data1`.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")]
+    pub unsafe fn interleaved_pair<const R: usize, const W: usize>(
+        ty: GgmlType,
+        data0: &[u8],
+        data1: &[u8],
+        nb: usize,
+        q: [&[i8]; R],
+        d: [&[f32]; R],
+        s: [&[i32]; R],
+        out: &mut [[f32; W]; R],
+    ) {
+        assert!(W >= 16);
+        let cell = match ty {
+            GgmlType::Q8_0 => 272,
+            GgmlType::Q6K => 224,
+            _ => 144,
+        };
+        assert!(data0.len() >= nb * cell && data1.len() >= nb * cell);
+        let half_sums = ty == GgmlType::Q6K;
+        debug_assert!((0..R)
+            .all(|k| q[k].len() >= 32 * nb && d[k].len() >= nb && s[k].len() >= if half_sums { 2 * nb } else { nb }));
+        // 32 bytes at `off` of both cells, group 0's in the low half.
+        let ld = |c0: *const u8, c1: *const u8, off: usize| -> __m512i {
+            _mm512_inserti64x4::<1>(
+                _mm512_castsi256_si512(_mm256_loadu_si256(c0.add(off) as *const __m256i)),
+                _mm256_loadu_si256(c1.add(off) as *const __m256i),
+            )
+        };
+        // The 8 + 8 rows' f16 scales.
+        let scales = |c0: *const u8, c1: *const u8| -> __m512 {
+            _mm512_cvtph_ps(_mm256_inserti128_si256::<1>(
+                _mm256_castsi128_si256(_mm_loadu_si128(c0 as *const __m128i)),
+                _mm_loadu_si128(c1 as *const __m128i),
+            ))
+        };
+        let m4 = _mm512_set1_epi8(0x0f);
+        let mut acc = [_mm512_setzero_ps(); R];
+        let (b0, b1) = (data0.as_ptr(), data1.as_ptr());
+        for b in 0..nb {
+            let (c0, c1) = (b0.add(b * cell), b1.add(b * cell));
+            let dw = scales(c0, c1);
+            if ty == GgmlType::Q6K {
+                let sc = |o: usize| {
+                    let v = _mm_unpacklo_epi64(
+                        _mm_loadl_epi64(c0.add(o) as *const __m128i),
+                        _mm_loadl_epi64(c1.add(o) as *const __m128i),
+                    );
+                    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v))
+                };
+                let (sa, sb) = (_mm512_mul_ps(dw, sc(16)), _mm512_mul_ps(dw, sc(24)));
+                let (ha, hb) = (ld(c0, c1, 160), ld(c0, c1, 192));
+                let m30 = _mm512_set1_epi8(0x30);
+                let top = |h: __m512i, i: usize| -> __m512i {
+                    let t = match i {
+                        0 => _mm512_slli_epi16(h, 4),
+                        1 => _mm512_slli_epi16(h, 2),
+                        2 => h,
+                        _ => _mm512_srli_epi16(h, 2),
+                    };
+                    _mm512_and_si512(t, m30)
+                };
+                let mut wa = [_mm512_setzero_si512(); 4];
+                let mut wb = [_mm512_setzero_si512(); 4];
+                for i in 0..4 {
+                    let v = ld(c0, c1, 32 + 32 * i);
+                    wa[i] = _mm512_or_si512(_mm512_and_si512(v, m4), top(ha, i));
+                    wb[i] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), top(hb, i));
+                }
+                for k in 0..R {
+                    let xp = q[k].as_ptr().add(32 * b) as *const i32;
+                    let mut pa = _mm512_set1_epi32(-32 * *s[k].get_unchecked(2 * b));
+                    let mut pb = _mm512_set1_epi32(-32 * *s[k].get_unchecked(2 * b + 1));
+                    for i in 0..4 {
+                        pa = _mm512_dpbusd_epi32(pa, wa[i], _mm512_set1_epi32(std::ptr::read_unaligned(xp.add(i))));
+                        pb = _mm512_dpbusd_epi32(pb, wb[i], _mm512_set1_epi32(std::ptr::read_unaligned(xp.add(4 + i))));
+                    }
+                    let t = _mm512_fmadd_ps(_mm512_cvtepi32_ps(pa), sa, _mm512_mul_ps(_mm512_cvtepi32_ps(pb), sb));
+                    acc[k] = _mm512_fmadd_ps(t, _mm512_set1_ps(*d[k].get_unchecked(b)), acc[k]);
+                }
+                continue;
+            }
+            let q8 = ty == GgmlType::Q8_0;
+            let koff = if q8 { 128 } else { 8 };
+            let mut wv = [_mm512_setzero_si512(); 8];
+            if q8 {
+                for i in 0..8 {
+                    wv[i] = ld(c0, c1, 16 + 32 * i);
+                }
+            } else {
+                for i in 0..4 {
+                    let v = ld(c0, c1, 16 + 32 * i);
+                    wv[i] = _mm512_and_si512(v, m4);
+                    wv[i + 4] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                }
+            }
+            for k in 0..R {
+                let xp = q[k].as_ptr().add(32 * b) as *const i32;
+                let mut p0 = _mm512_set1_epi32(-koff * *s[k].get_unchecked(b));
+                let mut p1 = _mm512_setzero_si512();
+                for i in (0..8).step_by(2) {
+                    p0 = _mm512_dpbusd_epi32(p0, wv[i], _mm512_set1_epi32(std::ptr::read_unaligned(xp.add(i))));
+                    p1 = _mm512_dpbusd_epi32(p1, wv[i + 1], _mm512_set1_epi32(std::ptr::read_unaligned(xp.add(i + 1))));
+                }
+                let p = _mm512_cvtepi32_ps(_mm512_add_epi32(p0, p1));
+                let sc = _mm512_mul_ps(dw, _mm512_set1_ps(*d[k].get_unchecked(b)));
+                acc[k] = _mm512_fmadd_ps(p, sc, acc[k]);
+            }
+        }
+        for k in 0..R {
+            _mm512_storeu_ps(out[k].as_mut_ptr(), acc[k]);
+        }
+    }
+
     /// [`interleaved`] for Q6_K cells; `s[k]` holds the activations' half-block sums (`2 · nb`).
     ///
     /// # Safety
     ///
     /// As for [`interleaved`], with `s[k]` at least `2 · nb` values.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")]
-    unsafe fn interleaved_q6k<const R: usize>(
+    unsafe fn interleaved_q6k<const R: usize, const W: usize>(
         data: &[u8],
         nb: usize,
         q: [&[i8]; R],
         d: [&[f32]; R],
         s: [&[i32]; R],
-        out: &mut [[f32; 8]; R],
+        out: &mut [[f32; W]; R],
     ) {
+        assert!(W >= 8);
         const CELL: usize = 224;
         assert!(data.len() >= nb * CELL);
         debug_assert!((0..R).all(|k| q[k].len() >= 32 * nb && d[k].len() >= nb && s[k].len() >= 2 * nb));
@@ -1466,9 +1607,15 @@ mod tests {
             let x = gauss(nacts * cols, 7);
             let a = quantize_acts(&x, cols);
             let rb = ty.row_bytes(cols);
+            // The 512-bit pair of groups gives the two groups' results, bit for bit.
+            let mut pair = vec![[0.0f32; 16]; nacts];
+            il.pair_dots(0, &a, 0, &mut pair);
             for g in 0..rows / 8 {
                 let mut out = vec![[0.0f32; 8]; nacts];
                 il.group_dots(g, &a, 0, &mut out);
+                for k in 0..nacts {
+                    assert_eq!(out[k][..], pair[k][8 * g..8 * g + 8], "{ty:?} pair, group {g}, act {k}");
+                }
                 for (k, o) in out.iter().enumerate() {
                     for j in 0..8 {
                         let r = 8 * g + j;

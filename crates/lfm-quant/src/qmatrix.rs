@@ -126,22 +126,34 @@ impl QuantMatrix {
         let task = |g0: usize, g1: usize| {
             let yp = &yp;
             let mut buf = vec![[0.0f32; 8]; ACT_TILE.min(n)];
+            let mut buf2 = vec![[0.0f32; 16]; ACT_TILE.min(n)];
             for r0 in (0..n).step_by(ACT_TILE) {
                 let r1 = (r0 + ACT_TILE).min(n);
-                for g in g0..g1 {
-                    il.group_dots(g, &acts, r0, &mut buf[..r1 - r0]);
-                    for (k, v) in buf[..r1 - r0].iter().enumerate() {
+                let mut g = g0;
+                // Pairs of groups in 512-bit registers, a last odd group alone.
+                while g < g1 {
+                    let w = if g + 1 < g1 { 16 } else { 8 };
+                    let out: &[f32] = if w == 16 {
+                        il.pair_dots(g, &acts, r0, &mut buf2[..r1 - r0]);
+                        buf2[..r1 - r0].as_flattened()
+                    } else {
+                        il.group_dots(g, &acts, r0, &mut buf[..r1 - r0]);
+                        buf[..r1 - r0].as_flattened()
+                    };
+                    for (k, v) in out.chunks_exact(w).enumerate() {
                         // SAFETY: tasks own disjoint column ranges [8·g0, 8·g1) of every row
-                        // of `y`, which outlives them.
-                        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), yp.0.add((r0 + k) * rows + 8 * g), 8) };
+                        // of `y`, which outlives them; g + w/8 <= g1.
+                        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), yp.0.add((r0 + k) * rows + 8 * g), w) };
                     }
+                    g += w / 8;
                 }
             }
         };
         if !self.split(n) {
             task(0, groups);
         } else {
-            let per_task = groups.div_ceil(threads() * 8).clamp(1, 64);
+            // Even runs of groups, so that every task's groups pair up.
+            let per_task = groups.div_ceil(threads() * 8).clamp(1, 64).next_multiple_of(2);
             let ntasks = groups.div_ceil(per_task);
             lfm_model::pool::for_each(ntasks, &|t| task(t * per_task, ((t + 1) * per_task).min(groups)));
         }
@@ -207,5 +219,44 @@ impl HostWeight for QuantMatrix {
 
     fn nbytes(&self) -> usize {
         self.ty.row_bytes(self.cols) * self.rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocks::quantize_row;
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    /// The whole product on the fastest path (interleaved groups, in pairs and a last odd one,
+    /// split over tasks) against the scalar reference, for activation counts around the tile.
+    #[test]
+    fn fast_paths_match_the_scalar_reference() {
+        for ty in [GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q6K] {
+            for (rows, cols) in [(56, 256), (1096, 256)] {
+                let w: Vec<u8> = (0..rows).flat_map(|r| quantize_row(ty, &values(cols, 100 + r as u64))).collect();
+                let m = QuantMatrix::new(Arc::new(Bytes::Owned(w)), 0, ty, rows, cols);
+                for n in [1, 3, 70] {
+                    let x = values(n * cols, 7 + n as u64);
+                    let want = m.matmul_t_with(Isa::Scalar, &x, n);
+                    let got = m.matmul_t(&x, n);
+                    for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+                        assert!(
+                            (g - e).abs() <= 1e-4 * (1.0 + e.abs()),
+                            "{ty:?} {rows}x{cols} n={n} [{i}]: {g} vs {e}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
