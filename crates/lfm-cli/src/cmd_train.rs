@@ -74,15 +74,27 @@ pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
         adapter: a.adapter.clone(),
     });
     cfg.validate(&a.config.display().to_string())?;
+    // Under mpirun / srun: this process is one rank (MPI is finalized when the guard drops,
+    // after the run).
+    let _mpi = lfm_train::dist::init()?;
+    let (rank, ranks) = (lfm_train::dist::rank(), lfm_train::dist::size());
     let spec = cfg.run.device.clone().unwrap_or_else(|| "cpu".into());
     let devices = lfm_model::device::parse_devices(&spec)?;
     if devices.len() > 1 {
         println!("data-parallel over {} replicas: {spec}", devices.len());
     }
-    let pb = progress::bar(cfg.run.steps, "steps");
-    let opts = RunOptions { resume: a.resume.clone(), stop_after: a.stop_after, progress: Some(pb.clone()) };
+    if ranks > 1 && rank == 0 {
+        println!("data-parallel over {ranks} MPI ranks, one device each ({spec})");
+    }
+    // Rank 0 shows the progress and the summary; the other ranks train quietly.
+    let pb = (rank == 0).then(|| progress::bar(cfg.run.steps, "steps"));
+    let opts =
+        RunOptions { resume: a.resume.clone(), stop_after: a.stop_after, progress: pb.as_ref().map(|p| (**p).clone()) };
     let s = engine::run_parallel(&cfg, &devices, &opts)?;
     drop(pb);
+    if rank != 0 {
+        return Ok(());
+    }
     println!("run directory   {}", s.run_dir.display());
     println!("steps           {}", s.steps_done);
     println!("last train loss {:.4}", s.last_loss);

@@ -175,7 +175,7 @@ pub fn apply_gradients(
 /// its checkpoints, and the checkpoint this run resumes from, checked to be this training's.
 pub struct RunDir {
     pub path: PathBuf,
-    _lock: OutputLock,
+    _lock: Option<OutputLock>,
     /// The checkpoint to resume from and its meta.
     pub resume: Option<(PathBuf, Meta)>,
     last_checkpoint: Option<PathBuf>,
@@ -188,10 +188,16 @@ impl RunDir {
     /// hold no checkpoint yet.
     pub fn open(cfg: &RunConfig, world: usize, resume: Option<&str>, loads: impl Fn(&Path) -> bool) -> Result<Self> {
         let path = cfg.run.out.clone();
-        let lock = OutputLock::acquire(&path, "lfm train")?;
-        std::fs::create_dir_all(&path)
-            .with_context(|| format!("{}: cannot create the run directory", path.display()))?;
-        checkpoint::clean_partial(&path);
+        // Under MPI only rank 0 writes the directory (and holds its lock).
+        let lock = if crate::dist::writes() {
+            let lock = OutputLock::acquire(&path, "lfm train")?;
+            std::fs::create_dir_all(&path)
+                .with_context(|| format!("{}: cannot create the run directory", path.display()))?;
+            checkpoint::clean_partial(&path);
+            Some(lock)
+        } else {
+            None
+        };
         let resume = match resume {
             Some(spec) => {
                 let dir = checkpoint::resolve(&path, spec)?;
@@ -199,7 +205,7 @@ impl RunDir {
                     checkpoint::read_meta(&dir).map_err(|e| checkpoint::name_previous_good(e, &path, &dir, &loads))?;
                 if meta.world != world {
                     bail!(
-                        "{}: was written by a run on {} device(s), this one has {world} (the global batch would change)",
+                        "{}: was written by a run on {} replica(s) (devices × MPI ranks), this one has {world} (the global batch would change)",
                         dir.display(),
                         meta.world
                     );
@@ -261,7 +267,12 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
     let mut resolved = cfg.clone();
     resolved.resolve_adapter("the run config")?;
     let cfg = &resolved;
-    let world = devices.len();
+    // Replicas: the local devices of this process times the MPI ranks (one device each).
+    let ranks = crate::dist::size();
+    if ranks > 1 && devices.len() > 1 {
+        bail!("under MPI each rank trains on one device; got {} for this rank", devices.len());
+    }
+    let world = devices.len() * ranks;
     if matches!(cfg.job, Job::Grpo | Job::Dpo) && world > 1 {
         let job = cfg.job.as_str();
         bail!("job = \"{job}\" runs on one device, got {world} (data-parallel {job} is not implemented)");
@@ -314,7 +325,16 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
     }
     // The tokenizer (a pre-training dataset is verified first, against the model's tokenizer).
     let model_dir = dir.resume.as_ref().map(|r| r.0.clone()).or(init.clone());
-    let tok_path = crate::lm::prepare(cfg, &dir.path, model_dir.as_deref(), pb)?;
+    // Under MPI rank 0 verifies the dataset first (and caches the result); the others then
+    // find the cache.
+    let tok_path = if crate::dist::writes() {
+        let t = crate::lm::prepare(cfg, &dir.path, model_dir.as_deref(), pb)?;
+        crate::dist::barrier();
+        t
+    } else {
+        crate::dist::barrier();
+        crate::lm::prepare(cfg, &dir.path, model_dir.as_deref(), pb)?
+    };
     let tok = tokenizer::load(&tok_path)?;
     // Checkpoints carry the text codec (tokenizer, its config, the chat template) and the
     // initial model's generation_config.json, so they render and sample as it did.
@@ -377,11 +397,14 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
             Box::new(DpoObjective::new(cfg, &tok_path, init, &model, &dir.path, &devices[0], &ad)?)
         }
     };
-    lfm_model::io::write_atomic(&dir.path.join("config.toml"), cfg.to_toml().as_bytes())?;
+    let writes = crate::dist::writes();
+    if writes {
+        lfm_model::io::write_atomic(&dir.path.join("config.toml"), cfg.to_toml().as_bytes())?;
+    }
 
     let sched = Schedule::new(&cfg.schedule, cfg.optim.lr, cfg.optim.min_lr_ratio, cfg.run.steps);
     let mut learner = Learner::new(opt, ads.clone(), cfg.optim.grad_clip);
-    let mut log = MetricsLog::open(&dir.path, resumed.as_ref().map(|m| m.step))?;
+    let mut log = if writes { Some(MetricsLog::open(&dir.path, resumed.as_ref().map(|m| m.step))?) } else { None };
     let mut tokens_seen = resumed.as_ref().map_or(0, |m| m.tokens_seen);
     let elapsed0 = resumed.as_ref().map_or(0.0, |m| m.elapsed_s);
     let mut last_val = resumed.as_ref().and_then(|m| m.last_val_loss);
@@ -430,7 +453,9 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         if let Value::Object(o) = &mut line {
             o.extend(rep.extra.clone());
         }
-        log.write(&line)?;
+        if let Some(log) = log.as_mut() {
+            log.write(&line)?;
+        }
         first_record.get_or_insert_with(|| line.clone());
         last_record = Some(line);
         last_loss = rep.loss;
@@ -445,14 +470,16 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
         let is_last = step == cfg.run.steps;
         let eval_due = (cfg.run.eval_every > 0 && step % cfg.run.eval_every == 0) || is_last;
         let checkpoint_due = (cfg.run.checkpoint_every > 0 && step % cfg.run.checkpoint_every == 0) || step == end;
-        if eval_due {
+        if eval_due && writes {
             if let Some(v) = objective.evaluate(&model, &ad)? {
                 let val_ppl = (cfg.job != Job::Dpo).then(|| v.exp());
                 let mut line = serde_json::to_value(ValRecord { step, val_loss: v, val_ppl })?;
                 if let Value::Object(o) = &mut line {
                     o.extend(objective.val_extra());
                 }
-                log.write(&line)?;
+                if let Some(log) = log.as_mut() {
+                    log.write(&line)?;
+                }
                 last_val = Some(v);
                 if opts.progress.is_some() {
                     // Above the bar on a terminal; a plain line in a log.
@@ -461,7 +488,7 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
                 }
             }
         }
-        if eval_due || checkpoint_due {
+        if (eval_due || checkpoint_due) && writes {
             metrics::plot_run(&dir.path, &title)?;
             objective.plot(&dir.path, &title)?;
         }
@@ -482,7 +509,9 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
                 optimizer_steps: Some(learner.opt.step),
             };
             objective.save_state(&mut meta);
-            dir.save(&model.valid(), &model_cfg, &learner.opt, &meta, &tok_files, cfg.run.keep_last)?;
+            if writes {
+                dir.save(&model.valid(), &model_cfg, &learner.opt, &meta, &tok_files, cfg.run.keep_last)?;
+            }
         }
     }
     let last_checkpoint = dir

@@ -14,6 +14,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod dist;
 pub mod distill;
 pub mod dpo;
 pub mod engine;

@@ -240,6 +240,18 @@ fn parallel_backward(
     micros: &[Micro],
     total: usize,
 ) -> Result<(GradAccumulator, f64, StepTimes)> {
+    let ranks = crate::dist::size();
+    if ranks > 1 {
+        // One device per MPI rank: this rank's share of the micro-batches, then the sums over
+        // all ranks (the same gradient sum the in-process replicas build).
+        let mine: Vec<&Micro> = micros.iter().skip(crate::dist::rank()).step_by(ranks).collect();
+        let (mut acc, loss_sum, mut times) = local_backward(model, &devices[0], &mine, total)?;
+        let t0 = Instant::now();
+        acc.all_reduce();
+        let loss_sum = crate::dist::all_reduce_f64(loss_sum);
+        times.gradients += t0.elapsed().as_secs_f64();
+        return Ok((acc, loss_sum, times));
+    }
     let world = devices.len();
     let split = |r: usize| -> Vec<&Micro> { micros.iter().skip(r).step_by(world).collect() };
     if world == 1 {
@@ -349,7 +361,7 @@ impl LmObjective {
                 "[data] seq_len / [batch] micro_batch",
             )
             .map_err(|e| anyhow!("{e}"))?;
-        let world = devices.len();
+        let world = devices.len() * crate::dist::size();
         let pad = model_cfg.pad_token_id;
         let data = match cfg.job {
             _ if cfg.data.dataset.is_some() => {

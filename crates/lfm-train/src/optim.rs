@@ -115,6 +115,27 @@ impl GradAccumulator {
         Ok(())
     }
 
+    /// Sums the gradients over all MPI ranks in place ([`crate::dist`]): every tensor, in name
+    /// order (the same on every rank), goes through one host buffer and one all-reduce. A no-op
+    /// on one rank.
+    pub fn all_reduce(&mut self) {
+        if crate::dist::size() == 1 {
+            return;
+        }
+        let host = |t: &Tensor<1>| t.to_data().convert::<f32>().try_into_vec::<f32>().expect("f32 gradient");
+        let mut buf: Vec<f32> = Vec::with_capacity(self.grads.values().map(|g| g.dims()[0]).sum());
+        for g in self.grads.values() {
+            buf.extend(host(g));
+        }
+        crate::dist::all_reduce_sum(&mut buf);
+        let mut at = 0;
+        for g in self.grads.values_mut() {
+            let n = g.dims()[0];
+            *g = Tensor::from_data(TensorData::new(buf[at..at + n].to_vec(), [n]), &g.device());
+            at += n;
+        }
+    }
+
     /// √(Σ g²) over every parameter, accumulated in f64 on the host (per tensor: in f64 over
     /// rayon's pool on a CPU device, in f32 by the backend elsewhere).
     pub fn global_norm(&self) -> f64 {
