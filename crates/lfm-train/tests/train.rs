@@ -245,7 +245,7 @@ fn data_parallel_matches_single_device_accumulation() {
     // Resuming on another device count is refused (the global batch would change).
     let e =
         run(&dp, &cpu(), &RunOptions { resume: Some("latest".into()), ..Default::default() }).unwrap_err().to_string();
-    assert!(e.contains("2 device(s)"), "{e}");
+    assert!(e.contains("2 replica(s)"), "{e}");
     lfm_train::engine::run_parallel(&dp, &devices, &RunOptions { resume: Some("latest".into()), ..Default::default() })
         .unwrap();
     let (t1, v1) = curves(&single.run.out);
