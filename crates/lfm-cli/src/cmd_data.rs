@@ -204,6 +204,12 @@ pub fn tokenizer_train(a: &TokenizerTrainArgs) -> Result<()> {
 }
 
 pub fn data_build(a: &DataBuildArgs) -> Result<()> {
+    // Under mpirun / srun the ranks split the input files (see lfm_data::shards); rank 0
+    // writes the manifest and prints. A failing rank ends the whole job.
+    lfm_train::dist::run_rank(|| data_build_rank(a))
+}
+
+fn data_build_rank(a: &DataBuildArgs) -> Result<()> {
     if let Some(dir) = &a.model {
         let cfg = lfm_model::Lfm2Config::from_hf_file(&dir.join("config.json"))?;
         let tok = tokenizer::load(&a.tokenizer)?;
@@ -223,10 +229,14 @@ pub fn data_build(a: &DataBuildArgs) -> Result<()> {
             o.read.chat = Some(std::sync::Arc::new(codec));
         }
     }
+    let rank = lfm_train::dist::rank();
     // The build locks --out itself (a second build on it fails at once).
-    let pb = progress::bar(0, "input bytes (approx.)");
-    let (m, report) = shards::build(&o, &pb)?;
+    let pb = if rank == 0 { progress::bar(0, "input bytes (approx.)") } else { progress::hidden() };
+    let (m, report) = shards::build_ranked(&o, &pb, &lfm_train::dist::MpiRanks)?;
     pb.finish_and_clear();
+    if rank != 0 {
+        return Ok(());
+    }
     let skipped: u64 = m.sources.iter().map(|s| s.skipped_empty).sum();
     if skipped > 0 {
         eprintln!("warning: skipped {skipped} empty documents (counts per source in manifest.json)");

@@ -54,6 +54,11 @@ pub struct TrainArgs {
 }
 
 pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
+    // Under mpirun / srun this process is one rank; a failing rank ends the whole job.
+    lfm_train::dist::run_rank(|| run_rank(cmd, device_flag))
+}
+
+fn run_rank(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
     let (job, a) = match cmd {
         TrainCommand::Pretrain(a) => (Job::Pretrain, a),
         TrainCommand::Sft(a) => (Job::Sft, a),
@@ -74,9 +79,6 @@ pub fn run(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
         adapter: a.adapter.clone(),
     });
     cfg.validate(&a.config.display().to_string())?;
-    // Under mpirun / srun: this process is one rank (MPI is finalized when the guard drops,
-    // after the run).
-    let _mpi = lfm_train::dist::init()?;
     let (rank, ranks) = (lfm_train::dist::rank(), lfm_train::dist::size());
     let spec = cfg.run.device.clone().unwrap_or_else(|| "cpu".into());
     let devices = lfm_model::device::parse_devices(&spec)?;

@@ -92,6 +92,11 @@ fn make(pb: ProgressBar, style: ProgressStyle) -> Progress {
     Progress { pb, logger: Some((stop, handle)) }
 }
 
+/// A bar that shows nothing (the ranks other than 0 of an MPI job).
+pub fn hidden() -> Progress {
+    Progress { pb: ProgressBar::hidden(), logger: None }
+}
+
 /// A spinner with a message (for steps of unknown length).
 pub fn spinner(msg: impl Into<String>) -> Progress {
     let pb = ProgressBar::new_spinner();

@@ -230,3 +230,69 @@ fn a_killed_rank_stops_the_run_and_the_last_checkpoint_resumes() {
         .arg(&cfg));
     assert!(out.contains(&format!("steps           {}", step + 2)), "{out}");
 }
+
+/// `mpirun -np 2 lfm data build`: the ranks split the input files, and rank 0's manifest holds
+/// every document and token the one-process build has, in shards that verify.
+#[test]
+fn two_ranks_build_one_dataset_from_split_inputs() {
+    if Command::new("mpirun").arg("--version").output().is_err() {
+        panic!("mpirun not found: install Open MPI (Debian: openmpi-bin libopenmpi-dev)");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("data/corpus/jargon.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().take(300).collect();
+    let inputs = tmp.path().join("in");
+    std::fs::create_dir_all(&inputs).unwrap();
+    for (i, chunk) in lines.chunks(100).enumerate() {
+        std::fs::write(inputs.join(format!("part{i}.jsonl")), chunk.join("\n")).unwrap();
+    }
+    let src = inputs.join("part0.jsonl");
+    ok(lfm()
+        .args(["tokenizer", "train", "--vocab-size", "400", "--input"])
+        .arg(&src)
+        .arg("--out")
+        .arg(tmp.path().join("tok")));
+    let build = |c: &mut Command, out: &str| {
+        ok(c.args(["data", "build", "--val-fraction", "0.1", "--input"])
+            .arg(inputs.join("*.jsonl"))
+            .arg("--tokenizer")
+            .arg(tmp.path().join("tok/tokenizer.json"))
+            .arg("--out")
+            .arg(tmp.path().join(out)))
+    };
+    let one = build(&mut lfm(), "one");
+    let two = build(&mut mpirun(2), "two");
+    assert_eq!(two.matches("documents,").count(), 1, "rank 0 alone reports: {two}");
+    let manifest = |d: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join(d).join("manifest.json")).unwrap()).unwrap()
+    };
+    let (m1, m2) = (manifest("one"), manifest("two"));
+    let total = |m: &serde_json::Value, k: &str| m["train"][k].as_u64().unwrap() + m["val"][k].as_u64().unwrap();
+    assert_eq!(total(&m1, "documents"), 300, "{one}");
+    assert_eq!(total(&m2, "documents"), 300);
+    assert_eq!(total(&m1, "tokens"), total(&m2, "tokens"));
+    // Three input files over two ranks: rank 0 took files 0 and 2, rank 1 file 1.
+    let files: Vec<&str> =
+        m2["train"]["shards"].as_array().unwrap().iter().map(|s| s["file"].as_str().unwrap()).collect();
+    assert_eq!(files, ["train-r0-00000.parquet", "train-r1-00000.parquet"]);
+    let sources: Vec<u64> =
+        m2["sources"].as_array().unwrap().iter().map(|s| s["documents"].as_u64().unwrap()).collect();
+    assert_eq!(sources, [100, 100, 100]);
+    // Every shard's checksum verifies, no part records or partial directory are left.
+    ok(lfm().args(["data", "inspect"]).arg(tmp.path().join("two")));
+    let left: Vec<_> = std::fs::read_dir(tmp.path().join("two")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.iter().all(|n| !n.to_string_lossy().starts_with("part-")), "{left:?}");
+    assert!(!tmp.path().join("two.partial").exists());
+    // A second build into the finished dataset is refused, and the job fails.
+    let o = mpirun(2)
+        .args(["data", "build", "--input"])
+        .arg(inputs.join("*.jsonl"))
+        .arg("--tokenizer")
+        .arg(tmp.path().join("tok/tokenizer.json"))
+        .arg("--out")
+        .arg(tmp.path().join("two"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already holds a dataset"));
+}

@@ -18,6 +18,14 @@
 //! Exclusivity: the build holds [`lfm_model::io::OutputLock`] on `<out>` from its first check
 //! to the final rename, so a second build on the same `--out` fails at once instead of deleting
 //! the first one's `<out>.partial`.
+//!
+//! Several processes ([`build_ranked`], e.g. the ranks of `mpirun -np N lfm data build`, on a
+//! shared file system): input file `i` goes to rank `i % N`, which writes its own shards
+//! (`train-rR-NNNNN.parquet`) and the record of them (`part-R.json`) into `<out>.partial`; rank 0
+//! holds the lock, prepares the directory, and once every rank is done merges the records in rank
+//! order into `manifest.json` (last, atomic) and renames the directory into place. The validation
+//! split hashes each document's index in its rank's stream, so the split (like the shard layout)
+//! depends on N: a dataset is the same for the same inputs and the same N.
 
 use std::fs::File;
 use std::path::{Component, Path, PathBuf};
@@ -213,7 +221,7 @@ pub fn ids_batch(docs: &[Vec<u32>]) -> Result<RecordBatch> {
 /// Writes one split's shards.
 struct SplitWriter {
     dir: PathBuf,
-    prefix: &'static str,
+    prefix: String,
     shard_tokens: u64,
     row_group_tokens: u64,
     props: WriterProperties,
@@ -224,7 +232,7 @@ struct SplitWriter {
 }
 
 impl SplitWriter {
-    fn new(dir: &Path, prefix: &'static str, opts: &BuildOptions) -> Self {
+    fn new(dir: &Path, prefix: String, opts: &BuildOptions) -> Self {
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_size(usize::MAX)
@@ -327,18 +335,68 @@ pub struct BuildReport {
     pub seconds: f64,
 }
 
+/// The processes of a build: this one's rank and how many there are, and a barrier (MPI's,
+/// for `mpirun ... lfm data build`). [`OneProcess`] is the plain build.
+pub trait Ranks {
+    fn rank(&self) -> usize;
+    fn size(&self) -> usize;
+    /// Returns once every rank has called it.
+    fn barrier(&self);
+}
+
+/// A build in one process.
+pub struct OneProcess;
+
+impl Ranks for OneProcess {
+    fn rank(&self) -> usize {
+        0
+    }
+    fn size(&self) -> usize {
+        1
+    }
+    fn barrier(&self) {}
+}
+
+/// What one rank built: its shards and counts (`part-R.json` in a multi-process build).
+#[derive(Serialize, Deserialize)]
+struct Part {
+    train: SplitInfo,
+    val: SplitInfo,
+    sources: Vec<SourceStats>,
+    documents: u64,
+    tokens: u64,
+}
+
 /// Builds the dataset; see the module doc. `progress` gets the input size as its length, the
 /// text read so far as its position (an estimate: JSONL syntax and parquet compression make
 /// the files' sizes differ from their text), and documents/s and tokens/s as its message.
 pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<(Manifest, BuildReport)> {
+    build_ranked(opts, progress, &OneProcess)
+}
+
+/// [`build`] as one of `ranks.size()` processes (see the module doc); every rank returns the
+/// finished manifest and its own report.
+pub fn build_ranked(opts: &BuildOptions, progress: &ProgressBar, ranks: &dyn Ranks) -> Result<(Manifest, BuildReport)> {
     let out = &opts.out;
-    let _lock = lfm_model::io::OutputLock::acquire(out, "lfm data build")?;
-    if out.join("manifest.json").exists() {
-        bail!("{}: already holds a dataset (remove it or choose another --out)", out.display());
-    }
-    if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(false) {
-        bail!("{}: exists and is not empty", out.display());
-    }
+    let (rank, size) = (ranks.rank(), ranks.size());
+    let partial = PathBuf::from(format!("{}.partial", out.display()));
+    // Rank 0 checks and prepares the directory; the others wait for it.
+    let lock = if rank == 0 {
+        let lock = lfm_model::io::OutputLock::acquire(out, "lfm data build")?;
+        if out.join("manifest.json").exists() {
+            bail!("{}: already holds a dataset (remove it or choose another --out)", out.display());
+        }
+        if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(false) {
+            bail!("{}: exists and is not empty", out.display());
+        }
+        if partial.exists() {
+            std::fs::remove_dir_all(&partial)
+                .with_context(|| format!("{}: cannot remove a stale partial build", partial.display()))?;
+        }
+        Some(lock)
+    } else {
+        None
+    };
     if !(0.0..1.0).contains(&opts.val_fraction) {
         bail!("--val-fraction must be in [0, 1), got {}", opts.val_fraction);
     }
@@ -347,29 +405,100 @@ pub fn build(opts: &BuildOptions, progress: &ProgressBar) -> Result<(Manifest, B
     let bos = tok.token_to_id(BOS).ok_or_else(|| anyhow!("{tok_name}: tokenizer has no {BOS} token"))?;
     let eos =
         tok.token_to_id(END_OF_TEXT).ok_or_else(|| anyhow!("{tok_name}: tokenizer has no {END_OF_TEXT} token"))?;
-    let files = expand_inputs(&opts.inputs)?;
-
-    let partial = PathBuf::from(format!("{}.partial", out.display()));
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial)
-            .with_context(|| format!("{}: cannot remove a stale partial build", partial.display()))?;
+    let files: Vec<_> = expand_inputs(&opts.inputs)?
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % size == rank)
+        .map(|(_, f)| f)
+        .collect();
+    if rank == 0 {
+        std::fs::create_dir_all(&partial).with_context(|| format!("{}: cannot create", partial.display()))?;
     }
-    std::fs::create_dir_all(&partial).with_context(|| format!("{}: cannot create", partial.display()))?;
-    let result = build_into(opts, &tok, bos, eos, files, &partial, progress);
-    let (manifest, report) = match result {
+    ranks.barrier();
+    let tag = if size > 1 { format!("-r{rank}") } else { String::new() };
+    let result = build_into(opts, &tok, bos, eos, files, &partial, &tag, progress);
+    let (part, mut report) = match result {
         Ok(x) => x,
         Err(e) => {
-            let _ = std::fs::remove_dir_all(&partial);
+            if size == 1 {
+                let _ = std::fs::remove_dir_all(&partial);
+            }
             return Err(e);
         }
     };
-    if out.exists() {
-        std::fs::remove_dir(out).with_context(|| format!("{}: cannot replace", out.display()))?;
+    if size > 1 {
+        let p = partial.join(format!("part-{rank}.json"));
+        lfm_model::io::write_atomic(&p, serde_json::to_string(&part)?.as_bytes())?;
+        ranks.barrier();
     }
-    std::fs::rename(&partial, out).with_context(|| format!("{}: rename failed", out.display()))?;
-    Ok((manifest, report))
+    if rank == 0 {
+        let parts = if size == 1 {
+            vec![part]
+        } else {
+            (0..size)
+                .map(|r| -> Result<Part> {
+                    let p = partial.join(format!("part-{r}.json"));
+                    let text = std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+                    serde_json::from_str(&text).map_err(|e| anyhow!("{}: {e}", p.display()))
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        let documents: u64 = parts.iter().map(|p| p.documents).sum();
+        if documents == 0 {
+            let _ = std::fs::remove_dir_all(&partial);
+            bail!("{}: no documents (all inputs empty)", opts.inputs.join(", "));
+        }
+        let merge = |f: fn(&Part) -> &SplitInfo| SplitInfo {
+            documents: parts.iter().map(|p| f(p).documents).sum(),
+            tokens: parts.iter().map(|p| f(p).tokens).sum(),
+            shards: parts.iter().flat_map(|p| f(p).shards.clone()).collect(),
+        };
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            tokenizer: TokenizerInfo {
+                path: "tokenizer.json".into(),
+                source: opts.tokenizer.display().to_string(),
+                sha256: tokenizer::file_sha256(&opts.tokenizer)?,
+                vocab_size: tok.get_vocab_size(true),
+                bos_id: bos,
+                eos_id: eos,
+            },
+            sources: parts.iter().flat_map(|p| p.sources.clone()).collect(),
+            seed: opts.seed,
+            val_fraction: opts.val_fraction,
+            shard_tokens: opts.shard_tokens,
+            row_group_tokens: opts.row_group_tokens,
+            train: merge(|p| &p.train),
+            val: merge(|p| &p.val),
+        };
+        std::fs::copy(&opts.tokenizer, partial.join("tokenizer.json"))
+            .with_context(|| format!("{}: cannot copy into the dataset", opts.tokenizer.display()))?;
+        for r in 0..size.max(2) {
+            let _ = std::fs::remove_file(partial.join(format!("part-{r}.json")));
+        }
+        lfm_model::io::write_atomic(
+            &partial.join("manifest.json"),
+            serde_json::to_string_pretty(&manifest)?.as_bytes(),
+        )?;
+        if out.exists() {
+            std::fs::remove_dir(out).with_context(|| format!("{}: cannot replace", out.display()))?;
+        }
+        std::fs::rename(&partial, out).with_context(|| format!("{}: rename failed", out.display()))?;
+        drop(lock);
+        if size > 1 {
+            report.documents = documents;
+            report.tokens = parts.iter().map(|p| p.tokens).sum();
+        }
+        ranks.barrier();
+        Ok((manifest, report))
+    } else {
+        ranks.barrier();
+        Ok((Manifest::load(out)?, report))
+    }
 }
 
+/// Tokenizes `files` into shards in `dir` (named `train{tag}-NNNNN.parquet`, `val{tag}-...`).
+#[allow(clippy::too_many_arguments)]
 fn build_into(
     opts: &BuildOptions,
     tok: &Tokenizer,
@@ -377,8 +506,9 @@ fn build_into(
     eos: u32,
     files: Vec<crate::source::SourceFile>,
     dir: &Path,
+    tag: &str,
     progress: &ProgressBar,
-) -> Result<(Manifest, BuildReport)> {
+) -> Result<(Part, BuildReport)> {
     let started = Instant::now();
     let batch_docs = opts.batch_docs.max(1);
     let input_bytes: u64 = files.iter().map(|f| std::fs::metadata(&f.path).map_or(0, |m| m.len())).sum();
@@ -412,8 +542,8 @@ fn build_into(
         stream.stats
     });
 
-    let mut train = SplitWriter::new(dir, "train", opts);
-    let mut val = SplitWriter::new(dir, "val", opts);
+    let mut train = SplitWriter::new(dir, format!("train{tag}"), opts);
+    let mut val = SplitWriter::new(dir, format!("val{tag}"), opts);
     let mut report = BuildReport::default();
     let mut doc_index = 0u64;
     let mut failure = None;
@@ -460,32 +590,9 @@ fn build_into(
     if let Some(e) = failure {
         return Err(e);
     }
-    if report.documents == 0 {
-        bail!("{}: no documents (all inputs empty)", opts.inputs.join(", "));
-    }
     let train = train.finish()?;
     let val = val.finish()?;
     report.seconds = started.elapsed().as_secs_f64();
-    let manifest = Manifest {
-        format: FORMAT.into(),
-        tokenizer: TokenizerInfo {
-            path: "tokenizer.json".into(),
-            source: opts.tokenizer.display().to_string(),
-            sha256: tokenizer::file_sha256(&opts.tokenizer)?,
-            vocab_size: tok.get_vocab_size(true),
-            bos_id: bos,
-            eos_id: eos,
-        },
-        sources: stats,
-        seed: opts.seed,
-        val_fraction: opts.val_fraction,
-        shard_tokens: opts.shard_tokens,
-        row_group_tokens: opts.row_group_tokens,
-        train,
-        val,
-    };
-    std::fs::copy(&opts.tokenizer, dir.join("tokenizer.json"))
-        .with_context(|| format!("{}: cannot copy into the dataset", opts.tokenizer.display()))?;
-    lfm_model::io::write_atomic(&dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)?.as_bytes())?;
-    Ok((manifest, report))
+    let part = Part { train, val, sources: stats, documents: report.documents, tokens: report.tokens };
+    Ok((part, report))
 }

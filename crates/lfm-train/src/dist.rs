@@ -73,6 +73,27 @@ fn share_cores() {
     std::env::set_var("LFM_THREADS", &n);
 }
 
+/// Runs a command's work `f` as one rank: joins MPI when an MPI launcher started this process
+/// ([`init`]), and when `f` fails on a rank of several, prints its error (one line, naming the
+/// rank) and aborts the whole job (`MPI_Abort`): the other ranks may be waiting in a collective
+/// for this one, and leaving through `MPI_Finalize` would wait for them in turn.
+pub fn run_rank<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    // Dropped after `f` (MPI is finalized on the way out).
+    let _guard = init()?;
+    let r = f();
+    if let Err(e) = &r {
+        if size() > 1 {
+            eprintln!("error: rank {}: {}", rank(), format!("{e:#}").replace('\n', " "));
+            #[cfg(feature = "distributed")]
+            {
+                use mpi::traits::Communicator;
+                mpi::topology::SimpleCommunicator::world().abort(1);
+            }
+        }
+    }
+    r
+}
+
 /// This process's rank (0 when not under MPI).
 pub fn rank() -> usize {
     #[cfg(feature = "distributed")]
@@ -109,11 +130,8 @@ pub fn local() -> (usize, usize) {
 /// `buf` summed element-wise over all ranks, in place (a no-op on one rank).
 #[cfg_attr(not(feature = "distributed"), allow(unused_variables))]
 pub fn all_reduce_sum(buf: &mut [f32]) {
-    if size() == 1 {
-        return;
-    }
     #[cfg(feature = "distributed")]
-    {
+    if size() > 1 {
         use mpi::collective::SystemOperation;
         use mpi::traits::CommunicatorCollectives;
         let world = mpi::topology::SimpleCommunicator::world();
@@ -142,11 +160,8 @@ pub fn all_reduce_f64(x: f64) -> f64 {
 
 /// Waits until every rank gets here.
 pub fn barrier() {
-    if size() == 1 {
-        return;
-    }
     #[cfg(feature = "distributed")]
-    {
+    if size() > 1 {
         use mpi::traits::CommunicatorCollectives;
         mpi::topology::SimpleCommunicator::world().barrier();
     }
@@ -155,4 +170,19 @@ pub fn barrier() {
 /// Whether this rank writes the run directory (rank 0).
 pub fn writes() -> bool {
     rank() == 0
+}
+
+/// The MPI world as the ranks of a dataset build (`mpirun -np N lfm data build ...`).
+pub struct MpiRanks;
+
+impl lfm_data::shards::Ranks for MpiRanks {
+    fn rank(&self) -> usize {
+        rank()
+    }
+    fn size(&self) -> usize {
+        size()
+    }
+    fn barrier(&self) {
+        barrier()
+    }
 }
