@@ -8,15 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn lfm() -> Command {
-    Command::cargo_bin("lfm").unwrap()
-}
+use common::{dataset, lfm, repo};
 
 fn lfm_path() -> PathBuf {
     PathBuf::from(lfm().get_program())
@@ -33,26 +27,6 @@ fn ok(c: &mut Command) -> String {
     let o = c.output().unwrap();
     assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Tokenizer (vocab 400) and dataset from 150 Jargon entries, through the CLI.
-fn dataset(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(repo().join("data/corpus/jargon.jsonl")).unwrap();
-    let src = dir.join("corpus.jsonl");
-    std::fs::write(&src, text.lines().skip(20).take(150).collect::<Vec<_>>().join("\n")).unwrap();
-    ok(lfm()
-        .args(["tokenizer", "train", "--vocab-size", "400", "--input"])
-        .arg(&src)
-        .arg("--out")
-        .arg(dir.join("tok")));
-    ok(lfm()
-        .args(["data", "build", "--val-fraction", "0.05", "--input"])
-        .arg(&src)
-        .arg("--tokenizer")
-        .arg(dir.join("tok/tokenizer.json"))
-        .arg("--out")
-        .arg(dir.join("data")));
-    dir.join("data")
 }
 
 fn config(dir: &Path, name: &str, data: &Path, grad_accum: usize, steps: u64, every: u64) -> PathBuf {

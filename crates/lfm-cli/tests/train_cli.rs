@@ -4,39 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn lfm() -> std::process::Command {
-    std::process::Command::cargo_bin("lfm").unwrap()
-}
-
-/// Tokenizer (vocab 400) and dataset from 150 Jargon entries, through the CLI.
-fn dataset(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(repo().join("data/corpus/jargon.jsonl")).unwrap();
-    let src = dir.join("corpus.jsonl");
-    std::fs::write(&src, text.lines().skip(20).take(150).collect::<Vec<_>>().join("\n")).unwrap();
-    let ok = |c: &mut std::process::Command| {
-        let o = c.output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
-    ok(lfm()
-        .args(["tokenizer", "train", "--vocab-size", "400", "--input"])
-        .arg(&src)
-        .arg("--out")
-        .arg(dir.join("tok")));
-    ok(lfm()
-        .args(["data", "build", "--val-fraction", "0.05", "--input"])
-        .arg(&src)
-        .arg("--tokenizer")
-        .arg(dir.join("tok/tokenizer.json"))
-        .arg("--out")
-        .arg(dir.join("data")));
-    dir.join("data")
-}
+use common::{dataset, lfm, repo};
 
 fn config(dir: &Path, data: &Path, steps: u64, every: u64) -> PathBuf {
     let p = dir.join("run.toml");
