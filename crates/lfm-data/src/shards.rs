@@ -473,8 +473,10 @@ pub fn build_ranked(opts: &BuildOptions, progress: &ProgressBar, ranks: &dyn Ran
         };
         std::fs::copy(&opts.tokenizer, partial.join("tokenizer.json"))
             .with_context(|| format!("{}: cannot copy into the dataset", opts.tokenizer.display()))?;
-        for r in 0..size.max(2) {
-            let _ = std::fs::remove_file(partial.join(format!("part-{r}.json")));
+        if size > 1 {
+            for r in 0..size {
+                let _ = std::fs::remove_file(partial.join(format!("part-{r}.json")));
+            }
         }
         lfm_model::io::write_atomic(
             &partial.join("manifest.json"),

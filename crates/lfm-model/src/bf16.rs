@@ -150,19 +150,7 @@ impl Operand<'_> {
 
     /// Whether every element this operand addresses lies inside `data`.
     fn in_bounds(&self) -> bool {
-        if self.rows == 0 || self.cols == 0 {
-            return true;
-        }
-        let (mut lo, mut hi) = (self.start as isize, self.start as isize);
-        for (len, stride) in [(self.rows, self.rs), (self.cols, self.cs)] {
-            let span = (len as isize - 1) * stride;
-            if span < 0 {
-                lo += span;
-            } else {
-                hi += span;
-            }
-        }
-        lo >= 0 && (hi as usize) < self.data.len()
+        crate::host::strided_in_bounds(self.start, &[(self.rows, self.rs), (self.cols, self.cs)], self.data.len())
     }
 }
 

@@ -364,20 +364,8 @@ fn sigmoid(x: f32) -> f32 {
 /// may be negative or zero).
 fn within_storage(layout: &Layout, len: usize) -> bool {
     let shape = layout.shape();
-    if shape.num_elements() == 0 {
-        return true;
-    }
-    let start = layout.start_offset() as isize;
-    let (mut lo, mut hi) = (start, start);
-    for (i, &stride) in layout.strides().iter().enumerate() {
-        let span = (shape[i] as isize - 1) * stride;
-        if span < 0 {
-            lo += span;
-        } else {
-            hi += span;
-        }
-    }
-    lo >= 0 && (hi as usize) < len
+    let dims: Vec<(usize, isize)> = layout.strides().iter().enumerate().map(|(i, &s)| (shape[i], s)).collect();
+    crate::host::strided_in_bounds(layout.start_offset(), &dims, len)
 }
 
 fn matmul_kernel(a: &FlexTensor, b: &FlexTensor) -> FlexTensor {

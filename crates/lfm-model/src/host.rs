@@ -268,6 +268,25 @@ impl F32Matrix {
     }
 }
 
+/// Whether every element of a strided view (`start + Σ i_d · stride_d` for `i_d < len_d`, over
+/// `dims` = `(len_d, stride_d)`) lies inside a buffer of `len` elements. Strides may be negative
+/// or zero; an empty view is inside.
+pub(crate) fn strided_in_bounds(start: usize, dims: &[(usize, isize)], len: usize) -> bool {
+    if dims.iter().any(|d| d.0 == 0) {
+        return true;
+    }
+    let (mut lo, mut hi) = (start as isize, start as isize);
+    for &(n, stride) in dims {
+        let span = (n as isize - 1) * stride;
+        if span < 0 {
+            lo += span;
+        } else {
+            hi += span;
+        }
+    }
+    lo >= 0 && (hi as usize) < len
+}
+
 /// `y [n, rows] = x [n, cols] · Wᵀ` with the `gemm` crate (on the pool's threads), where
 /// `W[o, i]` is `w[o · o_stride + i · i_stride]`: row-major W is `(cols, 1)`, burn's
 /// `[cols, rows]` layout is `(1, rows)`.
