@@ -17,7 +17,11 @@ fn lfm_path() -> PathBuf {
 }
 
 /// `mpirun -np N lfm ARGS`, with the flags a container needs (root, no slot count check).
+/// Panics with what to install when there is no `mpirun`.
 fn mpirun(n: usize) -> Command {
+    if Command::new("mpirun").arg("--version").output().is_err() {
+        panic!("mpirun not found: install Open MPI (Debian: openmpi-bin libopenmpi-dev)");
+    }
     let mut c = Command::new("mpirun");
     c.args(["--allow-run-as-root", "--oversubscribe", "-np", &n.to_string()]).arg(lfm_path());
     c
@@ -100,9 +104,6 @@ fn checkpoints(run: &Path) -> Vec<String> {
 
 #[test]
 fn two_ranks_train_as_one_process_with_twice_the_accumulation() {
-    if Command::new("mpirun").arg("--version").output().is_err() {
-        panic!("mpirun not found: install Open MPI (Debian: openmpi-bin libopenmpi-dev)");
-    }
     let tmp = tempfile::tempdir().unwrap();
     let data = dataset(tmp.path());
     let one = config(tmp.path(), "one", &data, 2, 8, 4);
@@ -152,9 +153,6 @@ fn two_ranks_train_as_one_process_with_twice_the_accumulation() {
 
 #[test]
 fn a_killed_rank_stops_the_run_and_the_last_checkpoint_resumes() {
-    if Command::new("mpirun").arg("--version").output().is_err() {
-        panic!("mpirun not found: install Open MPI (Debian: openmpi-bin libopenmpi-dev)");
-    }
     let tmp = tempfile::tempdir().unwrap();
     let data = dataset(tmp.path());
     let cfg = config(tmp.path(), "run", &data, 1, 100_000, 20);
@@ -209,9 +207,6 @@ fn a_killed_rank_stops_the_run_and_the_last_checkpoint_resumes() {
 /// every document and token the one-process build has, in shards that verify.
 #[test]
 fn two_ranks_build_one_dataset_from_split_inputs() {
-    if Command::new("mpirun").arg("--version").output().is_err() {
-        panic!("mpirun not found: install Open MPI (Debian: openmpi-bin libopenmpi-dev)");
-    }
     let tmp = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(repo().join("data/corpus/jargon.jsonl")).unwrap();
     let lines: Vec<&str> = text.lines().take(300).collect();
