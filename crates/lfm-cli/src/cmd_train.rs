@@ -80,7 +80,7 @@ fn run_rank(cmd: &TrainCommand, device_flag: Option<&str>) -> Result<()> {
     });
     cfg.validate(&a.config.display().to_string())?;
     let (rank, ranks) = (lfm_train::dist::rank(), lfm_train::dist::size());
-    let spec = cfg.run.device.clone().unwrap_or_else(|| "cpu".into());
+    let spec = lfm_train::dist::rank_device(cfg.run.device.as_deref().unwrap_or("cpu"));
     let devices = lfm_model::device::parse_devices(&spec)?;
     if devices.len() > 1 {
         println!("data-parallel over {} replicas: {spec}", devices.len());

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{dataset, lfm, repo};
+use common::{dataset, dataset_with, lfm, repo};
 
 fn lfm_path() -> PathBuf {
     PathBuf::from(lfm().get_program())
@@ -34,6 +34,19 @@ fn ok(c: &mut Command) -> String {
 }
 
 fn config(dir: &Path, name: &str, data: &Path, grad_accum: usize, steps: u64, every: u64) -> PathBuf {
+    config_with(dir, name, data, grad_accum, steps, every, "")
+}
+
+/// [`config`] with more lines in `[data]`.
+fn config_with(
+    dir: &Path,
+    name: &str,
+    data: &Path,
+    grad_accum: usize,
+    steps: u64,
+    every: u64,
+    data_extra: &str,
+) -> PathBuf {
     let p = dir.join(format!("{name}.toml"));
     std::fs::write(
         &p,
@@ -44,6 +57,7 @@ preset = "tiny"
 [data]
 dataset = "{}"
 seq_len = 32
+{data_extra}
 [optim]
 lr = 2e-3
 [schedule]
@@ -105,8 +119,10 @@ fn checkpoints(run: &Path) -> Vec<String> {
 #[test]
 fn two_ranks_train_as_one_process_with_twice_the_accumulation() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = dataset(tmp.path());
-    let one = config(tmp.path(), "one", &data, 2, 8, 4);
+    // Row groups small enough for two streams: each rank reads its own (the default for two
+    // replicas); the single process reads the same two streams.
+    let data = dataset_with(tmp.path(), &["--row-group-tokens", "600"]);
+    let one = config_with(tmp.path(), "one", &data, 2, 8, 4, "streams = 2");
     let two = config(tmp.path(), "two", &data, 1, 8, 4);
     ok(lfm().args(["train", "pretrain", "--config"]).arg(&one));
     let out = ok(mpirun(2).args(["train", "pretrain", "--config"]).arg(&two));
@@ -115,6 +131,16 @@ fn two_ranks_train_as_one_process_with_twice_the_accumulation() {
     assert!(out.contains("data-parallel over 2 MPI ranks"), "{out}");
     let (r1, r2) = (tmp.path().join("one"), tmp.path().join("two"));
     assert_eq!(checkpoints(&r2), ["step-000004", "step-000008"]);
+    // Rank 0's checkpoint holds both streams' states, rank 1's gathered over MPI.
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r2.join("checkpoints/step-000008/meta.json")).unwrap()).unwrap();
+    let at: Vec<(u64, u64)> = meta["streams"]
+        .as_array()
+        .expect("two streams")
+        .iter()
+        .map(|s| (s["rank"].as_u64().unwrap(), s["batches"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(at, [(0, 8), (1, 8)]);
     // The same losses, gradient norms and validation losses, step by step.
     let (a, b) = (records(&r1), records(&r2));
     assert_eq!(a.len(), b.len());

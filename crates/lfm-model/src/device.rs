@@ -79,11 +79,10 @@ pub fn parse_device(spec: &str) -> Result<Device, LfmError> {
         }
         "cuda" => {
             #[cfg(feature = "cuda")]
-            {
-                return Ok(Device::cuda(idx.unwrap_or(0)));
-            }
+            let found = Ok(Device::cuda(idx.unwrap_or(0)));
             #[cfg(not(feature = "cuda"))]
-            Err(unavailable("cuda"))
+            let found = Err(unavailable("cuda"));
+            found
         }
         _ => Err(LfmError::Invalid(format!("unknown device {spec:?} (expected one of: {})", available().join(", ")))),
     }

@@ -37,6 +37,10 @@ pub struct Meta {
     pub run_config: RunConfig,
     #[serde(default)]
     pub loader: Option<LoaderState>,
+    /// Pre-training read as several streams ([`crate::streams`]): every stream's state (`loader`
+    /// holds the one stream's state otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams: Option<Vec<LoaderState>>,
     #[serde(default)]
     pub sft: Option<SftState>,
     /// Best validation loss so far (if any evaluation ran).

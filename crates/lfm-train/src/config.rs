@@ -88,6 +88,12 @@ pub struct DataSection {
     /// Tokens per training row (pretrain, SFT; GRPO rows are prompt + completion).
     #[serde(default)]
     pub seq_len: usize,
+    /// Pre-training: the sample order as this many interleaved streams of row groups
+    /// ([`crate::streams`]); default: the replica count (devices × MPI ranks) when the training
+    /// split has that many row groups, else 1. A rank reads only its own row groups when the
+    /// replica count divides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams: Option<usize>,
     /// SFT: train on every assistant turn (`all_assistant`) or only the last (`last_assistant`).
     #[serde(default)]
     pub train_on: lfm_data::chat::TrainOn,

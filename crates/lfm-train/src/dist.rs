@@ -1,11 +1,12 @@
 //! Ranks of a training run launched by MPI: `mpirun -np N lfm train ...` (or SLURM's `srun`)
 //! starts N processes, and with the `distributed` feature each one joins MPI's world here.
 //!
-//! A rank is one data-parallel replica on one device: every rank builds the same model and
-//! draws the same micro-batches (same seed), computes the gradients of its share (micro-batch
-//! `j` belongs to rank `j % N`, as the in-process replicas split them), and the gradient sum
-//! and the loss sum are all-reduced over MPI before the optimizer step, which every rank then
-//! takes identically. Rank 0 alone writes the run directory (lock, config, metrics, plots,
+//! A rank is one data-parallel replica on one device: every rank builds the same model (same
+//! seed), computes the gradients of its share of the step's micro-batches (micro-batch `j`
+//! belongs to rank `j % N`, as the in-process replicas split them; pre-training data is read
+//! per rank, [`crate::streams`]), and the gradient sum and the loss sum are all-reduced before
+//! the optimizer step, which every rank then takes identically: over MPI from host memory, or
+//! by NCCL on CUDA devices ([`crate::nccl`]). Rank 0 alone writes the run directory (lock, config, metrics, plots,
 //! checkpoints) and evaluates; the others read it (a resumed checkpoint).
 //!
 //! MPI is rsmpi (`mpi` crate) over the system's library; MPI calls come from the thread that
@@ -127,6 +128,20 @@ pub fn local() -> (usize, usize) {
     }
 }
 
+/// The device this rank trains on, from the run's device spec: under MPI a bare `cuda` or
+/// `wgpu` (no index) becomes that kind's device number `local rank` (the ranks of one machine
+/// take one GPU each); anything else is kept as written.
+pub fn rank_device(spec: &str) -> String {
+    rank_device_of(spec, size(), local().0)
+}
+
+fn rank_device_of(spec: &str, ranks: usize, local_rank: usize) -> String {
+    match spec.trim() {
+        kind @ ("cuda" | "wgpu") if ranks > 1 => format!("{kind}:{local_rank}"),
+        s => s.to_string(),
+    }
+}
+
 /// `buf` summed element-wise over all ranks, in place (a no-op on one rank).
 #[cfg_attr(not(feature = "distributed"), allow(unused_variables))]
 pub fn all_reduce_sum(buf: &mut [f32]) {
@@ -158,6 +173,38 @@ pub fn all_reduce_f64(x: f64) -> f64 {
     x
 }
 
+/// Every rank's `mine`, in rank order, on every rank (`[mine]` on one rank): the byte counts
+/// first, then the bytes (`MPI_Allgatherv`).
+pub fn all_gather_bytes(mine: &[u8]) -> Vec<Vec<u8>> {
+    #[cfg(feature = "distributed")]
+    if size() > 1 {
+        use mpi::datatype::PartitionMut;
+        use mpi::traits::CommunicatorCollectives;
+        let world = mpi::topology::SimpleCommunicator::world();
+        let n = size();
+        let mut counts = vec![0i32; n];
+        world.all_gather_into(&(mine.len() as i32), &mut counts[..]);
+        let displs: Vec<i32> = counts.iter().scan(0i32, |at, &c| Some(std::mem::replace(at, *at + c))).collect();
+        let mut all = vec![0u8; counts.iter().map(|&c| c as usize).sum()];
+        {
+            let mut part = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
+            world.all_gather_varcount_into(mine, &mut part);
+        }
+        return (0..n).map(|r| all[displs[r] as usize..(displs[r] + counts[r]) as usize].to_vec()).collect();
+    }
+    vec![mine.to_vec()]
+}
+
+/// `buf` as rank 0 has it, on every rank (`MPI_Bcast`; a no-op on one rank).
+#[cfg_attr(not(feature = "distributed"), allow(unused_variables))]
+pub fn broadcast_bytes(buf: &mut [u8]) {
+    #[cfg(feature = "distributed")]
+    if size() > 1 {
+        use mpi::traits::{Communicator, Root};
+        mpi::topology::SimpleCommunicator::world().process_at_rank(0).broadcast_into(buf);
+    }
+}
+
 /// Waits until every rank gets here.
 pub fn barrier() {
     #[cfg(feature = "distributed")]
@@ -184,5 +231,18 @@ impl lfm_data::shards::Ranks for MpiRanks {
     }
     fn barrier(&self) {
         barrier()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_bare_gpu_kind_becomes_the_local_ranks_gpu() {
+        use super::rank_device_of as d;
+        assert_eq!(d("cuda", 4, 3), "cuda:3");
+        assert_eq!(d("wgpu", 2, 1), "wgpu:1");
+        assert_eq!(d("cuda", 1, 0), "cuda");
+        assert_eq!(d("cuda:1", 4, 3), "cuda:1");
+        assert_eq!(d("cpu", 4, 3), "cpu");
     }
 }

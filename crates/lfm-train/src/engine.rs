@@ -110,8 +110,11 @@ pub trait Objective {
         Map::new()
     }
 
-    /// Records the data position in a checkpoint's meta.
-    fn save_state(&self, _meta: &mut Meta) {}
+    /// Records the data position in a checkpoint's meta (called on every MPI rank at the same
+    /// step: it may gather the ranks' states).
+    fn save_state(&self, _meta: &mut Meta) -> Result<()> {
+        Ok(())
+    }
 
     /// Curves beyond `loss.png`.
     fn plot(&self, _run_dir: &Path, _title: &str) -> Result<()> {
@@ -503,12 +506,13 @@ pub fn run_parallel(cfg: &RunConfig, devices: &[Device], opts: &RunOptions) -> R
                 model_config: model_cfg.to_hf_value(),
                 run_config: cfg.clone(),
                 loader: None,
+                streams: None,
                 sft: None,
                 last_val_loss: last_val,
                 init: init.clone(),
                 optimizer_steps: Some(learner.opt.step),
             };
-            objective.save_state(&mut meta);
+            objective.save_state(&mut meta)?;
             if writes {
                 dir.save(&model.valid(), &model_cfg, &learner.opt, &meta, &tok_files, cfg.run.keep_last)?;
             }

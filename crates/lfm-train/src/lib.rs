@@ -22,6 +22,9 @@ pub mod env;
 pub mod grpo;
 pub mod lm;
 pub mod metrics;
+#[cfg(all(feature = "cuda", feature = "distributed"))]
+pub mod nccl;
 pub mod optim;
 pub mod rewards;
 pub mod schedule;
+pub mod streams;

@@ -36,6 +36,7 @@ fn clone_top(t: &TopK) -> TopK {
 }
 use crate::engine::{apply_gradients, Learner, Objective, StepReport};
 use crate::optim::{AdamW, GradAccumulator};
+use crate::streams::{self, Streams};
 
 /// A micro-batch ready for the model: `rows` rows of `len` token ids, and labels (the loss
 /// shifts them; -100 is ignored).
@@ -59,6 +60,12 @@ impl Micro {
     fn from_packed(b: lfm_data::loader::Batch) -> Micro {
         let ids: Vec<i64> = b.tokens.iter().map(|&t| t as i64).collect();
         Micro::lm(ids, b.batch_size, b.seq_len + 1)
+    }
+
+    /// A packed micro-batch another MPI rank trains on ([`crate::streams`]): no tokens here,
+    /// only its target count (the step's loss weights need the total).
+    fn elsewhere(rows: usize, seq_len: usize) -> Micro {
+        Micro { ids: vec![], labels: vec![], rows: 0, len: 0, targets: rows * seq_len }
     }
 
     /// An SFT batch: labels are -100 outside the assistant mask.
@@ -121,16 +128,15 @@ pub fn train_step(
 }
 
 enum Data {
-    Pretrain { train: Loader, dataset: PathBuf },
+    Pretrain { train: Streams, dataset: PathBuf, rows: usize, seq_len: usize },
     Sft { train: SftLoader, val: Option<Vec<sft::SftExample>> },
 }
 
 impl Data {
     fn next(&mut self) -> Result<Micro> {
         match self {
-            Data::Pretrain { train, .. } => {
-                let b = train.next_batch()?.ok_or_else(|| anyhow!("the training loader ended"))?;
-                Ok(Micro::from_packed(b))
+            Data::Pretrain { train, rows, seq_len, .. } => {
+                Ok(train.next_micro()?.batch.map_or_else(|| Micro::elsewhere(*rows, *seq_len), Micro::from_packed))
             }
             Data::Sft { train, .. } => Ok(Micro::from_sft(train.next_batch())),
         }
@@ -245,9 +251,12 @@ fn parallel_backward(
         // One device per MPI rank: this rank's share of the micro-batches, then the sums over
         // all ranks (the same gradient sum the in-process replicas build).
         let mine: Vec<&Micro> = micros.iter().skip(crate::dist::rank()).step_by(ranks).collect();
+        if mine.iter().any(|m| m.rows == 0) {
+            bail!("rank {} was handed a micro-batch another rank reads", crate::dist::rank());
+        }
         let (mut acc, loss_sum, mut times) = local_backward(model, &devices[0], &mine, total)?;
         let t0 = Instant::now();
-        acc.all_reduce();
+        acc.all_reduce()?;
         let loss_sum = crate::dist::all_reduce_f64(loss_sum);
         times.gradients += t0.elapsed().as_secs_f64();
         return Ok((acc, loss_sum, times));
@@ -366,12 +375,24 @@ impl LmObjective {
         let data = match cfg.job {
             _ if cfg.data.dataset.is_some() => {
                 let ds = cfg.data.dataset.clone().expect("matched");
-                let state = resumed.and_then(|m| m.loader.clone());
+                let states = Streams::resumed(resumed);
+                let count = match &states {
+                    Some(s) => s.len(),
+                    None => streams::stream_count(cfg.data.streams, world, streams::train_row_groups(&ds)?, &ds)?,
+                };
+                if let (Some(want), Some(s)) = (cfg.data.streams, &states) {
+                    if want != s.len() {
+                        bail!("[data] streams = {want}, but the checkpoint was written with {} stream(s)", s.len());
+                    }
+                }
                 let lc = LoaderConfig {
                     vocab_size: Some(model_cfg.vocab_size),
                     ..LoaderConfig::train(cfg.batch.micro_batch, cfg.data.seq_len, cfg.run.seed)
                 };
-                Data::Pretrain { train: Loader::new(&ds, lc, state)?, dataset: ds }
+                let (rank, ranks) = (crate::dist::rank(), crate::dist::size());
+                let train = Streams::open(&ds, lc, count, rank, ranks, states)?;
+                let (rows, seq_len) = (cfg.batch.micro_batch, cfg.data.seq_len);
+                Data::Pretrain { train, dataset: ds, rows, seq_len }
             }
             _ => {
                 // Conversations are rendered with the chat template beside the tokenizer.
@@ -486,11 +507,12 @@ impl Objective for LmObjective {
         crate::metrics::plot_fields(run_dir, "distill.png", title, "nats per token", &fields).map(|_| ())
     }
 
-    fn save_state(&self, meta: &mut Meta) {
+    fn save_state(&self, meta: &mut Meta) -> Result<()> {
         match &self.data {
-            Data::Pretrain { train, .. } => meta.loader = Some(train.state().clone()),
+            Data::Pretrain { train, .. } => train.save(meta)?,
             Data::Sft { train, .. } => meta.sft = Some(train.state().clone()),
         }
+        Ok(())
     }
 }
 

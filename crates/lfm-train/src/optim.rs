@@ -116,11 +116,26 @@ impl GradAccumulator {
     }
 
     /// Sums the gradients over all MPI ranks in place ([`crate::dist`]): every tensor, in name
-    /// order (the same on every rank), goes through one host buffer and one all-reduce. A no-op
-    /// on one rank.
-    pub fn all_reduce(&mut self) {
-        if crate::dist::size() == 1 {
-            return;
+    /// order (the same on every rank), goes into one buffer and one all-reduce. On a CUDA
+    /// device built with `cuda` and `distributed` that buffer stays on the GPU and NCCL reduces
+    /// it ([`crate::nccl`]); otherwise it is a host buffer and MPI reduces it. A no-op on one
+    /// rank.
+    pub fn all_reduce(&mut self) -> Result<()> {
+        if crate::dist::size() == 1 || self.grads.is_empty() {
+            return Ok(());
+        }
+        #[cfg(all(feature = "cuda", feature = "distributed"))]
+        if crate::nccl::enabled() && self.grads.values().next().and_then(crate::nccl::cuda_ordinal).is_some() {
+            let flat = Tensor::cat(self.grads.values().cloned().collect(), 0);
+            if let Some(sum) = crate::nccl::all_reduce_sum(flat)? {
+                let mut at = 0;
+                for g in self.grads.values_mut() {
+                    let n = g.dims()[0];
+                    *g = sum.clone().narrow(0, at, n);
+                    at += n;
+                }
+                return Ok(());
+            }
         }
         let host = |t: &Tensor<1>| t.to_data().convert::<f32>().try_into_vec::<f32>().expect("f32 gradient");
         let mut buf: Vec<f32> = Vec::with_capacity(self.grads.values().map(|g| g.dims()[0]).sum());
@@ -134,6 +149,7 @@ impl GradAccumulator {
             *g = Tensor::from_data(TensorData::new(buf[at..at + n].to_vec(), [n]), &g.device());
             at += n;
         }
+        Ok(())
     }
 
     /// √(Σ g²) over every parameter, accumulated in f64 on the host (per tensor: in f64 over

@@ -230,13 +230,15 @@ fn shipped_configs_parse() {
 
 /// Data-parallel over two replicas (burn's flex CPU backend has one device, so both replicas
 /// share it; each still runs on its own thread with its own forked model) takes the same step
-/// as one device accumulating the same two micro-batches.
+/// as one device accumulating the same two micro-batches. The two replicas read two streams
+/// of row groups by default, so the single device is told to read two as well.
 #[test]
 fn data_parallel_matches_single_device_accumulation() {
     let tmp = tempfile::tempdir().unwrap();
     let ds = tiny_dataset(tmp.path(), 200, 500, 0.05);
     let sched = "kind = \"cosine\"\nwarmup_steps = 1";
-    let single = pretrain_config(&ds, &tmp.path().join("one"), 4, 3e-3, sched, "eval_every = 2");
+    let mut single = pretrain_config(&ds, &tmp.path().join("one"), 4, 3e-3, sched, "eval_every = 2");
+    single.data.streams = Some(2);
     let mut dp = pretrain_config(&ds, &tmp.path().join("two"), 4, 3e-3, sched, "eval_every = 2");
     dp.batch.grad_accum = 1; // × 2 replicas = the single run's grad_accum 2
     run(&single, &cpu(), &RunOptions::default()).unwrap();
@@ -267,7 +269,14 @@ fn data_parallel_matches_single_device_accumulation() {
     let (w1, w2) = (load(&single.run.out), load(&dp.run.out));
     let diff = lfm_model::compare::max_abs_diff(&w1.concat(), &w2.concat());
     assert!(diff <= 1e-5, "weights differ by {diff}");
-    assert_eq!(checkpoint::read_meta(&checkpoint::resolve(&dp.run.out, "latest").unwrap()).unwrap().world, 2);
+    let meta = checkpoint::read_meta(&checkpoint::resolve(&dp.run.out, "latest").unwrap()).unwrap();
+    assert_eq!(meta.world, 2);
+    // Two streams (the default for two replicas), each 4 steps × 1 micro-batch along.
+    assert!(meta.loader.is_none());
+    assert_eq!(
+        meta.streams.unwrap().iter().map(|s| (s.rank, s.world_size, s.batches)).collect::<Vec<_>>(),
+        [(0, 2, 4), (1, 2, 4)]
+    );
 }
 
 /// Records of metrics.jsonl with a `loss` (the step records).

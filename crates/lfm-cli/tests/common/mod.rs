@@ -15,6 +15,11 @@ pub fn lfm() -> std::process::Command {
 
 /// Tokenizer (vocab 400) and dataset from 150 Jargon entries, through the CLI.
 pub fn dataset(dir: &Path) -> PathBuf {
+    dataset_with(dir, &[])
+}
+
+/// [`dataset`] with more `lfm data build` arguments.
+pub fn dataset_with(dir: &Path, build_args: &[&str]) -> PathBuf {
     let text = std::fs::read_to_string(repo().join("data/corpus/jargon.jsonl")).unwrap();
     let src = dir.join("corpus.jsonl");
     std::fs::write(&src, text.lines().skip(20).take(150).collect::<Vec<_>>().join("\n")).unwrap();
@@ -28,7 +33,9 @@ pub fn dataset(dir: &Path) -> PathBuf {
         .arg("--out")
         .arg(dir.join("tok")));
     ok(lfm()
-        .args(["data", "build", "--val-fraction", "0.05", "--input"])
+        .args(["data", "build", "--val-fraction", "0.05"])
+        .args(build_args)
+        .arg("--input")
         .arg(&src)
         .arg("--tokenizer")
         .arg(dir.join("tok/tokenizer.json"))
