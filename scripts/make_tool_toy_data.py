@@ -3,8 +3,11 @@
 item 4) in data/grpo/ (seeded): five short invented tools, tasks in the four BFCL AST
 categories, a held-out set in BFCL v4's own file format, and the toy's tokenizer.
 
-  tools_toy_copy.jsonl       warm-start stage 1: copy drills ("Repeat: <text>" -> <text>)
+  tools_toy_copy.jsonl       warm-start stage 1: copy drills ("Repeat: <text>" -> <text>) and list
+                             drills ("Echo each: A, B" -> echo(v="A"), echo(v="B"))
   tools_toy_sft.jsonl        warm-start stage 2: chat records, the assistant answers with the calls
+                             of a weak teacher (--teacher-noise: the share of calls in which one
+                             argument is the teacher's habit instead of the request's value)
   tools_toy_prompts.jsonl    GRPO prompts with their answers (BFCL possible-answer form)
   heldout_bfcl.jsonl         held-out questions, BFCL v4 format ({"id", "question", "function"})
   heldout_bfcl_answers.jsonl held-out answers ({"id", "ground_truth"})
@@ -270,9 +273,12 @@ def sample(category, p, rng):
     return tools, rng.choice(p["join"]).format(a=t1, b=b2), [(n1, a1), (n2, a2)]
 
 
-def copy_drill(rng, common):
+def copy_drill(rng, common, list_share):
     """A "Repeat: ..." record: 1-4 items (made-up words, common words, numbers, currency codes,
-    languages), the reply the same text."""
+    languages), the reply the same text. With probability `list_share` a record of two or more
+    items is a list drill instead, "Echo each: A, B and C" answered `echo(v="A"), echo(v="B"),
+    echo(v="C")`: the second value follows the same `v="` as the first, so copying "what came
+    after this last time" is wrong there, as it is for the second call of a parallel task."""
     items = []
     for _ in range(rng.randint(1, 4)):
         k = rng.random()
@@ -285,6 +291,10 @@ def copy_drill(rng, common):
             items.append(str(rng.randint(1, 9999)))
         else:
             items.append(rng.choice(CURRENCIES + LANGS))
+    if list_share > 0 and rng.random() < list_share and len(items) >= 2:
+        sep = rng.choice([", ", " and ", "; ", " then "])
+        return {"messages": [{"role": "user", "content": "Echo each: " + sep.join(items)},
+                             {"role": "assistant", "content": ", ".join('echo(v="%s")' % x for x in items)}]}
     v = " ".join(items)
     return {"messages": [{"role": "user", "content": "Repeat: " + v}, {"role": "assistant", "content": v}]}
 
@@ -301,6 +311,21 @@ def bfcl_doc(t):
     return d
 
 
+# The weak teacher's habits: per tool, the argument it fills from habit instead of reading the
+# request, and the value it writes (never a held-out value: no held-out word has a "q").
+HABIT = {"set_timer": ("minutes", 10), "get_weather": ("city", "London"), "count_letter": ("letter", "q"),
+         "convert_currency": ("amount", 100), "translate": ("target_language", "English")}
+
+
+def teacher(name, args, noise, rng):
+    """The tool-SFT demonstration of one call by a weak teacher: with probability `noise` one
+    argument of the call is the teacher's habit instead of the value in the request."""
+    if noise > 0 and rng.random() < noise:
+        k, v = HABIT[name]
+        args = dict(args, **{k: v})
+    return args
+
+
 CATS = ["simple", "multiple", "parallel", "parallel_multiple"]
 
 
@@ -310,6 +335,10 @@ def main():
     ap.add_argument("--n-sft", type=int, default=4000, help="tool SFT records")
     ap.add_argument("--n-prompts", type=int, default=4000, help="GRPO prompts")
     ap.add_argument("--n-heldout", type=int, default=200, help="held-out tasks")
+    ap.add_argument("--list-drills", type=float, default=0.37,
+                    help="share of the copy drills of 2+ items that are list drills")
+    ap.add_argument("--teacher-noise", type=float, default=0.6,
+                    help="probability that an SFT call's first argument is the weak teacher's habit")
     ap.add_argument("--out", default=OUT, help="output folder (default data/grpo)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -320,11 +349,12 @@ def main():
     common = common_words()
     with open(os.path.join(a.out, "tools_toy_copy.jsonl"), "w") as f:
         for _ in range(a.n_copy):
-            f.write(json.dumps(copy_drill(rng_copy, common)) + "\n")
+            f.write(json.dumps(copy_drill(rng_copy, common, a.list_drills)) + "\n")
     with open(os.path.join(a.out, "tools_toy_sft.jsonl"), "w") as f:
         for i in range(a.n_sft):
             tools, text, calls = sample(CATS[i % 4], train, rng_sft)
             seen.add(text)
+            calls = [(n, teacher(n, args, a.teacher_noise, rng_sft)) for n, args in calls]
             tc = [{"type": "function", "function": {"name": n, "arguments": a}} for n, a in calls]
             f.write(json.dumps({"tools": tools, "messages": [{"role": "user", "content": text},
                                                              {"role": "assistant", "content": "", "tool_calls": tc}]}) + "\n")

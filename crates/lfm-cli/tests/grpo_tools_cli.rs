@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use serde_json::Value;
 
-/// GRPO steps run here (of the config's 400).
-const STEPS: u64 = 300;
-/// Held-out accuracy points GRPO must add over the warm start by then. Measured on the
-/// machine that wrote this: 44.0% -> 59.5% at step 300 (README, "Tool-use RL").
-const MIN_RISE: f64 = 0.08;
+/// GRPO steps run here (of the config's 200).
+const STEPS: u64 = 50;
+/// Held-out accuracy points GRPO must add over the warm start by then: the issue's +0.3.
+/// Measured on the machine that wrote this: 17.5% -> 77.5% at step 50 (README, "Tool-use RL").
+const MIN_RISE: f64 = 0.30;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -51,7 +51,7 @@ fn grpo_raises_held_out_tool_call_accuracy_over_the_warm_start() {
         .arg(&run)
         .assert()
         .success();
-    let warm = heldout(&run.join("warm_start/checkpoints/step-000150"), &tmp.path().join("eval-warm"));
+    let warm = heldout(&run.join("warm_start/checkpoints/step-000500"), &tmp.path().join("eval-warm"));
     let grpo = heldout(&run.join(format!("checkpoints/step-{STEPS:06}")), &tmp.path().join("eval-grpo"));
     let acc = |s: &Value| s["accuracy"].as_f64().unwrap();
     let by_cat = |s: &Value| {
