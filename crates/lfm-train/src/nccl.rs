@@ -87,8 +87,8 @@ fn join(ordinal: usize) -> Result<Comm> {
     Ok(Comm { comm, stream, ordinal })
 }
 
-/// `t` (f32, on a CUDA device) summed over all ranks with NCCL; `Ok(None)` when `t` is not a
-/// CUDA tensor (the caller takes the host path).
+/// `t` (f32, bf16 or f16, on a CUDA device) summed over all ranks with NCCL, in its own type;
+/// `Ok(None)` when `t` is not a CUDA tensor (the caller takes the host path).
 pub fn all_reduce_sum(t: Tensor<1>) -> Result<Option<Tensor<1>>> {
     let n = t.dims()[0];
     let Ok(ct) = t.try_into_primitive::<Cuda>() else { return Ok(None) };
@@ -96,9 +96,13 @@ pub fn all_reduce_sum(t: Tensor<1>) -> Result<Option<Tensor<1>>> {
         CubeDevice::Cuda(d) => d.index,
         _ => return Ok(None),
     };
-    if ct.dtype != DType::F32 {
-        bail!("NCCL all-reduce: the gradients are {:?}, expected f32", ct.dtype);
-    }
+    // bf16 runs (`precision = "bf16"` on CUDA) reduce their gradients in bf16: half the bytes.
+    let (dtype, width) = match ct.dtype {
+        DType::F32 => (sys::ncclDataType_t::ncclFloat32, 4),
+        DType::BF16 => (sys::ncclDataType_t::ncclBfloat16, 2),
+        DType::F16 => (sys::ncclDataType_t::ncclFloat16, 2),
+        other => bail!("NCCL all-reduce: gradients of type {other:?} (expected f32, bf16 or f16)"),
+    };
     let lock = COMM.get_or_init(|| Mutex::new(None));
     let mut guard = lock.lock().map_err(|_| anyhow!("the NCCL communicator's lock is poisoned"))?;
     if guard.is_none() {
@@ -116,11 +120,11 @@ pub fn all_reduce_sum(t: Tensor<1>) -> Result<Option<Tensor<1>>> {
         .get_resource::<<CudaRuntime as Runtime>::Server>(ct.handle.clone())
         .map_err(|e| anyhow!("the gradient buffer's device pointer: {e}"))?;
     let buf = res.resource();
-    if (buf.size as usize) < n * 4 {
-        bail!("the gradient buffer holds {} bytes, {n} f32 values need {}", buf.size, n * 4);
+    if (buf.size as usize) < n * width {
+        bail!("the gradient buffer holds {} bytes, {n} values need {}", buf.size, n * width);
     }
     let ptr = buf.ptr as *mut c_void;
-    // SAFETY: `ptr` is a live device allocation of at least `n` f32 values in the primary
+    // SAFETY: `ptr` is a live device allocation of at least `n` values of `dtype` in the primary
     // context of `comm`'s device, kept in place by `res` until after the stream is synchronized;
     // the reduction is in place, which NCCL allows (send and receive buffers equal).
     unsafe {
@@ -128,7 +132,7 @@ pub fn all_reduce_sum(t: Tensor<1>) -> Result<Option<Tensor<1>>> {
             ptr as *const c_void,
             ptr,
             n,
-            sys::ncclDataType_t::ncclFloat32,
+            dtype,
             sys::ncclRedOp_t::ncclSum,
             comm.comm,
             comm.stream.cu_stream() as sys::cudaStream_t,
