@@ -128,12 +128,7 @@ impl GradAccumulator {
         if crate::nccl::enabled() && self.grads.values().next().and_then(crate::nccl::cuda_ordinal).is_some() {
             let flat = Tensor::cat(self.grads.values().cloned().collect(), 0);
             if let Some(sum) = crate::nccl::all_reduce_sum(flat)? {
-                let mut at = 0;
-                for g in self.grads.values_mut() {
-                    let n = g.dims()[0];
-                    *g = sum.clone().narrow(0, at, n);
-                    at += n;
-                }
+                self.unflatten(|at, n, _| sum.clone().narrow(0, at, n));
                 return Ok(());
             }
         }
@@ -143,13 +138,19 @@ impl GradAccumulator {
             buf.extend(host(g));
         }
         crate::dist::all_reduce_sum(&mut buf);
+        self.unflatten(|at, n, device| Tensor::from_data(TensorData::new(buf[at..at + n].to_vec(), [n]), device));
+        Ok(())
+    }
+
+    /// Replaces every gradient, in name order, by `part(offset, len, device)`: its span of a
+    /// flat buffer of all of them.
+    fn unflatten(&mut self, part: impl Fn(usize, usize, &Device) -> Tensor<1>) {
         let mut at = 0;
         for g in self.grads.values_mut() {
             let n = g.dims()[0];
-            *g = Tensor::from_data(TensorData::new(buf[at..at + n].to_vec(), [n]), &g.device());
+            *g = part(at, n, &g.device());
             at += n;
         }
-        Ok(())
     }
 
     /// √(Σ g²) over every parameter, accumulated in f64 on the host (per tensor: in f64 over
