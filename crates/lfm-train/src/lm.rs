@@ -136,7 +136,7 @@ impl Data {
     fn next(&mut self) -> Result<Micro> {
         match self {
             Data::Pretrain { train, rows, seq_len, .. } => {
-                Ok(train.next_micro()?.batch.map_or_else(|| Micro::elsewhere(*rows, *seq_len), Micro::from_packed))
+                Ok(train.next_micro()?.map_or_else(|| Micro::elsewhere(*rows, *seq_len), Micro::from_packed))
             }
             Data::Sft { train, .. } => Ok(Micro::from_sft(train.next_batch())),
         }

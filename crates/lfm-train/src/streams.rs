@@ -20,7 +20,7 @@
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Result};
-use lfm_data::loader::{Loader, LoaderConfig, LoaderState};
+use lfm_data::loader::{Batch, Loader, LoaderConfig, LoaderState};
 
 use crate::checkpoint::Meta;
 
@@ -52,12 +52,6 @@ fn gcd(a: usize, b: usize) -> usize {
     } else {
         gcd(b, a % b)
     }
-}
-
-/// A micro-batch of the packed stream: its tokens, or `None` for one that another rank trains
-/// on (read and dropped, or not read at all).
-pub struct Packed {
-    pub batch: Option<lfm_data::loader::Batch>,
 }
 
 /// The streams one rank reads, and where the run is in the interleaved order.
@@ -108,8 +102,9 @@ impl Streams {
         (0..self.loaders.len()).filter(|&s| self.loaders[s].is_some()).collect()
     }
 
-    /// The next micro-batch of the run: its tokens when this rank trains on it.
-    pub fn next_micro(&mut self) -> Result<Packed> {
+    /// The next micro-batch of the run: its tokens when this rank trains on it, `None` when
+    /// another rank does (read and dropped here, or not read at all).
+    pub fn next_micro(&mut self) -> Result<Option<Batch>> {
         let g = self.next;
         self.next += 1;
         let s = (g % self.loaders.len() as u64) as usize;
@@ -118,13 +113,13 @@ impl Streams {
             Some(l) => {
                 let b = l.next_batch()?.ok_or_else(|| anyhow!("the training loader ended"))?;
                 self.states[s] = b.state.clone();
-                Ok(Packed { batch: mine.then_some(b) })
+                Ok(mine.then_some(b))
             }
             None if mine => bail!("micro-batch {g} of stream {s} is not read on rank {}", self.rank),
             None => {
                 // Another rank reads it: only the count moves here.
                 self.states[s].batches += 1;
-                Ok(Packed { batch: None })
+                Ok(None)
             }
         }
     }
@@ -194,7 +189,7 @@ mod tests {
     }
 
     fn batches(s: &mut Streams, n: usize) -> Vec<Option<Vec<u32>>> {
-        (0..n).map(|_| s.next_micro().unwrap().batch.map(|b| b.tokens)).collect()
+        (0..n).map(|_| s.next_micro().unwrap().map(|b| b.tokens)).collect()
     }
 
     /// Two ranks with two streams each read one stream, train on the micro-batches the
